@@ -1,0 +1,76 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "base/clock.h"
+#include "base/duration.h"
+#include "base/ids.h"
+#include "base/status.h"
+
+namespace zlh {
+namespace {
+
+TEST(StatusTest, CodeNamesRoundTrip) {
+  for (Code c : {Code::kOk, Code::kNotFound, Code::kNonDeterminism, Code::kInterrupted}) {
+    EXPECT_EQ(CodeFromName(CodeName(c)), c);
+  }
+  EXPECT_EQ(Status(Code::kNotFound, "workflow x").ToString(), "not_found: workflow x");
+}
+
+TEST(StatusTest, ResultHoldsValueOrError) {
+  Result<int> good = 7;
+  Result<int> bad = NotFound("nope");
+  EXPECT_TRUE(good.ok());
+  EXPECT_EQ(*good, 7);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), Code::kNotFound);
+}
+
+TEST(DurationTest, ParsesEveryUnit) {
+  EXPECT_EQ(ParseDuration("500ms")->count(), 500);
+  EXPECT_EQ(ParseDuration("2s")->count(), 2000);
+  EXPECT_EQ(ParseDuration("1m")->count(), 60000);
+  EXPECT_EQ(ParseDuration("1h")->count(), 3600000);
+  EXPECT_EQ(ParseDuration("0s")->count(), 0);
+}
+
+TEST(DurationTest, RejectsMalformedTextNamingIt) {
+  for (const char* bad : {"", "s", "5", "5 s", "-1s", "1.5s", "10d", "99999999999999s"}) {
+    auto r = ParseDuration(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_NE(r.status().message().find(std::string("'") + bad + "'"), std::string::npos);
+  }
+}
+
+TEST(DurationTest, FormatsShortestExactSpelling) {
+  EXPECT_EQ(FormatDuration(Millis(90000)), "90s");
+  EXPECT_EQ(FormatDuration(Millis(1500)), "1500ms");
+  EXPECT_EQ(FormatDuration(Millis(7200000)), "2h");
+}
+
+TEST(IdsTest, IdsAreValidUniqueAndIncreasing) {
+  std::string prev;
+  std::set<std::string> seen;
+  for (int i = 0; i < 10000; ++i) {
+    std::string id = NewId();
+    ASSERT_TRUE(IsValidId(id)) << id;
+    ASSERT_GT(id, prev);
+    seen.insert(id);
+    prev = id;
+  }
+  EXPECT_EQ(seen.size(), 10000u);
+}
+
+TEST(IdsTest, RejectsMalformedIds) {
+  EXPECT_FALSE(IsValidId("not-an-id"));
+  EXPECT_FALSE(IsValidId(std::string(kIdLength, 'I')));  // not in Crockford's alphabet
+}
+
+TEST(ClockTest, FormatsRfc3339) {
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatRfc3339(1'795'000'000'123), "2026-11-18T11:06:40.123Z");
+}
+
+}  // namespace
+}  // namespace zlh

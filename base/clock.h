@@ -1,0 +1,18 @@
+// Wall-clock time as milliseconds since the Unix epoch, the unit of every time stored in the
+// journal. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace zlh {
+
+using TimeMs = int64_t;  // milliseconds since 1970-01-01T00:00:00Z
+
+// The current wall-clock time.
+TimeMs NowMs();
+
+// "2026-11-27T18:11:12.345Z".
+std::string FormatRfc3339(TimeMs t);
+
+}  // namespace zlh

@@ -1,0 +1,410 @@
+#include "journal/journal.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "journal/format.h"
+
+namespace zlh::journal {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kCfNames[] = {kEventsCf, kSummariesCf, kIndexCf, kDomainCf};
+constexpr size_t kCfCount = 4;
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string m = std::string(what) + ": " + s.ToString();
+  if (s.IsCorruption()) return Corruption(std::move(m));
+  if (s.IsNotFound()) return NotFound(std::move(m));
+  return IOError(std::move(m));
+}
+
+std::string FormatMarker(uint32_t version) {
+  return "zlh-flow journal " + std::to_string(version);
+}
+
+rocksdb::ColumnFamilyOptions CfOptions() {
+  rocksdb::ColumnFamilyOptions o;
+  o.OptimizeLevelStyleCompaction();
+  return o;
+}
+
+struct PendingAppend {
+  Batch batch;
+  TxnFn txn;
+  Journal::Callback done;
+  Status result;  // set while the group is built
+};
+
+}  // namespace
+
+void Batch::Put(Cf cf, std::string key, std::string value) {
+  ops_.push_back(Op{cf, false, std::move(key), std::move(value)});
+}
+
+void Batch::Delete(Cf cf, std::string key) {
+  ops_.push_back(Op{cf, true, std::move(key), {}});
+}
+
+void Batch::PutEvent(std::string_view stream, const proto::Event& event) {
+  Put(Cf::kEvents, EventKey(stream, event.seq()), event.SerializeAsString());
+}
+
+void Batch::PutSummary(const proto::WorkflowSummary& summary) {
+  Put(Cf::kSummaries, summary.id(), summary.SerializeAsString());
+}
+
+struct Journal::Impl {
+  std::string dir;
+  Options options;
+  std::unique_ptr<rocksdb::DB> db;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;  // index 0: default, then kCfNames order
+  uint64_t open_count = 0;
+
+  mutable std::mutex mu;
+  std::condition_variable wake;
+  std::deque<PendingAppend> queue;  // guarded by mu
+  bool stopping = false;            // guarded by mu
+  Status failed;                    // guarded by mu: the error that fail-stopped the journal
+  WriterStats stats;                // guarded by mu
+  std::thread writer;
+
+  rocksdb::ColumnFamilyHandle* Handle(Cf cf) const { return handles[1 + static_cast<size_t>(cf)]; }
+
+  void WriterLoop();
+  void CommitGroup(std::deque<PendingAppend>& group);
+  ~Impl();
+};
+
+namespace {
+
+// Txn over the group's WriteBatchWithIndex: reads see the database plus the group's earlier writes.
+class GroupTxn final : public Txn {
+ public:
+  GroupTxn(const Journal::Impl& impl, rocksdb::WriteBatchWithIndex& wb) : impl_(impl), wb_(wb) {}
+
+  Result<std::optional<std::string>> Get(Cf cf, std::string_view key) override {
+    std::string value;
+    rocksdb::Status s = wb_.GetFromBatchAndDB(impl_.db.get(), rocksdb::ReadOptions(),
+                                              impl_.Handle(cf), key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "journal read");
+    return std::optional<std::string>(std::move(value));
+  }
+
+  Status Scan(Cf cf, std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& visit) override {
+    rocksdb::ReadOptions ro;
+    std::unique_ptr<rocksdb::Iterator> base(impl_.db->NewIterator(ro, impl_.Handle(cf)));
+    std::unique_ptr<rocksdb::Iterator> it(wb_.NewIteratorWithBase(impl_.Handle(cf), base.release()));
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+    }
+    return FromRocks(it->status(), "journal scan");
+  }
+
+  void Put(Cf cf, std::string_view key, std::string_view value) override {
+    wb_.Put(impl_.Handle(cf), key, value);
+  }
+  void Delete(Cf cf, std::string_view key) override { wb_.Delete(impl_.Handle(cf), key); }
+
+ private:
+  const Journal::Impl& impl_;
+  rocksdb::WriteBatchWithIndex& wb_;
+};
+
+template <typename WriteBatchLike>
+void Stage(const Journal::Impl& impl, const Batch& batch, WriteBatchLike& wb) {
+  for (const Batch::Op& op : batch.ops()) {
+    if (op.is_delete) {
+      wb.Delete(impl.Handle(op.cf), op.key);
+    } else {
+      wb.Put(impl.Handle(op.cf), op.key, op.value);
+    }
+  }
+}
+
+}  // namespace
+
+Journal::Impl::~Impl() {
+  {
+    std::lock_guard lock(mu);
+    stopping = true;
+  }
+  wake.notify_all();
+  if (writer.joinable()) writer.join();
+  if (db) {
+    for (auto* h : handles) {
+      if (h) (void)db->DestroyColumnFamilyHandle(h);
+    }
+    (void)db->Close();
+  }
+}
+
+void Journal::Impl::WriterLoop() {
+  for (;;) {
+    std::deque<PendingAppend> group;
+    {
+      std::unique_lock lock(mu);
+      wake.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (queue.empty()) return;  // stopping, and everything queued has been committed
+      group.swap(queue);
+    }
+    CommitGroup(group);
+  }
+}
+
+void Journal::Impl::CommitGroup(std::deque<PendingAppend>& group) {
+  Status write_status;
+  {
+    std::lock_guard lock(mu);
+    write_status = failed;
+  }
+  if (write_status.ok()) {
+    bool any_txn = false;
+    for (const PendingAppend& p : group) any_txn |= static_cast<bool>(p.txn);
+
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    if (options.fault_before_write) write_status = options.fault_before_write(group.size());
+    if (!write_status.ok()) {
+      // An injected failure: nothing of the group is written.
+    } else if (!any_txn) {
+      // The common case (step results): no reads, so a plain batch with no index to maintain.
+      rocksdb::WriteBatch wb;
+      for (const PendingAppend& p : group) Stage(*this, p.batch, wb);
+      write_status = FromRocks(db->Write(wo, &wb), "journal write");
+    } else {
+      rocksdb::WriteBatchWithIndex wb(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+      GroupTxn txn(*this, wb);
+      for (PendingAppend& p : group) {
+        wb.SetSavePoint();
+        Stage(*this, p.batch, wb);
+        if (p.txn) p.result = p.txn(txn);
+        if (p.result.ok()) {
+          (void)wb.PopSavePoint();
+        } else {
+          (void)wb.RollbackToSavePoint();
+        }
+      }
+      write_status = FromRocks(db->Write(wo, wb.GetWriteBatch()), "journal write");
+    }
+    if (!write_status.ok()) {
+      write_status = Unavailable("journal is fail-stopped after a write error (" +
+                                 write_status.ToString() + "); restart the process");
+      std::lock_guard lock(mu);
+      failed = write_status;
+    } else {
+      std::lock_guard lock(mu);
+      ++stats.groups;
+      stats.appends += group.size();
+    }
+  }
+  for (PendingAppend& p : group) {
+    p.done(write_status.ok() ? p.result : write_status);
+  }
+}
+
+Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Journal::~Journal() = default;
+
+Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options options) {
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  impl->options = std::move(options);
+
+  std::error_code ec;
+  bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
+  if (!exists && !impl->options.create_if_missing) {
+    return NotFound("no journal at " + dir);
+  }
+  if (!exists && fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    // Refuse to litter a directory that holds something else.
+    bool ours_only = true;
+    for (const auto& e : fs::directory_iterator(dir, ec)) {
+      std::string name = e.path().filename().string();
+      ours_only &= (name == "tokens" || name == "zlhd.addr" || name == "sim-state.json");
+    }
+    if (!ours_only) return Corruption(dir + " is not empty and holds no journal; refusing to create one there");
+  }
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = !exists;
+  db_options.create_missing_column_families = !exists;
+  db_options.max_background_jobs = 2;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.keep_log_file_num = 3;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
+  if (exists) {
+    std::vector<std::string> names;
+    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+    if (!s.ok()) return Corruption("cannot read the journal at " + dir + ": " + s.ToString());
+    for (const char* want : kCfNames) {
+      if (std::find(names.begin(), names.end(), want) == names.end()) {
+        return Corruption(dir + " holds a RocksDB database that is not a zlh-flow journal (no '" +
+                          want + "' column family)");
+      }
+    }
+    for (const std::string& n : names) {
+      if (n == rocksdb::kDefaultColumnFamilyName) continue;
+      if (std::find(std::begin(kCfNames), std::end(kCfNames), n) == std::end(kCfNames)) {
+        cfs.emplace_back(n, CfOptions());  // from a newer build; kept open, never touched
+      }
+    }
+  }
+  // Our families go first after default, in kCfNames order, so Handle() can index them.
+  std::vector<rocksdb::ColumnFamilyDescriptor> ordered{cfs[0]};
+  for (const char* n : kCfNames) ordered.emplace_back(n, CfOptions());
+  for (size_t i = 1; i < cfs.size(); ++i) ordered.push_back(cfs[i]);
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, ordered, &impl->handles, &raw);
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+      return FailedPrecondition("the journal at " + dir + " is in use by another process");
+    }
+    return Corruption("cannot open the journal at " + dir + ": " + s.ToString());
+  }
+  impl->db.reset(raw);
+
+  auto* meta = impl->handles[0];
+  std::string marker;
+  s = impl->db->Get(rocksdb::ReadOptions(), meta, kMetaFormat, &marker);
+  rocksdb::WriteBatch init;
+  if (s.IsNotFound()) {
+    if (exists) {
+      return Corruption(dir + " holds a RocksDB database without a zlh-flow format marker");
+    }
+    init.Put(meta, kMetaFormat, FormatMarker(kFormatVersion));
+  } else if (!s.ok()) {
+    return Corruption("cannot read the journal's format marker: " + s.ToString());
+  } else {
+    constexpr std::string_view kPrefix = "zlh-flow journal ";
+    if (!std::string_view(marker).starts_with(kPrefix)) {
+      return Corruption(dir + " is not a zlh-flow journal (format marker '" + marker + "')");
+    }
+    unsigned long version = std::strtoul(marker.c_str() + kPrefix.size(), nullptr, 10);
+    if (version > kFormatVersion) {
+      return FailedPrecondition("the journal at " + dir + " has format " + std::to_string(version) +
+                                ", newer than this build supports (" +
+                                std::to_string(kFormatVersion) + "); run a newer zlh-flow");
+    }
+  }
+  std::string count;
+  s = impl->db->Get(rocksdb::ReadOptions(), meta, kMetaOpenCount, &count);
+  if (s.ok() && count.size() == 8) impl->open_count = GetU64(count);
+  ++impl->open_count;
+  std::string encoded;
+  PutU64(&encoded, impl->open_count);
+  init.Put(meta, kMetaOpenCount, encoded);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = impl->db->Write(wo, &init);
+  if (!s.ok()) return FromRocks(s, "journal open");
+
+  Impl* p = impl.get();
+  impl->writer = std::thread([p] { p->WriterLoop(); });
+  return std::unique_ptr<Journal>(new Journal(std::move(impl)));
+}
+
+void Journal::Append(Batch batch, TxnFn txn, Callback done) {
+  Status rejected;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (!impl_->failed.ok()) {
+      rejected = impl_->failed;
+    } else if (impl_->stopping) {
+      rejected = Unavailable("journal is closing");
+    } else {
+      impl_->queue.push_back(PendingAppend{std::move(batch), std::move(txn), std::move(done), {}});
+    }
+  }
+  if (!rejected.ok()) {
+    done(rejected);
+    return;
+  }
+  impl_->wake.notify_one();
+}
+
+Status Journal::AppendSync(Batch batch, TxnFn txn) {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  Append(std::move(batch), std::move(txn), [&promise](Status s) { promise.set_value(std::move(s)); });
+  return future.get();
+}
+
+Result<std::optional<std::string>> Journal::Get(Cf cf, std::string_view key) const {
+  std::string value;
+  rocksdb::Status s = impl_->db->Get(rocksdb::ReadOptions(), impl_->Handle(cf), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "journal read");
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Journal::Scan(Cf cf, std::string_view prefix,
+                     const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->Handle(cf)));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+  }
+  return FromRocks(it->status(), "journal scan");
+}
+
+Result<std::vector<proto::Event>> Journal::ReadEvents(std::string_view stream) const {
+  std::vector<proto::Event> events;
+  Status parse_error;
+  Status s = Scan(Cf::kEvents, EventPrefix(stream), [&](std::string_view key, std::string_view v) {
+    proto::Event e;
+    if (!e.ParseFromArray(v.data(), static_cast<int>(v.size())) || e.seq() != EventKeySeq(key)) {
+      parse_error = Corruption("event " + std::to_string(EventKeySeq(key)) + " of " +
+                               std::string(stream) + " cannot be decoded");
+      return false;
+    }
+    events.push_back(std::move(e));
+    return true;
+  });
+  ZLH_RETURN_IF_ERROR(s);
+  ZLH_RETURN_IF_ERROR(parse_error);
+  return events;
+}
+
+Result<std::optional<proto::WorkflowSummary>> Journal::ReadSummary(std::string_view id) const {
+  auto v = Get(Cf::kSummaries, id);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<proto::WorkflowSummary>();
+  proto::WorkflowSummary summary;
+  if (!summary.ParseFromString(**v)) {
+    return Corruption("summary of " + std::string(id) + " cannot be decoded");
+  }
+  return std::optional<proto::WorkflowSummary>(std::move(summary));
+}
+
+uint64_t Journal::open_count() const { return impl_->open_count; }
+
+Status Journal::health() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->failed;
+}
+
+WriterStats Journal::writer_stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
+
+const std::string& Journal::dir() const { return impl_->dir; }
+
+}  // namespace zlh::journal

@@ -1,0 +1,130 @@
+// The journal: zlh-flow's RocksDB database of event streams, workflow summaries, indexes and
+// domain tables — the only code that touches RocksDB.
+//
+// Writes go through one writer thread that folds every queued append into one synced WriteBatch
+// (group commit) and then calls each append's callback. An append is atomic: its events, index
+// changes and domain-table changes are all written or none are. When a write or sync fails the
+// journal fail-stops: that append and every later one fail with kUnavailable until the process
+// reopens the journal, because the state of the log on disk is no longer known.
+//
+// Thread-safety: every method may be called from any thread. Callbacks run on the writer thread and
+// must not block; they may call Append.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "proto/events.pb.h"
+#include "proto/records.pb.h"
+
+namespace zlh::journal {
+
+enum class Cf { kEvents, kSummaries, kIndex, kDomain };
+
+// Changes to apply in one atomic write. Cheap to move; not thread-safe.
+class Batch {
+ public:
+  struct Op {
+    Cf cf;
+    bool is_delete;
+    std::string key;
+    std::string value;
+  };
+
+  void Put(Cf cf, std::string key, std::string value);
+  void Delete(Cf cf, std::string key);
+  // Appends `event` (its seq set) to `stream`'s events.
+  void PutEvent(std::string_view stream, const proto::Event& event);
+  void PutSummary(const proto::WorkflowSummary& summary);
+
+  bool empty() const { return ops_.empty(); }
+  const std::vector<Op>& ops() const { return ops_; }
+
+ private:
+  std::vector<Op> ops_;
+};
+
+// What a transaction function sees on the writer thread: reads return the committed database plus
+// every change made earlier in the same group (so transactions are serialized); writes join the
+// append's atomic write.
+class Txn {
+ public:
+  virtual ~Txn() = default;
+  // The value at `key`, nullopt when absent.
+  virtual Result<std::optional<std::string>> Get(Cf cf, std::string_view key) = 0;
+  // Calls visit(key, value) for every key starting with `prefix`, in key order, until it returns
+  // false.
+  virtual Status Scan(Cf cf, std::string_view prefix,
+                      const std::function<bool(std::string_view, std::string_view)>& visit) = 0;
+  virtual void Put(Cf cf, std::string_view key, std::string_view value) = 0;
+  virtual void Delete(Cf cf, std::string_view key) = 0;
+};
+
+// Runs on the writer thread inside a group; must be quick and must not block. A non-OK return
+// discards every change of its append (the rest of the group is unaffected) and is the append's
+// result.
+using TxnFn = std::function<Status(Txn&)>;
+
+struct Options {
+  // Create an empty journal when `dir` holds none; otherwise Open fails with kNotFound.
+  bool create_if_missing = true;
+  // Test hook: called by the writer before each group's write with the number of appends in it; a
+  // non-OK return is treated as the write's failure (and fail-stops the journal).
+  std::function<Status(size_t appends)> fault_before_write;
+};
+
+struct WriterStats {
+  uint64_t groups = 0;   // synced writes
+  uint64_t appends = 0;  // appends committed in them
+};
+
+class Journal {
+ public:
+  // Opens (or creates) the journal in `dir`. Errors: kNotFound when there is no journal and
+  // create_if_missing is false; kFailedPrecondition when another process holds it or its format is
+  // newer than this build's; kCorruption when the directory holds a database that is not a
+  // zlh-flow journal or cannot be read. Every successful open increments open_count durably.
+  static Result<std::unique_ptr<Journal>> Open(const std::string& dir, Options options = {});
+
+  // Commits every append already queued, then stops the writer and closes the database.
+  ~Journal();
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  using Callback = std::function<void(Status)>;
+  // Queues `batch` and, when non-null, `txn` (run after the batch's changes are staged) for the
+  // next group commit. `done` runs on the writer thread once the write is durable (fsynced: it
+  // survives a crash of the process or the machine) or has failed.
+  void Append(Batch batch, TxnFn txn, Callback done);
+  // Append and wait for the result.
+  Status AppendSync(Batch batch, TxnFn txn = nullptr);
+
+  Result<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
+  // Calls visit(key, value) for keys starting with `prefix` in order until it returns false.
+  Status Scan(Cf cf, std::string_view prefix,
+              const std::function<bool(std::string_view, std::string_view)>& visit) const;
+  // Every event of `stream`, in seq order.
+  Result<std::vector<proto::Event>> ReadEvents(std::string_view stream) const;
+  Result<std::optional<proto::WorkflowSummary>> ReadSummary(std::string_view id) const;
+
+  // How many times this journal has been opened for writing, this open included.
+  uint64_t open_count() const;
+  // OK, or the write error that fail-stopped the journal.
+  Status health() const;
+  WriterStats writer_stats() const;
+  const std::string& dir() const;
+
+  struct Impl;  // opaque; public only so journal.cc's helpers can name it
+
+ private:
+  explicit Journal(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace zlh::journal

@@ -1,0 +1,292 @@
+#include "journal/journal.h"
+
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "base/temp_dir.h"
+#include "journal/format.h"
+
+namespace zlh::journal {
+namespace {
+
+proto::Event MakeEvent(uint64_t seq, const std::string& result) {
+  proto::Event e;
+  e.set_seq(seq);
+  e.set_time_ms(1000 + static_cast<int64_t>(seq));
+  auto* c = e.mutable_step_completed();
+  c->set_step(static_cast<uint32_t>(seq));
+  c->set_name("step");
+  c->set_result(result);
+  return e;
+}
+
+std::unique_ptr<Journal> OpenOrDie(const std::string& dir, Options options = {}) {
+  auto j = Journal::Open(dir, std::move(options));
+  EXPECT_TRUE(j.ok()) << j.status().ToString();
+  return j.ok() ? std::move(j).value() : nullptr;
+}
+
+TEST(JournalTest, EventsRoundTripInSeqOrderAcrossReopen) {
+  TempDir tmp;
+  {
+    auto j = OpenOrDie(tmp.path());
+    Batch b;
+    for (uint64_t seq : {3, 1, 2}) b.PutEvent("wf-a", MakeEvent(seq, "r" + std::to_string(seq)));
+    b.PutEvent("wf-ab", MakeEvent(1, "other stream"));
+    ASSERT_TRUE(j->AppendSync(std::move(b)).ok());
+  }
+  auto j = OpenOrDie(tmp.path());
+  auto events = j->ReadEvents("wf-a");
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 3u);
+  for (uint64_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*events)[i].seq(), i + 1);
+    EXPECT_EQ((*events)[i].step_completed().result(), "r" + std::to_string(i + 1));
+  }
+  EXPECT_EQ(j->ReadEvents("wf-ab")->size(), 1u);
+  EXPECT_TRUE(j->ReadEvents("wf-none")->empty());
+}
+
+TEST(JournalTest, OpenCountIncrementsDurably) {
+  TempDir tmp;
+  EXPECT_EQ(OpenOrDie(tmp.path())->open_count(), 1u);
+  EXPECT_EQ(OpenOrDie(tmp.path())->open_count(), 2u);
+  EXPECT_EQ(OpenOrDie(tmp.path())->open_count(), 3u);
+}
+
+TEST(JournalTest, SummaryRoundTrips) {
+  TempDir tmp;
+  auto j = OpenOrDie(tmp.path());
+  proto::WorkflowSummary s;
+  s.set_id("wf-1");
+  s.set_type("provision");
+  s.set_status(proto::WAITING);
+  Batch b;
+  b.PutSummary(s);
+  ASSERT_TRUE(j->AppendSync(std::move(b)).ok());
+  auto read = j->ReadSummary("wf-1");
+  ASSERT_TRUE(read.ok() && read->has_value());
+  EXPECT_EQ((*read)->type(), "provision");
+  EXPECT_EQ((*read)->status(), proto::WAITING);
+  EXPECT_FALSE(j->ReadSummary("wf-2")->has_value());
+}
+
+TEST(JournalTest, GroupCommitKeepsEveryConcurrentAppend) {
+  TempDir tmp;
+  auto j = OpenOrDie(tmp.path());
+  constexpr int kThreads = 16, kPerThread = 200;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 1; i <= kPerThread; ++i) {
+        Batch b;
+        b.PutEvent("wf-" + std::to_string(t), MakeEvent(static_cast<uint64_t>(i), "x"));
+        ASSERT_TRUE(j->AppendSync(std::move(b)).ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) {
+    auto events = j->ReadEvents("wf-" + std::to_string(t));
+    ASSERT_EQ(events->size(), static_cast<size_t>(kPerThread));
+    for (int i = 0; i < kPerThread; ++i) EXPECT_EQ((*events)[static_cast<size_t>(i)].seq(), i + 1u);
+  }
+  WriterStats stats = j->writer_stats();
+  EXPECT_EQ(stats.appends, static_cast<uint64_t>(kThreads * kPerThread));
+  // Concurrent appenders share synced writes: far fewer groups than appends.
+  EXPECT_LT(stats.groups, stats.appends);
+}
+
+TEST(JournalTest, CallbackRunsOnlyAfterTheWriteIsVisible) {
+  TempDir tmp;
+  auto j = OpenOrDie(tmp.path());
+  std::atomic<int> seen_missing{0};
+  std::atomic<int> done{0};
+  for (int i = 0; i < 500; ++i) {
+    Batch b;
+    std::string key = "k" + std::to_string(i);
+    b.Put(Cf::kDomain, key, "v");
+    j->Append(std::move(b), nullptr, [&, key](Status s) {
+      if (!s.ok() || !j->Get(Cf::kDomain, key)->has_value()) ++seen_missing;
+      ++done;
+    });
+  }
+  while (done.load() < 500) std::this_thread::yield();
+  EXPECT_EQ(seen_missing.load(), 0);
+}
+
+TEST(JournalTest, InjectedWriteFailureLeavesNothingAndFailStops) {
+  TempDir tmp;
+  std::atomic<bool> fail{false};
+  Options options;
+  options.fault_before_write = [&](size_t) {
+    return fail ? IOError("injected sync failure") : Status::Ok();
+  };
+  auto j = OpenOrDie(tmp.path(), options);
+  Batch ok_batch;
+  ok_batch.PutEvent("wf", MakeEvent(1, "kept"));
+  ASSERT_TRUE(j->AppendSync(std::move(ok_batch)).ok());
+
+  fail = true;
+  Batch b;
+  b.PutEvent("wf", MakeEvent(2, "lost"));
+  b.Put(Cf::kDomain, "vmid-101", "server-1");
+  b.Put(Cf::kIndex, "dedup", "wf");
+  Status s = j->AppendSync(std::move(b));
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_NE(s.message().find("injected sync failure"), std::string::npos);
+
+  // Nothing of the failed append is visible, and the journal refuses later writes...
+  EXPECT_EQ(j->ReadEvents("wf")->size(), 1u);
+  EXPECT_FALSE(j->Get(Cf::kDomain, "vmid-101")->has_value());
+  EXPECT_FALSE(j->Get(Cf::kIndex, "dedup")->has_value());
+  fail = false;
+  Batch later;
+  later.PutEvent("wf", MakeEvent(2, "after"));
+  EXPECT_EQ(j->AppendSync(std::move(later)).code(), Code::kUnavailable);
+  EXPECT_EQ(j->health().code(), Code::kUnavailable);
+  j.reset();
+
+  // ...until it is reopened, when what was acknowledged is still there.
+  auto reopened = OpenOrDie(tmp.path());
+  EXPECT_TRUE(reopened->health().ok());
+  EXPECT_EQ(reopened->ReadEvents("wf")->size(), 1u);
+}
+
+TEST(JournalTest, FailedTxnDiscardsOnlyItsOwnAppend) {
+  TempDir tmp;
+  auto j = OpenOrDie(tmp.path());
+  std::atomic<int> done{0};
+  Status failed_result, ok_result;
+  Batch doomed;
+  doomed.PutEvent("wf-doomed", MakeEvent(1, "x"));
+  j->Append(std::move(doomed),
+            [](Txn& txn) {
+              txn.Put(Cf::kDomain, "half", "written");
+              return FailedPrecondition("no free VMID");
+            },
+            [&](Status s) { failed_result = s; ++done; });
+  Batch fine;
+  fine.PutEvent("wf-fine", MakeEvent(1, "y"));
+  j->Append(std::move(fine), [](Txn& txn) { txn.Put(Cf::kDomain, "row", "1"); return Status::Ok(); },
+            [&](Status s) { ok_result = s; ++done; });
+  while (done.load() < 2) std::this_thread::yield();
+  EXPECT_EQ(failed_result.code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(ok_result.ok());
+  EXPECT_TRUE(j->ReadEvents("wf-doomed")->empty());
+  EXPECT_FALSE(j->Get(Cf::kDomain, "half")->has_value());
+  EXPECT_EQ(j->ReadEvents("wf-fine")->size(), 1u);
+  EXPECT_TRUE(j->Get(Cf::kDomain, "row")->has_value());
+}
+
+TEST(JournalTest, ConcurrentTxnsAreSerialized) {
+  // Each transaction takes the lowest free number of 1..N; run concurrently they must never
+  // take the same one, even when they share a group.
+  TempDir tmp;
+  auto j = OpenOrDie(tmp.path());
+  constexpr int kThreads = 8, kPerThread = 25;
+  std::mutex mu;
+  std::vector<int> taken;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        int got = 0;
+        Status s = j->AppendSync({}, [&](Txn& txn) {
+          std::set<int> used;
+          Status scan = txn.Scan(Cf::kDomain, "n", [&](std::string_view k, std::string_view) {
+            used.insert(std::stoi(std::string(k.substr(1))));
+            return true;
+          });
+          if (!scan.ok()) return scan;
+          got = 1;
+          while (used.count(got)) ++got;
+          txn.Put(Cf::kDomain, "n" + std::to_string(got), "");
+          return Status::Ok();
+        });
+        ASSERT_TRUE(s.ok());
+        std::lock_guard lock(mu);
+        taken.push_back(got);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<int> unique(taken.begin(), taken.end());
+  EXPECT_EQ(unique.size(), taken.size());
+  EXPECT_EQ(*unique.rbegin(), kThreads * kPerThread);
+}
+
+TEST(JournalTest, NoJournalWithoutCreateIsNotFound) {
+  TempDir tmp;
+  Options options;
+  options.create_if_missing = false;
+  auto j = Journal::Open(tmp.Sub("absent"), options);
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), Code::kNotFound);
+}
+
+TEST(JournalTest, SecondOpenWhileHeldIsRefused) {
+  TempDir tmp;
+  auto first = OpenOrDie(tmp.path());
+  auto second = Journal::Open(tmp.path());
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos);
+}
+
+TEST(JournalTest, NewerFormatIsRefused) {
+  TempDir tmp;
+  OpenOrDie(tmp.path()).reset();
+  {
+    // Rewrite the marker as a future build would.
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, tmp.path(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+    for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open({}, tmp.path(), cfs, &handles, &db).ok());
+    ASSERT_TRUE(db->Put({}, kMetaFormat, "zlh-flow journal 99").ok());
+    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
+    delete db;
+  }
+  auto j = Journal::Open(tmp.path());
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(j.status().message().find("format 99, newer than this build supports (1)"),
+            std::string::npos)
+      << j.status().ToString();
+}
+
+TEST(JournalTest, ForeignDatabaseIsRefused) {
+  TempDir tmp;
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(o, tmp.path(), &db).ok());
+    ASSERT_TRUE(db->Put({}, "someone", "else").ok());
+    delete db;
+  }
+  auto j = Journal::Open(tmp.path());
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), Code::kCorruption);
+  EXPECT_NE(j.status().message().find("not a zlh-flow journal"), std::string::npos);
+}
+
+TEST(JournalTest, NonEmptyForeignDirectoryIsNotTurnedIntoAJournal) {
+  TempDir tmp;
+  FILE* f = fopen(tmp.Sub("notes.txt").c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  fclose(f);
+  auto j = Journal::Open(tmp.path());
+  ASSERT_FALSE(j.ok());
+  EXPECT_EQ(j.status().code(), Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace zlh::journal

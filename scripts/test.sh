@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs what zlh-flow needs, then builds and runs the whole test suite twice: a normal build
+# (full crash-schedule counts) and an AddressSanitizer + UndefinedBehaviorSanitizer build (smaller
+# counts). Exits non-zero when any test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+start=$(date +%s)
+run_suite() {
+  local variant=$1
+  echo "== build: $variant"
+  scripts/build.sh "$variant"
+  echo "== test: $variant"
+  (cd "build/$variant" && ctest --output-on-failure -j 2 --timeout 900)
+  echo "== $variant done at +$(( $(date +%s) - start ))s"
+}
+
+run_suite release
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ZLH_CRASH_SCHEDULES=${ZLH_CRASH_SCHEDULES_ASAN:-20} run_suite asan
+echo "== all tests passed in $(( $(date +%s) - start ))s"
