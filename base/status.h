@@ -6,6 +6,7 @@
 #include <cassert>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -70,7 +71,14 @@ inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; 
 template <typename T>
 class [[nodiscard]] Result {
  public:
+  // An error result that says it was never given a value (for containers and futures).
+  Result() : v_(Status(Code::kInternal, "result never set")) {}
   Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit by design
+  // Anything T can be built from, such as a string literal for Result<std::string>.
+  template <typename U>
+    requires(std::is_constructible_v<T, U &&> && !std::is_same_v<std::decay_t<U>, T> &&
+             !std::is_same_v<std::decay_t<U>, Status>)
+  Result(U&& value) : v_(std::in_place_index<0>, std::forward<U>(value)) {}  // NOLINT
   Result(Status status) : v_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(v_).ok() && "Result built from an OK status has no value");
   }
@@ -98,4 +106,11 @@ class [[nodiscard]] Result {
   do {                                        \
     ::zlh::Status zlh_status_ = (expr);       \
     if (!zlh_status_.ok()) return zlh_status_; \
+  } while (0)
+
+// The same, in a coroutine.
+#define ZLH_CO_RETURN_IF_ERROR(expr)             \
+  do {                                           \
+    ::zlh::Status zlh_status_ = (expr);          \
+    if (!zlh_status_.ok()) co_return zlh_status_; \
   } while (0)

@@ -118,6 +118,9 @@ class GroupTxn final : public Txn {
     wb_.Put(impl_.Handle(cf), key, value);
   }
   void Delete(Cf cf, std::string_view key) override { wb_.Delete(impl_.Handle(cf), key); }
+  void SetSavePoint() override { wb_.SetSavePoint(); }
+  void RollbackToSavePoint() override { (void)wb_.RollbackToSavePoint(); }
+  void PopSavePoint() override { (void)wb_.PopSavePoint(); }
 
  private:
   const Journal::Impl& impl_;

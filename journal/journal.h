@@ -64,6 +64,11 @@ class Txn {
                       const std::function<bool(std::string_view, std::string_view)>& visit) = 0;
   virtual void Put(Cf cf, std::string_view key, std::string_view value) = 0;
   virtual void Delete(Cf cf, std::string_view key) = 0;
+  // Marks the current point; RollbackToSavePoint undoes every Put/Delete made since the matching
+  // mark (marks nest). PopSavePoint drops the newest mark and keeps the changes.
+  virtual void SetSavePoint() = 0;
+  virtual void RollbackToSavePoint() = 0;
+  virtual void PopSavePoint() = 0;
 };
 
 // Runs on the writer thread inside a group; must be quick and must not block. A non-OK return

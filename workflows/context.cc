@@ -1,0 +1,369 @@
+#include "workflows/context.h"
+
+#include <spdlog/spdlog.h>
+
+#include <random>
+
+#include "base/ids.h"
+#include "journal/format.h"
+#include "workflows/engine.h"
+#include "workflows/instance.h"
+
+namespace zlh::workflows {
+namespace {
+
+std::mt19937_64& Rng() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return rng;
+}
+
+proto::Event Completed(uint32_t step, std::string_view name, std::string result, uint32_t attempt,
+                       int64_t started_ms) {
+  proto::Event e;
+  auto* c = e.mutable_step_completed();
+  c->set_step(step);
+  c->set_name(std::string(name));
+  c->set_result(std::move(result));
+  c->set_attempt(attempt);
+  c->set_started_ms(started_ms);
+  return e;
+}
+
+proto::Event Failed(uint32_t step, std::string_view name, uint32_t attempt, const Status& error,
+                    int64_t retry_at_ms, int64_t started_ms) {
+  proto::Event e;
+  auto* f = e.mutable_step_failed();
+  f->set_step(step);
+  f->set_name(std::string(name));
+  f->set_attempt(attempt);
+  StatusToProto(error, f->mutable_error());
+  f->set_retry_at_ms(retry_at_ms);
+  f->set_started_ms(started_ms);
+  return e;
+}
+
+}  // namespace
+
+// A call's step number and its history (created empty when the step is new).
+struct Context::Call {
+  uint32_t step;
+  StepHistory* history;
+  bool recorded;  // the history holds an outcome for it
+};
+
+Context::Context(Engine& engine, std::shared_ptr<Instance> instance)
+    : engine_(engine), in_(std::move(instance)) {}
+
+Context::~Context() = default;
+
+const std::string& Context::id() const { return in_->id; }
+const std::string& Context::input() const { return in_->history.started.input(); }
+bool Context::cancel_requested() const { return in_->history.cancel_requested; }
+
+StepInfo Context::Info(uint32_t step, uint32_t attempt) const {
+  StepInfo info;
+  info.workflow_id = in_->id;
+  info.step = step;
+  info.attempt = attempt;
+  info.idempotency_key = in_->id + ":" + std::to_string(step);
+  if (engine_.options_.fencing_token) info.fencing_token = engine_.options_.fencing_token();
+  return info;
+}
+
+Result<Context::Call> Context::Begin(std::string_view name) {
+  if (fatal_.ok() && engine_.stopping_) fatal_ = Unavailable("the engine is stopping");
+  if (!fatal_.ok()) return fatal_;
+  uint32_t step = ++counter_;
+  auto& steps = in_->history.steps;
+  auto it = steps.find(step);
+  if (it != steps.end() && !it->second.name.empty() && it->second.name != name) {
+    fatal_ = Status(Code::kNonDeterminism,
+                    "step " + std::to_string(step) + ": the history holds '" + it->second.name +
+                        "', the code asked for '" + std::string(name) + "'");
+    return fatal_;
+  }
+  StepHistory& h = steps[step];
+  h.name = std::string(name);
+  bool recorded = h.result.has_value() || h.final_error.has_value() || h.timer_fired;
+  return Call{step, &h, recorded};
+}
+
+void Context::NoteOutcome(uint32_t step, bool failed_for_good) {
+  if (first_failure_step_ != 0 && step > first_failure_step_) {
+    ++steps_after_failure_;
+  } else if (failed_for_good && first_failure_step_ == 0) {
+    first_failure_step_ = step;
+  }
+}
+
+Status Context::DeliverCancel(uint32_t step, std::string_view name) {
+  History& h = in_->history;
+  if (!h.cancel_requested || h.cancel_delivered) return Status::Ok();
+  Status cancelled(Code::kCancelled, h.cancel_reason.empty() ? "cancelled" : h.cancel_reason);
+  StepHistory& s = h.steps[step];
+  engine_.AddEvent(*in_, Failed(step, name, s.attempts, cancelled, 0, NowMs()));
+  h.cancel_delivered = true;
+  s.final_error = cancelled;
+  NoteOutcome(step, true);
+  return cancelled;
+}
+
+Task<Result<std::string>> Context::Step(std::string name, StepFn fn, RetryPolicy policy) {
+  auto call = Begin(name);
+  if (!call.ok()) co_return call.status();
+  uint32_t n = call->step;
+  StepHistory& h = *call->history;
+  if (call->recorded) {
+    NoteOutcome(n, !h.result.has_value());
+    if (h.result) co_return *h.result;
+    co_return *h.final_error;
+  }
+  if (Status c = DeliverCancel(n, name); !c.ok()) co_return c;
+  if (policy.at_most_once && h.in_flight) {
+    Status interrupted(Code::kInterrupted,
+                       "step " + std::to_string(n) + " '" + name +
+                           "' was running when the process stopped; it is not run twice");
+    engine_.AddEvent(*in_, Failed(n, name, h.attempts, interrupted, 0, NowMs()));
+    h.in_flight = false;
+    h.final_error = interrupted;
+    NoteOutcome(n, true);
+    spdlog::warn("workflow {} step {} ({}): {}", in_->id, n, name, interrupted.message());
+    co_return interrupted;
+  }
+  for (;;) {
+    if (h.retry_at_ms > NowMs()) {
+      // The durable backoff: after a restart only the remainder is waited.
+      auto wake = co_await engine_.WaitUntil(*in_, h.retry_at_ms, "timer", name + " (retry backoff)",
+                                             nullptr);
+      if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
+      if (wake == Engine::Wake::kStopping) {
+        fatal_ = Unavailable("the engine is stopping");
+        co_return fatal_;
+      }
+    }
+    uint32_t attempt = ++h.attempts;
+    ++h.attempts_since_retry;
+    if (policy.at_most_once) {
+      proto::Event started;
+      started.mutable_step_started()->set_step(n);
+      started.mutable_step_started()->set_name(name);
+      started.mutable_step_started()->set_attempt(attempt);
+      engine_.AddEvent(*in_, std::move(started));
+      h.in_flight = true;
+    }
+    // What the step may act on (earlier results, its own start) is durable before it acts.
+    Status flushed = co_await engine_.Flush(*in_);
+    if (!flushed.ok()) {
+      fatal_ = flushed;
+      co_return fatal_;
+    }
+    int64_t started_ms = NowMs();
+    Result<std::string> r = co_await engine_.RunAttempt(fn, Info(n, attempt), policy.attempt_timeout);
+    h.in_flight = false;
+    if (r.ok()) {
+      engine_.AddEvent(*in_, Completed(n, name, *r, attempt, started_ms));
+      h.result = *r;
+      h.retry_at_ms = 0;
+      NoteOutcome(n, false);
+      co_return r;
+    }
+    Status error = r.status();
+    if (!policy.ShouldRetry(error, h.attempts_since_retry)) {
+      engine_.AddEvent(*in_, Failed(n, name, attempt, error, 0, started_ms));
+      h.final_error = error;
+      NoteOutcome(n, true);
+      spdlog::warn("workflow {} step {} ({}) failed for good on attempt {}: {}", in_->id, n, name,
+                   attempt, error.ToString());
+      co_return error;
+    }
+    double jitter = 0.8 + 0.4 * std::uniform_real_distribution<double>(0, 1)(Rng());
+    h.retry_at_ms = NowMs() + policy.Backoff(h.attempts_since_retry, jitter).count();
+    engine_.AddEvent(*in_, Failed(n, name, attempt, error, h.retry_at_ms, started_ms));
+    spdlog::warn("workflow {} step {} ({}) attempt {} failed, retrying in {}ms: {}", in_->id, n,
+                 name, attempt, h.retry_at_ms - NowMs(), error.ToString());
+  }
+}
+
+Task<Result<std::string>> Context::TxnStep(std::string name, TxnStepFn fn) {
+  auto call = Begin(name);
+  if (!call.ok()) co_return call.status();
+  uint32_t n = call->step;
+  StepHistory& h = *call->history;
+  if (call->recorded) {
+    NoteOutcome(n, !h.result.has_value());
+    if (h.result) co_return *h.result;
+    co_return *h.final_error;
+  }
+  if (Status c = DeliverCancel(n, name); !c.ok()) co_return c;
+
+  // The step's event is written inside the transaction, which knows whether it succeeded; its
+  // seq is taken now so that nothing else can take it meanwhile.
+  uint32_t attempt = ++h.attempts;
+  uint64_t seq = in_->next_seq++;
+  in_->summary.set_last_seq(seq);
+  in_->summary.set_updated_ms(NowMs());
+  in_->history.last_seq = seq;
+  journal::Batch batch = engine_.TakeBatch(*in_);
+  auto outcome = std::make_shared<std::optional<Result<std::string>>>();
+  StepInfo info = Info(n, attempt);
+  int64_t started_ms = NowMs();
+  journal::TxnFn txn = [fn = std::move(fn), info, outcome, seq, name, started_ms,
+                        id = in_->id](journal::Txn& t) -> Status {
+    t.SetSavePoint();
+    Result<std::string> r = Internal("no result");
+    try {
+      r = fn(t, info);
+    } catch (const std::exception& e) {
+      r = Internal(std::string("transactional step threw: ") + e.what());
+    }
+    proto::Event e;
+    if (r.ok()) {
+      t.PopSavePoint();
+      e = Completed(info.step, name, *r, info.attempt, started_ms);
+    } else {
+      t.RollbackToSavePoint();
+      e = Failed(info.step, name, info.attempt, r.status(), 0, started_ms);
+    }
+    e.set_seq(seq);
+    e.set_time_ms(NowMs());
+    t.Put(journal::Cf::kEvents, journal::EventKey(id, seq), e.SerializeAsString());
+    *outcome = std::move(r);
+    return Status::Ok();
+  };
+  Status s = co_await engine_.Append(std::move(batch), std::move(txn));
+  if (!s.ok()) {
+    fatal_ = s;
+    co_return fatal_;
+  }
+  Result<std::string> r = std::move(**outcome);
+  if (r.ok()) {
+    h.result = *r;
+    NoteOutcome(n, false);
+  } else {
+    h.final_error = r.status();
+    NoteOutcome(n, true);
+    spdlog::warn("workflow {} step {} ({}) failed: {}", in_->id, n, name, r.status().ToString());
+  }
+  co_return r;
+}
+
+Task<Status> Context::Sleep(Millis duration) {
+  constexpr std::string_view kName = "sleep";
+  auto call = Begin(kName);
+  if (!call.ok()) co_return call.status();
+  uint32_t n = call->step;
+  StepHistory& h = *call->history;
+  if (call->recorded) {
+    NoteOutcome(n, h.final_error.has_value());
+    co_return h.final_error ? *h.final_error : Status::Ok();
+  }
+  if (Status c = DeliverCancel(n, kName); !c.ok()) co_return c;
+  if (!h.timer_fire_at_ms) {
+    h.timer_fire_at_ms = NowMs() + duration.count();
+    proto::Event e;
+    e.mutable_timer_scheduled()->set_step(n);
+    e.mutable_timer_scheduled()->set_fire_at_ms(*h.timer_fire_at_ms);
+    e.mutable_timer_scheduled()->set_name(std::string(kName));
+    engine_.AddEvent(*in_, std::move(e));
+    in_->pending.Put(journal::Cf::kIndex, journal::TimerIndexKey(*h.timer_fire_at_ms, in_->id, n),
+                     "");
+  }
+  auto wake = co_await engine_.WaitUntil(*in_, *h.timer_fire_at_ms, "timer", "sleep", nullptr);
+  if (wake == Engine::Wake::kStopping) {
+    fatal_ = Unavailable("the engine is stopping");
+    co_return fatal_;
+  }
+  in_->pending.Delete(journal::Cf::kIndex, journal::TimerIndexKey(*h.timer_fire_at_ms, in_->id, n));
+  if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, kName);
+  proto::Event fired;
+  fired.mutable_timer_fired()->set_step(n);
+  engine_.AddEvent(*in_, std::move(fired));
+  h.timer_fired = true;
+  NoteOutcome(n, false);
+  co_return Status::Ok();
+}
+
+Task<Result<std::string>> Context::WaitSignal(std::string name, Millis timeout) {
+  std::string step_name = "signal:" + name;
+  auto call = Begin(step_name);
+  if (!call.ok()) co_return call.status();
+  uint32_t n = call->step;
+  StepHistory& h = *call->history;
+  auto timed_out = [&] {
+    return Status(Code::kDeadlineExceeded, "no signal '" + name + "' arrived in time");
+  };
+  if (call->recorded) {
+    NoteOutcome(n, !h.result.has_value());
+    if (h.final_error) co_return *h.final_error;
+    if (h.consumed_seq == 0) co_return timed_out();
+    co_return *h.result;
+  }
+  if (Status c = DeliverCancel(n, step_name); !c.ok()) co_return c;
+  auto& arrived = in_->history.signals[name];
+  if (arrived.empty()) {
+    if (!h.timer_fire_at_ms) {
+      h.timer_fire_at_ms = NowMs() + timeout.count();
+      proto::Event e;
+      e.mutable_timer_scheduled()->set_step(n);
+      e.mutable_timer_scheduled()->set_fire_at_ms(*h.timer_fire_at_ms);
+      e.mutable_timer_scheduled()->set_name(step_name);
+      engine_.AddEvent(*in_, std::move(e));
+      in_->pending.Put(journal::Cf::kIndex,
+                       journal::TimerIndexKey(*h.timer_fire_at_ms, in_->id, n), "");
+    }
+    auto wake = co_await engine_.WaitUntil(*in_, *h.timer_fire_at_ms, "signal", name,
+                                           [&arrived] { return !arrived.empty(); });
+    if (wake == Engine::Wake::kStopping) {
+      fatal_ = Unavailable("the engine is stopping");
+      co_return fatal_;
+    }
+    in_->pending.Delete(journal::Cf::kIndex,
+                        journal::TimerIndexKey(*h.timer_fire_at_ms, in_->id, n));
+    if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, step_name);
+    if (wake == Engine::Wake::kFired) {
+      engine_.AddEvent(*in_, Completed(n, step_name, "", 0, NowMs()));
+      h.result = "";
+      h.consumed_seq = 0;
+      NoteOutcome(n, false);
+      co_return timed_out();
+    }
+  }
+  auto [seq, payload] = std::move(arrived.front());
+  arrived.pop_front();
+  proto::Event e = Completed(n, step_name, payload, 0, NowMs());
+  e.mutable_step_completed()->set_consumed_seq(seq);
+  engine_.AddEvent(*in_, std::move(e));
+  h.result = payload;
+  h.consumed_seq = seq;
+  NoteOutcome(n, false);
+  co_return payload;
+}
+
+Task<Result<std::string>> Context::Record(std::string name, std::function<std::string()> make) {
+  auto call = Begin(name);
+  if (!call.ok()) co_return call.status();
+  StepHistory& h = *call->history;
+  if (!h.result) {
+    h.result = make();
+    engine_.AddEvent(*in_, Completed(call->step, name, *h.result, 0, NowMs()));
+  }
+  co_return *h.result;
+}
+
+Task<Result<TimeMs>> Context::Now() {
+  auto r = co_await Record("zlh.now", [] { return std::to_string(NowMs()); });
+  if (!r.ok()) co_return r.status();
+  co_return static_cast<TimeMs>(std::stoll(*r));
+}
+
+Task<Result<uint64_t>> Context::Random() {
+  auto r = co_await Record("zlh.random", [] { return std::to_string(Rng()()); });
+  if (!r.ok()) co_return r.status();
+  co_return static_cast<uint64_t>(std::stoull(*r));
+}
+
+Task<Result<std::string>> Context::NewId() {
+  co_return co_await Record("zlh.new_id", [] { return zlh::NewId(); });
+}
+
+}  // namespace zlh::workflows

@@ -1,0 +1,112 @@
+// Context: what workflow code sees. A workflow is a C++20 coroutine on the engine's io_context that
+// calls ctx.Step, ctx.Sleep, ctx.WaitSignal...; each call has a step number (1, 2, 3... in the
+// order the code asks), and once a call's outcome is recorded in the journal it is returned from
+// there on replay without running again. Workflow code must therefore be deterministic apart from
+// what it gets through the context.
+//
+// Thread-safety: a Context belongs to one workflow coroutine and is used on the engine's thread.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/clock.h"
+#include "base/duration.h"
+#include "base/status.h"
+#include "journal/journal.h"
+#include "workflows/retry_policy.h"
+
+namespace zlh::workflows {
+
+template <typename T>
+using Task = boost::asio::awaitable<T>;
+
+// What an activity is told about the call it serves.
+struct StepInfo {
+  std::string workflow_id;
+  uint32_t step = 0;
+  uint32_t attempt = 1;
+  // "<workflowId>:<step>": the same on every attempt and after every restart; an activity uses it
+  // to make its side effect idempotent.
+  std::string idempotency_key;
+  // The node's current fencing token (0 when the node has none), for mutating calls.
+  uint64_t fencing_token = 0;
+};
+
+// A step's body: runs an activity; an error is retried per the step's RetryPolicy.
+using StepFn = std::function<Task<Result<std::string>>(const StepInfo&)>;
+// A transactional step's body: runs on the journal's writer thread, reads and stages domain-table
+// changes through `txn`; they commit in the same write as the step's completion, or not at all when
+// it returns an error (which fails the step without retry). Must be quick and must not block.
+using TxnStepFn = std::function<Result<std::string>(journal::Txn& txn, const StepInfo&)>;
+
+class Engine;
+struct Instance;
+
+class Context {
+ public:
+  Context(Engine& engine, std::shared_ptr<Instance> instance);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const std::string& id() const;
+  const std::string& input() const;
+
+  // Runs `fn` as step `name`, retrying per `policy`; returns the recorded result on replay.
+  // Errors: the step's final error; kCancelled when a cancel request is delivered here;
+  // kInterrupted for an at-most-once step found started after a crash; kNonDeterminism when the
+  // history holds another step at this number (the workflow then stops).
+  Task<Result<std::string>> Step(std::string name, StepFn fn, RetryPolicy policy);
+  // The same with the default RetryPolicy. (An overload, not a default argument: GCC 12 destroys
+  // a defaulted class-type argument of a call inside a coroutine twice.)
+  Task<Result<std::string>> Step(std::string name, StepFn fn) {
+    return Step(std::move(name), std::move(fn), RetryPolicy());
+  }
+  // A transactional step (see TxnStepFn).
+  Task<Result<std::string>> TxnStep(std::string name, TxnStepFn fn);
+  // Sleeps durably: after a restart the workflow wakes at the original time. kCancelled when
+  // cancelled while asleep.
+  Task<Status> Sleep(Millis duration);
+  // Waits for the signal `name` (delivered through Engine::Signal, possibly before this call) and
+  // returns its payload; kDeadlineExceeded after `timeout`.
+  Task<Result<std::string>> WaitSignal(std::string name, Millis timeout);
+
+  // Recorded values: the same on replay.
+  Task<Result<TimeMs>> Now();
+  Task<Result<uint64_t>> Random();
+  Task<Result<std::string>> NewId();
+
+  // True once a cancel request has been recorded for this workflow.
+  bool cancel_requested() const;
+
+  // The error that stopped this run (non-determinism, engine stopping, journal failure); OK while
+  // the workflow may go on. Once set, every call returns it without recording anything.
+  const Status& fatal() const { return fatal_; }
+  // True when steps ran after the first step that failed for good: the workflow compensated.
+  bool compensated() const { return steps_after_failure_ > 0; }
+
+ private:
+  struct Call;
+  Result<Call> Begin(std::string_view name);
+  Status DeliverCancel(uint32_t step, std::string_view name);
+  Task<Result<std::string>> Record(std::string name, std::function<std::string()> make);
+  void NoteOutcome(uint32_t step, bool failed_for_good);
+  StepInfo Info(uint32_t step, uint32_t attempt) const;
+
+  Engine& engine_;
+  std::shared_ptr<Instance> in_;
+  uint32_t counter_ = 0;
+  Status fatal_;
+  uint32_t first_failure_step_ = 0;
+  uint32_t steps_after_failure_ = 0;
+};
+
+// A workflow: takes its context, returns its result (or the error that failed it).
+using WorkflowFn = std::function<Task<Result<std::string>>(Context&)>;
+
+}  // namespace zlh::workflows

@@ -1,0 +1,532 @@
+#include "workflows/engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+
+#include "base/ids.h"
+#include "journal/format.h"
+#include "workflows/instance.h"
+
+namespace zlh::workflows {
+namespace asio = boost::asio;
+namespace {
+
+constexpr auto kForever = std::chrono::hours(24 * 365);
+
+std::string StatusName(int status) {
+  std::string name = proto::WorkflowStatus_Name(static_cast<proto::WorkflowStatus>(status));
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+}  // namespace
+
+Engine::Engine(asio::io_context& io, journal::Journal& journal, const Registry& registry,
+               EngineOptions options)
+    : io_(io), journal_(journal), registry_(registry), options_(std::move(options)) {}
+
+Engine::~Engine() = default;
+
+asio::any_io_executor Engine::executor() const { return io_.get_executor(); }
+
+Engine::Queue& Engine::QueueFor(const std::string& name) {
+  auto it = queues_.find(name);
+  if (it != queues_.end()) return it->second;
+  Queue q;
+  auto limit = options_.queue_limits.find(name);
+  q.limit = limit != options_.queue_limits.end() ? limit->second : options_.default_queue_limit;
+  return queues_.emplace(name, std::move(q)).first->second;
+}
+
+std::map<std::string, QueueStats> Engine::queue_stats() const {
+  std::map<std::string, QueueStats> out;
+  for (const auto& [name, q] : queues_) out[name] = {q.limit, q.running, q.waiting.size()};
+  return out;
+}
+
+// ---- journal plumbing ----
+
+void Engine::AddEvent(Instance& in, proto::Event event) {
+  event.set_seq(in.next_seq++);
+  event.set_time_ms(NowMs());
+  in.history.last_seq = event.seq();
+  in.summary.set_last_seq(event.seq());
+  in.summary.set_updated_ms(event.time_ms());
+  in.pending.PutEvent(in.id, event);
+  in.dirty = true;
+}
+
+void Engine::SetStatus(Instance& in, int status, std::string wait_kind, std::string wait_detail) {
+  if (in.summary.status() == status && in.summary.waiting_for().kind() == wait_kind &&
+      in.summary.waiting_for().detail() == wait_detail) {
+    return;
+  }
+  in.summary.set_status(static_cast<proto::WorkflowStatus>(status));
+  if (wait_kind.empty()) {
+    in.summary.clear_waiting_for();
+  } else {
+    auto* w = in.summary.mutable_waiting_for();
+    w->set_kind(std::move(wait_kind));
+    w->set_detail(std::move(wait_detail));
+    w->set_since_ms(NowMs());
+  }
+  in.summary.set_updated_ms(NowMs());
+  in.dirty = true;
+}
+
+journal::Batch Engine::TakeBatch(Instance& in) {
+  journal::Batch batch = std::move(in.pending);
+  in.pending = journal::Batch();
+  int status = in.summary.status();
+  if (status != in.indexed_status) {
+    if (in.indexed_status != 0) {
+      batch.Delete(journal::Cf::kIndex, journal::StatusIndexKey(in.indexed_status, in.id));
+    }
+    batch.Put(journal::Cf::kIndex, journal::StatusIndexKey(status, in.id), "");
+    in.indexed_status = status;
+  }
+  batch.PutSummary(in.summary);
+  in.dirty = false;
+  return batch;
+}
+
+Task<Status> Engine::Append(journal::Batch batch, journal::TxnFn txn) {
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
+      [this, &batch, &txn](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        journal_.Append(std::move(batch), std::move(txn), [shared](Status s) {
+          auto ex = asio::get_associated_executor(*shared);
+          asio::post(ex, [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
+Task<Status> Engine::Flush(Instance& in) {
+  if (in.pending.empty() && !in.dirty) co_return Status::Ok();
+  co_return co_await Append(TakeBatch(in), nullptr);
+}
+
+// ---- waiting ----
+
+void Engine::WakeUp(Instance& in) {
+  if (in.wake) in.wake->cancel();
+}
+
+Task<Engine::Wake> Engine::WaitUntil(Instance& in, int64_t fire_at_ms, std::string kind,
+                                     std::string detail, std::function<bool()> ready) {
+  SetStatus(in, proto::WAITING, std::move(kind), std::move(detail));
+  asio::steady_timer timer(io_);
+  Wake result = Wake::kFired;
+  for (;;) {
+    if (ready && ready()) {
+      result = Wake::kReady;
+      break;
+    }
+    if (in.history.cancel_requested && !in.history.cancel_delivered) {
+      result = Wake::kCancelled;
+      break;
+    }
+    if (stopping_) {
+      result = Wake::kStopping;
+      break;
+    }
+    int64_t remaining = fire_at_ms - NowMs();
+    if (remaining <= 0) break;
+    // The waiting status is made durable once, before the first real wait.
+    if (in.dirty || !in.pending.empty()) {
+      Status s = co_await Flush(in);
+      if (!s.ok()) {
+        result = Wake::kStopping;
+        break;
+      }
+      continue;  // the state may have changed while flushing
+    }
+    timer.expires_after(std::chrono::milliseconds(remaining));
+    in.wake = &timer;
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    in.wake = nullptr;
+  }
+  SetStatus(in, proto::RUNNING);
+  co_return result;
+}
+
+Task<Result<std::string>> Engine::RunAttempt(const StepFn& fn, StepInfo info, Millis timeout) {
+  if (timeout.count() <= 0) {
+    try {
+      co_return co_await fn(info);
+    } catch (const std::exception& e) {
+      co_return Internal(std::string("step threw: ") + e.what());
+    }
+  }
+  // Race the attempt against its timeout; a timed-out attempt is abandoned (its late result is
+  // dropped: activities are idempotent under the step's key, so the retry is safe).
+  struct Race {
+    explicit Race(asio::io_context& io) : timer(io) {}
+    std::optional<Result<std::string>> result;
+    asio::steady_timer timer;
+    bool abandoned = false;
+  };
+  auto race = std::make_shared<Race>(io_);
+  race->timer.expires_after(timeout);
+  asio::co_spawn(
+      io_,
+      [fn, info, race]() -> Task<void> {
+        Result<std::string> r = Internal("no result");
+        try {
+          r = co_await fn(info);
+        } catch (const std::exception& e) {
+          r = Internal(std::string("step threw: ") + e.what());
+        }
+        if (!race->abandoned) {
+          race->result = std::move(r);
+          race->timer.cancel();
+        }
+      },
+      asio::detached);
+  co_await race->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (race->result) co_return std::move(*race->result);
+  race->abandoned = true;
+  co_return Status(Code::kDeadlineExceeded,
+                   "attempt timed out after " + FormatDuration(timeout));
+}
+
+// ---- lifecycle ----
+
+void Engine::Launch(std::shared_ptr<Instance> in) {
+  in->running = true;
+  ++active_;
+  SetStatus(*in, proto::RUNNING);
+  asio::co_spawn(io_, Run(std::move(in)), asio::detached);
+}
+
+Task<void> Engine::Run(std::shared_ptr<Instance> in) {
+  Context ctx(*this, in);
+  Result<std::string> result = Internal("no result");
+  try {
+    result = co_await in->def->fn(ctx);
+  } catch (const std::exception& e) {
+    result = Internal(std::string("workflow threw: ") + e.what());
+  }
+  co_await Finish(in, ctx, std::move(result));
+}
+
+Task<void> Engine::Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std::string> result) {
+  Instance& w = *in;
+  const Status& fatal = ctx.fatal();
+  bool terminal = true;
+  if (!fatal.ok() && fatal.code() == Code::kNonDeterminism) {
+    // The history stays as it is: no event records the divergence, only the summary.
+    w.pending = journal::Batch();
+    SetStatus(w, proto::FAILED);
+    StatusToProto(fatal, w.summary.mutable_error());
+    spdlog::error("workflow {} ({}) stopped: {}", w.id, w.def->type, fatal.ToString());
+  } else if (!fatal.ok()) {
+    terminal = false;  // stopping or journal failure: progress so far is kept, resumed at boot
+  } else if (result.ok()) {
+    proto::Event e;
+    e.mutable_workflow_completed()->set_result(*result);
+    AddEvent(w, std::move(e));
+    SetStatus(w, proto::COMPLETED);
+    w.summary.set_result(*result);
+    spdlog::info("workflow {} ({}) completed", w.id, w.def->type);
+  } else if (result.status().code() == Code::kCancelled && w.history.cancel_requested) {
+    proto::Event e;
+    e.mutable_workflow_cancelled()->set_reason(w.history.cancel_reason);
+    AddEvent(w, std::move(e));
+    SetStatus(w, proto::CANCELLED);
+    StatusToProto(result.status(), w.summary.mutable_error());
+    spdlog::info("workflow {} ({}) cancelled: {}", w.id, w.def->type, w.history.cancel_reason);
+  } else {
+    proto::Event e;
+    StatusToProto(result.status(), e.mutable_workflow_failed()->mutable_error());
+    e.mutable_workflow_failed()->set_compensated(ctx.compensated());
+    AddEvent(w, std::move(e));
+    SetStatus(w, proto::FAILED);
+    StatusToProto(result.status(), w.summary.mutable_error());
+    w.summary.set_compensated(ctx.compensated());
+    spdlog::warn("workflow {} ({}) failed: {}", w.id, w.def->type, result.status().ToString());
+  }
+  Status s = co_await Flush(w);
+  if (!s.ok()) {
+    spdlog::error("workflow {}: could not record its end: {}", w.id, s.ToString());
+  }
+  w.running = false;
+  --active_;
+  live_.erase(w.id);
+  Release(w.summary.queue());
+  for (auto& notify : w.on_terminal) notify();
+  (void)terminal;
+}
+
+void Engine::Release(const std::string& queue) {
+  Queue& q = QueueFor(queue);
+  if (q.running > 0) --q.running;
+  Admit(queue);
+}
+
+void Engine::Admit(const std::string& queue) {
+  if (stopping_) return;
+  Queue& q = QueueFor(queue);
+  while (q.running < q.limit && !q.waiting.empty()) {
+    std::string id = std::move(q.waiting.front());
+    q.waiting.pop_front();
+    auto it = live_.find(id);
+    if (it == live_.end()) continue;  // cancelled while queued
+    ++q.running;
+    it->second->pending.Delete(journal::Cf::kIndex, journal::QueueIndexKey(queue, id));
+    Launch(it->second);
+  }
+}
+
+Task<Result<Started>> Engine::Start(StartRequest request) {
+  if (stopping_) co_return Unavailable("the engine is stopping");
+  ZLH_CO_RETURN_IF_ERROR(journal_.health());
+  const Definition* def = registry_.Find(request.type);
+  if (!def) co_return InvalidArgument("unknown workflow type '" + request.type + "'");
+
+  auto in = std::make_shared<Instance>();
+  in->id = NewId();
+  in->def = def;
+  Queue& q = QueueFor(def->queue);
+  bool run_now = q.running < q.limit && q.waiting.empty() && !stopping_;
+  if (run_now) ++q.running;  // reserved now so that concurrent starts respect the limit
+
+  TimeMs now = NowMs();
+  in->summary.set_id(in->id);
+  in->summary.set_type(def->type);
+  in->summary.set_queue(def->queue);
+  in->summary.set_dedup_key(request.dedup_key);
+  in->summary.set_created_ms(now);
+  if (run_now) {
+    SetStatus(*in, proto::RUNNING);
+  } else {
+    SetStatus(*in, proto::QUEUED, "queue", def->queue);
+    in->pending.Put(journal::Cf::kIndex, journal::QueueIndexKey(def->queue, in->id), "");
+  }
+  proto::Event started;
+  auto* ws = started.mutable_workflow_started();
+  ws->set_type(def->type);
+  ws->set_input(request.input);
+  ws->set_dedup_key(request.dedup_key);
+  ws->set_queue(def->queue);
+  in->history.started = *ws;
+  AddEvent(*in, std::move(started));
+
+  auto existing = std::make_shared<std::string>();
+  journal::TxnFn txn;
+  if (!request.dedup_key.empty()) {
+    txn = [key = journal::DedupIndexKey(request.dedup_key), id = in->id,
+           existing](journal::Txn& t) -> Status {
+      auto found = t.Get(journal::Cf::kIndex, key);
+      if (!found.ok()) return found.status();
+      if (found->has_value()) {
+        *existing = **found;
+        return {Code::kAlreadyExists, "dedup key names workflow " + **found};
+      }
+      t.Put(journal::Cf::kIndex, key, id);
+      return Status::Ok();
+    };
+  }
+  Status s = co_await Append(TakeBatch(*in), std::move(txn));
+  if (!existing->empty() || !s.ok()) {
+    if (run_now) Release(def->queue);
+    if (!existing->empty()) co_return Started{*existing, false};
+    co_return s;
+  }
+  live_[in->id] = in;
+  if (run_now) {
+    Launch(in);
+  } else {
+    q.waiting.push_back(in->id);
+    Admit(def->queue);  // the limit may have room again by now
+  }
+  co_return Started{in->id, true};
+}
+
+Result<std::shared_ptr<Instance>> Engine::Load(const std::string& id) {
+  auto summary = journal_.ReadSummary(id);
+  if (!summary.ok()) return summary.status();
+  if (!summary->has_value()) return NotFound("workflow " + id + " does not exist");
+  auto events = journal_.ReadEvents(id);
+  if (!events.ok()) return events.status();
+  auto history = History::Fold(*events);
+  if (!history.ok()) return history.status().WithContext("workflow " + id);
+  auto in = std::make_shared<Instance>();
+  in->id = id;
+  in->summary = std::move(**summary);
+  in->indexed_status = in->summary.status();
+  in->history = std::move(*history);
+  in->next_seq = in->history.last_seq + 1;
+  in->def = registry_.Find(in->summary.type());
+  if (!in->def) {
+    return FailedPrecondition("workflow " + id + " has type '" + in->summary.type() +
+                              "', which this build does not register");
+  }
+  return in;
+}
+
+Task<Status> Engine::Recover() {
+  std::vector<std::string> ids;
+  for (int status : {proto::RUNNING, proto::WAITING, proto::QUEUED}) {
+    std::string prefix = journal::StatusIndexPrefix(status);
+    ZLH_CO_RETURN_IF_ERROR(journal_.Scan(journal::Cf::kIndex, prefix,
+                                      [&](std::string_view key, std::string_view) {
+                                        ids.emplace_back(key.substr(prefix.size()));
+                                        return true;
+                                      }));
+  }
+  std::sort(ids.begin(), ids.end());  // ids are time-ordered: queues keep arrival order
+  size_t resumed = 0, queued = 0;
+  std::vector<std::shared_ptr<Instance>> to_launch;
+  for (const std::string& id : ids) {
+    auto in = Load(id);
+    if (!in.ok()) {
+      spdlog::error("recovery: skipping {}: {}", id, in.status().ToString());
+      continue;
+    }
+    live_[id] = *in;
+    if ((*in)->summary.status() == proto::QUEUED) {
+      QueueFor((*in)->summary.queue()).waiting.push_back(id);
+      ++queued;
+    } else {
+      ++QueueFor((*in)->summary.queue()).running;
+      to_launch.push_back(*in);
+      ++resumed;
+    }
+  }
+  for (auto& in : to_launch) Launch(in);
+  for (auto& [name, q] : queues_) Admit(name);
+  spdlog::info("recovery: resumed {} workflows, {} queued", resumed, queued);
+  co_return Status::Ok();
+}
+
+Task<Status> Engine::Signal(std::string id, std::string name, std::string payload) {
+  auto it = live_.find(id);
+  if (it == live_.end()) {
+    auto summary = Summary(id);
+    if (!summary.ok()) co_return summary.status();
+    co_return FailedPrecondition("workflow " + id + " is " + StatusName(summary->status()));
+  }
+  std::shared_ptr<Instance> in = it->second;
+  proto::Event e;
+  e.mutable_signal_received()->set_name(name);
+  e.mutable_signal_received()->set_payload(payload);
+  AddEvent(*in, e);
+  Status s = co_await Flush(*in);
+  if (!s.ok()) co_return s;
+  in->history.signals[name].emplace_back(in->history.last_seq, std::move(payload));
+  WakeUp(*in);
+  co_return Status::Ok();
+}
+
+Task<Status> Engine::Cancel(std::string id, std::string reason) {
+  auto it = live_.find(id);
+  if (it == live_.end()) {
+    auto summary = Summary(id);
+    if (!summary.ok()) co_return summary.status();
+    co_return FailedPrecondition("workflow " + id + " is " + StatusName(summary->status()));
+  }
+  std::shared_ptr<Instance> in = it->second;
+  if (in->history.cancel_requested) co_return Status::Ok();
+  proto::Event e;
+  e.mutable_cancel_requested()->set_reason(reason);
+  AddEvent(*in, std::move(e));
+  in->history.cancel_requested = true;
+  in->history.cancel_reason = reason;
+  if (!in->running) {
+    // Queued: it never ran, so there is nothing to compensate.
+    Queue& q = QueueFor(in->summary.queue());
+    q.waiting.erase(std::remove(q.waiting.begin(), q.waiting.end(), id), q.waiting.end());
+    in->pending.Delete(journal::Cf::kIndex, journal::QueueIndexKey(in->summary.queue(), id));
+    proto::Event end;
+    end.mutable_workflow_cancelled()->set_reason(reason);
+    AddEvent(*in, std::move(end));
+    SetStatus(*in, proto::CANCELLED);
+    StatusToProto(Status(Code::kCancelled, reason), in->summary.mutable_error());
+    live_.erase(id);
+    Status s = co_await Flush(*in);
+    for (auto& notify : in->on_terminal) notify();
+    co_return s;
+  }
+  Status s = co_await Flush(*in);
+  WakeUp(*in);
+  co_return s;
+}
+
+Task<Status> Engine::Retry(std::string id) {
+  if (stopping_) co_return Unavailable("the engine is stopping");
+  if (auto it = live_.find(id); it != live_.end()) {
+    co_return FailedPrecondition("workflow " + id + " is " +
+                                 StatusName(it->second->summary.status()) +
+                                 "; only a failed workflow can be retried");
+  }
+  auto loaded = Load(id);
+  if (!loaded.ok()) co_return loaded.status();
+  std::shared_ptr<Instance> in = *loaded;
+  if (in->summary.status() != proto::FAILED) {
+    co_return FailedPrecondition("workflow " + id + " is " + StatusName(in->summary.status()) +
+                                 "; only a failed workflow can be retried");
+  }
+  if (in->summary.compensated()) {
+    co_return FailedPrecondition("workflow " + id +
+                                 " compensated (its effects were undone); start a new one");
+  }
+  live_[id] = in;  // from here on a second Retry sees it live
+  proto::Event e;
+  e.mutable_workflow_retried();
+  AddEvent(*in, e);
+  in->history.Apply(e);
+  in->summary.clear_error();
+  Queue& q = QueueFor(in->summary.queue());
+  if (q.running < q.limit && q.waiting.empty()) {
+    ++q.running;
+    Launch(in);
+  } else {
+    SetStatus(*in, proto::QUEUED, "queue", in->summary.queue());
+    in->pending.Put(journal::Cf::kIndex, journal::QueueIndexKey(in->summary.queue(), id), "");
+    q.waiting.push_back(id);
+  }
+  Status s = co_await Flush(*in);
+  spdlog::info("workflow {} ({}) retried", id, in->summary.type());
+  co_return s;
+}
+
+Task<Result<proto::WorkflowSummary>> Engine::AwaitTerminal(std::string id) {
+  auto it = live_.find(id);
+  if (it != live_.end()) {
+    asio::steady_timer done(io_, kForever);
+    it->second->on_terminal.push_back([&done] { done.cancel(); });
+    co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return Summary(id);
+}
+
+Result<proto::WorkflowSummary> Engine::Summary(const std::string& id) const {
+  if (auto it = live_.find(id); it != live_.end()) return it->second->summary;
+  auto summary = journal_.ReadSummary(id);
+  if (!summary.ok()) return summary.status();
+  if (!summary->has_value()) return NotFound("workflow " + id + " does not exist");
+  return std::move(**summary);
+}
+
+Task<void> Engine::Drain(Millis deadline) {
+  stopping_ = true;
+  for (auto& [id, in] : live_) WakeUp(*in);
+  auto until = std::chrono::steady_clock::now() + deadline;
+  asio::steady_timer poll(io_);
+  while (active_ > 0 && std::chrono::steady_clock::now() < until) {
+    poll.expires_after(std::chrono::milliseconds(5));
+    co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (active_ > 0) spdlog::warn("drain: {} workflows still busy at the deadline", active_);
+}
+
+}  // namespace zlh::workflows

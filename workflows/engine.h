@@ -1,0 +1,136 @@
+// Engine: runs workflows durably. Starting a workflow records it (and its dedup key) in one journal
+// write; every step outcome, timer, signal and cancel request is an event; at boot Recover()
+// resumes every workflow that had not finished, replaying its history. Each workflow type runs in
+// a named queue with a concurrency limit; workflows beyond it wait as `queued` records.
+//
+// Thread-safety: the engine lives on one io_context run by one thread; every method must be called
+// (co_awaited) on that thread. Other threads reach it with boost::asio::co_spawn on executor().
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "journal/journal.h"
+#include "workflows/context.h"
+#include "workflows/registry.h"
+
+namespace zlh::workflows {
+
+struct EngineOptions {
+  // Concurrency limit per queue; a queue not named here gets default_queue_limit.
+  std::map<std::string, uint32_t> queue_limits;
+  uint32_t default_queue_limit = 1000;
+  // The node's current fencing token, read at every step attempt (0 when unset).
+  std::function<uint64_t()> fencing_token;
+};
+
+struct StartRequest {
+  std::string type;
+  std::string input;
+  // When non-empty: a second start with the same key returns the first workflow.
+  std::string dedup_key;
+};
+
+struct Started {
+  std::string id;
+  bool created = false;  // false: the dedup key named an existing workflow
+};
+
+struct QueueStats {
+  uint32_t limit = 0;
+  uint32_t running = 0;
+  size_t queued = 0;
+};
+
+class Engine {
+ public:
+  Engine(boost::asio::io_context& io, journal::Journal& journal, const Registry& registry,
+         EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Resumes every non-terminal workflow of the journal (timers already due fire at once) and
+  // re-queues the queued ones. Call once, before Start.
+  Task<Status> Recover();
+
+  // Records a new workflow (durably) and runs or queues it. kInvalidArgument for an unknown type;
+  // kUnavailable when stopping or the journal has failed.
+  Task<Result<Started>> Start(StartRequest request);
+  // Records a signal for workflow `id` and wakes it if it waits for `name`. kNotFound for an
+  // unknown id; kFailedPrecondition when the workflow has ended.
+  Task<Status> Signal(std::string id, std::string name, std::string payload);
+  // Records a cancel request, delivered at the workflow's next await point (a queued workflow is
+  // cancelled at once). Repeating it is harmless. kNotFound / kFailedPrecondition as for Signal.
+  Task<Status> Cancel(std::string id, std::string reason);
+  // Resumes a failed workflow from its failed step. kFailedPrecondition when it is not failed or
+  // compensated (its effects were undone: start a new one).
+  Task<Status> Retry(std::string id);
+  // Waits until workflow `id` is terminal and returns its summary.
+  Task<Result<proto::WorkflowSummary>> AwaitTerminal(std::string id);
+  // The summary: the live one for a running workflow, else the journal's. kNotFound when unknown.
+  Result<proto::WorkflowSummary> Summary(const std::string& id) const;
+
+  // Stops taking work: Start answers kUnavailable; running workflows stop at their next await
+  // point (their progress is durable; they resume at the next boot). Drain waits for them, at most
+  // `deadline`.
+  Task<void> Drain(Millis deadline);
+
+  std::map<std::string, QueueStats> queue_stats() const;
+  size_t live_count() const { return live_.size(); }
+  boost::asio::any_io_executor executor() const;
+  journal::Journal& journal() { return journal_; }
+
+ private:
+  friend class Context;
+  struct Queue {
+    uint32_t limit = 0;
+    uint32_t running = 0;
+    std::deque<std::string> waiting;
+  };
+
+  Queue& QueueFor(const std::string& name);
+  void Launch(std::shared_ptr<Instance> in);
+  Task<void> Run(std::shared_ptr<Instance> in);
+  Task<void> Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std::string> result);
+  void Admit(const std::string& queue);
+  void Release(const std::string& queue);
+
+  // Appends an event to the instance's pending batch (seq and time set here).
+  void AddEvent(Instance& in, proto::Event event);
+  // The pending batch plus the summary (and status-index change), ready to append.
+  journal::Batch TakeBatch(Instance& in);
+  // Makes everything pending durable.
+  Task<Status> Flush(Instance& in);
+  Task<Status> Append(journal::Batch batch, journal::TxnFn txn);
+  // Sets the instance's status (and what it waits for).
+  void SetStatus(Instance& in, int status, std::string wait_kind = {}, std::string wait_detail = {});
+
+  enum class Wake { kFired, kReady, kCancelled, kStopping };
+  // Waits until wall time `fire_at_ms`, until `ready()` turns true (checked whenever the wait is
+  // woken), or until cancel/stop.
+  Task<Wake> WaitUntil(Instance& in, int64_t fire_at_ms, std::string kind, std::string detail,
+                       std::function<bool()> ready);
+  void WakeUp(Instance& in);
+  Task<Result<std::string>> RunAttempt(const StepFn& fn, StepInfo info, Millis timeout);
+  Result<std::shared_ptr<Instance>> Load(const std::string& id);
+
+  boost::asio::io_context& io_;
+  journal::Journal& journal_;
+  const Registry& registry_;
+  EngineOptions options_;
+  std::unordered_map<std::string, std::shared_ptr<Instance>> live_;
+  std::map<std::string, Queue> queues_;
+  size_t active_ = 0;  // running coroutines
+  bool stopping_ = false;
+};
+
+}  // namespace zlh::workflows

@@ -1,0 +1,702 @@
+#include "workflows/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <chrono>
+#include <set>
+
+#include "base/temp_dir.h"
+#include "journal/format.h"
+
+namespace zlh::workflows {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// Runs an engine on an io_context driven by the test thread; Restart() simulates a process restart
+// (the engine and the journal are closed and reopened on the same directory).
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+  void TearDown() override { Close(Millis(0)); }
+
+  void Open() {
+    auto j = journal::Journal::Open(dir_.path());
+    ASSERT_TRUE(j.ok()) << j.status().ToString();
+    journal_ = std::move(j).value();
+    io_ = std::make_unique<asio::io_context>();
+    work_ = std::make_unique<Work>(io_->get_executor());
+    engine_ = std::make_unique<Engine>(*io_, *journal_, registry_, options_);
+  }
+  // Drains with `deadline`, then drops everything still in memory, as a crash would.
+  void Close(Millis deadline) {
+    if (!engine_) return;
+    Await(engine_->Drain(deadline));
+    engine_.reset();
+    // The journal first: its last callbacks post to the io_context, which never runs them.
+    journal_.reset();
+    work_.reset();
+    io_.reset();  // destroys the suspended coroutines
+  }
+  void Restart(Millis drain = Millis(0)) {
+    Close(drain);
+    Open();
+    ASSERT_TRUE(Await(engine_->Recover()).ok());
+  }
+
+  template <typename T>
+  T Await(Task<T> task, std::chrono::seconds deadline = 30s) {
+    auto future = asio::co_spawn(*io_, std::move(task), asio::use_future);
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (future.wait_for(0s) != std::future_status::ready) {
+      if (std::chrono::steady_clock::now() > until) {
+        ADD_FAILURE() << "timed out waiting";
+        break;
+      }
+      io_->run_one_for(10ms);
+    }
+    return future.get();
+  }
+  // Runs the event loop until `done()` or the deadline.
+  bool RunUntil(const std::function<bool()>& done, std::chrono::seconds deadline = 30s) {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > until) return false;
+      io_->run_one_for(5ms);
+    }
+    return true;
+  }
+
+  std::string StartOk(const std::string& type, const std::string& input = "",
+                      const std::string& dedup = "") {
+    auto r = Await(engine_->Start({type, input, dedup}));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->id : "";
+  }
+  proto::WorkflowSummary AwaitEnd(const std::string& id) {
+    auto r = Await(engine_->AwaitTerminal(id));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : proto::WorkflowSummary();
+  }
+  std::vector<proto::Event> Events(const std::string& id) { return *journal_->ReadEvents(id); }
+
+  using Work = asio::executor_work_guard<asio::io_context::executor_type>;
+  TempDir dir_;
+  Registry registry_;
+  EngineOptions options_;
+  std::unique_ptr<journal::Journal> journal_;
+  std::unique_ptr<asio::io_context> io_;
+  std::unique_ptr<Work> work_;
+  std::unique_ptr<Engine> engine_;
+};
+
+// A step body that counts its calls and returns `result`.
+StepFn Counting(int* calls, std::string result) {
+  return [calls, result](const StepInfo&) -> Task<Result<std::string>> {
+    ++*calls;
+    co_return result;
+  };
+}
+
+StepFn Failing(int* calls, Status error) {
+  return [calls, error](const StepInfo&) -> Task<Result<std::string>> {
+    ++*calls;
+    co_return error;
+  };
+}
+
+RetryPolicy Fast(uint32_t attempts) {
+  RetryPolicy p;
+  p.max_attempts = attempts;
+  p.initial_backoff = Millis(10);
+  return p;
+}
+
+TEST_F(EngineTest, StepsRunInOrderAndTheResultIsRecorded) {
+  int a = 0, b = 0;
+  ASSERT_TRUE(registry_
+                  .Register("two", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto x = co_await ctx.Step("a", Counting(&a, "A"));
+                              auto y = co_await ctx.Step("b", Counting(&b, *x + "B"));
+                              co_return *y + ctx.input();
+                            })
+                  .ok());
+  std::string id = StartOk("two", "!");
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED);
+  EXPECT_EQ(s.result(), "AB!");
+  EXPECT_EQ(a, 1);
+  EXPECT_EQ(b, 1);
+  auto events = Events(id);
+  ASSERT_EQ(events.size(), 4u);  // started, a, b, completed
+  EXPECT_EQ(events[1].step_completed().name(), "a");
+  EXPECT_EQ(events[2].step_completed().result(), "AB");
+  EXPECT_TRUE(events[3].has_workflow_completed());
+  EXPECT_EQ(s.last_seq(), 4u);
+}
+
+TEST_F(EngineTest, UnknownTypeIsRefused) {
+  auto r = Await(engine_->Start({"nope", "", ""}));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+}
+
+TEST_F(EngineTest, IdempotencyKeyIsWorkflowIdAndStepNumber) {
+  std::vector<std::string> keys;
+  ASSERT_TRUE(registry_
+                  .Register("keys", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              for (const char* name : {"x", "y"}) {
+                                co_await ctx.Step(name, [&](const StepInfo& info)
+                                                            -> Task<Result<std::string>> {
+                                  keys.push_back(info.idempotency_key);
+                                  co_return "";
+                                });
+                              }
+                              co_return "";
+                            })
+                  .ok());
+  std::string id = StartOk("keys");
+  AwaitEnd(id);
+  EXPECT_EQ(keys, (std::vector<std::string>{id + ":1", id + ":2"}));
+}
+
+TEST_F(EngineTest, ReplayReturnsRecordedResultsWithoutRunningStepsAgain) {
+  int before = 0, after = 0;
+  ASSERT_TRUE(registry_
+                  .Register("sleepy", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto x = co_await ctx.Step("before", Counting(&before, "B"));
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(300)));
+                              auto y = co_await ctx.Step("after", Counting(&after, "A"));
+                              co_return *x + *y;
+                            })
+                  .ok());
+  std::string id = StartOk("sleepy");
+  ASSERT_TRUE(RunUntil([&] { return before == 1; }));
+  Restart();
+  EXPECT_EQ(AwaitEnd(id).result(), "BA");
+  EXPECT_EQ(before, 1);  // recorded: not run again after the restart
+  EXPECT_EQ(after, 1);
+}
+
+TEST_F(EngineTest, DurableSleepWakesAtTheOriginalTimeAfterARestart) {
+  ASSERT_TRUE(registry_
+                  .Register("nap", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(800)));
+                              co_return "";
+                            })
+                  .ok());
+  std::string id = StartOk("nap");
+  ASSERT_TRUE(RunUntil([&] { return Events(id).size() >= 2; }));  // TimerScheduled is durable
+  int64_t fire_at = Events(id)[1].timer_scheduled().fire_at_ms();
+  EXPECT_TRUE(journal_->Get(journal::Cf::kIndex, journal::TimerIndexKey(fire_at, id, 1))
+                  ->has_value());
+  Restart();
+  EXPECT_EQ(AwaitEnd(id).status(), proto::COMPLETED);
+  auto events = Events(id);
+  ASSERT_TRUE(events[2].has_timer_fired());
+  EXPECT_GE(events[2].time_ms(), fire_at);
+  EXPECT_LT(events[2].time_ms(), fire_at + 500);  // not restarted from scratch
+  EXPECT_FALSE(journal_->Get(journal::Cf::kIndex, journal::TimerIndexKey(fire_at, id, 1))
+                   ->has_value());
+}
+
+TEST_F(EngineTest, OverdueTimerFiresAtOnceAfterDowntime) {
+  ASSERT_TRUE(registry_
+                  .Register("nap", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(200)));
+                              co_return "woke";
+                            })
+                  .ok());
+  std::string id = StartOk("nap");
+  ASSERT_TRUE(RunUntil([&] { return Events(id).size() >= 2; }));
+  Close(Millis(0));
+  std::this_thread::sleep_for(400ms);  // the process is down while the timer comes due
+  Open();
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Await(engine_->Recover()).ok());
+  EXPECT_EQ(AwaitEnd(id).result(), "woke");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 150ms);
+}
+
+TEST_F(EngineTest, RetriesWithBackoffThenSucceeds) {
+  int calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("flaky", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.Step(
+                                  "flaky",
+                                  [&](const StepInfo& info) -> Task<Result<std::string>> {
+                                    ++calls;
+                                    if (info.attempt < 3) co_return Unavailable("try later");
+                                    co_return "ok on " + std::to_string(info.attempt);
+                                  },
+                                  Fast(5));
+                            })
+                  .ok());
+  std::string id = StartOk("flaky");
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.result(), "ok on 3");
+  EXPECT_EQ(calls, 3);
+  auto events = Events(id);
+  ASSERT_EQ(events.size(), 5u);
+  ASSERT_TRUE(events[1].has_step_failed());
+  EXPECT_GT(events[1].step_failed().retry_at_ms(), 0);
+  EXPECT_GE(events[2].time_ms() + 5, events[1].step_failed().retry_at_ms());  // waited
+}
+
+TEST_F(EngineTest, BackoffSurvivesARestartAndOnlyTheRemainderIsWaited) {
+  int calls = 0;
+  RetryPolicy slow = Fast(3);
+  slow.initial_backoff = Millis(1000);
+  ASSERT_TRUE(registry_
+                  .Register("flaky", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.Step(
+                                  "flaky",
+                                  [&](const StepInfo& info) -> Task<Result<std::string>> {
+                                    ++calls;
+                                    if (info.attempt < 2) co_return Unavailable("try later");
+                                    co_return "attempt " + std::to_string(info.attempt);
+                                  },
+                                  slow);
+                            })
+                  .ok());
+  std::string id = StartOk("flaky");
+  ASSERT_TRUE(RunUntil([&] { return Events(id).size() >= 2; }));
+  int64_t retry_at = Events(id)[1].step_failed().retry_at_ms();
+  Restart();
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.result(), "attempt 2");  // numbering continues across the restart
+  EXPECT_EQ(calls, 2);
+  auto events = Events(id);
+  EXPECT_GE(events[2].step_completed().started_ms(), retry_at);
+  EXPECT_LT(events[2].step_completed().started_ms(), retry_at + 500);
+}
+
+TEST_F(EngineTest, NonRetryableErrorFailsAtOnce) {
+  int calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("bad", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.Step(
+                                  "bad", Failing(&calls, InvalidArgument("no such plan")), Fast(5));
+                            })
+                  .ok());
+  proto::WorkflowSummary s = AwaitEnd(StartOk("bad"));
+  EXPECT_EQ(s.status(), proto::FAILED);
+  EXPECT_EQ(s.error().code(), "invalid_argument");
+  EXPECT_EQ(s.error().message(), "no such plan");
+  EXPECT_EQ(calls, 1);
+}
+
+TEST_F(EngineTest, AttemptTimeoutFailsTheAttempt) {
+  int calls = 0;
+  RetryPolicy p = Fast(2);
+  p.attempt_timeout = Millis(50);
+  ASSERT_TRUE(registry_
+                  .Register("slow", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.Step(
+                                  "slow",
+                                  [&](const StepInfo&) -> Task<Result<std::string>> {
+                                    ++calls;
+                                    asio::steady_timer t(co_await asio::this_coro::executor, 10s);
+                                    co_await t.async_wait(asio::use_awaitable);
+                                    co_return "late";
+                                  },
+                                  p);
+                            })
+                  .ok());
+  auto t0 = std::chrono::steady_clock::now();
+  proto::WorkflowSummary s = AwaitEnd(StartOk("slow"));
+  EXPECT_EQ(s.status(), proto::FAILED);
+  EXPECT_EQ(s.error().code(), "deadline_exceeded");
+  EXPECT_EQ(calls, 2);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+TEST_F(EngineTest, NonDeterminismNamesBothStepsAndLeavesHistoryIntact) {
+  bool v2 = false;
+  ASSERT_TRUE(registry_
+                  .Register("evolving", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              int n = 0;
+                              co_await ctx.Step(v2 ? "charge_card" : "reserve_vmid",
+                                                Counting(&n, "1"));
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(200)));
+                              co_return "done";
+                            })
+                  .ok());
+  std::string id = StartOk("evolving");
+  ASSERT_TRUE(RunUntil([&] { return Events(id).size() >= 3; }));
+  auto before = Events(id);
+  v2 = true;
+  Restart();
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::FAILED);
+  EXPECT_EQ(s.error().code(), "non_determinism");
+  EXPECT_EQ(s.error().message(),
+            "step 1: the history holds 'reserve_vmid', the code asked for 'charge_card'");
+  auto after = Events(id);
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].SerializeAsString(), before[i].SerializeAsString());
+  }
+}
+
+TEST_F(EngineTest, SignalSentBeforeTheWaitIsKept) {
+  ASSERT_TRUE(registry_
+                  .Register("approval", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(100)));
+                              co_return co_await ctx.WaitSignal("approve", Millis(10000));
+                            })
+                  .ok());
+  std::string id = StartOk("approval");
+  ASSERT_TRUE(Await(engine_->Signal(id, "approve", "by alice")).ok());
+  EXPECT_EQ(AwaitEnd(id).result(), "by alice");
+}
+
+TEST_F(EngineTest, SignalWakesAWaitingWorkflowAcrossARestart) {
+  ASSERT_TRUE(registry_
+                  .Register("approval", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.WaitSignal("approve", Millis(60000));
+                            })
+                  .ok());
+  std::string id = StartOk("approval");
+  ASSERT_TRUE(RunUntil([&] { return engine_->Summary(id)->status() == proto::WAITING; }));
+  EXPECT_EQ(engine_->Summary(id)->waiting_for().kind(), "signal");
+  Restart();
+  ASSERT_TRUE(Await(engine_->Signal(id, "approve", "yes")).ok());
+  EXPECT_EQ(AwaitEnd(id).result(), "yes");
+}
+
+TEST_F(EngineTest, SignalWaitTimesOut) {
+  ASSERT_TRUE(registry_
+                  .Register("approval", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto r = co_await ctx.WaitSignal("approve", Millis(50));
+                              co_return r.ok() ? "approved" : std::string(CodeName(r.status().code()));
+                            })
+                  .ok());
+  EXPECT_EQ(AwaitEnd(StartOk("approval")).result(), "deadline_exceeded");
+}
+
+TEST_F(EngineTest, SignalToUnknownOrEndedWorkflowIsRefused) {
+  ASSERT_TRUE(registry_
+                  .Register("quick", "default",
+                            [&](Context&) -> Task<Result<std::string>> { co_return "x"; })
+                  .ok());
+  std::string id = StartOk("quick");
+  AwaitEnd(id);
+  EXPECT_EQ(Await(engine_->Signal(id, "s", "")).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(Await(engine_->Signal("01NOPE", "s", "")).code(), Code::kNotFound);
+  EXPECT_EQ(Await(engine_->Cancel("01NOPE", "")).code(), Code::kNotFound);
+}
+
+TEST_F(EngineTest, CancelIsDeliveredAtTheNextAwaitAndCompensationRuns) {
+  int undo = 0;
+  ASSERT_TRUE(registry_
+                  .Register("saga", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              int n = 0;
+                              co_await ctx.Step("create", Counting(&n, "made"));
+                              Status slept = co_await ctx.Sleep(Millis(60000));
+                              if (!slept.ok()) {
+                                co_await ctx.Step("destroy", Counting(&undo, "undone"));
+                                co_return slept;
+                              }
+                              co_return "finished";
+                            })
+                  .ok());
+  std::string id = StartOk("saga");
+  ASSERT_TRUE(RunUntil([&] { return engine_->Summary(id)->status() == proto::WAITING; }));
+  ASSERT_TRUE(Await(engine_->Cancel(id, "customer changed their mind")).ok());
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::CANCELLED);
+  EXPECT_EQ(undo, 1);
+  auto events = Events(id);
+  EXPECT_TRUE(events.back().has_workflow_cancelled());
+  EXPECT_EQ(events.back().workflow_cancelled().reason(), "customer changed their mind");
+}
+
+TEST_F(EngineTest, DedupKeyReturnsTheExistingWorkflow) {
+  ASSERT_TRUE(registry_
+                  .Register("once", "default",
+                            [&](Context&) -> Task<Result<std::string>> { co_return "x"; })
+                  .ok());
+  auto first = Await(engine_->Start({"once", "", "c-1:game:n1"}));
+  auto second = Await(engine_->Start({"once", "", "c-1:game:n1"}));
+  auto other = Await(engine_->Start({"once", "", "c-1:game:n2"}));
+  ASSERT_TRUE(first.ok() && second.ok() && other.ok());
+  EXPECT_TRUE(first->created);
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(second->id, first->id);
+  EXPECT_NE(other->id, first->id);
+  EXPECT_TRUE(Events(second->id).size() >= 1);
+}
+
+TEST_F(EngineTest, ConcurrentStartsWithOneDedupKeyMakeOneWorkflow) {
+  ASSERT_TRUE(registry_
+                  .Register("once", "default",
+                            [&](Context&) -> Task<Result<std::string>> { co_return "x"; })
+                  .ok());
+  std::vector<std::future<Result<Started>>> futures;
+  for (int i = 0; i < 20; ++i) {
+    futures.push_back(asio::co_spawn(*io_, engine_->Start({"once", "", "same"}), asio::use_future));
+  }
+  ASSERT_TRUE(RunUntil([&] {
+    for (auto& f : futures) {
+      if (f.wait_for(0s) != std::future_status::ready) return false;
+    }
+    return true;
+  }));
+  std::set<std::string> ids;
+  int created = 0;
+  for (auto& f : futures) {
+    auto r = f.get();
+    ASSERT_TRUE(r.ok());
+    ids.insert(r->id);
+    created += r->created;
+  }
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_EQ(created, 1);
+}
+
+TEST_F(EngineTest, QueueLimitKeepsTheRestQueuedInArrivalOrder) {
+  options_.queue_limits["provision"] = 1;
+  Restart();
+  std::vector<std::string> order;
+  int in_flight = 0, max_in_flight = 0;
+  ASSERT_TRUE(registry_
+                  .Register("prov", "provision",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              max_in_flight = std::max(max_in_flight, ++in_flight);
+                              Status s = co_await ctx.Sleep(Millis(30));
+                              order.push_back(ctx.input());
+                              --in_flight;
+                              ZLH_CO_RETURN_IF_ERROR(s);
+                              co_return "";
+                            })
+                  .ok());
+  std::vector<std::string> ids;
+  for (const char* input : {"a", "b", "c"}) ids.push_back(StartOk("prov", input));
+  EXPECT_EQ(engine_->Summary(ids[2])->status(), proto::QUEUED);
+  EXPECT_EQ(engine_->queue_stats()["provision"].queued, 2u);
+  for (auto& id : ids) AwaitEnd(id);
+  EXPECT_EQ(max_in_flight, 1);
+  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST_F(EngineTest, QueuedWorkflowsSurviveARestart) {
+  options_.queue_limits["provision"] = 1;
+  Restart();
+  ASSERT_TRUE(registry_
+                  .Register("prov", "provision",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(100)));
+                              co_return ctx.input();
+                            })
+                  .ok());
+  std::string a = StartOk("prov", "a"), b = StartOk("prov", "b");
+  EXPECT_EQ(engine_->Summary(b)->status(), proto::QUEUED);
+  Restart();
+  EXPECT_EQ(AwaitEnd(a).result(), "a");
+  EXPECT_EQ(AwaitEnd(b).result(), "b");
+}
+
+TEST_F(EngineTest, CancellingAQueuedWorkflowEndsItAtOnce) {
+  options_.queue_limits["provision"] = 1;
+  Restart();
+  ASSERT_TRUE(registry_
+                  .Register("prov", "provision",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(100)));
+                              co_return "";
+                            })
+                  .ok());
+  std::string a = StartOk("prov"), b = StartOk("prov");
+  ASSERT_TRUE(Await(engine_->Cancel(b, "not needed")).ok());
+  EXPECT_EQ(engine_->Summary(b)->status(), proto::CANCELLED);
+  EXPECT_EQ(AwaitEnd(a).status(), proto::COMPLETED);
+  EXPECT_FALSE(journal_->Get(journal::Cf::kIndex, journal::QueueIndexKey("provision", b))
+                   ->has_value());
+}
+
+TEST_F(EngineTest, AtMostOnceStepInterruptedByACrashIsNotRunAgain) {
+  int calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("destroy", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto r = co_await ctx.Step(
+                                  "rebuild_container",
+                                  [&](const StepInfo&) -> Task<Result<std::string>> {
+                                    ++calls;
+                                    asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+                                    co_await t.async_wait(asio::use_awaitable);
+                                    co_return "rebuilt";
+                                  },
+                                  RetryPolicy::AtMostOnce());
+                              if (!r.ok()) co_return r.status();
+                              co_return *r;
+                            })
+                  .ok());
+  std::string id = StartOk("destroy");
+  ASSERT_TRUE(RunUntil([&] { return calls == 1; }));
+  Restart();  // the step never finished: a crash in the middle of it
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(s.status(), proto::FAILED);
+  EXPECT_EQ(s.error().code(), "interrupted");
+}
+
+TEST_F(EngineTest, FailedWorkflowRetriesFromItsFailedStep) {
+  int first = 0, second = 0;
+  bool broken = true;
+  ASSERT_TRUE(registry_
+                  .Register("fixable", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto a = co_await ctx.Step("first", Counting(&first, "1"));
+                              auto b = co_await ctx.Step(
+                                  "second",
+                                  [&](const StepInfo&) -> Task<Result<std::string>> {
+                                    ++second;
+                                    if (broken) co_return Unavailable("dns api down");
+                                    co_return "2";
+                                  },
+                                  Fast(2));
+                              if (!b.ok()) co_return b.status();
+                              co_return *a + *b;
+                            })
+                  .ok());
+  std::string id = StartOk("fixable");
+  proto::WorkflowSummary s = AwaitEnd(id);
+  ASSERT_EQ(s.status(), proto::FAILED);
+  EXPECT_FALSE(s.compensated());
+  broken = false;
+  ASSERT_TRUE(Await(engine_->Retry(id)).ok());
+  s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED);
+  EXPECT_EQ(s.result(), "12");
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 3);
+  EXPECT_EQ(Await(engine_->Retry(id)).code(), Code::kFailedPrecondition);  // completed now
+}
+
+TEST_F(EngineTest, CompensatedWorkflowCannotBeRetried) {
+  int undo = 0, n = 0;
+  ASSERT_TRUE(registry_
+                  .Register("saga", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto r = co_await ctx.Step(
+                                  "create", Failing(&n, InvalidArgument("template missing")));
+                              co_await ctx.Step("release", Counting(&undo, ""));
+                              co_return r.status();
+                            })
+                  .ok());
+  std::string id = StartOk("saga");
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_TRUE(s.compensated());
+  Status retry = Await(engine_->Retry(id));
+  EXPECT_EQ(retry.code(), Code::kFailedPrecondition);
+  EXPECT_NE(retry.message().find("compensated"), std::string::npos);
+}
+
+TEST_F(EngineTest, TransactionalStepsNeverTakeTheSameRowAndFailuresLeaveNothing) {
+  auto take_lowest = [](journal::Txn& txn, const StepInfo& info) -> Result<std::string> {
+    std::set<int> used;
+    Status s = txn.Scan(journal::Cf::kDomain, "V", [&](std::string_view k, std::string_view) {
+      used.insert(std::stoi(std::string(k.substr(1))));
+      return true;
+    });
+    if (!s.ok()) return s;
+    int vmid = 100;
+    while (used.count(vmid)) ++vmid;
+    if (vmid > 109) return FailedPrecondition("no free VMID in 100-109");
+    txn.Put(journal::Cf::kDomain, "V" + std::to_string(vmid), info.workflow_id);
+    return std::to_string(vmid);
+  };
+  ASSERT_TRUE(registry_
+                  .Register("alloc", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.TxnStep("allocate_vmid", take_lowest);
+                            })
+                  .ok());
+  std::vector<std::string> ids;
+  for (int i = 0; i < 12; ++i) ids.push_back(StartOk("alloc"));
+  std::set<std::string> vmids;
+  int failed = 0;
+  for (auto& id : ids) {
+    proto::WorkflowSummary s = AwaitEnd(id);
+    if (s.status() == proto::COMPLETED) {
+      EXPECT_TRUE(vmids.insert(s.result()).second) << "VMID " << s.result() << " taken twice";
+      EXPECT_EQ(journal_->Get(journal::Cf::kDomain, "V" + s.result())->value_or(""), id);
+    } else {
+      ++failed;
+      EXPECT_EQ(s.error().code(), "failed_precondition");
+    }
+  }
+  EXPECT_EQ(vmids.size(), 10u);
+  EXPECT_EQ(failed, 2);
+}
+
+TEST_F(EngineTest, RecordedValuesAreStableAcrossReplay) {
+  std::vector<std::string> seen;
+  ASSERT_TRUE(registry_
+                  .Register("det", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto now = co_await ctx.Now();
+                              auto rnd = co_await ctx.Random();
+                              auto nid = co_await ctx.NewId();
+                              std::string v = std::to_string(*now) + "/" + std::to_string(*rnd) +
+                                              "/" + *nid;
+                              seen.push_back(v);
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(200)));
+                              co_return v;
+                            })
+                  .ok());
+  std::string id = StartOk("det");
+  ASSERT_TRUE(RunUntil([&] { return engine_->Summary(id)->status() == proto::WAITING; }));
+  Restart();
+  proto::WorkflowSummary s = AwaitEnd(id);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], seen[1]);
+  EXPECT_EQ(s.result(), seen[0]);
+}
+
+TEST_F(EngineTest, StatusIndexFollowsTheWorkflow) {
+  ASSERT_TRUE(registry_
+                  .Register("nap", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(100)));
+                              co_return "";
+                            })
+                  .ok());
+  std::string id = StartOk("nap");
+  ASSERT_TRUE(RunUntil([&] {
+    return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::WAITING, id))
+        ->has_value();
+  }));
+  AwaitEnd(id);
+  auto has = [&](int status) {
+    return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(status, id))->has_value();
+  };
+  EXPECT_TRUE(has(proto::COMPLETED));
+  EXPECT_FALSE(has(proto::WAITING));
+  EXPECT_FALSE(has(proto::RUNNING));
+}
+
+}  // namespace
+}  // namespace zlh::workflows

@@ -1,0 +1,32 @@
+// Instance: the engine's in-memory state of one non-terminal workflow (internal to workflows/).
+// Used only on the engine's thread.
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "journal/journal.h"
+#include "proto/records.pb.h"
+#include "workflows/history.h"
+#include "workflows/registry.h"
+
+namespace zlh::workflows {
+
+struct Instance {
+  std::string id;
+  const Definition* def = nullptr;
+  History history;
+  proto::WorkflowSummary summary;
+  int indexed_status = 0;  // the status whose index key the journal holds (0: none yet)
+  uint64_t next_seq = 1;
+  journal::Batch pending;  // events (and index changes) not yet sent to the journal
+  bool dirty = false;      // the summary changed since the last append
+
+  bool running = false;                         // a coroutine runs it
+  boost::asio::steady_timer* wake = nullptr;    // the wait in progress; cancelled to wake it
+  std::vector<std::function<void()>> on_terminal;
+};
+
+}  // namespace zlh::workflows
