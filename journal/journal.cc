@@ -5,7 +5,12 @@
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <future>
@@ -20,7 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kCfNames[] = {kEventsCf, kSummariesCf, kIndexCf, kDomainCf};
-constexpr size_t kCfCount = 4;
 
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
@@ -222,59 +226,96 @@ void Journal::Impl::CommitGroup(std::deque<PendingAppend>& group) {
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Journal::~Journal() = default;
 
+namespace {
+
+// Makes the directory entry of a rename durable.
+void SyncDirectory(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd >= 0) {
+    (void)::fsync(fd);
+    ::close(fd);
+  }
+}
+
+// Creates an empty journal at `dir` atomically: it is built beside it, with every column family
+// and the format marker, and renamed into place, so a crash leaves either no journal or a whole one.
+Status CreateJournal(const std::string& dir) {
+  fs::path target = fs::absolute(dir);
+  fs::path staging = target;
+  staging += ".creating";
+  std::error_code ec;
+  fs::remove_all(staging, ec);  // left by a creation that crashed
+  fs::create_directories(target.parent_path(), ec);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
+  for (const char* n : kCfNames) cfs.emplace_back(n, CfOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, staging.string(), cfs, &handles, &raw);
+  if (!s.ok()) return IOError("cannot create a journal at " + staging.string() + ": " + s.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db->Put(wo, handles[0], kMetaFormat, FormatMarker(kFormatVersion));
+  for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+  if (s.ok()) s = db->Close();
+  db.reset();
+  if (!s.ok()) return IOError("cannot create a journal at " + staging.string() + ": " + s.ToString());
+  if (::rename(staging.c_str(), target.c_str()) != 0) {
+    return IOError("cannot move the new journal into " + dir + ": " + std::strerror(errno));
+  }
+  SyncDirectory(target.parent_path());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options options) {
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->options = std::move(options);
 
   std::error_code ec;
-  bool exists = fs::exists(fs::path(dir) / "CURRENT", ec);
-  if (!exists && !impl->options.create_if_missing) {
-    return NotFound("no journal at " + dir);
-  }
-  if (!exists && fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-    // Refuse to litter a directory that holds something else.
-    bool ours_only = true;
-    for (const auto& e : fs::directory_iterator(dir, ec)) {
-      std::string name = e.path().filename().string();
-      ours_only &= (name == "tokens" || name == "zlhd.addr" || name == "sim-state.json");
+  if (!fs::exists(fs::path(dir) / "CURRENT", ec)) {
+    if (!impl->options.create_if_missing) return NotFound("no journal at " + dir);
+    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+      return Corruption(dir + " is not empty and holds no journal; refusing to create one there");
     }
-    if (!ours_only) return Corruption(dir + " is not empty and holds no journal; refusing to create one there");
+    ZLH_RETURN_IF_ERROR(CreateJournal(dir));
   }
 
   rocksdb::DBOptions db_options;
-  db_options.create_if_missing = !exists;
-  db_options.create_missing_column_families = !exists;
   db_options.max_background_jobs = 2;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.keep_log_file_num = 3;
 
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
-  if (exists) {
-    std::vector<std::string> names;
-    rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
-    if (!s.ok()) return Corruption("cannot read the journal at " + dir + ": " + s.ToString());
-    for (const char* want : kCfNames) {
-      if (std::find(names.begin(), names.end(), want) == names.end()) {
-        return Corruption(dir + " holds a RocksDB database that is not a zlh-flow journal (no '" +
-                          want + "' column family)");
-      }
-    }
-    for (const std::string& n : names) {
-      if (n == rocksdb::kDefaultColumnFamilyName) continue;
-      if (std::find(std::begin(kCfNames), std::end(kCfNames), n) == std::end(kCfNames)) {
-        cfs.emplace_back(n, CfOptions());  // from a newer build; kept open, never touched
-      }
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+  if (!s.ok()) return Corruption("cannot read the journal at " + dir + ": " + s.ToString());
+  for (const char* want : kCfNames) {
+    if (std::find(names.begin(), names.end(), want) == names.end()) {
+      return Corruption(dir + " holds a RocksDB database that is not a zlh-flow journal (no '" +
+                        want + "' column family)");
     }
   }
-  // Our families go first after default, in kCfNames order, so Handle() can index them.
-  std::vector<rocksdb::ColumnFamilyDescriptor> ordered{cfs[0]};
-  for (const char* n : kCfNames) ordered.emplace_back(n, CfOptions());
-  for (size_t i = 1; i < cfs.size(); ++i) ordered.push_back(cfs[i]);
+  // Default, then ours in kCfNames order (Handle() indexes them), then any a newer build added
+  // (kept open, never touched).
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
+  for (const char* n : kCfNames) cfs.emplace_back(n, CfOptions());
+  for (const std::string& n : names) {
+    if (n != rocksdb::kDefaultColumnFamilyName &&
+        std::find(std::begin(kCfNames), std::end(kCfNames), n) == std::end(kCfNames)) {
+      cfs.emplace_back(n, CfOptions());
+    }
+  }
 
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(db_options, dir, ordered, &impl->handles, &raw);
+  s = rocksdb::DB::Open(db_options, dir, cfs, &impl->handles, &raw);
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return FailedPrecondition("the journal at " + dir + " is in use by another process");
@@ -286,36 +327,30 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options o
   auto* meta = impl->handles[0];
   std::string marker;
   s = impl->db->Get(rocksdb::ReadOptions(), meta, kMetaFormat, &marker);
-  rocksdb::WriteBatch init;
   if (s.IsNotFound()) {
-    if (exists) {
-      return Corruption(dir + " holds a RocksDB database without a zlh-flow format marker");
-    }
-    init.Put(meta, kMetaFormat, FormatMarker(kFormatVersion));
-  } else if (!s.ok()) {
-    return Corruption("cannot read the journal's format marker: " + s.ToString());
-  } else {
-    constexpr std::string_view kPrefix = "zlh-flow journal ";
-    if (!std::string_view(marker).starts_with(kPrefix)) {
-      return Corruption(dir + " is not a zlh-flow journal (format marker '" + marker + "')");
-    }
-    unsigned long version = std::strtoul(marker.c_str() + kPrefix.size(), nullptr, 10);
-    if (version > kFormatVersion) {
-      return FailedPrecondition("the journal at " + dir + " has format " + std::to_string(version) +
-                                ", newer than this build supports (" +
-                                std::to_string(kFormatVersion) + "); run a newer zlh-flow");
-    }
+    return Corruption(dir + " holds a RocksDB database without a zlh-flow format marker");
   }
+  if (!s.ok()) return Corruption("cannot read the journal's format marker: " + s.ToString());
+  constexpr std::string_view kPrefix = "zlh-flow journal ";
+  if (!std::string_view(marker).starts_with(kPrefix)) {
+    return Corruption(dir + " is not a zlh-flow journal (format marker '" + marker + "')");
+  }
+  unsigned long version = std::strtoul(marker.c_str() + kPrefix.size(), nullptr, 10);
+  if (version > kFormatVersion) {
+    return FailedPrecondition("the journal at " + dir + " has format " + std::to_string(version) +
+                              ", newer than this build supports (" +
+                              std::to_string(kFormatVersion) + "); run a newer zlh-flow");
+  }
+
   std::string count;
   s = impl->db->Get(rocksdb::ReadOptions(), meta, kMetaOpenCount, &count);
   if (s.ok() && count.size() == 8) impl->open_count = GetU64(count);
   ++impl->open_count;
   std::string encoded;
   PutU64(&encoded, impl->open_count);
-  init.Put(meta, kMetaOpenCount, encoded);
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  s = impl->db->Write(wo, &init);
+  s = impl->db->Put(wo, meta, kMetaOpenCount, encoded);
   if (!s.ok()) return FromRocks(s, "journal open");
 
   Impl* p = impl.get();

@@ -35,7 +35,7 @@ TEST(JournalTest, EventsRoundTripInSeqOrderAcrossReopen) {
   {
     auto j = OpenOrDie(tmp.path());
     Batch b;
-    for (uint64_t seq : {3, 1, 2}) b.PutEvent("wf-a", MakeEvent(seq, "r" + std::to_string(seq)));
+    for (uint64_t seq : {3u, 1u, 2u}) b.PutEvent("wf-a", MakeEvent(seq, "r" + std::to_string(seq)));
     b.PutEvent("wf-ab", MakeEvent(1, "other stream"));
     ASSERT_TRUE(j->AppendSync(std::move(b)).ok());
   }
@@ -93,7 +93,7 @@ TEST(JournalTest, GroupCommitKeepsEveryConcurrentAppend) {
   for (int t = 0; t < kThreads; ++t) {
     auto events = j->ReadEvents("wf-" + std::to_string(t));
     ASSERT_EQ(events->size(), static_cast<size_t>(kPerThread));
-    for (int i = 0; i < kPerThread; ++i) EXPECT_EQ((*events)[static_cast<size_t>(i)].seq(), i + 1u);
+    for (int i = 0; i < kPerThread; ++i) EXPECT_EQ((*events)[static_cast<size_t>(i)].seq(), static_cast<uint64_t>(i) + 1);
   }
   WriterStats stats = j->writer_stats();
   EXPECT_EQ(stats.appends, static_cast<uint64_t>(kThreads * kPerThread));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Configures and builds one variant of zlh-flow: `release` (build/release, -O2 -g) or `asan`
 # (build/asan, -O1 with AddressSanitizer and UndefinedBehaviorSanitizer). Extra arguments name the
-# targets to build (default: all). Uses ccache and Ninja when present.
+# targets to build (default: all). Compiles with clang++-16 (see CMakeLists.txt), Ninja and ccache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,8 +13,8 @@ case "$variant" in
   *) echo "usage: scripts/build.sh release|asan [targets...]" >&2; exit 2 ;;
 esac
 
-launcher=()
-command -v ccache >/dev/null && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+launcher=(-DCMAKE_CXX_COMPILER=clang++-16)
+command -v ccache >/dev/null && launcher+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 dir="build/$variant"
 if [ ! -f "$dir/build.ninja" ]; then
   cmake -S . -B "$dir" -G Ninja "${flags[@]}" "${launcher[@]}" >/dev/null

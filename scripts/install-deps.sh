@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config clang-16 libclang-rt-16-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libhiredis-dev libcurl4-openssl-dev libssl-dev

@@ -143,7 +143,6 @@ int Wf5(const Args& args) {
           while (next < n) {
             ++next;
             auto start = Clock::now();
-            // A named request: GCC 12 mishandles a braced temporary inside co_await.
             workflows::StartRequest request{"wf5", "", ""};
             auto started = co_await engine.Start(std::move(request));
             if (!started.ok()) {

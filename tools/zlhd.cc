@@ -29,7 +29,8 @@ constexpr char kUsage[] =
     "Runs the zlh-flow engine: resumes every unfinished workflow of the journal in DIR and runs\n"
     "workflows until SIGTERM/SIGINT.\n"
     "\n"
-    "  --data DIR   the journal's directory (default ./zlh-data; created when absent)\n"
+    "  --data DIR   the data directory (default ./zlh-data; created when absent); the journal\n"
+    "               is DIR/journal\n"
     "  --help       this text\n"
     "\n"
     "Exit codes: 0 clean stop; 2 bad usage; 3 journal unusable.\n";
@@ -69,12 +70,13 @@ int main(int argc, char** argv) {
   Flags flags = ParseFlags(argc, argv);
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
-  auto journal = zlh::journal::Journal::Open(flags.data);
+  std::string journal_dir = flags.data + "/journal";
+  auto journal = zlh::journal::Journal::Open(journal_dir);
   if (!journal.ok()) {
     spdlog::error("cannot open the journal: {}", journal.status().ToString());
     return 3;
   }
-  spdlog::info("journal {} open (open #{})", flags.data, (*journal)->open_count());
+  spdlog::info("journal {} open (open #{})", journal_dir, (*journal)->open_count());
 
   asio::io_context io(1);
   zlh::workflows::Registry registry;

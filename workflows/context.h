@@ -62,8 +62,7 @@ class Context {
   // kInterrupted for an at-most-once step found started after a crash; kNonDeterminism when the
   // history holds another step at this number (the workflow then stops).
   Task<Result<std::string>> Step(std::string name, StepFn fn, RetryPolicy policy);
-  // The same with the default RetryPolicy. (An overload, not a default argument: GCC 12 destroys
-  // a defaulted class-type argument of a call inside a coroutine twice.)
+  // The same with the default RetryPolicy.
   Task<Result<std::string>> Step(std::string name, StepFn fn) {
     return Step(std::move(name), std::move(fn), RetryPolicy());
   }

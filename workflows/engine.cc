@@ -191,7 +191,8 @@ Task<Result<std::string>> Engine::RunAttempt(const StepFn& fn, StepInfo info, Mi
         }
       },
       asio::detached);
-  co_await race->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  // The attempt may have finished already (co_spawn can run it inline), before the wait began.
+  if (!race->result) co_await race->timer.async_wait(asio::as_tuple(asio::use_awaitable));
   if (race->result) co_return std::move(*race->result);
   race->abandoned = true;
   co_return Status(Code::kDeadlineExceeded,

@@ -154,7 +154,7 @@ TEST_F(EngineTest, IdempotencyKeyIsWorkflowIdAndStepNumber) {
                   .Register("keys", "default",
                             [&](Context& ctx) -> Task<Result<std::string>> {
                               for (const char* name : {"x", "y"}) {
-                                co_await ctx.Step(name, [&](const StepInfo& info)
+                                (void)co_await ctx.Step(name, [&](const StepInfo& info)
                                                             -> Task<Result<std::string>> {
                                   keys.push_back(info.idempotency_key);
                                   co_return "";
@@ -326,13 +326,28 @@ TEST_F(EngineTest, AttemptTimeoutFailsTheAttempt) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
 }
 
+TEST_F(EngineTest, AttemptTimeoutDoesNotDelayAFastStep) {
+  int calls = 0;
+  RetryPolicy p = Fast(2);
+  p.attempt_timeout = Millis(20'000);
+  ASSERT_TRUE(registry_
+                  .Register("fast", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.Step("fast", Counting(&calls, "quick"), p);
+                            })
+                  .ok());
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(AwaitEnd(StartOk("fast")).result(), "quick");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
 TEST_F(EngineTest, NonDeterminismNamesBothStepsAndLeavesHistoryIntact) {
   bool v2 = false;
   ASSERT_TRUE(registry_
                   .Register("evolving", "default",
                             [&](Context& ctx) -> Task<Result<std::string>> {
                               int n = 0;
-                              co_await ctx.Step(v2 ? "charge_card" : "reserve_vmid",
+                              (void)co_await ctx.Step(v2 ? "charge_card" : "reserve_vmid",
                                                 Counting(&n, "1"));
                               ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(200)));
                               co_return "done";
@@ -412,10 +427,10 @@ TEST_F(EngineTest, CancelIsDeliveredAtTheNextAwaitAndCompensationRuns) {
                   .Register("saga", "default",
                             [&](Context& ctx) -> Task<Result<std::string>> {
                               int n = 0;
-                              co_await ctx.Step("create", Counting(&n, "made"));
+                              (void)co_await ctx.Step("create", Counting(&n, "made"));
                               Status slept = co_await ctx.Sleep(Millis(60000));
                               if (!slept.ok()) {
-                                co_await ctx.Step("destroy", Counting(&undo, "undone"));
+                                (void)co_await ctx.Step("destroy", Counting(&undo, "undone"));
                                 co_return slept;
                               }
                               co_return "finished";
@@ -602,7 +617,7 @@ TEST_F(EngineTest, CompensatedWorkflowCannotBeRetried) {
                             [&](Context& ctx) -> Task<Result<std::string>> {
                               auto r = co_await ctx.Step(
                                   "create", Failing(&n, InvalidArgument("template missing")));
-                              co_await ctx.Step("release", Counting(&undo, ""));
+                              (void)co_await ctx.Step("release", Counting(&undo, ""));
                               co_return r.status();
                             })
                   .ok());

@@ -18,7 +18,6 @@ struct RetryPolicy {
   // 0: no limit. An attempt that runs longer fails with kDeadlineExceeded (and may be retried).
   Millis attempt_timeout{0};
   // Errors that no retry can fix: the step fails at once.
-  // (Not a braced list here: GCC 12 miscompiles one in a coroutine's default argument.)
   std::vector<Code> non_retryable = DefaultNonRetryable();
   // The step is never run twice: its start is made durable first, and a restart that finds it
   // started without an outcome fails it with kInterrupted instead of running it again. Implies one
