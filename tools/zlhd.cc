@@ -4,6 +4,7 @@
 //
 // Exit codes: 0 clean stop; 2 bad usage; 3 journal unusable (held by another process, newer
 // format, corrupt).
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -68,6 +69,8 @@ Flags ParseFlags(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   Flags flags = ParseFlags(argc, argv);
+  // Logs go to stderr, one line per event; stdout stays free for what a caller may parse.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("zlhd"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
   std::string journal_dir = flags.data + "/journal";
