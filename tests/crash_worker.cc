@@ -15,6 +15,7 @@
 #include <string>
 
 #include "journal/journal.h"
+#include "scheduler/queues.h"
 #include "tests/crash_shape.h"
 #include "workflows/engine.h"
 
@@ -107,10 +108,12 @@ int main(int argc, char** argv) {
 
   workflows::Registry registry;
   (void)registry.Register("shape", "crash", RunShape);
+  scheduler::Queues queues({{"crash", 2}});  // some wait in the queue
   workflows::EngineOptions options;
-  options.queue_limits["crash"] = 2;  // some wait in the queue
+  options.admission = &queues;
   asio::io_context io(1);
   workflows::Engine engine(io, **journal, registry, options);
+  queues.Attach(engine);
   int exit_code = 0;
   asio::co_spawn(
       io,

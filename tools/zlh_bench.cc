@@ -24,6 +24,7 @@
 #include "journal/baseline.h"
 #include "journal/format.h"
 #include "journal/journal.h"
+#include "scheduler/queues.h"
 #include "tools/bench_stats.h"
 #include "workflows/engine.h"
 
@@ -127,10 +128,12 @@ int Wf5(const Args& args) {
     }
     co_return last;
   });
+  scheduler::Queues queues({{"bench", static_cast<uint32_t>(c)}});
   workflows::EngineOptions options;
-  options.queue_limits["bench"] = static_cast<uint32_t>(c);
+  options.admission = &queues;
   asio::io_context io(1);
   workflows::Engine engine(io, *journal, registry, options);
+  queues.Attach(engine);
 
   std::vector<double> latencies;
   latencies.reserve(static_cast<size_t>(n));
@@ -212,12 +215,6 @@ void RegisterSleeper(workflows::Registry& registry, SleeperCounters& counters) {
   });
 }
 
-workflows::EngineOptions SleeperOptions() {
-  workflows::EngineOptions options;
-  options.queue_limits["sleepers"] = 1'000'000;  // all asleep at once: none waits in the queue
-  return options;
-}
-
 long CountStatus(journal::Journal& j, int status) {
   long count = 0;
   (void)j.Scan(journal::Cf::kIndex, journal::StatusIndexPrefix(status),
@@ -237,7 +234,7 @@ int RecoveryChild(const Args& args) {
   SleeperCounters counters;
   RegisterSleeper(registry, counters);
   asio::io_context io(1);
-  workflows::Engine engine(io, *journal, registry, SleeperOptions());
+  workflows::Engine engine(io, *journal, registry);  // no queue limit: all asleep at once
   long next = 0, starters = 64;
   for (long w = 0; w < 64; ++w) {
     asio::co_spawn(
@@ -304,7 +301,7 @@ int Recovery(const Args& args, const char* self) {
   SleeperCounters counters;
   RegisterSleeper(registry, counters);
   asio::io_context io(1);
-  workflows::Engine engine(io, *journal, registry, SleeperOptions());
+  workflows::Engine engine(io, *journal, registry);  // no queue limit: all asleep at once
   double resumed_s = 0, fired_s = 0;
   asio::co_spawn(
       io,

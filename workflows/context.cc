@@ -152,7 +152,7 @@ Task<Result<std::string>> Context::Step(std::string name, StepFn fn, RetryPolicy
       h.in_flight = true;
     }
     // What the step may act on (earlier results, its own start) is durable before it acts.
-    Status flushed = co_await engine_.Flush(*in_);
+    Status flushed = co_await engine_.FlushEvents(*in_);
     if (!flushed.ok()) {
       fatal_ = flushed;
       co_return fatal_;

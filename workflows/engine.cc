@@ -36,21 +36,6 @@ Engine::~Engine() = default;
 
 asio::any_io_executor Engine::executor() const { return io_.get_executor(); }
 
-Engine::Queue& Engine::QueueFor(const std::string& name) {
-  auto it = queues_.find(name);
-  if (it != queues_.end()) return it->second;
-  Queue q;
-  auto limit = options_.queue_limits.find(name);
-  q.limit = limit != options_.queue_limits.end() ? limit->second : options_.default_queue_limit;
-  return queues_.emplace(name, std::move(q)).first->second;
-}
-
-std::map<std::string, QueueStats> Engine::queue_stats() const {
-  std::map<std::string, QueueStats> out;
-  for (const auto& [name, q] : queues_) out[name] = {q.limit, q.running, q.waiting.size()};
-  return out;
-}
-
 // ---- journal plumbing ----
 
 void Engine::AddEvent(Instance& in, proto::Event event) {
@@ -60,6 +45,7 @@ void Engine::AddEvent(Instance& in, proto::Event event) {
   in.summary.set_last_seq(event.seq());
   in.summary.set_updated_ms(event.time_ms());
   in.pending.PutEvent(in.id, event);
+  in.pending_events = true;
   in.dirty = true;
 }
 
@@ -84,6 +70,7 @@ void Engine::SetStatus(Instance& in, int status, std::string wait_kind, std::str
 journal::Batch Engine::TakeBatch(Instance& in) {
   journal::Batch batch = std::move(in.pending);
   in.pending = journal::Batch();
+  in.pending_events = false;
   int status = in.summary.status();
   if (status != in.indexed_status) {
     if (in.indexed_status != 0) {
@@ -112,6 +99,11 @@ Task<Status> Engine::Append(journal::Batch batch, journal::TxnFn txn) {
 Task<Status> Engine::Flush(Instance& in) {
   if (in.pending.empty() && !in.dirty) co_return Status::Ok();
   co_return co_await Append(TakeBatch(in), nullptr);
+}
+
+Task<Status> Engine::FlushEvents(Instance& in) {
+  if (!in.pending_events) co_return Status::Ok();
+  co_return co_await Flush(in);
 }
 
 // ---- waiting ----
@@ -201,11 +193,27 @@ Task<Result<std::string>> Engine::RunAttempt(const StepFn& fn, StepInfo info, Mi
 
 // ---- lifecycle ----
 
-void Engine::Launch(std::shared_ptr<Instance> in) {
+void Engine::Spawn(std::shared_ptr<Instance> in) {
   in->running = true;
   ++active_;
   SetStatus(*in, proto::RUNNING);
   asio::co_spawn(io_, Run(std::move(in)), asio::detached);
+}
+
+bool Engine::Launch(const std::string& id) {
+  if (stopping_) return false;
+  auto it = live_.find(id);
+  if (it == live_.end() || it->second->running) return false;
+  Instance& in = *it->second;
+  // Leaving the queue rides with the workflow's next write.
+  in.pending.Delete(journal::Cf::kIndex, journal::QueueIndexKey(in.summary.queue(), id));
+  Spawn(it->second);
+  return true;
+}
+
+void Engine::Enqueue(Instance& in) {
+  SetStatus(in, proto::QUEUED, "queue", in.summary.queue());
+  in.pending.Put(journal::Cf::kIndex, journal::QueueIndexKey(in.summary.queue(), in.id), "");
 }
 
 Task<void> Engine::Run(std::shared_ptr<Instance> in) {
@@ -262,29 +270,9 @@ Task<void> Engine::Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std
   w.running = false;
   --active_;
   live_.erase(w.id);
-  Release(w.summary.queue());
+  if (options_.admission) options_.admission->Finished(w.summary.queue());
   for (auto& notify : w.on_terminal) notify();
   (void)terminal;
-}
-
-void Engine::Release(const std::string& queue) {
-  Queue& q = QueueFor(queue);
-  if (q.running > 0) --q.running;
-  Admit(queue);
-}
-
-void Engine::Admit(const std::string& queue) {
-  if (stopping_) return;
-  Queue& q = QueueFor(queue);
-  while (q.running < q.limit && !q.waiting.empty()) {
-    std::string id = std::move(q.waiting.front());
-    q.waiting.pop_front();
-    auto it = live_.find(id);
-    if (it == live_.end()) continue;  // cancelled while queued
-    ++q.running;
-    it->second->pending.Delete(journal::Cf::kIndex, journal::QueueIndexKey(queue, id));
-    Launch(it->second);
-  }
 }
 
 Task<Result<Started>> Engine::Start(StartRequest request) {
@@ -296,22 +284,12 @@ Task<Result<Started>> Engine::Start(StartRequest request) {
   auto in = std::make_shared<Instance>();
   in->id = NewId();
   in->def = def;
-  Queue& q = QueueFor(def->queue);
-  bool run_now = q.running < q.limit && q.waiting.empty() && !stopping_;
-  if (run_now) ++q.running;  // reserved now so that concurrent starts respect the limit
-
-  TimeMs now = NowMs();
   in->summary.set_id(in->id);
   in->summary.set_type(def->type);
   in->summary.set_queue(def->queue);
   in->summary.set_dedup_key(request.dedup_key);
-  in->summary.set_created_ms(now);
-  if (run_now) {
-    SetStatus(*in, proto::RUNNING);
-  } else {
-    SetStatus(*in, proto::QUEUED, "queue", def->queue);
-    in->pending.Put(journal::Cf::kIndex, journal::QueueIndexKey(def->queue, in->id), "");
-  }
+  in->summary.set_created_ms(NowMs());
+  Enqueue(*in);
   proto::Event started;
   auto* ws = started.mutable_workflow_started();
   ws->set_type(def->type);
@@ -337,17 +315,13 @@ Task<Result<Started>> Engine::Start(StartRequest request) {
     };
   }
   Status s = co_await Append(TakeBatch(*in), std::move(txn));
-  if (!existing->empty() || !s.ok()) {
-    if (run_now) Release(def->queue);
-    if (!existing->empty()) co_return Started{*existing, false};
-    co_return s;
-  }
+  if (!existing->empty()) co_return Started{*existing, false};
+  if (!s.ok()) co_return s;
   live_[in->id] = in;
-  if (run_now) {
-    Launch(in);
+  if (options_.admission) {
+    options_.admission->Queued(def->queue, in->id);
   } else {
-    q.waiting.push_back(in->id);
-    Admit(def->queue);  // the limit may have room again by now
+    Launch(in->id);
   }
   co_return Started{in->id, true};
 }
@@ -385,8 +359,8 @@ Task<Status> Engine::Recover() {
                                       }));
   }
   std::sort(ids.begin(), ids.end());  // ids are time-ordered: queues keep arrival order
-  size_t resumed = 0, queued = 0;
-  std::vector<std::shared_ptr<Instance>> to_launch;
+  std::vector<std::shared_ptr<Instance>> queued;
+  size_t resumed = 0;
   for (const std::string& id : ids) {
     auto in = Load(id);
     if (!in.ok()) {
@@ -395,17 +369,22 @@ Task<Status> Engine::Recover() {
     }
     live_[id] = *in;
     if ((*in)->summary.status() == proto::QUEUED) {
-      QueueFor((*in)->summary.queue()).waiting.push_back(id);
-      ++queued;
+      queued.push_back(*in);
     } else {
-      ++QueueFor((*in)->summary.queue()).running;
-      to_launch.push_back(*in);
+      // It was admitted before the restart: it runs again at once and holds its slot.
+      if (options_.admission) options_.admission->Resumed((*in)->summary.queue());
+      Spawn(*in);
       ++resumed;
     }
   }
-  for (auto& in : to_launch) Launch(in);
-  for (auto& [name, q] : queues_) Admit(name);
-  spdlog::info("recovery: resumed {} workflows, {} queued", resumed, queued);
+  for (auto& in : queued) {
+    if (options_.admission) {
+      options_.admission->Queued(in->summary.queue(), in->id);
+    } else {
+      Launch(in->id);
+    }
+  }
+  spdlog::info("recovery: resumed {} workflows, {} queued", resumed, queued.size());
   co_return Status::Ok();
 }
 
@@ -444,8 +423,7 @@ Task<Status> Engine::Cancel(std::string id, std::string reason) {
   in->history.cancel_reason = reason;
   if (!in->running) {
     // Queued: it never ran, so there is nothing to compensate.
-    Queue& q = QueueFor(in->summary.queue());
-    q.waiting.erase(std::remove(q.waiting.begin(), q.waiting.end(), id), q.waiting.end());
+    if (options_.admission) options_.admission->Withdrawn(in->summary.queue(), id);
     in->pending.Delete(journal::Cf::kIndex, journal::QueueIndexKey(in->summary.queue(), id));
     proto::Event end;
     end.mutable_workflow_cancelled()->set_reason(reason);
@@ -486,18 +464,16 @@ Task<Status> Engine::Retry(std::string id) {
   AddEvent(*in, e);
   in->history.Apply(e);
   in->summary.clear_error();
-  Queue& q = QueueFor(in->summary.queue());
-  if (q.running < q.limit && q.waiting.empty()) {
-    ++q.running;
-    Launch(in);
-  } else {
-    SetStatus(*in, proto::QUEUED, "queue", in->summary.queue());
-    in->pending.Put(journal::Cf::kIndex, journal::QueueIndexKey(in->summary.queue(), id), "");
-    q.waiting.push_back(id);
-  }
+  Enqueue(*in);
   Status s = co_await Flush(*in);
+  if (!s.ok()) co_return s;
   spdlog::info("workflow {} ({}) retried", id, in->summary.type());
-  co_return s;
+  if (options_.admission) {
+    options_.admission->Queued(in->summary.queue(), id);
+  } else {
+    Launch(id);
+  }
+  co_return Status::Ok();
 }
 
 Task<Result<proto::WorkflowSummary>> Engine::AwaitTerminal(std::string id) {

@@ -1,7 +1,7 @@
-// Engine: runs workflows durably. Starting a workflow records it (and its dedup key) in one journal
-// write; every step outcome, timer, signal and cancel request is an event; at boot Recover()
-// resumes every workflow that had not finished, replaying its history. Each workflow type runs in
-// a named queue with a concurrency limit; workflows beyond it wait as `queued` records.
+// Engine: runs workflows durably. Starting a workflow records it as `queued` (with its dedup key)
+// in one journal write and hands it to the Admission, which launches it when its queue has room;
+// every step outcome, timer, signal and cancel request is an event; at boot Recover() resumes every
+// workflow that had not finished, replaying its history.
 //
 // Thread-safety: the engine lives on one io_context run by one thread; every method must be called
 // (co_awaited) on that thread. Other threads reach it with boost::asio::co_spawn on executor().
@@ -10,7 +10,6 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,15 +18,15 @@
 #include <vector>
 
 #include "journal/journal.h"
+#include "workflows/admission.h"
 #include "workflows/context.h"
 #include "workflows/registry.h"
 
 namespace zlh::workflows {
 
 struct EngineOptions {
-  // Concurrency limit per queue; a queue not named here gets default_queue_limit.
-  std::map<std::string, uint32_t> queue_limits;
-  uint32_t default_queue_limit = 1000;
+  // Decides when recorded workflows run (scheduler::Queues); not owned. nullptr: at once.
+  Admission* admission = nullptr;
   // The node's current fencing token, read at every step attempt (0 when unset).
   std::function<uint64_t()> fencing_token;
 };
@@ -44,12 +43,6 @@ struct Started {
   bool created = false;  // false: the dedup key named an existing workflow
 };
 
-struct QueueStats {
-  uint32_t limit = 0;
-  uint32_t running = 0;
-  size_t queued = 0;
-};
-
 class Engine {
  public:
   Engine(boost::asio::io_context& io, journal::Journal& journal, const Registry& registry,
@@ -58,13 +51,16 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  // Resumes every non-terminal workflow of the journal (timers already due fire at once) and
-  // re-queues the queued ones. Call once, before Start.
+  // Resumes every workflow of the journal that was running or waiting (timers already due fire at
+  // once) and hands the queued ones to the Admission, oldest first. Call once, before Start.
   Task<Status> Recover();
 
-  // Records a new workflow (durably) and runs or queues it. kInvalidArgument for an unknown type;
-  // kUnavailable when stopping or the journal has failed.
+  // Records a new workflow (durably) as queued and hands it to the Admission. kInvalidArgument for
+  // an unknown type; kUnavailable when stopping or the journal has failed.
   Task<Result<Started>> Start(StartRequest request);
+  // Runs queued workflow `id` (the Admission's call). False when it is not queued here any more,
+  // or the engine is stopping.
+  bool Launch(const std::string& id);
   // Records a signal for workflow `id` and wakes it if it waits for `name`. kNotFound for an
   // unknown id; kFailedPrecondition when the workflow has ended.
   Task<Status> Signal(std::string id, std::string name, std::string payload);
@@ -84,25 +80,18 @@ class Engine {
   // `deadline`.
   Task<void> Drain(Millis deadline);
 
-  std::map<std::string, QueueStats> queue_stats() const;
   size_t live_count() const { return live_.size(); }
   boost::asio::any_io_executor executor() const;
   journal::Journal& journal() { return journal_; }
 
  private:
   friend class Context;
-  struct Queue {
-    uint32_t limit = 0;
-    uint32_t running = 0;
-    std::deque<std::string> waiting;
-  };
 
-  Queue& QueueFor(const std::string& name);
-  void Launch(std::shared_ptr<Instance> in);
+  void Spawn(std::shared_ptr<Instance> in);
+  // Records `in` as queued (in its pending batch) and tells the Admission once it is durable.
+  void Enqueue(Instance& in);
   Task<void> Run(std::shared_ptr<Instance> in);
   Task<void> Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std::string> result);
-  void Admit(const std::string& queue);
-  void Release(const std::string& queue);
 
   // Appends an event to the instance's pending batch (seq and time set here).
   void AddEvent(Instance& in, proto::Event event);
@@ -110,6 +99,9 @@ class Engine {
   journal::Batch TakeBatch(Instance& in);
   // Makes everything pending durable.
   Task<Status> Flush(Instance& in);
+  // The same when events are pending; summary and index changes alone wait for the next write
+  // (they are a cache of the history: a restart rebuilds them).
+  Task<Status> FlushEvents(Instance& in);
   Task<Status> Append(journal::Batch batch, journal::TxnFn txn);
   // Sets the instance's status (and what it waits for).
   void SetStatus(Instance& in, int status, std::string wait_kind = {}, std::string wait_detail = {});
@@ -128,7 +120,6 @@ class Engine {
   const Registry& registry_;
   EngineOptions options_;
   std::unordered_map<std::string, std::shared_ptr<Instance>> live_;
-  std::map<std::string, Queue> queues_;
   size_t active_ = 0;  // running coroutines
   bool stopping_ = false;
 };

@@ -10,91 +10,15 @@
 #include <chrono>
 #include <set>
 
-#include "base/temp_dir.h"
 #include "journal/format.h"
+#include "workflows/engine_fixture.h"
 
 namespace zlh::workflows {
 namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-
-// Runs an engine on an io_context driven by the test thread; Restart() simulates a process restart
-// (the engine and the journal are closed and reopened on the same directory).
-class EngineTest : public ::testing::Test {
- protected:
-  void SetUp() override { Open(); }
-  void TearDown() override { Close(Millis(0)); }
-
-  void Open() {
-    auto j = journal::Journal::Open(dir_.path());
-    ASSERT_TRUE(j.ok()) << j.status().ToString();
-    journal_ = std::move(j).value();
-    io_ = std::make_unique<asio::io_context>();
-    work_ = std::make_unique<Work>(io_->get_executor());
-    engine_ = std::make_unique<Engine>(*io_, *journal_, registry_, options_);
-  }
-  // Drains with `deadline`, then drops everything still in memory, as a crash would.
-  void Close(Millis deadline) {
-    if (!engine_) return;
-    Await(engine_->Drain(deadline));
-    engine_.reset();
-    // The journal first: its last callbacks post to the io_context, which never runs them.
-    journal_.reset();
-    work_.reset();
-    io_.reset();  // destroys the suspended coroutines
-  }
-  void Restart(Millis drain = Millis(0)) {
-    Close(drain);
-    Open();
-    ASSERT_TRUE(Await(engine_->Recover()).ok());
-  }
-
-  template <typename T>
-  T Await(Task<T> task, std::chrono::seconds deadline = 30s) {
-    auto future = asio::co_spawn(*io_, std::move(task), asio::use_future);
-    auto until = std::chrono::steady_clock::now() + deadline;
-    while (future.wait_for(0s) != std::future_status::ready) {
-      if (std::chrono::steady_clock::now() > until) {
-        ADD_FAILURE() << "timed out waiting";
-        break;
-      }
-      io_->run_one_for(10ms);
-    }
-    return future.get();
-  }
-  // Runs the event loop until `done()` or the deadline.
-  bool RunUntil(const std::function<bool()>& done, std::chrono::seconds deadline = 30s) {
-    auto until = std::chrono::steady_clock::now() + deadline;
-    while (!done()) {
-      if (std::chrono::steady_clock::now() > until) return false;
-      io_->run_one_for(5ms);
-    }
-    return true;
-  }
-
-  std::string StartOk(const std::string& type, const std::string& input = "",
-                      const std::string& dedup = "") {
-    auto r = Await(engine_->Start({type, input, dedup}));
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? r->id : "";
-  }
-  proto::WorkflowSummary AwaitEnd(const std::string& id) {
-    auto r = Await(engine_->AwaitTerminal(id));
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? *r : proto::WorkflowSummary();
-  }
-  std::vector<proto::Event> Events(const std::string& id) { return *journal_->ReadEvents(id); }
-
-  using Work = asio::executor_work_guard<asio::io_context::executor_type>;
-  TempDir dir_;
-  Registry registry_;
-  EngineOptions options_;
-  std::unique_ptr<journal::Journal> journal_;
-  std::unique_ptr<asio::io_context> io_;
-  std::unique_ptr<Work> work_;
-  std::unique_ptr<Engine> engine_;
-};
+using EngineTest = EngineFixture;
 
 // A step body that counts its calls and returns `result`.
 StepFn Counting(int* calls, std::string result) {
@@ -488,66 +412,6 @@ TEST_F(EngineTest, ConcurrentStartsWithOneDedupKeyMakeOneWorkflow) {
   }
   EXPECT_EQ(ids.size(), 1u);
   EXPECT_EQ(created, 1);
-}
-
-TEST_F(EngineTest, QueueLimitKeepsTheRestQueuedInArrivalOrder) {
-  options_.queue_limits["provision"] = 1;
-  Restart();
-  std::vector<std::string> order;
-  int in_flight = 0, max_in_flight = 0;
-  ASSERT_TRUE(registry_
-                  .Register("prov", "provision",
-                            [&](Context& ctx) -> Task<Result<std::string>> {
-                              max_in_flight = std::max(max_in_flight, ++in_flight);
-                              Status s = co_await ctx.Sleep(Millis(30));
-                              order.push_back(ctx.input());
-                              --in_flight;
-                              ZLH_CO_RETURN_IF_ERROR(s);
-                              co_return "";
-                            })
-                  .ok());
-  std::vector<std::string> ids;
-  for (const char* input : {"a", "b", "c"}) ids.push_back(StartOk("prov", input));
-  EXPECT_EQ(engine_->Summary(ids[2])->status(), proto::QUEUED);
-  EXPECT_EQ(engine_->queue_stats()["provision"].queued, 2u);
-  for (auto& id : ids) AwaitEnd(id);
-  EXPECT_EQ(max_in_flight, 1);
-  EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c"}));
-}
-
-TEST_F(EngineTest, QueuedWorkflowsSurviveARestart) {
-  options_.queue_limits["provision"] = 1;
-  Restart();
-  ASSERT_TRUE(registry_
-                  .Register("prov", "provision",
-                            [&](Context& ctx) -> Task<Result<std::string>> {
-                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(100)));
-                              co_return ctx.input();
-                            })
-                  .ok());
-  std::string a = StartOk("prov", "a"), b = StartOk("prov", "b");
-  EXPECT_EQ(engine_->Summary(b)->status(), proto::QUEUED);
-  Restart();
-  EXPECT_EQ(AwaitEnd(a).result(), "a");
-  EXPECT_EQ(AwaitEnd(b).result(), "b");
-}
-
-TEST_F(EngineTest, CancellingAQueuedWorkflowEndsItAtOnce) {
-  options_.queue_limits["provision"] = 1;
-  Restart();
-  ASSERT_TRUE(registry_
-                  .Register("prov", "provision",
-                            [&](Context& ctx) -> Task<Result<std::string>> {
-                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(100)));
-                              co_return "";
-                            })
-                  .ok());
-  std::string a = StartOk("prov"), b = StartOk("prov");
-  ASSERT_TRUE(Await(engine_->Cancel(b, "not needed")).ok());
-  EXPECT_EQ(engine_->Summary(b)->status(), proto::CANCELLED);
-  EXPECT_EQ(AwaitEnd(a).status(), proto::COMPLETED);
-  EXPECT_FALSE(journal_->Get(journal::Cf::kIndex, journal::QueueIndexKey("provision", b))
-                   ->has_value());
 }
 
 TEST_F(EngineTest, AtMostOnceStepInterruptedByACrashIsNotRunAgain) {

@@ -21,8 +21,9 @@ struct Instance {
   proto::WorkflowSummary summary;
   int indexed_status = 0;  // the status whose index key the journal holds (0: none yet)
   uint64_t next_seq = 1;
-  journal::Batch pending;  // events (and index changes) not yet sent to the journal
-  bool dirty = false;      // the summary changed since the last append
+  journal::Batch pending;       // events (and index changes) not yet sent to the journal
+  bool pending_events = false;  // `pending` holds events (not only index changes)
+  bool dirty = false;           // the summary changed since the last append
 
   bool running = false;                         // a coroutine runs it
   boost::asio::steady_timer* wake = nullptr;    // the wait in progress; cancelled to wake it
