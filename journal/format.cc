@@ -67,19 +67,6 @@ std::string TimerIndexKey(int64_t fire_at_ms, std::string_view id, uint32_t step
   return k;
 }
 
-std::string QueueIndexPrefix(std::string_view queue) {
-  std::string k(1, kIndexQueue);
-  k.append(queue);
-  k.push_back('\0');
-  return k;
-}
-
-std::string QueueIndexKey(std::string_view queue, std::string_view id) {
-  std::string k = QueueIndexPrefix(queue);
-  k.append(id);
-  return k;
-}
-
 std::string DomainKey(char table, std::string_view key) {
   std::string k(1, table);
   k.append(key);

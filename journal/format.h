@@ -26,7 +26,6 @@ inline constexpr char kMetaOpenCount[] = "zlh.open_count";  // u64 BE, +1 at eve
 inline constexpr char kIndexStatus = 'S';  // 'S' status(u8) id → ""
 inline constexpr char kIndexDedup = 'D';   // 'D' dedup key → workflow id
 inline constexpr char kIndexTimer = 'T';   // 'T' fire_at_ms(u64) id \0 step(u32) → ""
-inline constexpr char kIndexQueue = 'Q';   // 'Q' queue \0 id → "" (queued workflows, FIFO by id)
 
 void PutU32(std::string* dst, uint32_t v);
 void PutU64(std::string* dst, uint64_t v);
@@ -43,8 +42,6 @@ std::string StatusIndexKey(int status, std::string_view id);
 std::string StatusIndexPrefix(int status);
 std::string DedupIndexKey(std::string_view dedup_key);
 std::string TimerIndexKey(int64_t fire_at_ms, std::string_view id, uint32_t step);
-std::string QueueIndexKey(std::string_view queue, std::string_view id);
-std::string QueueIndexPrefix(std::string_view queue);
 
 // Domain tables: one byte names the table, the rest is the table's own key.
 std::string DomainKey(char table, std::string_view key);

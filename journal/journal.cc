@@ -2,6 +2,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 
@@ -9,6 +10,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -26,6 +29,9 @@ namespace fs = std::filesystem;
 
 constexpr const char* kCfNames[] = {kEventsCf, kSummariesCf, kIndexCf, kDomainCf};
 
+// How long the writer waits at most for the group barrier (a stopped event loop never answers).
+constexpr auto kBarrierTimeout = std::chrono::milliseconds(2);
+
 Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.ok()) return Status::Ok();
   std::string m = std::string(what) + ": " + s.ToString();
@@ -38,9 +44,45 @@ std::string FormatMarker(uint32_t version) {
   return "zlh-flow journal " + std::to_string(version);
 }
 
-rocksdb::ColumnFamilyOptions CfOptions() {
+// The part of a key whose inserts land next to each other in the memtable: an event stream (the
+// stream id and its separator: seqs only grow) or a whole key (a summary rewritten at every step).
+// RocksDB keeps an insert hint per such prefix, which turns the memtable insert of the synced
+// path from a skiplist search into a short step from the last one.
+class InsertHintPrefix final : public rocksdb::SliceTransform {
+ public:
+  explicit InsertHintPrefix(bool whole_key) : whole_key_(whole_key) {}
+  const char* Name() const override { return whole_key_ ? "zlh.WholeKey" : "zlh.StreamPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    if (whole_key_) return key;
+    const void* zero = std::memchr(key.data(), 0, key.size());
+    return {key.data(), static_cast<size_t>(static_cast<const char*>(zero) - key.data()) + 1};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return whole_key_ || std::memchr(key.data(), 0, key.size()) != nullptr;
+  }
+
+ private:
+  bool whole_key_;
+};
+
+rocksdb::ColumnFamilyOptions CfOptions(std::string_view name = "") {
   rocksdb::ColumnFamilyOptions o;
   o.OptimizeLevelStyleCompaction();
+  if (name == kEventsCf) {
+    o.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertHintPrefix>(false);
+  } else if (name == kSummariesCf) {
+    o.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertHintPrefix>(true);
+  }
+  return o;
+}
+
+rocksdb::DBOptions DbOptions() {
+  rocksdb::DBOptions o;
+  o.max_background_jobs = 2;
+  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  o.keep_log_file_num = 3;
+  // One writer thread: concurrent memtable writes buy nothing, and they disable insert hints.
+  o.allow_concurrent_memtable_write = false;
   return o;
 }
 
@@ -82,12 +124,14 @@ struct Journal::Impl {
   bool stopping = false;            // guarded by mu
   Status failed;                    // guarded by mu: the error that fail-stopped the journal
   WriterStats stats;                // guarded by mu
+  GroupBarrier group_barrier;       // guarded by mu
   std::thread writer;
 
   rocksdb::ColumnFamilyHandle* Handle(Cf cf) const { return handles[1 + static_cast<size_t>(cf)]; }
 
   void WriterLoop();
   void CommitGroup(std::deque<PendingAppend>& group);
+  void WaitForBarrier();
   ~Impl();
 };
 
@@ -169,7 +213,25 @@ void Journal::Impl::WriterLoop() {
       group.swap(queue);
     }
     CommitGroup(group);
+    WaitForBarrier();
   }
+}
+
+void Journal::Impl::WaitForBarrier() {
+  GroupBarrier barrier;
+  {
+    std::lock_guard lock(mu);
+    barrier = group_barrier;
+  }
+  if (!barrier) return;
+  auto passed = std::make_shared<std::atomic<bool>>(false);
+  barrier([this, passed] {
+    passed->store(true);
+    std::lock_guard lock(mu);  // so the notification cannot slip in before the wait below
+    wake.notify_all();
+  });
+  std::unique_lock lock(mu);
+  wake.wait_for(lock, kBarrierTimeout, [&] { return passed->load() || stopping; });
 }
 
 void Journal::Impl::CommitGroup(std::deque<PendingAppend>& group) {
@@ -247,12 +309,12 @@ Status CreateJournal(const std::string& dir) {
   fs::remove_all(staging, ec);  // left by a creation that crashed
   fs::create_directories(target.parent_path(), ec);
 
-  rocksdb::DBOptions db_options;
+  rocksdb::DBOptions db_options = DbOptions();
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
-  for (const char* n : kCfNames) cfs.emplace_back(n, CfOptions());
+  for (const char* n : kCfNames) cfs.emplace_back(n, CfOptions(n));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, staging.string(), cfs, &handles, &raw);
@@ -288,10 +350,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options o
     ZLH_RETURN_IF_ERROR(CreateJournal(dir));
   }
 
-  rocksdb::DBOptions db_options;
-  db_options.max_background_jobs = 2;
-  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  db_options.keep_log_file_num = 3;
+  rocksdb::DBOptions db_options = DbOptions();
 
   std::vector<std::string> names;
   rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
@@ -306,7 +365,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options o
   // (kept open, never touched).
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
-  for (const char* n : kCfNames) cfs.emplace_back(n, CfOptions());
+  for (const char* n : kCfNames) cfs.emplace_back(n, CfOptions(n));
   for (const std::string& n : names) {
     if (n != rocksdb::kDefaultColumnFamilyName &&
         std::find(std::begin(kCfNames), std::end(kCfNames), n) == std::end(kCfNames)) {
@@ -429,6 +488,11 @@ Result<std::optional<proto::WorkflowSummary>> Journal::ReadSummary(std::string_v
     return Corruption("summary of " + std::string(id) + " cannot be decoded");
   }
   return std::optional<proto::WorkflowSummary>(std::move(summary));
+}
+
+void Journal::SetGroupBarrier(GroupBarrier barrier) {
+  std::lock_guard lock(impl_->mu);
+  impl_->group_barrier = std::move(barrier);
 }
 
 uint64_t Journal::open_count() const { return impl_->open_count; }

@@ -110,6 +110,13 @@ class Journal {
   // Append and wait for the result.
   Status AppendSync(Batch batch, TxnFn txn = nullptr);
 
+  // After a group's callbacks have run, the writer calls `barrier(resume)` and takes the next group
+  // only once `resume` has been called (or after 2 ms). An event loop whose callbacks resume work
+  // passes a barrier that posts `resume` behind them: the appends that work makes then join the
+  // next group whole, instead of being split over two. nullptr: no waiting.
+  using GroupBarrier = std::function<void(std::function<void()> resume)>;
+  void SetGroupBarrier(GroupBarrier barrier);
+
   Result<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
   // Calls visit(key, value) for keys starting with `prefix` in order until it returns false.
   Status Scan(Cf cf, std::string_view prefix,

@@ -68,14 +68,14 @@ TEST_F(QueuesTest, QueuedWorkflowsSurviveARestartInOrder) {
   std::vector<std::string> order;
   RegisterNap(&order);
   std::string a = StartOk("prov", "a"), b = StartOk("prov", "b"), c = StartOk("prov", "c");
-  EXPECT_TRUE(journal_->Get(journal::Cf::kIndex, journal::QueueIndexKey("provision", c))
+  EXPECT_TRUE(journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::QUEUED, c))
                   ->has_value());
   RestartWithNewQueues();
   EXPECT_EQ(AwaitEnd(a).result(), "a");
   EXPECT_EQ(AwaitEnd(b).result(), "b");
   EXPECT_EQ(AwaitEnd(c).result(), "c");
   EXPECT_EQ(order, (std::vector<std::string>{"a", "b", "c"}));
-  EXPECT_FALSE(journal_->Get(journal::Cf::kIndex, journal::QueueIndexKey("provision", c))
+  EXPECT_FALSE(journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::QUEUED, c))
                    ->has_value());
 }
 
@@ -86,7 +86,7 @@ TEST_F(QueuesTest, CancellingAQueuedWorkflowEndsItAtOnce) {
   EXPECT_EQ(engine_->Summary(b)->status(), proto::CANCELLED);
   EXPECT_EQ(queues_->stats()["provision"].queued, 0u);
   EXPECT_EQ(AwaitEnd(a).status(), proto::COMPLETED);
-  EXPECT_FALSE(journal_->Get(journal::Cf::kIndex, journal::QueueIndexKey("provision", b))
+  EXPECT_FALSE(journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::QUEUED, b))
                    ->has_value());
 }
 

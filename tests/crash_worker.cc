@@ -12,6 +12,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <fstream>
+#include <memory>
 #include <string>
 
 #include "journal/journal.h"
@@ -112,13 +113,13 @@ int main(int argc, char** argv) {
   workflows::EngineOptions options;
   options.admission = &queues;
   asio::io_context io(1);
-  workflows::Engine engine(io, **journal, registry, options);
-  queues.Attach(engine);
+  auto engine = std::make_unique<workflows::Engine>(io, **journal, registry, options);
+  queues.Attach(*engine);
   int exit_code = 0;
   asio::co_spawn(
       io,
       [&]() -> Task<void> {
-        Status s = co_await engine.Recover();
+        Status s = co_await engine->Recover();
         if (!s.ok()) {
           std::fprintf(stderr, "crash_worker: recover: %s\n", s.ToString().c_str());
           exit_code = 1;
@@ -128,7 +129,7 @@ int main(int argc, char** argv) {
         std::vector<std::string> ids;
         for (const auto& [wf_name, wf_shape] : spec) {
           workflows::StartRequest request{"shape", wf_shape, wf_name};
-          auto started = co_await engine.Start(std::move(request));
+          auto started = co_await engine->Start(std::move(request));
           if (!started.ok()) {
             std::fprintf(stderr, "crash_worker: start: %s\n", started.status().ToString().c_str());
             exit_code = 1;
@@ -136,11 +137,12 @@ int main(int argc, char** argv) {
           }
           ids.push_back(started->id);
         }
-        for (const std::string& id : ids) (void)co_await engine.AwaitTerminal(id);
+        for (const std::string& id : ids) (void)co_await engine->AwaitTerminal(id);
         io.stop();
       },
       asio::detached);
   io.run();
+  engine.reset();  // before the journal, which it unhooks itself from
   journal->reset();
   return exit_code;
 }

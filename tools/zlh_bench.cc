@@ -168,6 +168,10 @@ int Wf5(const Args& args) {
     return 1;
   }
   double wf_per_s = static_cast<double>(n) / secs;
+  journal::WriterStats ws = journal->writer_stats();
+  std::fprintf(stderr, "journal: %lu synced writes, %.1f appends per write\n",
+               static_cast<unsigned long>(ws.groups),
+               static_cast<double>(ws.appends) / static_cast<double>(std::max<uint64_t>(ws.groups, 1)));
   std::printf(
       "engine=zlh-flow wf_per_s=%.0f steps_per_s=%.0f p50_ms=%.3f p99_ms=%.3f rss_mb=%.0f "
       "durability=fsync\n",

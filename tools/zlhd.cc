@@ -13,6 +13,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 
 #include "journal/journal.h"
@@ -83,13 +84,13 @@ int main(int argc, char** argv) {
 
   asio::io_context io(1);
   zlh::workflows::Registry registry;
-  zlh::workflows::Engine engine(io, **journal, registry);
+  auto engine = std::make_unique<zlh::workflows::Engine>(io, **journal, registry);
 
   int exit_code = 0;
   asio::co_spawn(
       io,
       [&]() -> Task<void> {
-        zlh::Status recovered = co_await engine.Recover();
+        zlh::Status recovered = co_await engine->Recover();
         if (!recovered.ok()) {
           spdlog::error("recovery failed: {}", recovered.ToString());
           exit_code = 3;
@@ -107,13 +108,14 @@ int main(int argc, char** argv) {
     asio::co_spawn(
         io,
         [&]() -> Task<void> {
-          co_await engine.Drain(zlh::Millis(10'000));
+          co_await engine->Drain(zlh::Millis(10'000));
           io.stop();
         },
         asio::detached);
   });
 
   io.run();
+  engine.reset();    // before the journal, which it unhooks itself from
   journal->reset();  // commits what is queued; the io_context no longer runs its callbacks
   spdlog::info("zlhd stopped");
   return exit_code;

@@ -9,6 +9,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
+#include <mutex>
 
 #include "base/ids.h"
 #include "journal/format.h"
@@ -28,11 +29,53 @@ std::string StatusName(int status) {
 
 }  // namespace
 
+// Hands work from the journal's writer thread to the engine's thread: one post per burst, however
+// many appends completed in it (a post per append costs a lock and often a wake-up each).
+class Engine::Completions : public std::enable_shared_from_this<Completions> {
+ public:
+  explicit Completions(asio::any_io_executor ex) : ex_(std::move(ex)) {}
+
+  // Any thread. Runs `fn` on the engine's thread, after everything added before it.
+  void Add(std::function<void()> fn) {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(fn));
+    if (posted_) return;
+    posted_ = true;
+    asio::post(ex_, [self = shared_from_this()]() { self->Drain(); });
+  }
+
+ private:
+  void Drain() {
+    std::vector<std::function<void()>> batch;
+    {
+      std::lock_guard lock(mu_);
+      batch.swap(pending_);
+      posted_ = false;
+    }
+    for (auto& fn : batch) fn();
+  }
+
+  asio::any_io_executor ex_;
+  std::mutex mu_;
+  std::vector<std::function<void()>> pending_;
+  bool posted_ = false;
+};
+
 Engine::Engine(asio::io_context& io, journal::Journal& journal, const Registry& registry,
                EngineOptions options)
-    : io_(io), journal_(journal), registry_(registry), options_(std::move(options)) {}
+    : io_(io),
+      journal_(journal),
+      registry_(registry),
+      options_(std::move(options)),
+      completions_(std::make_shared<Completions>(io.get_executor())) {
+  // Runs behind a group's completions: by then the coroutines they resumed have queued their next
+  // appends, so those form the next group together.
+  journal_.SetGroupBarrier([completions = completions_](std::function<void()> resume) {
+    completions->Add(std::move(resume));
+  });
+}
 
-Engine::~Engine() = default;
+Engine::~Engine() { journal_.SetGroupBarrier(nullptr); }
 
 asio::any_io_executor Engine::executor() const { return io_.get_executor(); }
 
@@ -46,7 +89,6 @@ void Engine::AddEvent(Instance& in, proto::Event event) {
   in.summary.set_updated_ms(event.time_ms());
   in.pending.PutEvent(in.id, event);
   in.pending_events = true;
-  in.dirty = true;
 }
 
 void Engine::SetStatus(Instance& in, int status, std::string wait_kind, std::string wait_detail) {
@@ -79,7 +121,9 @@ journal::Batch Engine::TakeBatch(Instance& in) {
     batch.Put(journal::Cf::kIndex, journal::StatusIndexKey(status, in.id), "");
     in.indexed_status = status;
   }
-  batch.PutSummary(in.summary);
+  // The stored summary is rewritten when the status (or what it waits for, or the outcome)
+  // changes; its last_seq and updated_ms are as of that write. The live one is exact.
+  if (in.dirty) batch.PutSummary(in.summary);
   in.dirty = false;
   return batch;
 }
@@ -88,10 +132,12 @@ Task<Status> Engine::Append(journal::Batch batch, journal::TxnFn txn) {
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
       [this, &batch, &txn](auto handler) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        journal_.Append(std::move(batch), std::move(txn), [shared](Status s) {
-          auto ex = asio::get_associated_executor(*shared);
-          asio::post(ex, [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
-        });
+        journal_.Append(std::move(batch), std::move(txn),
+                        [shared, completions = completions_](Status s) {
+                          completions->Add([shared, s = std::move(s)]() mutable {
+                            (*shared)(std::move(s));
+                          });
+                        });
       },
       asio::use_awaitable);
 }
@@ -204,17 +250,12 @@ bool Engine::Launch(const std::string& id) {
   if (stopping_) return false;
   auto it = live_.find(id);
   if (it == live_.end() || it->second->running) return false;
-  Instance& in = *it->second;
-  // Leaving the queue rides with the workflow's next write.
-  in.pending.Delete(journal::Cf::kIndex, journal::QueueIndexKey(in.summary.queue(), id));
+  // Leaving the queue (the status change) rides with the workflow's next write.
   Spawn(it->second);
   return true;
 }
 
-void Engine::Enqueue(Instance& in) {
-  SetStatus(in, proto::QUEUED, "queue", in.summary.queue());
-  in.pending.Put(journal::Cf::kIndex, journal::QueueIndexKey(in.summary.queue(), in.id), "");
-}
+void Engine::Enqueue(Instance& in) { SetStatus(in, proto::QUEUED, "queue", in.summary.queue()); }
 
 Task<void> Engine::Run(std::shared_ptr<Instance> in) {
   Context ctx(*this, in);
@@ -340,6 +381,8 @@ Result<std::shared_ptr<Instance>> Engine::Load(const std::string& id) {
   in->indexed_status = in->summary.status();
   in->history = std::move(*history);
   in->next_seq = in->history.last_seq + 1;
+  in->summary.set_last_seq(in->history.last_seq);  // the stored one is as of its last status change
+  in->summary.set_updated_ms(events->back().time_ms());
   in->def = registry_.Find(in->summary.type());
   if (!in->def) {
     return FailedPrecondition("workflow " + id + " has type '" + in->summary.type() +
@@ -424,7 +467,6 @@ Task<Status> Engine::Cancel(std::string id, std::string reason) {
   if (!in->running) {
     // Queued: it never ran, so there is nothing to compensate.
     if (options_.admission) options_.admission->Withdrawn(in->summary.queue(), id);
-    in->pending.Delete(journal::Cf::kIndex, journal::QueueIndexKey(in->summary.queue(), id));
     proto::Event end;
     end.mutable_workflow_cancelled()->set_reason(reason);
     AddEvent(*in, std::move(end));

@@ -45,6 +45,7 @@ struct Started {
 
 class Engine {
  public:
+  // `journal` and `registry` must outlive the engine; destroy the engine before the journal.
   Engine(boost::asio::io_context& io, journal::Journal& journal, const Registry& registry,
          EngineOptions options = {});
   ~Engine();
@@ -115,10 +116,13 @@ class Engine {
   Task<Result<std::string>> RunAttempt(const StepFn& fn, StepInfo info, Millis timeout);
   Result<std::shared_ptr<Instance>> Load(const std::string& id);
 
+  class Completions;
+
   boost::asio::io_context& io_;
   journal::Journal& journal_;
   const Registry& registry_;
   EngineOptions options_;
+  std::shared_ptr<Completions> completions_;
   std::unordered_map<std::string, std::shared_ptr<Instance>> live_;
   size_t active_ = 0;  // running coroutines
   bool stopping_ = false;
