@@ -26,7 +26,7 @@ class EngineFixture : public ::testing::Test {
   void TearDown() override { Close(Millis(0)); }
 
   void Open() {
-    auto j = journal::Journal::Open(dir_.path());
+    auto j = journal::Journal::Open(dir_.path(), journal_options_);
     ASSERT_TRUE(j.ok()) << j.status().ToString();
     journal_ = std::move(j).value();
     io_ = std::make_unique<boost::asio::io_context>();
@@ -89,6 +89,7 @@ class EngineFixture : public ::testing::Test {
   TempDir dir_;
   Registry registry_;
   EngineOptions options_;
+  journal::Options journal_options_;
   std::unique_ptr<journal::Journal> journal_;
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<Work> work_;

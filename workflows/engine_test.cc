@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <chrono>
+#include <atomic>
 #include <set>
 
 #include "journal/format.h"
@@ -553,6 +554,43 @@ TEST_F(EngineTest, RecordedValuesAreStableAcrossReplay) {
   ASSERT_EQ(seen.size(), 2u);
   EXPECT_EQ(seen[0], seen[1]);
   EXPECT_EQ(s.result(), seen[0]);
+}
+
+TEST_F(EngineTest, JournalFailureStopsWorkUntilRestartAndLosesNothingAcknowledged) {
+  std::atomic<bool> fail{false};
+  journal_options_.fault_before_write = [&](size_t) {
+    return fail ? IOError("disk went away") : Status::Ok();
+  };
+  Restart();
+  int a = 0, b = 0;
+  ASSERT_TRUE(registry_
+                  .Register("two", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto x = co_await ctx.Step("a", Counting(&a, "A"));
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(100)));
+                              auto y = co_await ctx.Step("b", Counting(&b, "B"));
+                              if (!y.ok()) co_return y.status();
+                              co_return *x + *y;
+                            })
+                  .ok());
+  std::string id = StartOk("two");
+  ASSERT_TRUE(RunUntil([&] { return engine_->Summary(id)->status() == proto::WAITING; }));
+  fail = true;
+  // The timer fires, the next write fails: the workflow stops where it is, recording no end.
+  ASSERT_TRUE(RunUntil([&] { return engine_->live_count() == 0; }));
+  EXPECT_EQ(b, 0);
+  auto refused = Await(engine_->Start({"two", "", ""}));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  EXPECT_NE(refused.status().message().find("disk went away"), std::string::npos);
+
+  fail = false;
+  Restart();
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED);
+  EXPECT_EQ(s.result(), "AB");
+  EXPECT_EQ(a, 1);  // acknowledged before the failure: not run again
+  EXPECT_EQ(b, 1);
 }
 
 TEST_F(EngineTest, StatusIndexFollowsTheWorkflow) {
