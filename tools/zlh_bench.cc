@@ -199,7 +199,7 @@ int FsyncBaseline(const Args& args) {
 
 // ---- recovery ----
 
-constexpr int64_t kShortSleepMs = 2000;        // most come due during the downtime
+constexpr int64_t kShortSleepMs = 8000;  // outlasts the start phase, due during the downtime
 constexpr int64_t kLongSleepMs = 3'600'000;    // still asleep after the restart
 
 struct SleeperCounters {
