@@ -124,7 +124,8 @@ struct Journal::Impl {
   bool stopping = false;            // guarded by mu
   Status failed;                    // guarded by mu: the error that fail-stopped the journal
   WriterStats stats;                // guarded by mu
-  GroupBarrier group_barrier;       // guarded by mu
+  std::mutex barrier_mu;            // held while the barrier is set or called
+  GroupBarrier group_barrier;       // guarded by barrier_mu
   std::thread writer;
 
   rocksdb::ColumnFamilyHandle* Handle(Cf cf) const { return handles[1 + static_cast<size_t>(cf)]; }
@@ -218,18 +219,18 @@ void Journal::Impl::WriterLoop() {
 }
 
 void Journal::Impl::WaitForBarrier() {
-  GroupBarrier barrier;
-  {
-    std::lock_guard lock(mu);
-    barrier = group_barrier;
-  }
-  if (!barrier) return;
   auto passed = std::make_shared<std::atomic<bool>>(false);
-  barrier([this, passed] {
-    passed->store(true);
-    std::lock_guard lock(mu);  // so the notification cannot slip in before the wait below
-    wake.notify_all();
-  });
+  {
+    // Called under barrier_mu, so that once SetGroupBarrier(nullptr) returns the old barrier is
+    // never called again (its owner may be gone).
+    std::lock_guard barrier_lock(barrier_mu);
+    if (!group_barrier) return;
+    group_barrier([this, passed] {
+      passed->store(true);
+      std::lock_guard lock(mu);  // so the notification cannot slip in before the wait below
+      wake.notify_all();
+    });
+  }
   std::unique_lock lock(mu);
   wake.wait_for(lock, kBarrierTimeout, [&] { return passed->load() || stopping; });
 }
@@ -491,7 +492,7 @@ Result<std::optional<proto::WorkflowSummary>> Journal::ReadSummary(std::string_v
 }
 
 void Journal::SetGroupBarrier(GroupBarrier barrier) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->barrier_mu);
   impl_->group_barrier = std::move(barrier);
 }
 

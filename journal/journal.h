@@ -113,7 +113,8 @@ class Journal {
   // After a group's callbacks have run, the writer calls `barrier(resume)` and takes the next group
   // only once `resume` has been called (or after 2 ms). An event loop whose callbacks resume work
   // passes a barrier that posts `resume` behind them: the appends that work makes then join the
-  // next group whole, instead of being split over two. nullptr: no waiting.
+  // next group whole, instead of being split over two. nullptr: no waiting. Once this returns, the
+  // previous barrier is not called again.
   using GroupBarrier = std::function<void(std::function<void()> resume)>;
   void SetGroupBarrier(GroupBarrier barrier);
 

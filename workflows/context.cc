@@ -108,16 +108,18 @@ Status Context::DeliverCancel(uint32_t step, std::string_view name) {
   return cancelled;
 }
 
+Result<std::string> Context::Replayed(uint32_t step, const StepHistory& h) {
+  NoteOutcome(step, !h.result.has_value());
+  if (h.result) return *h.result;
+  return *h.final_error;
+}
+
 Task<Result<std::string>> Context::Step(std::string name, StepFn fn, RetryPolicy policy) {
   auto call = Begin(name);
   if (!call.ok()) co_return call.status();
   uint32_t n = call->step;
   StepHistory& h = *call->history;
-  if (call->recorded) {
-    NoteOutcome(n, !h.result.has_value());
-    if (h.result) co_return *h.result;
-    co_return *h.final_error;
-  }
+  if (call->recorded) co_return Replayed(n, h);
   if (Status c = DeliverCancel(n, name); !c.ok()) co_return c;
   if (policy.at_most_once && h.in_flight) {
     Status interrupted(Code::kInterrupted,
@@ -189,11 +191,7 @@ Task<Result<std::string>> Context::TxnStep(std::string name, TxnStepFn fn) {
   if (!call.ok()) co_return call.status();
   uint32_t n = call->step;
   StepHistory& h = *call->history;
-  if (call->recorded) {
-    NoteOutcome(n, !h.result.has_value());
-    if (h.result) co_return *h.result;
-    co_return *h.final_error;
-  }
+  if (call->recorded) co_return Replayed(n, h);
   if (Status c = DeliverCancel(n, name); !c.ok()) co_return c;
 
   // The step's event is written inside the transaction, which knows whether it succeeded; its

@@ -18,6 +18,7 @@
 #include "base/duration.h"
 #include "base/status.h"
 #include "journal/journal.h"
+#include "workflows/history.h"
 #include "workflows/retry_policy.h"
 
 namespace zlh::workflows {
@@ -93,6 +94,8 @@ class Context {
   struct Call;
   Result<Call> Begin(std::string_view name);
   Status DeliverCancel(uint32_t step, std::string_view name);
+  // The recorded outcome of a step whose result or final error is in the history.
+  Result<std::string> Replayed(uint32_t step, const StepHistory& history);
   Task<Result<std::string>> Record(std::string name, std::function<std::string()> make);
   void NoteOutcome(uint32_t step, bool failed_for_good);
   StepInfo Info(uint32_t step, uint32_t attempt) const;

@@ -431,14 +431,17 @@ Task<Status> Engine::Recover() {
   co_return Status::Ok();
 }
 
+Result<std::shared_ptr<Instance>> Engine::FindLive(const std::string& id) const {
+  if (auto it = live_.find(id); it != live_.end()) return it->second;
+  auto summary = Summary(id);
+  if (!summary.ok()) return summary.status();
+  return FailedPrecondition("workflow " + id + " is " + StatusName(summary->status()));
+}
+
 Task<Status> Engine::Signal(std::string id, std::string name, std::string payload) {
-  auto it = live_.find(id);
-  if (it == live_.end()) {
-    auto summary = Summary(id);
-    if (!summary.ok()) co_return summary.status();
-    co_return FailedPrecondition("workflow " + id + " is " + StatusName(summary->status()));
-  }
-  std::shared_ptr<Instance> in = it->second;
+  auto live = FindLive(id);
+  if (!live.ok()) co_return live.status();
+  std::shared_ptr<Instance> in = *live;
   proto::Event e;
   e.mutable_signal_received()->set_name(name);
   e.mutable_signal_received()->set_payload(payload);
@@ -451,13 +454,9 @@ Task<Status> Engine::Signal(std::string id, std::string name, std::string payloa
 }
 
 Task<Status> Engine::Cancel(std::string id, std::string reason) {
-  auto it = live_.find(id);
-  if (it == live_.end()) {
-    auto summary = Summary(id);
-    if (!summary.ok()) co_return summary.status();
-    co_return FailedPrecondition("workflow " + id + " is " + StatusName(summary->status()));
-  }
-  std::shared_ptr<Instance> in = it->second;
+  auto live = FindLive(id);
+  if (!live.ok()) co_return live.status();
+  std::shared_ptr<Instance> in = *live;
   if (in->history.cancel_requested) co_return Status::Ok();
   proto::Event e;
   e.mutable_cancel_requested()->set_reason(reason);

@@ -115,6 +115,8 @@ class Engine {
   void WakeUp(Instance& in);
   Task<Result<std::string>> RunAttempt(const StepFn& fn, StepInfo info, Millis timeout);
   Result<std::shared_ptr<Instance>> Load(const std::string& id);
+  // The live instance; kNotFound for an unknown id, kFailedPrecondition for an ended workflow.
+  Result<std::shared_ptr<Instance>> FindLive(const std::string& id) const;
 
   class Completions;
 

@@ -574,7 +574,11 @@ TEST_F(EngineTest, JournalFailureStopsWorkUntilRestartAndLosesNothingAcknowledge
                             })
                   .ok());
   std::string id = StartOk("two");
-  ASSERT_TRUE(RunUntil([&] { return engine_->Summary(id)->status() == proto::WAITING; }));
+  // Durably asleep: step a's result is acknowledged.
+  ASSERT_TRUE(RunUntil([&] {
+    return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::WAITING, id))
+        ->has_value();
+  }));
   fail = true;
   // The timer fires, the next write fails: the workflow stops where it is, recording no end.
   ASSERT_TRUE(RunUntil([&] { return engine_->live_count() == 0; }));
