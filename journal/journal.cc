@@ -117,6 +117,7 @@ struct Journal::Impl {
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // index 0: default, then kCfNames order
   uint64_t open_count = 0;
+  std::string secondary_dir;  // read-only opens: the secondary instance's own files
 
   mutable std::mutex mu;
   std::condition_variable wake;
@@ -201,6 +202,11 @@ Journal::Impl::~Impl() {
       if (h) (void)db->DestroyColumnFamilyHandle(h);
     }
     (void)db->Close();
+    db.reset();
+  }
+  if (!secondary_dir.empty()) {
+    std::error_code ec;
+    fs::remove_all(secondary_dir, ec);
   }
 }
 
@@ -344,7 +350,9 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options o
 
   std::error_code ec;
   if (!fs::exists(fs::path(dir) / "CURRENT", ec)) {
-    if (!impl->options.create_if_missing) return NotFound("no journal at " + dir);
+    if (!impl->options.create_if_missing || impl->options.read_only) {
+      return NotFound("no journal at " + dir);
+    }
     if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
       return Corruption(dir + " is not empty and holds no journal; refusing to create one there");
     }
@@ -375,7 +383,19 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options o
   }
 
   rocksdb::DB* raw = nullptr;
-  s = rocksdb::DB::Open(db_options, dir, cfs, &impl->handles, &raw);
+  if (impl->options.read_only) {
+    // A secondary instance: reads the primary's files (and tails its WAL on CatchUp) without its
+    // lock, so it works beside a running daemon and can neither block nor change it.
+    const char* tmp = std::getenv("TMPDIR");
+    std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/zlh-journal-reader-XXXXXX";
+    if (!mkdtemp(tmpl.data())) return IOError("cannot make a directory for a journal reader");
+    impl->secondary_dir = tmpl;
+    db_options.max_open_files = -1;  // required of a secondary instance
+    s = rocksdb::DB::OpenAsSecondary(db_options, dir, impl->secondary_dir, cfs, &impl->handles,
+                                     &raw);
+  } else {
+    s = rocksdb::DB::Open(db_options, dir, cfs, &impl->handles, &raw);
+  }
   if (!s.ok()) {
     if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
       return FailedPrecondition("the journal at " + dir + " is in use by another process");
@@ -405,6 +425,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options o
   std::string count;
   s = impl->db->Get(rocksdb::ReadOptions(), meta, kMetaOpenCount, &count);
   if (s.ok() && count.size() == 8) impl->open_count = GetU64(count);
+  if (impl->options.read_only) return std::unique_ptr<Journal>(new Journal(std::move(impl)));
   ++impl->open_count;
   std::string encoded;
   PutU64(&encoded, impl->open_count);
@@ -422,7 +443,9 @@ void Journal::Append(Batch batch, TxnFn txn, Callback done) {
   Status rejected;
   {
     std::lock_guard lock(impl_->mu);
-    if (!impl_->failed.ok()) {
+    if (impl_->options.read_only) {
+      rejected = FailedPrecondition("the journal is open read-only");
+    } else if (!impl_->failed.ok()) {
       rejected = impl_->failed;
     } else if (impl_->stopping) {
       rejected = Unavailable("journal is closing");
@@ -453,13 +476,35 @@ Result<std::optional<std::string>> Journal::Get(Cf cf, std::string_view key) con
 }
 
 Status Journal::Scan(Cf cf, std::string_view prefix,
-                     const std::function<bool(std::string_view, std::string_view)>& visit) const {
+                     const std::function<bool(std::string_view, std::string_view)>& visit,
+                     Direction direction) const {
   rocksdb::ReadOptions ro;
   std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->Handle(cf)));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+  if (direction == Direction::kForward) {
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+    }
+  } else {
+    // The last key with the prefix is the last one before the prefix's successor.
+    std::string end(prefix);
+    while (!end.empty() && static_cast<uint8_t>(end.back()) == 0xff) end.pop_back();
+    if (end.empty()) {
+      it->SeekToLast();
+    } else {
+      end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
+      it->SeekForPrev(end);
+      if (it->Valid() && it->key() == rocksdb::Slice(end)) it->Prev();
+    }
+    for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+    }
   }
   return FromRocks(it->status(), "journal scan");
+}
+
+Status Journal::CatchUp() {
+  if (!impl_->options.read_only) return Status::Ok();
+  return FromRocks(impl_->db->TryCatchUpWithPrimary(), "journal catch-up");
 }
 
 Result<std::vector<proto::Event>> Journal::ReadEvents(std::string_view stream) const {

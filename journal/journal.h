@@ -79,6 +79,10 @@ using TxnFn = std::function<Status(Txn&)>;
 struct Options {
   // Create an empty journal when `dir` holds none; otherwise Open fails with kNotFound.
   bool create_if_missing = true;
+  // Open for reading only, beside a process that may hold the journal for writing (a RocksDB
+  // secondary instance: it sees the journal as of the open, and of each CatchUp). Appends fail
+  // with kFailedPrecondition; nothing is created; open_count is not incremented.
+  bool read_only = false;
   // Test hook: called by the writer before each group's write with the number of appends in it; a
   // non-OK return is treated as the write's failure (and fail-stops the journal).
   std::function<Status(size_t appends)> fault_before_write;
@@ -119,9 +123,15 @@ class Journal {
   void SetGroupBarrier(GroupBarrier barrier);
 
   Result<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
-  // Calls visit(key, value) for keys starting with `prefix` in order until it returns false.
+  enum class Direction { kForward, kBackward };
+  // Calls visit(key, value) for keys starting with `prefix` in key order (or reverse order) until
+  // it returns false.
   Status Scan(Cf cf, std::string_view prefix,
-              const std::function<bool(std::string_view, std::string_view)>& visit) const;
+              const std::function<bool(std::string_view, std::string_view)>& visit,
+              Direction direction = Direction::kForward) const;
+  // A read-only journal: catches up with what the writing process has committed since. A no-op
+  // for a writable journal.
+  Status CatchUp();
   // Every event of `stream`, in seq order.
   Result<std::vector<proto::Event>> ReadEvents(std::string_view stream) const;
   Result<std::optional<proto::WorkflowSummary>> ReadSummary(std::string_view id) const;

@@ -4,6 +4,7 @@
 #include <rocksdb/db.h>
 
 #include <atomic>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -286,6 +287,65 @@ TEST(JournalTest, NonEmptyForeignDirectoryIsNotTurnedIntoAJournal) {
   auto j = Journal::Open(tmp.path());
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.status().code(), Code::kCorruption);
+}
+
+}  // namespace
+}  // namespace zlh::journal
+
+namespace zlh::journal {
+namespace {
+
+TEST(JournalReaderTest, ReadsBesideAWriterAndCatchesUp) {
+  TempDir tmp;
+  auto writer = OpenOrDie(tmp.path());
+  Batch first;
+  first.PutEvent("wf", MakeEvent(1, "one"));
+  ASSERT_TRUE(writer->AppendSync(std::move(first)).ok());
+
+  Options ro;
+  ro.read_only = true;
+  auto reader = Journal::Open(tmp.path(), ro);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->ReadEvents("wf")->size(), 1u);
+
+  Batch second;
+  second.PutEvent("wf", MakeEvent(2, "two"));
+  ASSERT_TRUE(writer->AppendSync(std::move(second)).ok());
+  ASSERT_TRUE((*reader)->CatchUp().ok());
+  EXPECT_EQ((*reader)->ReadEvents("wf")->size(), 2u);
+
+  Batch refused;
+  refused.PutEvent("wf", MakeEvent(3, "no"));
+  EXPECT_EQ((*reader)->AppendSync(std::move(refused)).code(), Code::kFailedPrecondition);
+  EXPECT_EQ(writer->ReadEvents("wf")->size(), 2u);
+}
+
+TEST(JournalReaderTest, NoJournalIsNotFoundAndNothingIsCreated) {
+  TempDir tmp;
+  Options ro;
+  ro.read_only = true;
+  auto reader = Journal::Open(tmp.Sub("none"), ro);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), Code::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(tmp.Sub("none")));
+}
+
+TEST(JournalReaderTest, ScansBackwardWithinAPrefix) {
+  TempDir tmp;
+  auto j = OpenOrDie(tmp.path());
+  Batch b;
+  for (const char* k : {"a1", "b1", "b2", "b3", "c1"}) b.Put(Cf::kDomain, k, "");
+  b.Put(Cf::kDomain, std::string("b\xff", 2), "");
+  ASSERT_TRUE(j->AppendSync(std::move(b)).ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(j->Scan(Cf::kDomain, "b",
+                      [&](std::string_view k, std::string_view) {
+                        seen.emplace_back(k);
+                        return true;
+                      },
+                      Journal::Direction::kBackward)
+                  .ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{std::string("b\xff", 2), "b3", "b2", "b1"}));
 }
 
 }  // namespace

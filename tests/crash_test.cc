@@ -2,7 +2,8 @@
 // with SIGKILL at random moments, possibly several times, then run to the end. Checks: every
 // workflow ends as a crash-free run would (unless an at-most-once step was interrupted, which must
 // then fail it), no step with a recorded result ran again, no at-most-once step ran twice, every
-// transaction applied exactly once, no gap in any history.
+// transaction applied exactly once, and the journal passes Verify (no gap in any history,
+// summaries and indexes consistent).
 //
 // The number of schedules is rapidcheck's max_success (RC_PARAMS="max_success=N"; default 100);
 // a failure prints the seed to rerun it with (RC_PARAMS="seed=S").
@@ -25,6 +26,7 @@
 #include "journal/journal.h"
 #include "tests/crash_shape.h"
 #include "workflows/history.h"
+#include "workflows/verify.h"
 
 namespace zlh::crash {
 namespace {
@@ -114,6 +116,11 @@ void CheckSchedule(const Schedule& schedule) {
 
   auto journal = journal::Journal::Open(dir.Sub("journal"));
   RC_ASSERT(journal.ok());
+  // The journal's own invariants: gap-free streams, summaries and indexes that agree.
+  auto violations = workflows::Verify(**journal);
+  RC_ASSERT(violations.ok());
+  for (const auto& v : *violations) RC_LOG() << v.subject << ": " << v.what << "\n";
+  RC_ASSERT(violations->empty());
   for (size_t w = 0; w < schedule.workflows.size(); ++w) {
     const auto& steps = schedule.workflows[w];
     auto id_value = (*journal)->Get(journal::Cf::kIndex, journal::DedupIndexKey("wf" + std::to_string(w)));

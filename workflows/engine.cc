@@ -14,18 +14,13 @@
 #include "base/ids.h"
 #include "journal/format.h"
 #include "workflows/instance.h"
+#include "workflows/view.h"
 
 namespace zlh::workflows {
 namespace asio = boost::asio;
 namespace {
 
 constexpr auto kForever = std::chrono::hours(24 * 365);
-
-std::string StatusName(int status) {
-  std::string name = proto::WorkflowStatus_Name(static_cast<proto::WorkflowStatus>(status));
-  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return name;
-}
 
 }  // namespace
 
