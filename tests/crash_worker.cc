@@ -4,9 +4,7 @@
 // "<workflow id> <step> <attempt> <incarnation>" to the effects file before it returns.
 //
 // usage: crash_worker DATA_DIR SPEC_FILE EFFECTS_FILE INCARNATION
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -17,77 +15,12 @@
 
 #include "journal/journal.h"
 #include "scheduler/queues.h"
-#include "tests/crash_shape.h"
+#include "tests/shape_workflow.h"
 #include "workflows/engine.h"
-
-namespace {
 
 namespace asio = boost::asio;
 using namespace zlh;
-using workflows::Context;
-using workflows::StepInfo;
 using workflows::Task;
-
-std::string g_effects;
-std::string g_incarnation;
-
-void RecordEffect(const StepInfo& info) {
-  std::string line = info.workflow_id + " " + std::to_string(info.step) + " " +
-                     std::to_string(info.attempt) + " " + g_incarnation + "\n";
-  int fd = open(g_effects.c_str(), O_WRONLY | O_APPEND | O_CREAT, 0644);
-  if (fd < 0 || write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
-    std::abort();
-  }
-  close(fd);
-}
-
-Task<Result<std::string>> RunShape(Context& ctx) {
-  std::vector<crash::StepShape> steps = crash::ParseShape(ctx.input());
-  std::string out;
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const crash::StepShape s = steps[i];
-    std::string name = std::string(1, s.kind) + std::to_string(i + 1);
-    std::string expected = crash::StepResult(s, i);
-    if (s.kind == 'z') {
-      ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(s.param)));
-      continue;
-    }
-    Result<std::string> r = Internal("unset");
-    if (s.kind == 't') {
-      r = co_await ctx.TxnStep(name, [expected](journal::Txn& txn,
-                                                const StepInfo& info) -> Result<std::string> {
-        std::string row = crash::TxnRow(info.workflow_id, info.step);
-        auto existing = txn.Get(journal::Cf::kDomain, row);
-        if (!existing.ok()) return existing.status();
-        if (existing->has_value()) return Internal("transaction applied twice");
-        txn.Put(journal::Cf::kDomain, row, "1");
-        return expected;
-      });
-    } else {
-      workflows::RetryPolicy policy;
-      if (s.kind == 'a') {
-        policy = workflows::RetryPolicy::AtMostOnce();
-      } else {
-        policy.max_attempts = crash::kMaxAttempts;
-        policy.initial_backoff = Millis(5);
-      }
-      uint32_t failures = s.param;
-      r = co_await ctx.Step(
-          name,
-          [expected, failures](const StepInfo& info) -> Task<Result<std::string>> {
-            RecordEffect(info);
-            if (info.attempt <= failures) co_return Unavailable("injected failure");
-            co_return expected;
-          },
-          policy);
-    }
-    if (!r.ok()) co_return r.status();
-    out += *r;
-  }
-  co_return out;
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   if (argc != 5) {
@@ -95,8 +28,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   spdlog::set_level(spdlog::level::err);
-  g_effects = argv[3];
-  g_incarnation = argv[4];
+  crash::SetEffectsFile(argv[3], argv[4]);
   auto journal = journal::Journal::Open(argv[1]);
   if (!journal.ok()) {
     std::fprintf(stderr, "crash_worker: %s\n", journal.status().ToString().c_str());
@@ -108,7 +40,7 @@ int main(int argc, char** argv) {
   while (in >> name >> shape) spec.emplace_back(name, shape);
 
   workflows::Registry registry;
-  (void)registry.Register("shape", "crash", RunShape);
+  (void)registry.Register("shape", "crash", crash::RunShape);
   scheduler::Queues queues({{"crash", 2}});  // some wait in the queue
   workflows::EngineOptions options;
   options.admission = &queues;

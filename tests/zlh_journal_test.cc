@@ -33,16 +33,19 @@ struct Output {
   std::string err;
 };
 
-// Runs zlh-journal with `args`; captures stdout and stderr.
-Output ZlhJournal(const std::vector<std::string>& args, const TempDir& tmp) {
+// Runs zlh-journal (or `binary`, a build of it with other workflows) with `args`; captures stdout
+// and stderr. `env`, when given, is put in the child's environment ("NAME=value").
+Output ZlhJournal(const std::vector<std::string>& args, const TempDir& tmp,
+                  const char* binary = ZLH_JOURNAL, const char* env = nullptr) {
   std::string out = tmp.Sub("out"), err = tmp.Sub("err");
   pid_t pid = fork();
   if (pid == 0) {
     if (!freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(126);
-    std::vector<char*> argv{const_cast<char*>(ZLH_JOURNAL)};
+    if (env) putenv(const_cast<char*>(env));
+    std::vector<char*> argv{const_cast<char*>(binary)};
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(ZLH_JOURNAL, argv.data());
+    execv(binary, argv.data());
     _exit(127);
   }
   int status = 0;
@@ -213,6 +216,35 @@ TEST_F(ZlhJournalTest, UnreadableJournalExitsThree) {
   std::ofstream(tmp_.Sub("foreign/journal/CURRENT")) << "MANIFEST-000001\n";
   Output r = ZlhJournal({"--data", tmp_.Sub("foreign"), "list"}, tmp_);
   EXPECT_EQ(r.code, 3) << r.err;
+}
+
+TEST_F(ZlhJournalTest, ReplayAgreesWithAnUntouchedHistory) {
+  for (const char* name : {"ok", "bad", "slow"}) {
+    SCOPED_TRACE(name);
+    Output r = ZlhJournal({"--data", data_, "replay", IdOf(tmp_, data_, name)}, tmp_, ZLH_SHAPE_JOURNAL);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    EXPECT_NE(r.out.find("ok: the code agrees with the history"), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(ZlhJournalTest, ReplayNamesTheFirstDivergenceOfChangedCode) {
+  Output r = ZlhJournal({"--data", data_, "replay", IdOf(tmp_, data_, "ok")}, tmp_,
+                        ZLH_SHAPE_JOURNAL, "ZLH_SHAPE_RENAMED=1");
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("diverged: step 1: the history holds 'n1', the code asked for 'renamed-n1'"),
+            std::string::npos)
+      << r.out;
+  // The history is untouched: the original code still agrees with it.
+  EXPECT_EQ(ZlhJournal({"--data", data_, "replay", IdOf(tmp_, data_, "ok")}, tmp_,
+                       ZLH_SHAPE_JOURNAL).code,
+            0);
+}
+
+TEST_F(ZlhJournalTest, ReplayOfATypeThisBuildDoesNotRunExitsTwo) {
+  // zlh-journal itself registers no "shape" workflow.
+  Output r = ZlhJournal({"--data", data_, "replay", IdOf(tmp_, data_, "ok")}, tmp_);
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_NE(r.err.find("which this build does not register"), std::string::npos) << r.err;
 }
 
 TEST_F(ZlhJournalTest, VerifyPassesAHealthyJournal) {

@@ -85,6 +85,14 @@ Result<Context::Call> Context::Begin(std::string_view name) {
   StepHistory& h = steps[step];
   h.name = std::string(name);
   bool recorded = h.result.has_value() || h.final_error.has_value() || h.timer_fired;
+  if (!recorded && engine_.options_.replay_only) {
+    // Replaying: what the history does not answer is not run; the run ends here.
+    steps.erase(step);
+    end_of_history_ = true;
+    fatal_ = FailedPrecondition("replay reached the end of the history at step " +
+                                std::to_string(step));
+    return fatal_;
+  }
   return Call{step, &h, recorded};
 }
 

@@ -89,6 +89,10 @@ class Context {
   const Status& fatal() const { return fatal_; }
   // True when steps ran after the first step that failed for good: the workflow compensated.
   bool compensated() const { return steps_after_failure_ > 0; }
+  // Replay only: the code asked for a step the history does not answer (the run stopped there).
+  bool reached_end_of_history() const { return end_of_history_; }
+  // How many step numbers the code has asked for so far.
+  uint32_t steps_asked() const { return counter_; }
 
  private:
   struct Call;
@@ -106,6 +110,7 @@ class Context {
   Status fatal_;
   uint32_t first_failure_step_ = 0;
   uint32_t steps_after_failure_ = 0;
+  bool end_of_history_ = false;
 };
 
 // A workflow: takes its context, returns its result (or the error that failed it).

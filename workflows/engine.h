@@ -29,6 +29,8 @@ struct EngineOptions {
   Admission* admission = nullptr;
   // The node's current fencing token, read at every step attempt (0 when unset).
   std::function<uint64_t()> fencing_token;
+  // Replay only (workflows/replay.h): recorded outcomes are returned, nothing is run or written.
+  bool replay_only = false;
 };
 
 struct StartRequest {

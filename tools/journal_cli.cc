@@ -1,0 +1,447 @@
+#include "tools/journal_cli.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "journal/format.h"
+#include "journal/journal.h"
+#include "workflows/replay.h"
+#include "workflows/verify.h"
+#include "workflows/view.h"
+
+namespace {
+
+using namespace zlh;
+namespace json = boost::json;
+
+constexpr char kUsage[] =
+    "usage: zlh-journal [--data DIR] [--json] VERB [ARGS]\n"
+    "\n"
+    "Reads the journal of a zlh-flow data directory (default ./zlh-data), also while zlhd runs.\n"
+    "\n"
+    "verbs:\n"
+    "  list [--status S] [--type T] [--limit N]   workflows, newest first (default limit 50;\n"
+    "                                              0: all). S: queued, running, waiting,\n"
+    "                                              completed, failed, cancelled\n"
+    "  show ID                                     one workflow as a timeline of its steps\n"
+    "  history ID                                  every raw event, with seq and time\n"
+    "  export [ID]                                 events as JSON lines (all, or one workflow)\n"
+    "  replay ID                                   re-run the workflow's code over its history,\n"
+    "                                              with no side effect; exit 1 naming the first\n"
+    "                                              divergence\n"
+    "  verify                                      check the journal's invariants; exit 1 listing\n"
+    "                                              each violation\n"
+    "\n"
+    "  --json   machine-readable output (JSON lines for list, history and export)\n"
+    "  --help   this text (also after a verb)\n"
+    "\n"
+    "Exit codes: 0 fine; 1 replay or verify found a problem; 2 bad usage, unknown id or no\n"
+    "journal;\n"
+    "3 journal unreadable or of a newer format.\n";
+
+[[noreturn]] void Fail(int code, const std::string& message) {
+  std::fprintf(stderr, "zlh-journal: %s\n", message.c_str());
+  std::exit(code);
+}
+[[noreturn]] void UsageError(const std::string& message) {
+  Fail(2, message + " (zlh-journal --help lists the verbs)");
+}
+
+struct Args {
+  std::string data = "zlh-data";
+  bool json = false;
+  std::string verb;
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> flags;
+};
+
+Args Parse(int argc, char** argv) {
+  Args args;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "--data") {
+      if (++i >= argc) UsageError("--data needs a directory");
+      args.data = argv[i];
+    } else if (a == "--json") {
+      args.json = true;
+    } else if (a.rfind("--", 0) == 0) {
+      UsageError("unknown option '" + a + "'");
+    } else {
+      break;
+    }
+  }
+  if (i >= argc) UsageError("a verb is required");
+  args.verb = argv[i++];
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::fputs(kUsage, stdout);
+      std::exit(0);
+    } else if (a == "--json") {
+      args.json = true;
+    } else if (a == "--status" || a == "--type" || a == "--limit") {
+      if (i + 1 >= argc) UsageError(a + " needs a value");
+      args.flags[a.substr(2)] = argv[++i];
+    } else if (a.rfind("--", 0) == 0) {
+      UsageError("unknown option '" + a + "' for " + args.verb);
+    } else {
+      args.positional.push_back(a);
+    }
+  }
+  return args;
+}
+
+std::unique_ptr<journal::Journal> OpenJournal(const std::string& data) {
+  journal::Options options;
+  options.read_only = true;
+  auto j = journal::Journal::Open(data + "/journal", options);
+  if (!j.ok()) {
+    Fail(j.status().code() == Code::kNotFound ? 2 : 3, j.status().message());
+  }
+  return std::move(j).value();
+}
+
+// ---- presentation ----
+
+bool Colour() { return isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr; }
+
+std::string Paint(const std::string& status, const std::string& text) {
+  if (!Colour()) return text;
+  const char* code = status == "completed"                          ? "32"
+                     : status == "failed" || status == "interrupted" ? "31"
+                     : status == "cancelled" || status == "timed_out" ? "35"
+                                                                      : "33";
+  return std::string("\033[") + code + "m" + text + "\033[0m";
+}
+
+std::string Time(int64_t ms) { return ms ? FormatRfc3339(ms) : "-"; }
+
+std::string Duration(int64_t ms) {
+  char buf[32];
+  if (ms < 1000) {
+    std::snprintf(buf, sizeof buf, "%lldms", static_cast<long long>(ms));
+  } else if (ms < 60'000) {
+    std::snprintf(buf, sizeof buf, "%.3fs", static_cast<double>(ms) / 1000.0);
+  } else {
+    std::snprintf(buf, sizeof buf, "%lldm%02llds", static_cast<long long>(ms / 60'000),
+                  static_cast<long long>(ms % 60'000 / 1000));
+  }
+  return buf;
+}
+
+std::string ProtoJson(const google::protobuf::Message& m) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.always_print_primitive_fields = true;
+  (void)google::protobuf::util::MessageToJsonString(m, &out, options);
+  return out;
+}
+
+// The event's kind ("StepCompleted") and its payload as JSON.
+std::pair<std::string, std::string> KindAndPayload(const proto::Event& e) {
+  const google::protobuf::Reflection* r = e.GetReflection();
+  const google::protobuf::OneofDescriptor* kind = e.GetDescriptor()->FindOneofByName("kind");
+  const google::protobuf::FieldDescriptor* f = r->GetOneofFieldDescriptor(e, kind);
+  if (!f) return {"Unknown", "{}"};
+  return {f->message_type()->name(), ProtoJson(r->GetMessage(e, f))};
+}
+
+json::object SummaryJson(const proto::WorkflowSummary& s, const workflows::WorkflowView* view) {
+  json::object o;
+  o["workflowId"] = s.id();
+  o["type"] = s.type();
+  o["status"] = workflows::StatusName(s.status());
+  o["queue"] = s.queue();
+  o["dedupKey"] = s.dedup_key();
+  o["createdAt"] = Time(s.created_ms());
+  o["updatedAt"] = Time(view ? view->updated_ms : s.updated_ms());
+  if (s.has_waiting_for()) {
+    o["waitingFor"] = json::object{{"kind", s.waiting_for().kind()},
+                                   {"detail", s.waiting_for().detail()},
+                                   {"since", Time(s.waiting_for().since_ms())}};
+  } else {
+    o["waitingFor"] = nullptr;
+  }
+  o["result"] = s.result();
+  if (s.has_error()) {
+    o["error"] = json::object{{"code", s.error().code()}, {"message", s.error().message()}};
+  } else {
+    o["error"] = nullptr;
+  }
+  return o;
+}
+
+// ---- verbs ----
+
+std::string IdArg(const Args& args) {
+  if (args.positional.size() != 1) UsageError(args.verb + " takes one workflow id");
+  return args.positional[0];
+}
+
+proto::WorkflowSummary SummaryOrExit(const journal::Journal& j, const std::string& id) {
+  auto s = j.ReadSummary(id);
+  if (!s.ok()) Fail(3, s.status().ToString());
+  if (!s->has_value()) Fail(2, "no workflow " + id);
+  return **s;
+}
+
+std::vector<proto::Event> EventsOrExit(const journal::Journal& j, const std::string& id) {
+  auto events = j.ReadEvents(id);
+  if (!events.ok()) Fail(3, events.status().ToString());
+  return *events;
+}
+
+int List(const Args& args, const journal::Journal& j) {
+  int status = 0;
+  if (auto it = args.flags.find("status"); it != args.flags.end()) {
+    status = workflows::StatusFromName(it->second);
+    if (status == 0) UsageError("unknown status '" + it->second + "'");
+  }
+  std::string type = args.flags.count("type") ? args.flags.at("type") : "";
+  long limit = 50;
+  if (auto it = args.flags.find("limit"); it != args.flags.end()) {
+    char* end = nullptr;
+    limit = std::strtol(it->second.c_str(), &end, 10);
+    if (*end != '\0' || limit < 0) UsageError("--limit needs a number >= 0");
+  }
+  if (!args.positional.empty()) UsageError("list takes no arguments");
+  if (!args.json) {
+    std::printf("%-26s  %-12s  %-10s  %-24s  %-24s  %s\n", "ID", "TYPE", "STATUS", "CREATED",
+                "LAST PROGRESS", "CURRENT STEP");
+  }
+  long shown = 0;
+  Status bad;
+  // Ids are time-ordered: the summaries read backwards are newest first. Rows print as they are
+  // read, so memory stays flat however many workflows there are.
+  Status s = j.Scan(
+      journal::Cf::kSummaries, "",
+      [&](std::string_view key, std::string_view value) {
+        proto::WorkflowSummary summary;
+        if (!summary.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          bad = Corruption("summary of " + std::string(key) + " cannot be decoded");
+          return false;
+        }
+        if (status != 0 && summary.status() != status) return true;
+        if (!type.empty() && summary.type() != type) return true;
+        // The newest event: the current step and the last progress (the summary may lag).
+        proto::Event last;
+        (void)j.Scan(journal::Cf::kEvents, journal::EventPrefix(key),
+                     [&](std::string_view, std::string_view v) {
+                       (void)last.ParseFromArray(v.data(), static_cast<int>(v.size()));
+                       return false;
+                     },
+                     journal::Journal::Direction::kBackward);
+        std::string step;
+        if (summary.has_waiting_for()) {
+          step = summary.waiting_for().kind() + ": " + summary.waiting_for().detail();
+        } else if (last.has_step_completed()) {
+          step = "#" + std::to_string(last.step_completed().step()) + " " +
+                 last.step_completed().name();
+        } else if (last.has_step_failed()) {
+          step = "#" + std::to_string(last.step_failed().step()) + " " + last.step_failed().name();
+        } else if (last.has_step_started()) {
+          step = "#" + std::to_string(last.step_started().step()) + " " +
+                 last.step_started().name();
+        }
+        std::string name = workflows::StatusName(summary.status());
+        if (args.json) {
+          json::object o = SummaryJson(summary, nullptr);
+          o["updatedAt"] = Time(last.time_ms());
+          o["currentStep"] = step;
+          std::printf("%s\n", json::serialize(o).c_str());
+        } else {
+          char padded[16];
+          std::snprintf(padded, sizeof padded, "%-10s", name.c_str());
+          std::printf("%-26s  %-12s  %s  %-24s  %-24s  %s\n", summary.id().c_str(),
+                      summary.type().c_str(), Paint(name, padded).c_str(),
+                      Time(summary.created_ms()).c_str(), Time(last.time_ms()).c_str(),
+                      step.c_str());
+        }
+        return limit == 0 || ++shown < limit;
+      },
+      journal::Journal::Direction::kBackward);
+  if (!s.ok()) Fail(3, s.ToString());
+  if (!bad.ok()) Fail(3, bad.ToString());
+  return 0;
+}
+
+int Show(const Args& args, const journal::Journal& j) {
+  std::string id = IdArg(args);
+  proto::WorkflowSummary summary = SummaryOrExit(j, id);
+  workflows::WorkflowView view = workflows::BuildView(summary, EventsOrExit(j, id));
+  std::string status = workflows::StatusName(summary.status());
+  if (args.json) {
+    json::object o = SummaryJson(summary, &view);
+    o["input"] = view.input;
+    json::array steps;
+    for (const auto& s : view.steps) {
+      steps.push_back(json::object{{"seq", s.step},
+                                   {"name", s.name},
+                                   {"status", s.status},
+                                   {"attempts", s.attempts},
+                                   {"startedAt", Time(s.started_ms)},
+                                   {"completedAt", s.completed_ms ? json::value(Time(s.completed_ms))
+                                                                  : json::value(nullptr)},
+                                   {"error", s.error.empty() ? json::value(nullptr)
+                                                             : json::value(s.error)}});
+    }
+    o["steps"] = std::move(steps);
+    std::printf("%s\n", json::serialize(o).c_str());
+    return 0;
+  }
+  std::printf("workflow %s  (%s, queue %s)\n", id.c_str(), summary.type().c_str(),
+              summary.queue().c_str());
+  std::string waits;
+  if (summary.has_waiting_for()) {
+    waits = "  waiting for " + summary.waiting_for().kind() + ": " +
+            summary.waiting_for().detail() + " since " + Time(summary.waiting_for().since_ms());
+  }
+  std::printf("status   %s%s\n", Paint(status, status).c_str(), waits.c_str());
+  std::printf("created  %s   last progress %s   %llu events\n", Time(summary.created_ms()).c_str(),
+              Time(view.updated_ms).c_str(), static_cast<unsigned long long>(view.last_seq));
+  if (!summary.dedup_key().empty()) std::printf("dedup    %s\n", summary.dedup_key().c_str());
+  if (!view.input.empty()) std::printf("input    %s\n", view.input.c_str());
+  std::printf("steps\n");
+  for (const auto& s : view.steps) {
+    char status_col[16];
+    std::snprintf(status_col, sizeof status_col, "%-11s", s.status.c_str());
+    std::string attempts = s.attempts > 1 ? std::to_string(s.attempts) + " attempts"
+                           : s.attempts == 1 ? "1 attempt"
+                                             : "";
+    std::string when;
+    if (s.completed_ms) {
+      when = Duration(s.completed_ms - s.started_ms);
+    } else if (s.status == "retrying") {
+      when = "next attempt " + Time(s.wake_ms);
+    } else if (s.status == "waiting") {
+      when = "until " + Time(s.wake_ms);
+    }
+    std::printf("  #%-3u %-24s %s %-11s %-24s %s%s\n", s.step, s.name.c_str(),
+                Paint(s.status, status_col).c_str(), attempts.c_str(),
+                Time(s.started_ms).c_str(), when.c_str(),
+                s.error.empty() ? "" : ("   last error: " + s.error).c_str());
+  }
+  if (summary.status() == proto::COMPLETED) std::printf("result   %s\n", summary.result().c_str());
+  if (summary.has_error()) {
+    std::printf("error    %s: %s\n", summary.error().code().c_str(),
+                summary.error().message().c_str());
+  }
+  return 0;
+}
+
+int History(const Args& args, const journal::Journal& j) {
+  std::string id = IdArg(args);
+  (void)SummaryOrExit(j, id);
+  for (const proto::Event& e : EventsOrExit(j, id)) {
+    auto [kind, payload] = KindAndPayload(e);
+    if (args.json) {
+      json::object o{{"seq", e.seq()}, {"time", Time(e.time_ms())}, {"kind", kind},
+                     {"event", json::parse(payload)}};
+      std::printf("%s\n", json::serialize(o).c_str());
+    } else {
+      std::printf("%5llu  %s  %-18s %s\n", static_cast<unsigned long long>(e.seq()),
+                  Time(e.time_ms()).c_str(), kind.c_str(), payload.c_str());
+    }
+  }
+  return 0;
+}
+
+int Export(const Args& args, const journal::Journal& j) {
+  if (args.positional.size() > 1) UsageError("export takes at most one workflow id");
+  std::string prefix;
+  if (args.positional.size() == 1) {
+    (void)SummaryOrExit(j, args.positional[0]);
+    prefix = journal::EventPrefix(args.positional[0]);
+  }
+  Status bad;
+  Status s = j.Scan(journal::Cf::kEvents, prefix, [&](std::string_view key, std::string_view v) {
+    std::string_view stream;
+    journal::EventKeySeq(key, &stream);
+    proto::Event e;
+    if (!e.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      bad = Corruption("an event of " + std::string(stream) + " cannot be decoded");
+      return false;
+    }
+    // The Protobuf JSON mapping, loss-free (64-bit integers as strings, bytes as base64).
+    std::printf("{\"stream\":\"%s\",\"event\":%s}\n", std::string(stream).c_str(),
+                ProtoJson(e).c_str());
+    return true;
+  });
+  if (!s.ok()) Fail(3, s.ToString());
+  if (!bad.ok()) Fail(3, bad.ToString());
+  return 0;
+}
+
+int Replay(const Args& args, const journal::Journal& j, const workflows::Registry& registry) {
+  std::string id = IdArg(args);
+  (void)SummaryOrExit(j, id);
+  auto report = workflows::Replay(registry, j, id);
+  if (!report.ok()) {
+    Fail(report.status().code() == Code::kFailedPrecondition ? 2 : 3, report.status().message());
+  }
+  if (args.json) {
+    std::printf("%s\n", json::serialize(json::object{{"matches", report->matches},
+                                                     {"stepsReplayed", report->steps_replayed},
+                                                     {"divergence", report->divergence}})
+                            .c_str());
+  } else if (report->matches) {
+    std::printf("ok: the code agrees with the history (%u steps replayed)\n",
+                report->steps_replayed);
+  } else {
+    std::printf("diverged: %s\n", report->divergence.c_str());
+  }
+  return report->matches ? 0 : 1;
+}
+
+int Verify(const Args& args, const journal::Journal& j) {
+  if (!args.positional.empty()) UsageError("verify takes no arguments");
+  auto violations = workflows::Verify(j);
+  if (!violations.ok()) Fail(3, violations.status().ToString());
+  if (args.json) {
+    json::array list;
+    for (const auto& v : *violations) list.push_back(json::object{{"subject", v.subject}, {"what", v.what}});
+    std::printf("%s\n", json::serialize(json::object{{"ok", violations->empty()},
+                                                     {"violations", std::move(list)}})
+                            .c_str());
+  } else if (violations->empty()) {
+    std::printf("ok: no violation found\n");
+  } else {
+    for (const auto& v : *violations) std::printf("%s: %s\n", v.subject.c_str(), v.what.c_str());
+    std::printf("%zu violation%s\n", violations->size(), violations->size() == 1 ? "" : "s");
+  }
+  return violations->empty() ? 0 : 1;
+}
+
+}  // namespace
+
+namespace zlh::tools {
+
+int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
+  spdlog::set_level(spdlog::level::off);
+  Args args = Parse(argc, argv);
+  static const std::map<std::string, int (*)(const Args&, const journal::Journal&)> kVerbs = {
+      {"list", List}, {"show", Show}, {"history", History}, {"export", Export}, {"verify", Verify}};
+  auto verb = kVerbs.find(args.verb);
+  if (verb == kVerbs.end() && args.verb != "replay") {
+    UsageError("unknown verb '" + args.verb + "'");
+  }
+  auto journal = OpenJournal(args.data);
+  if (args.verb == "replay") return Replay(args, *journal, registry);
+  return verb->second(args, *journal);
+}
+
+}  // namespace zlh::tools
