@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 
@@ -534,6 +535,22 @@ Result<std::optional<proto::WorkflowSummary>> Journal::ReadSummary(std::string_v
     return Corruption("summary of " + std::string(id) + " cannot be decoded");
   }
   return std::optional<proto::WorkflowSummary>(std::move(summary));
+}
+
+Status Journal::Checkpoint(const std::string& dir) const {
+  if (impl_->options.read_only) {
+    return FailedPrecondition("a read-only journal cannot take a checkpoint");
+  }
+  std::error_code ec;
+  if (fs::exists(dir, ec)) return {Code::kAlreadyExists, dir + " exists already"};
+  fs::create_directories(fs::absolute(dir).parent_path(), ec);
+  rocksdb::Checkpoint* raw = nullptr;
+  ZLH_RETURN_IF_ERROR(FromRocks(rocksdb::Checkpoint::Create(impl_->db.get(), &raw), "checkpoint"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush = 0: the memtables are flushed first, so the copy needs no WAL replay.
+  ZLH_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(dir, 0), "checkpoint to " + dir));
+  SyncDirectory(fs::absolute(dir).parent_path());
+  return Status::Ok();
 }
 
 void Journal::SetGroupBarrier(GroupBarrier barrier) {

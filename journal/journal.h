@@ -136,6 +136,12 @@ class Journal {
   Result<std::vector<proto::Event>> ReadEvents(std::string_view stream) const;
   Result<std::optional<proto::WorkflowSummary>> ReadSummary(std::string_view id) const;
 
+  // Writes a consistent copy of the journal into `dir` (which must not exist): a RocksDB
+  // checkpoint, hard-linked where it can be. The copy opens as a journal of its own (a standby, a
+  // restore). Safe while appends go on: it holds what was committed when it was taken.
+  // kAlreadyExists when `dir` exists; kFailedPrecondition on a read-only journal.
+  Status Checkpoint(const std::string& dir) const;
+
   // How many times this journal has been opened for writing, this open included.
   uint64_t open_count() const;
   // OK, or the write error that fail-stopped the journal.

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -41,6 +42,9 @@ constexpr char kUsage[] =
     "                                              divergence\n"
     "  verify                                      check the journal's invariants; exit 1 listing\n"
     "                                              each violation\n"
+    "  backup DIR                                  a consistent copy of the journal in DIR (new),\n"
+    "                                              which opens as a journal of its own; needs the\n"
+    "                                              journal not held by a running zlhd\n"
     "\n"
     "  --json   machine-readable output (JSON lines for list, history and export)\n"
     "  --help   this text (also after a verb)\n"
@@ -407,6 +411,33 @@ int Replay(const Args& args, const journal::Journal& j, const workflows::Registr
   return report->matches ? 0 : 1;
 }
 
+// Writes a checkpoint. RocksDB takes checkpoints from the process that holds the database, so this
+// opens the journal for writing: it works while no zlhd holds it.
+int Backup(const Args& args) {
+  if (args.positional.size() != 1) UsageError("backup takes the directory to write the copy to");
+  const std::string& dest = args.positional[0];
+  std::error_code ec;
+  if (std::filesystem::exists(dest, ec)) UsageError(dest + " exists already; name a new directory");
+  journal::Options options;
+  options.create_if_missing = false;
+  auto j = journal::Journal::Open(args.data + "/journal", options);
+  if (!j.ok()) {
+    if (j.status().code() == Code::kFailedPrecondition &&
+        j.status().message().find("in use") != std::string::npos) {
+      Fail(3, j.status().message() + "; a running zlhd takes the backup itself (POST /api/admin/backup)");
+    }
+    Fail(j.status().code() == Code::kNotFound ? 2 : 3, j.status().message());
+  }
+  Status s = (*j)->Checkpoint(dest);
+  if (!s.ok()) Fail(3, s.ToString());
+  if (args.json) {
+    std::printf("%s\n", json::serialize(json::object{{"path", dest}}).c_str());
+  } else {
+    std::printf("backup written to %s\n", dest.c_str());
+  }
+  return 0;
+}
+
 int Verify(const Args& args, const journal::Journal& j) {
   if (!args.positional.empty()) UsageError("verify takes no arguments");
   auto violations = workflows::Verify(j);
@@ -435,6 +466,7 @@ int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
   Args args = Parse(argc, argv);
   static const std::map<std::string, int (*)(const Args&, const journal::Journal&)> kVerbs = {
       {"list", List}, {"show", Show}, {"history", History}, {"export", Export}, {"verify", Verify}};
+  if (args.verb == "backup") return Backup(args);
   auto verb = kVerbs.find(args.verb);
   if (verb == kVerbs.end() && args.verb != "replay") {
     UsageError("unknown verb '" + args.verb + "'");
