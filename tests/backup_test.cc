@@ -29,10 +29,12 @@ TEST_F(BackupTest, BackupUnderWriteLoadPassesVerify) {
                   .ok());
   std::vector<std::string> ids;
   for (int i = 0; i < 200; ++i) ids.push_back(StartOk("busy", "", "busy-" + std::to_string(i)));
-  int copies = 0;
+  constexpr int kTotal = 200 * 5;
+  int copies = 0, mid_flight = 0;
   while (copies < 5) {
     // Let the workflows write a little, then copy in the middle of it.
-    ASSERT_TRUE(RunUntil([&, target = calls + 50] { return calls >= target; }));
+    ASSERT_TRUE(RunUntil([&, target = calls + 50] { return calls >= target || calls == kTotal; }));
+    mid_flight += calls < kTotal;
     std::string dir = dir_.Sub("backup-" + std::to_string(copies++));
     ASSERT_TRUE(journal_->Checkpoint(dir).ok());
     auto copy = journal::Journal::Open(dir);
@@ -41,7 +43,7 @@ TEST_F(BackupTest, BackupUnderWriteLoadPassesVerify) {
     ASSERT_TRUE(violations.ok());
     for (const auto& v : *violations) ADD_FAILURE() << v.subject << ": " << v.what;
   }
-  EXPECT_LT(calls, 200 * 5);  // the copies were taken while work was still going on
+  EXPECT_GE(mid_flight, 1);  // at least one copy was taken while work was still going on
   for (const auto& id : ids) EXPECT_EQ(AwaitEnd(id).status(), proto::COMPLETED);
 }
 
