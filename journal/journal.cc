@@ -68,7 +68,11 @@ class InsertHintPrefix final : public rocksdb::SliceTransform {
 
 rocksdb::ColumnFamilyOptions CfOptions(std::string_view name = "") {
   rocksdb::ColumnFamilyOptions o;
-  o.OptimizeLevelStyleCompaction();
+  // Modest memtables: what is not flushed is replayed from the WAL at every open (zlhd's start,
+  // every zlh-journal run), so their size bounds start-up time and a reader's memory.
+  o.write_buffer_size = 32 << 20;
+  o.max_write_buffer_number = 3;
+  o.level_compaction_dynamic_level_bytes = true;
   if (name == kEventsCf) {
     o.memtable_insert_with_hint_prefix_extractor = std::make_shared<InsertHintPrefix>(false);
   } else if (name == kSummariesCf) {
@@ -80,6 +84,7 @@ rocksdb::ColumnFamilyOptions CfOptions(std::string_view name = "") {
 rocksdb::DBOptions DbOptions() {
   rocksdb::DBOptions o;
   o.max_background_jobs = 2;
+  o.max_total_wal_size = 128 << 20;  // older WAL files force their column families to flush
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.keep_log_file_num = 3;
   // One writer thread: concurrent memtable writes buy nothing, and they disable insert hints.
@@ -198,6 +203,11 @@ Journal::Impl::~Impl() {
   }
   wake.notify_all();
   if (writer.joinable()) writer.join();
+  if (db && !options.read_only && failed.ok()) {
+    // A clean close leaves nothing to replay: the next open (and every reader's) starts at once.
+    rocksdb::FlushOptions flush;
+    (void)db->Flush(flush, std::vector<rocksdb::ColumnFamilyHandle*>(handles.begin(), handles.end()));
+  }
   if (db) {
     for (auto* h : handles) {
       if (h) (void)db->DestroyColumnFamilyHandle(h);
@@ -476,6 +486,42 @@ Result<std::optional<std::string>> Journal::Get(Cf cf, std::string_view key) con
   return std::optional<std::string>(std::move(value));
 }
 
+namespace {
+
+// Positions `it` at the last key starting with `prefix` (the last one before the prefix's
+// successor); leaves it invalid or past the prefix when there is none.
+void SeekLastWithPrefix(rocksdb::Iterator& it, std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<uint8_t>(end.back()) == 0xff) end.pop_back();
+  if (end.empty()) {
+    it.SeekToLast();
+    return;
+  }
+  end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
+  it.SeekForPrev(end);
+  if (it.Valid() && it.key() == rocksdb::Slice(end)) it.Prev();
+}
+
+class RocksCursor final : public Cursor {
+ public:
+  explicit RocksCursor(rocksdb::Iterator* it) : it_(it) {}
+  bool SeekLast(std::string_view prefix) override {
+    SeekLastWithPrefix(*it_, prefix);
+    return it_->Valid() && it_->key().starts_with(prefix);
+  }
+  std::string_view key() const override { return it_->key().ToStringView(); }
+  std::string_view value() const override { return it_->value().ToStringView(); }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+}  // namespace
+
+std::unique_ptr<Cursor> Journal::NewCursor(Cf cf) const {
+  return std::make_unique<RocksCursor>(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->Handle(cf)));
+}
+
 Status Journal::Scan(Cf cf, std::string_view prefix,
                      const std::function<bool(std::string_view, std::string_view)>& visit,
                      Direction direction) const {
@@ -486,16 +532,7 @@ Status Journal::Scan(Cf cf, std::string_view prefix,
       if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
     }
   } else {
-    // The last key with the prefix is the last one before the prefix's successor.
-    std::string end(prefix);
-    while (!end.empty() && static_cast<uint8_t>(end.back()) == 0xff) end.pop_back();
-    if (end.empty()) {
-      it->SeekToLast();
-    } else {
-      end.back() = static_cast<char>(static_cast<uint8_t>(end.back()) + 1);
-      it->SeekForPrev(end);
-      if (it->Valid() && it->key() == rocksdb::Slice(end)) it->Prev();
-    }
+    SeekLastWithPrefix(*it, prefix);
     for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
       if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
     }

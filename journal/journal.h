@@ -93,6 +93,17 @@ struct WriterStats {
   uint64_t appends = 0;  // appends committed in them
 };
 
+// Reads the last key under many prefixes of one column family with one RocksDB iterator (a Scan
+// per prefix would build an iterator each time). Not thread-safe; must not outlive its journal.
+class Cursor {
+ public:
+  virtual ~Cursor() = default;
+  // Positions at the last key starting with `prefix`; false when there is none (or on an error).
+  virtual bool SeekLast(std::string_view prefix) = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+};
+
 class Journal {
  public:
   // Opens (or creates) the journal in `dir`. Errors: kNotFound when there is no journal and
@@ -129,6 +140,7 @@ class Journal {
   Status Scan(Cf cf, std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit,
               Direction direction = Direction::kForward) const;
+  std::unique_ptr<Cursor> NewCursor(Cf cf) const;
   // A read-only journal: catches up with what the writing process has committed since. A no-op
   // for a writable journal.
   Status CatchUp();

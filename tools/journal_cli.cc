@@ -229,6 +229,7 @@ int List(const Args& args, const journal::Journal& j) {
   }
   long shown = 0;
   Status bad;
+  auto events = j.NewCursor(journal::Cf::kEvents);
   // Ids are time-ordered: the summaries read backwards are newest first. Rows print as they are
   // read, so memory stays flat however many workflows there are.
   Status s = j.Scan(
@@ -243,12 +244,9 @@ int List(const Args& args, const journal::Journal& j) {
         if (!type.empty() && summary.type() != type) return true;
         // The newest event: the current step and the last progress (the summary may lag).
         proto::Event last;
-        (void)j.Scan(journal::Cf::kEvents, journal::EventPrefix(key),
-                     [&](std::string_view, std::string_view v) {
-                       (void)last.ParseFromArray(v.data(), static_cast<int>(v.size()));
-                       return false;
-                     },
-                     journal::Journal::Direction::kBackward);
+        if (events->SeekLast(journal::EventPrefix(key))) {
+          (void)last.ParseFromArray(events->value().data(), static_cast<int>(events->value().size()));
+        }
         std::string step;
         if (summary.has_waiting_for()) {
           step = summary.waiting_for().kind() + ": " + summary.waiting_for().detail();

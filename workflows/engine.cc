@@ -266,7 +266,6 @@ Task<void> Engine::Run(std::shared_ptr<Instance> in) {
 Task<void> Engine::Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std::string> result) {
   Instance& w = *in;
   const Status& fatal = ctx.fatal();
-  bool terminal = true;
   if (!fatal.ok() && fatal.code() == Code::kNonDeterminism) {
     // The history stays as it is: no event records the divergence, only the summary.
     w.pending = journal::Batch();
@@ -274,7 +273,7 @@ Task<void> Engine::Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std
     StatusToProto(fatal, w.summary.mutable_error());
     spdlog::error("workflow {} ({}) stopped: {}", w.id, w.def->type, fatal.ToString());
   } else if (!fatal.ok()) {
-    terminal = false;  // stopping or journal failure: progress so far is kept, resumed at boot
+    // Stopping, or the journal failed: the progress so far is kept and resumes at the next boot.
   } else if (result.ok()) {
     proto::Event e;
     e.mutable_workflow_completed()->set_result(*result);
@@ -308,7 +307,6 @@ Task<void> Engine::Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std
   live_.erase(w.id);
   if (options_.admission) options_.admission->Finished(w.summary.queue());
   for (auto& notify : w.on_terminal) notify();
-  (void)terminal;
 }
 
 Task<Result<Started>> Engine::Start(StartRequest request) {
