@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
@@ -85,6 +86,9 @@ rocksdb::DBOptions DbOptions() {
   rocksdb::DBOptions o;
   o.max_background_jobs = 2;
   o.max_total_wal_size = 128 << 20;  // older WAL files force their column families to flush
+  // Flushed WAL files stay archived a while, so that readers can follow the journal (Follow).
+  o.WAL_ttl_seconds = 600;
+  o.WAL_size_limit_MB = 256;
   o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   o.keep_log_file_num = 3;
   // One writer thread: concurrent memtable writes buy nothing, and they disable insert hints.
@@ -517,6 +521,60 @@ class RocksCursor final : public Cursor {
 };
 
 }  // namespace
+
+namespace {
+
+// Picks the event puts out of the write batches of the WAL.
+class EventPuts final : public rocksdb::WriteBatch::Handler {
+ public:
+  EventPuts(uint32_t events_cf,
+            const std::function<void(std::string_view, const proto::Event&)>& visit)
+      : events_cf_(events_cf), visit_(visit) {}
+  rocksdb::Status PutCF(uint32_t cf, const rocksdb::Slice& key,
+                        const rocksdb::Slice& value) override {
+    if (cf != events_cf_) return rocksdb::Status::OK();
+    proto::Event e;
+    std::string_view stream;
+    EventKeySeq(key.ToStringView(), &stream);
+    if (!e.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return rocksdb::Status::Corruption("an event of the write-ahead log cannot be decoded");
+    }
+    visit_(stream, e);
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status DeleteCF(uint32_t, const rocksdb::Slice&) override {
+    return rocksdb::Status::OK();
+  }
+
+ private:
+  uint32_t events_cf_;
+  const std::function<void(std::string_view, const proto::Event&)>& visit_;
+};
+
+}  // namespace
+
+uint64_t Journal::LatestPosition() const { return impl_->db->GetLatestSequenceNumber(); }
+
+Status Journal::Follow(
+    uint64_t* position,
+    const std::function<void(std::string_view stream, const proto::Event&)>& visit) const {
+  if (impl_->db->GetLatestSequenceNumber() <= *position) return Status::Ok();
+  std::unique_ptr<rocksdb::TransactionLogIterator> it;
+  rocksdb::Status s = impl_->db->GetUpdatesSince(*position + 1, &it);
+  if (!s.ok()) {
+    return NotFound("the write-ahead log no longer holds position " +
+                    std::to_string(*position + 1) + ": " + s.ToString());
+  }
+  EventPuts handler(impl_->Handle(Cf::kEvents)->GetID(), visit);
+  for (; it->Valid(); it->Next()) {
+    rocksdb::BatchResult batch = it->GetBatch();
+    uint64_t last = batch.sequence + static_cast<uint64_t>(batch.writeBatchPtr->Count()) - 1;
+    if (last <= *position) continue;  // the first batch may start before the position
+    ZLH_RETURN_IF_ERROR(FromRocks(batch.writeBatchPtr->Iterate(&handler), "write-ahead log"));
+    *position = last;
+  }
+  return Status::Ok();
+}
 
 std::unique_ptr<Cursor> Journal::NewCursor(Cf cf) const {
   return std::make_unique<RocksCursor>(impl_->db->NewIterator(rocksdb::ReadOptions(), impl_->Handle(cf)));

@@ -141,6 +141,15 @@ class Journal {
               const std::function<bool(std::string_view, std::string_view)>& visit,
               Direction direction = Direction::kForward) const;
   std::unique_ptr<Cursor> NewCursor(Cf cf) const;
+
+  // Following the journal as it is written (zlh-journal tail). Positions are RocksDB sequence
+  // numbers: LatestPosition() is the newest committed write's; Follow calls visit(stream, event)
+  // for every event committed after *position (in commit order; call CatchUp first on a read-only
+  // journal) and advances *position. The write-ahead log keeps the last ~10 minutes (at most
+  // 256 MB); kNotFound when *position is older than that.
+  uint64_t LatestPosition() const;
+  Status Follow(uint64_t* position,
+                const std::function<void(std::string_view stream, const proto::Event&)>& visit) const;
   // A read-only journal: catches up with what the writing process has committed since. A no-op
   // for a writable journal.
   Status CatchUp();

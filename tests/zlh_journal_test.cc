@@ -13,6 +13,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -317,6 +319,55 @@ TEST_F(ZlhJournalTest, VerifyNamesEachKindOfDamage) {
     EXPECT_EQ(r.code, 1) << r.out << r.err;
     EXPECT_NE(r.out.find(c.expected), std::string::npos) << r.out;
   }
+}
+
+TEST_F(ZlhJournalTest, TailFollowsEventsAsTheyAreCommitted) {
+  std::string out = tmp_.Sub("tail.out");
+  pid_t tail = fork();
+  if (tail == 0) {
+    if (!freopen(out.c_str(), "w", stdout)) _exit(126);
+    execl(ZLH_JOURNAL, ZLH_JOURNAL, "--data", data_.c_str(), "--json", "tail", "--follow",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  auto read_lines = [&] {
+    std::ifstream in(out);
+    std::vector<json::value> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+    return lines;
+  };
+  auto wait_for = [&](const std::function<bool(const std::vector<json::value>&)>& done) {
+    auto until = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < until) {
+      if (done(read_lines())) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  };
+  // The journal's recent events come first: once they are out, the tail is following.
+  ASSERT_TRUE(wait_for([](const auto& lines) { return lines.size() >= 15; }));
+  std::ofstream(tmp_.Sub("spec3")) << "later1 n0.z10.n1\nlater2 t.n0\n";
+  pid_t writer = SpawnWorker(data_, tmp_.Sub("spec3"), tmp_.Sub("effects3"));
+  int status = 0;
+  waitpid(writer, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  std::string later1 = IdOf(tmp_, data_, "later1"), later2 = IdOf(tmp_, data_, "later2");
+  auto streams = [&](const std::vector<json::value>& lines) {
+    std::map<std::string, std::vector<int64_t>> seqs;
+    for (const auto& l : lines) seqs[std::string(l.at("stream").as_string())].push_back(l.at("seq").as_int64());
+    return seqs;
+  };
+  EXPECT_TRUE(wait_for([&](const auto& lines) {
+    auto seqs = streams(lines);
+    return seqs[later1].size() >= 7 && seqs[later2].size() >= 4;
+  }));
+  kill(tail, SIGTERM);
+  waitpid(tail, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  // Each new workflow's events arrived once each, in order.
+  auto seqs = streams(read_lines());
+  EXPECT_EQ(seqs[later1], (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7}));
+  EXPECT_EQ(seqs[later2], (std::vector<int64_t>{1, 2, 3, 4}));
 }
 
 TEST_F(ZlhJournalTest, ReadsWhileAnotherProcessWrites) {

@@ -6,7 +6,10 @@
 
 #include <boost/json.hpp>
 #include <cstdio>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -37,6 +40,9 @@ constexpr char kUsage[] =
     "  show ID                                     one workflow as a timeline of its steps\n"
     "  history ID                                  every raw event, with seq and time\n"
     "  export [ID]                                 events as JSON lines (all, or one workflow)\n"
+    "  tail [--follow]                             events across all workflows in commit order:\n"
+    "                                              the recent ones, then (--follow) each new one\n"
+    "                                              as it is committed, until Ctrl-C\n"
     "  replay ID                                   re-run the workflow's code over its history,\n"
     "                                              with no side effect; exit 1 naming the first\n"
     "                                              divergence\n"
@@ -64,6 +70,7 @@ constexpr char kUsage[] =
 struct Args {
   std::string data = "zlh-data";
   bool json = false;
+  bool follow = false;
   std::string verb;
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
@@ -97,6 +104,8 @@ Args Parse(int argc, char** argv) {
       std::exit(0);
     } else if (a == "--json") {
       args.json = true;
+    } else if (a == "--follow" || a == "-f") {
+      args.follow = true;
     } else if (a == "--status" || a == "--type" || a == "--limit") {
       if (i + 1 >= argc) UsageError(a + " needs a value");
       args.flags[a.substr(2)] = argv[++i];
@@ -345,6 +354,48 @@ int Show(const Args& args, const journal::Journal& j) {
   return 0;
 }
 
+void PrintEvent(const Args& args, std::string_view stream, const proto::Event& e) {
+  auto [kind, payload] = KindAndPayload(e);
+  if (args.json) {
+    json::object o{{"stream", stream}, {"seq", e.seq()}, {"time", Time(e.time_ms())},
+                   {"kind", kind}, {"event", json::parse(payload)}};
+    std::printf("%s\n", json::serialize(o).c_str());
+  } else {
+    std::printf("%s  %.*s %5llu  %-18s %s\n", Time(e.time_ms()).c_str(),
+                static_cast<int>(stream.size()), stream.data(),
+                static_cast<unsigned long long>(e.seq()), kind.c_str(), payload.c_str());
+  }
+}
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+int Tail(const Args& args, journal::Journal& j) {
+  if (!args.positional.empty()) UsageError("tail takes no arguments");
+  auto print = [&](std::string_view stream, const proto::Event& e) { PrintEvent(args, stream, e); };
+  // What the write-ahead log still holds: the most recent events.
+  uint64_t position = 0;
+  Status s = j.Follow(&position, print);
+  if (!s.ok() && s.code() != Code::kNotFound) Fail(3, s.ToString());
+  if (!s.ok()) position = j.LatestPosition();
+  std::fflush(stdout);
+  if (!args.follow) return 0;
+  std::signal(SIGINT, [](int) { g_interrupted = 1; });
+  std::signal(SIGTERM, [](int) { g_interrupted = 1; });
+  while (!g_interrupted) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (Status c = j.CatchUp(); !c.ok()) Fail(3, c.ToString());
+    s = j.Follow(&position, print);
+    if (s.code() == Code::kNotFound) {
+      std::fprintf(stderr, "zlh-journal: fell behind the write-ahead log; events were skipped\n");
+      position = j.LatestPosition();
+    } else if (!s.ok()) {
+      Fail(3, s.ToString());
+    }
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 int History(const Args& args, const journal::Journal& j) {
   std::string id = IdArg(args);
   (void)SummaryOrExit(j, id);
@@ -466,11 +517,12 @@ int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
       {"list", List}, {"show", Show}, {"history", History}, {"export", Export}, {"verify", Verify}};
   if (args.verb == "backup") return Backup(args);
   auto verb = kVerbs.find(args.verb);
-  if (verb == kVerbs.end() && args.verb != "replay") {
+  if (verb == kVerbs.end() && args.verb != "replay" && args.verb != "tail") {
     UsageError("unknown verb '" + args.verb + "'");
   }
   auto journal = OpenJournal(args.data);
   if (args.verb == "replay") return Replay(args, *journal, registry);
+  if (args.verb == "tail") return Tail(args, *journal);
   return verb->second(args, *journal);
 }
 
