@@ -86,6 +86,9 @@ rocksdb::DBOptions DbOptions() {
   rocksdb::DBOptions o;
   o.max_background_jobs = 2;
   o.max_total_wal_size = 128 << 20;  // older WAL files force their column families to flush
+  // All column families flush together: an append spans several, and a reader (a secondary
+  // instance) that picks up a flush of one without the others would see half of an append.
+  o.atomic_flush = true;
   // Flushed WAL files stay archived a while, so that readers can follow the journal (Follow).
   o.WAL_ttl_seconds = 600;
   o.WAL_size_limit_MB = 256;
