@@ -1,5 +1,6 @@
 // zlhd as a real process: clean drain on SIGTERM, refusal of bad usage and of a journal held by
 // another process, with the exit codes of SPEC §7.2.
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -76,7 +77,7 @@ bool WaitForLog(const std::string& path, const std::string& text, std::chrono::s
 
 TEST(ZlhdTest, SigtermDrainsAndExitsZero) {
   TempDir tmp;
-  Daemon d({"--data", tmp.Sub("data")}, tmp.Sub("log"));
+  Daemon d({"--data", tmp.Sub("data"), "--listen", "127.0.0.1:0"}, tmp.Sub("log"));
   ASSERT_TRUE(WaitForLog(tmp.Sub("log"), "zlhd ready", 30s)) << ReadFile(tmp.Sub("log"));
   d.Signal(SIGTERM);
   EXPECT_EQ(d.Wait(30'000ms), 0) << ReadFile(tmp.Sub("log"));
@@ -85,9 +86,9 @@ TEST(ZlhdTest, SigtermDrainsAndExitsZero) {
 
 TEST(ZlhdTest, SecondDaemonOnTheSameJournalExitsThree) {
   TempDir tmp;
-  Daemon first({"--data", tmp.Sub("data")}, tmp.Sub("log1"));
+  Daemon first({"--data", tmp.Sub("data"), "--listen", "127.0.0.1:0"}, tmp.Sub("log1"));
   ASSERT_TRUE(WaitForLog(tmp.Sub("log1"), "zlhd ready", 30s));
-  Daemon second({"--data", tmp.Sub("data")}, tmp.Sub("log2"));
+  Daemon second({"--data", tmp.Sub("data"), "--listen", "127.0.0.1:0"}, tmp.Sub("log2"));
   EXPECT_EQ(second.Wait(30'000ms), 3);
   EXPECT_NE(ReadFile(tmp.Sub("log2")).find("in use by another process"), std::string::npos)
       << ReadFile(tmp.Sub("log2"));
@@ -109,10 +110,65 @@ TEST(ZlhdTest, ForeignJournalDirectoryExitsThreeAndIsLeftAlone) {
   std::string data = tmp.Sub("data");
   std::filesystem::create_directories(data + "/journal");
   { std::ofstream(data + "/journal/notes.txt") << "mine"; }
-  Daemon d({"--data", data}, tmp.Sub("log"));
+  Daemon d({"--data", data, "--listen", "127.0.0.1:0"}, tmp.Sub("log"));
   EXPECT_EQ(d.Wait(30'000ms), 3);
   EXPECT_EQ(ReadFile(data + "/journal/notes.txt"), "mine");
   EXPECT_NE(ReadFile(tmp.Sub("log")).find("refusing to create one there"), std::string::npos);
+}
+
+size_t Collect(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// GET over real HTTP; the status (0 when nothing answered) and the body.
+std::pair<long, std::string> Get(const std::string& url) {
+  std::string body;
+  long status = 0;
+  CURL* curl = curl_easy_init();
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Collect);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
+  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_cleanup(curl);
+  return {status, body};
+}
+
+TEST(ZlhdTest, ListensOnAFreePortWritesItsAddressAndAnswersHealthz) {
+  TempDir tmp;
+  Daemon d({"--data", tmp.Sub("data"), "--listen", "127.0.0.1:0"}, tmp.Sub("log"));
+  ASSERT_TRUE(WaitForLog(tmp.Sub("log"), "zlhd ready", 30s)) << ReadFile(tmp.Sub("log"));
+  std::string addr = ReadFile(tmp.Sub("data/zlhd.addr"));
+  ASSERT_EQ(addr.rfind("127.0.0.1:", 0), 0u) << addr;
+  addr.pop_back();  // the newline
+  EXPECT_NE(addr, "127.0.0.1:0");
+  EXPECT_NE(ReadFile(tmp.Sub("log")).find("listening on http://" + addr), std::string::npos);
+  auto [status, body] = Get("http://" + addr + "/healthz");
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body, R"({"status":"ok"})");
+  EXPECT_EQ(Get("http://" + addr + "/nope").first, 404);
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(30'000ms), 0);
+  EXPECT_EQ(Get("http://" + addr + "/healthz").first, 0);  // closed
+}
+
+TEST(ZlhdTest, BadOrTakenListenAddressExitsTwo) {
+  TempDir tmp;
+  Daemon bad({"--data", tmp.Sub("data"), "--listen", "nonsense"}, tmp.Sub("log1"));
+  EXPECT_EQ(bad.Wait(30'000ms), 2);
+  EXPECT_NE(ReadFile(tmp.Sub("log1")).find("--listen: 'nonsense' is not HOST:PORT"), std::string::npos);
+
+  Daemon first({"--data", tmp.Sub("a"), "--listen", "127.0.0.1:0"}, tmp.Sub("log2"));
+  ASSERT_TRUE(WaitForLog(tmp.Sub("log2"), "zlhd ready", 30s));
+  std::string addr = ReadFile(tmp.Sub("a/zlhd.addr"));
+  addr.pop_back();
+  Daemon second({"--data", tmp.Sub("b"), "--listen", addr}, tmp.Sub("log3"));
+  EXPECT_EQ(second.Wait(30'000ms), 2);
+  EXPECT_NE(ReadFile(tmp.Sub("log3")).find("cannot listen on " + addr), std::string::npos)
+      << ReadFile(tmp.Sub("log3"));
+  first.Signal(SIGTERM);
+  EXPECT_EQ(first.Wait(30'000ms), 0);
 }
 
 }  // namespace

@@ -1,0 +1,264 @@
+#include "api/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <chrono>
+#include <set>
+
+namespace zlh::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+Response DefaultError(int status, const std::string& message) {
+  Response r;
+  r.status = status;
+  r.body = "{\"error\":{\"code\":\"" + std::string(status == 413 ? "payload_too_large"
+                                                   : status == 503 ? "unavailable"
+                                                                   : "invalid_argument") +
+           "\",\"message\":\"" + message + "\"}}";
+  return r;
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+Request FromBeast(const http::request<http::string_body>& req) {
+  Request r;
+  r.method = std::string(req.method_string());
+  r.target = std::string(req.target());
+  std::string_view target = r.target;
+  size_t q = target.find('?');
+  r.path = UrlDecode(target.substr(0, q), false);
+  if (q != std::string_view::npos) {
+    std::string_view rest = target.substr(q + 1);
+    while (!rest.empty()) {
+      size_t amp = rest.find('&');
+      std::string_view pair = rest.substr(0, amp);
+      size_t eq = pair.find('=');
+      std::string key = UrlDecode(pair.substr(0, eq), true);
+      std::string value = eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1), true);
+      if (!key.empty()) r.query[key] = value;
+      if (amp == std::string_view::npos) break;
+      rest = rest.substr(amp + 1);
+    }
+  }
+  for (const auto& field : req) {
+    std::string name(field.name_string());
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    r.headers[name] = std::string(field.value());
+  }
+  r.body = req.body();
+  return r;
+}
+
+http::response<http::string_body> ToBeast(const Response& res, unsigned version, bool keep_alive) {
+  http::response<http::string_body> out{static_cast<http::status>(res.status), version};
+  out.set(http::field::server, "zlh-flow");
+  if (!res.body.empty() || res.status != 204) out.set(http::field::content_type, res.content_type);
+  for (const auto& [name, value] : res.headers) out.set(name, value);
+  out.body() = res.body;
+  out.keep_alive(keep_alive);
+  out.prepare_payload();
+  return out;
+}
+
+}  // namespace
+
+std::string Request::Header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? "" : it->second;
+}
+
+std::string UrlDecode(std::string_view text, bool plus_is_space) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '%' && i + 2 < text.size()) {
+      int hi = HexValue(text[i + 1]), lo = HexValue(text[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out.push_back(static_cast<char>(hi * 16 + lo));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(plus_is_space && c == '+' ? ' ' : c);
+  }
+  return out;
+}
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  Impl(asio::io_context& io, ServerOptions options, Handler handler)
+      : io(io), acceptor(io), options(std::move(options)), handler(std::move(handler)) {
+    if (!this->options.error_response) this->options.error_response = DefaultError;
+  }
+
+  Task<void> Accept();
+  Task<void> Session(tcp::socket socket);
+
+  asio::io_context& io;
+  tcp::acceptor acceptor;
+  ServerOptions options;
+  Handler handler;
+  std::set<beast::tcp_stream*> streams;  // open connections
+  std::set<beast::tcp_stream*> busy;     // ... serving a request now
+  bool stopping = false;
+};
+
+Task<void> HttpServer::Impl::Accept() {
+  auto self = shared_from_this();
+  while (!stopping) {
+    auto [ec, socket] = co_await acceptor.async_accept(kTuple);
+    if (ec) {
+      if (stopping || ec == asio::error::operation_aborted) break;
+      spdlog::warn("http: accept failed: {}", ec.message());
+      continue;
+    }
+    if (streams.size() >= options.max_connections) {
+      // Full: answer 503 at once rather than leave the client hanging.
+      auto res = ToBeast(options.error_response(503, "too many connections"), 11, false);
+      boost::system::error_code ignored;
+      http::write(socket, res, ignored);
+      socket.close(ignored);
+      continue;
+    }
+    asio::co_spawn(io, Session(std::move(socket)), asio::detached);
+  }
+}
+
+Task<void> HttpServer::Impl::Session(tcp::socket socket) {
+  auto self = shared_from_this();
+  beast::tcp_stream stream(std::move(socket));
+  streams.insert(&stream);
+  beast::flat_buffer buffer;
+  bool first = true;
+  for (;;) {
+    http::request_parser<http::string_body> parser;
+    parser.body_limit(options.body_limit);
+    parser.header_limit(16 * 1024);
+    // The first request's headers within header_timeout; a kept-alive connection may idle up to
+    // idle_timeout before its next request's headers are in.
+    stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
+    auto started = std::chrono::steady_clock::now();
+    if (!ec) {
+      stream.expires_after(options.request_timeout);
+      std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
+    }
+    if (ec == http::error::body_limit) {
+      auto res = ToBeast(options.error_response(413, "the request body exceeds " +
+                                                         std::to_string(options.body_limit) +
+                                                         " bytes"),
+                         11, false);
+      stream.expires_after(options.request_timeout);
+      (void)co_await http::async_write(stream, res, kTuple);
+      break;
+    }
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec) {
+      if (ec && ec != http::error::end_of_stream && ec != beast::error::timeout &&
+          ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+        // A malformed request: say so, then close.
+        auto res = ToBeast(options.error_response(400, "malformed HTTP request: " + ec.message()),
+                           11, false);
+        stream.expires_after(options.request_timeout);
+        (void)co_await http::async_write(stream, res, kTuple);
+      }
+      break;
+    }
+    first = false;
+    busy.insert(&stream);
+    const auto& req = parser.get();
+    Response res;
+    try {
+      res = co_await handler(FromBeast(req));
+    } catch (const std::exception& e) {
+      spdlog::error("http: handler for {} {} threw: {}", std::string(req.method_string()),
+                    std::string(req.target()), e.what());
+      res = options.error_response(500, "internal error");
+    }
+    bool keep_alive = req.keep_alive() && !stopping;
+    auto out = ToBeast(res, req.version(), keep_alive);
+    auto left = options.request_timeout - std::chrono::duration_cast<Millis>(
+                                              std::chrono::steady_clock::now() - started);
+    stream.expires_after(std::max(left, Millis(1000)));
+    auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
+    busy.erase(&stream);
+    if (wec || !keep_alive) break;
+  }
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  streams.erase(&stream);
+  busy.erase(&stream);
+}
+
+HttpServer::HttpServer(asio::io_context& io, ServerOptions options, Handler handler)
+    : impl_(std::make_shared<Impl>(io, std::move(options), std::move(handler))) {}
+
+HttpServer::~HttpServer() {
+  boost::system::error_code ignored;
+  impl_->stopping = true;
+  impl_->acceptor.close(ignored);
+  for (auto* s : impl_->streams) s->socket().close(ignored);
+}
+
+Result<uint16_t> HttpServer::Listen() {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(impl_->options.host, ec);
+  if (ec) return InvalidArgument("'" + impl_->options.host + "' is not an IP address");
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Unavailable("cannot listen on " + impl_->options.host + ":" +
+                       std::to_string(impl_->options.port) + ": " + ec.message());
+  }
+  return acceptor.local_endpoint().port();
+}
+
+void HttpServer::Start() { asio::co_spawn(impl_->io, impl_->Accept(), asio::detached); }
+
+Task<void> HttpServer::Stop(Millis deadline) {
+  auto impl = impl_;
+  impl->stopping = true;
+  boost::system::error_code ignored;
+  impl->acceptor.close(ignored);
+  // Idle connections close now; busy ones finish their request first (keep-alive is off).
+  for (auto* s : impl->streams) {
+    if (!impl->busy.count(s)) s->socket().close(ignored);
+  }
+  auto until = std::chrono::steady_clock::now() + deadline;
+  asio::steady_timer poll(impl->io);
+  while (!impl->streams.empty() && std::chrono::steady_clock::now() < until) {
+    poll.expires_after(std::chrono::milliseconds(5));
+    co_await poll.async_wait(kTuple);
+    for (auto* s : impl->streams) {
+      if (!impl->busy.count(s)) s->socket().close(ignored);
+    }
+  }
+  for (auto* s : impl->streams) s->socket().close(ignored);
+}
+
+size_t HttpServer::connections() const { return impl_->streams.size(); }
+
+}  // namespace zlh::api
