@@ -5,6 +5,7 @@
 //   a      an at-most-once step
 //   z<MS>  a durable sleep of MS milliseconds
 //   t      a transactional step that writes one domain row
+//   w      a wait for the signal "go" (the worker sends one per wait after starting the workflows)
 // Steps are separated by '.'; e.g. "n0.z20.a.n2.t".
 #pragma once
 
@@ -15,7 +16,7 @@
 namespace zlh::crash {
 
 struct StepShape {
-  char kind;           // 'n', 'a', 'z', 't'
+  char kind;           // 'n', 'a', 'z', 't', 'w'
   uint32_t param = 0;  // failures for 'n', milliseconds for 'z'
 };
 

@@ -43,6 +43,7 @@ rc::Gen<StepShape> GenStep() {
       rc::gen::map(rc::gen::inRange<uint32_t>(0, 4), [](uint32_t f) { return StepShape{'n', f}; }),
       rc::gen::map(rc::gen::inRange<uint32_t>(0, 2), [](uint32_t f) { return StepShape{'n', f}; }),
       rc::gen::just(StepShape{'a', 0}), rc::gen::just(StepShape{'t', 0}),
+      rc::gen::just(StepShape{'w', 0}),
       rc::gen::map(rc::gen::inRange<uint32_t>(1, 60), [](uint32_t ms) { return StepShape{'z', ms}; }));
 }
 

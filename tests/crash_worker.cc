@@ -15,6 +15,7 @@
 
 #include "journal/journal.h"
 #include "scheduler/queues.h"
+#include "tests/crash_shape.h"
 #include "tests/shape_workflow.h"
 #include "workflows/engine.h"
 
@@ -68,6 +69,13 @@ int main(int argc, char** argv) {
             break;
           }
           ids.push_back(started->id);
+        }
+        // Each signal wait gets its "go" (a restarted worker sends them again: the surplus
+        // stays unconsumed).
+        for (size_t i = 0; i < ids.size(); ++i) {
+          for (const crash::StepShape& step : crash::ParseShape(spec[i].second)) {
+            if (step.kind == 'w') (void)co_await engine->Signal(ids[i], "go", "go");
+          }
         }
         for (const std::string& id : ids) (void)co_await engine->AwaitTerminal(id);
         io.stop();

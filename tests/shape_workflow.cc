@@ -49,6 +49,12 @@ Task<Result<std::string>> RunShape(Context& ctx) {
       ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(s.param)));
       continue;
     }
+    if (s.kind == 'w') {
+      auto signal = co_await ctx.WaitSignal("go", Millis(60'000));
+      if (!signal.ok()) co_return signal.status();
+      out += expected;
+      continue;
+    }
     Result<std::string> r = Internal("unset");
     if (s.kind == 't') {
       r = co_await ctx.TxnStep(name, [expected](journal::Txn& txn,
