@@ -1,5 +1,7 @@
 #include "api/http_server.h"
 
+#include "base/url.h"
+
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -33,13 +35,6 @@ Response DefaultError(int status, const std::string& message) {
   return r;
 }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 Request FromBeast(const http::request<http::string_body>& req) {
   Request r;
   r.method = std::string(req.method_string());
@@ -47,19 +42,7 @@ Request FromBeast(const http::request<http::string_body>& req) {
   std::string_view target = r.target;
   size_t q = target.find('?');
   r.path = UrlDecode(target.substr(0, q), false);
-  if (q != std::string_view::npos) {
-    std::string_view rest = target.substr(q + 1);
-    while (!rest.empty()) {
-      size_t amp = rest.find('&');
-      std::string_view pair = rest.substr(0, amp);
-      size_t eq = pair.find('=');
-      std::string key = UrlDecode(pair.substr(0, eq), true);
-      std::string value = eq == std::string_view::npos ? "" : UrlDecode(pair.substr(eq + 1), true);
-      if (!key.empty()) r.query[key] = value;
-      if (amp == std::string_view::npos) break;
-      rest = rest.substr(amp + 1);
-    }
-  }
+  if (q != std::string_view::npos) r.query = ParseForm(target.substr(q + 1));
   for (const auto& field : req) {
     std::string name(field.name_string());
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -82,27 +65,20 @@ http::response<http::string_body> ToBeast(const Response& res, unsigned version,
 
 }  // namespace
 
+Result<ListenAddress> ParseListenAddress(const std::string& text) {
+  size_t colon = text.rfind(':');
+  char* end = nullptr;
+  long port = colon == std::string::npos ? -1 : std::strtol(text.c_str() + colon + 1, &end, 10);
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size() || *end != '\0' ||
+      port < 0 || port > 65535) {
+    return InvalidArgument("'" + text + "' is not HOST:PORT");
+  }
+  return ListenAddress{text.substr(0, colon), static_cast<uint16_t>(port)};
+}
+
 std::string Request::Header(const std::string& name) const {
   auto it = headers.find(name);
   return it == headers.end() ? "" : it->second;
-}
-
-std::string UrlDecode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '%' && i + 2 < text.size()) {
-      int hi = HexValue(text[i + 1]), lo = HexValue(text[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out.push_back(static_cast<char>(hi * 16 + lo));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(plus_is_space && c == '+' ? ' ' : c);
-  }
-  return out;
 }
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {

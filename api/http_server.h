@@ -58,6 +58,13 @@ struct ServerOptions {
   std::function<Response(int status, const std::string& message)> error_response;
 };
 
+// "HOST:PORT" (port 0..65535) as a listen address. kInvalidArgument saying so otherwise.
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+Result<ListenAddress> ParseListenAddress(const std::string& text);
+
 class HttpServer {
  public:
   HttpServer(boost::asio::io_context& io, ServerOptions options, Handler handler);
@@ -79,8 +86,5 @@ class HttpServer {
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };
-
-// Percent-decoding of a URL component ("a%20b+c" → "a b c" when `plus_is_space`).
-std::string UrlDecode(std::string_view text, bool plus_is_space);
 
 }  // namespace zlh::api

@@ -181,12 +181,5 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheCapGet503) {
   EXPECT_EQ(slow.get().status, 200);
 }
 
-TEST(UrlDecodeTest, DecodesPercentAndPlus) {
-  EXPECT_EQ(UrlDecode("a%20b+c", true), "a b c");
-  EXPECT_EQ(UrlDecode("a%20b+c", false), "a b+c");
-  EXPECT_EQ(UrlDecode("100%", true), "100%");   // a lone % stays
-  EXPECT_EQ(UrlDecode("%zz", true), "%zz");
-}
-
 }  // namespace
 }  // namespace zlh::api

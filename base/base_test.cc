@@ -6,6 +6,7 @@
 #include "base/duration.h"
 #include "base/ids.h"
 #include "base/status.h"
+#include "base/url.h"
 
 namespace zlh {
 namespace {
@@ -65,6 +66,21 @@ TEST(IdsTest, IdsAreValidUniqueAndIncreasing) {
 TEST(IdsTest, RejectsMalformedIds) {
   EXPECT_FALSE(IsValidId("not-an-id"));
   EXPECT_FALSE(IsValidId(std::string(kIdLength, 'I')));  // not in Crockford's alphabet
+}
+
+TEST(UrlTest, DecodesPercentAndPlus) {
+  EXPECT_EQ(UrlDecode("a%20b+c", true), "a b c");
+  EXPECT_EQ(UrlDecode("a%20b+c", false), "a b+c");
+  EXPECT_EQ(UrlDecode("100%", true), "100%");  // a lone % stays
+  EXPECT_EQ(UrlDecode("%zz", true), "%zz");
+}
+
+TEST(UrlTest, ParsesForms) {
+  auto form = ParseForm("newid=101&hostname=survival%2D1&full=1&empty=&=x");
+  EXPECT_EQ(form.size(), 4u);
+  EXPECT_EQ(form["newid"], "101");
+  EXPECT_EQ(form["hostname"], "survival-1");
+  EXPECT_EQ(form["empty"], "");
 }
 
 TEST(ClockTest, FormatsRfc3339) {

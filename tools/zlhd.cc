@@ -70,16 +70,10 @@ Flags ParseFlags(int argc, char** argv) {
     } else if (arg == "--data") {
       flags.data = value();
     } else if (arg == "--listen") {
-      std::string listen = value();
-      size_t colon = listen.rfind(':');
-      char* end = nullptr;
-      long port = colon == std::string::npos ? -1 : std::strtol(listen.c_str() + colon + 1, &end, 10);
-      if (colon == std::string::npos || colon == 0 || *end != '\0' || port < 0 || port > 65535 ||
-          colon + 1 == listen.size()) {
-        UsageError("--listen: '" + listen + "' is not HOST:PORT");
-      }
-      flags.host = listen.substr(0, colon);
-      flags.port = static_cast<uint16_t>(port);
+      auto listen = zlh::api::ParseListenAddress(value());
+      if (!listen.ok()) UsageError("--listen: " + listen.status().message());
+      flags.host = listen->host;
+      flags.port = listen->port;
     } else {
       UsageError("unknown argument '" + arg + "'");
     }

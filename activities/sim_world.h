@@ -1,0 +1,63 @@
+// The simulated outside world (SPEC §7.4): the subsets of Proxmox VE, the agent, the proxy, DNS,
+// billing, backups and Discord that the HTTP activities call, served from one in-memory state that
+// is written to a file after every change (so it outlives a killed zlhd). It counts create calls,
+// records every mutating call with its fencing token, rejects stale tokens with 409, and takes
+// injected faults and drift through /sim/faults. zlh-sim serves it over HTTP; zlhd runs the same
+// world in-process when no --fleet is given.
+//
+// This first part serves Proxmox (nodes, guests, clone, start/stop/shutdown/reboot, status,
+// destroy, task status), /sim/state, /sim/containers and call faults.
+//
+// Thread-compatible: the caller serializes calls to Handle.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace zlh::activities::sim {
+
+struct HttpCall {
+  std::string method;
+  std::string path;  // decoded, without the query
+  std::map<std::string, std::string> query;
+  std::map<std::string, std::string> headers;  // names in lower case
+  std::string body;
+};
+
+struct HttpReply {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  // An injected latency or timeout: the server waits this long before it answers.
+  int64_t delay_ms = 0;
+};
+
+class World {
+ public:
+  // Loads `state_file` when it exists (kCorruption naming what is wrong when it cannot be read)
+  // or starts empty with `nodes`. An empty `state_file` keeps the state in memory only.
+  static Result<std::unique_ptr<World>> Open(std::string state_file,
+                                             std::vector<std::string> nodes);
+  ~World();
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  HttpReply Handle(const HttpCall& call);
+  // GET /sim/state's body.
+  std::string StateJson() const;
+
+ private:
+  struct State;
+  World(std::string state_file, std::unique_ptr<State> state);
+  Status Save() const;
+
+  std::string state_file_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace zlh::activities::sim

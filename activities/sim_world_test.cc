@@ -1,0 +1,168 @@
+#include "activities/sim_world.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "base/temp_dir.h"
+
+namespace zlh::activities::sim {
+namespace {
+
+namespace json = boost::json;
+
+const std::map<std::string, std::string> kAuth = {
+    {"authorization", "PVEAPIToken=root@pam!zlh=secret"}};
+
+HttpCall Call(std::string method, std::string path, std::string body = "",
+              std::map<std::string, std::string> headers = kAuth) {
+  return {std::move(method), std::move(path), {}, std::move(headers), std::move(body)};
+}
+
+json::value State(World& w) { return json::parse(w.StateJson()); }
+
+class SimWorldTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto w = World::Open(tmp_.Sub("state.json"), {"pve1", "pve2"});
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    world_ = std::move(w).value();
+  }
+  TempDir tmp_;
+  std::unique_ptr<World> world_;
+};
+
+TEST_F(SimWorldTest, CloneCreatesAContainerOnceAndCountsEveryCreateCall) {
+  auto r = world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                               "newid=101&hostname=survival&full=1&target=pve2"));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body).at("data").as_string().find("UPID:pve1:"), 0u);
+  auto again = world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                                   "newid=101&hostname=survival"));
+  EXPECT_EQ(again.status, 500);
+  EXPECT_NE(again.body.find("CT 101 already exists"), std::string::npos);
+  json::value c = State(*world_).at("containers").at(0);
+  EXPECT_EQ(c.at("vmid").as_int64(), 101);
+  EXPECT_EQ(c.at("node").as_string(), "pve2");
+  EXPECT_EQ(c.at("hostname").as_string(), "survival");
+  EXPECT_EQ(c.at("status").as_string(), "stopped");
+  EXPECT_EQ(c.at("createCalls").as_int64(), 2);
+}
+
+TEST_F(SimWorldTest, LifecycleAndTaskStatus) {
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                                "newid=101&hostname=a")).status, 200);
+  auto start = world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/start"));
+  ASSERT_EQ(start.status, 200);
+  std::string upid(json::parse(start.body).at("data").as_string());
+  auto task = world_->Handle(Call("GET", "/api2/json/nodes/pve1/tasks/" + upid + "/status"));
+  EXPECT_EQ(json::parse(task.body).at("data").at("exitstatus").as_string(), "OK");
+  auto current = world_->Handle(Call("GET", "/api2/json/nodes/pve1/lxc/101/status/current"));
+  EXPECT_EQ(json::parse(current.body).at("data").at("status").as_string(), "running");
+  ASSERT_EQ(world_->Handle(Call("DELETE", "/api2/json/nodes/pve1/lxc/101")).status, 200);
+  EXPECT_TRUE(State(*world_).at("containers").as_array().empty());
+  EXPECT_EQ(world_->Handle(Call("DELETE", "/api2/json/nodes/pve1/lxc/101")).status, 500);
+}
+
+TEST_F(SimWorldTest, ProxmoxWantsAnApiToken) {
+  auto r = world_->Handle(Call("GET", "/api2/json/nodes", "", {}));
+  EXPECT_EQ(r.status, 401);
+}
+
+TEST_F(SimWorldTest, StaleFencingTokensAreRejectedAndRecorded) {
+  auto with_token = [](const char* token) {
+    auto h = kAuth;
+    h["x-zlh-fencing-token"] = token;
+    return h;
+  };
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                                "newid=101&hostname=a", with_token("7"))).status, 200);
+  auto stale = world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/start", "",
+                                   with_token("6")));
+  EXPECT_EQ(stale.status, 409);
+  json::value state = State(*world_);
+  EXPECT_EQ(state.at("containers").at(0).at("status").as_string(), "stopped");  // not acted on
+  const auto& m = state.at("mutations").as_array();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].at("fencingToken").as_int64(), 7);
+  EXPECT_TRUE(m[1].at("rejected").as_bool());
+  EXPECT_EQ(m[1].at("call").as_string(), "proxmox.start");
+}
+
+TEST_F(SimWorldTest, InjectedErrorsHitTheNamedCallCountTimes) {
+  auto fault = world_->Handle(Call("POST", "/sim/faults",
+                                   R"({"call":"proxmox.create","mode":"error","count":2,"status":503})"));
+  ASSERT_EQ(fault.status, 200) << fault.body;
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                                  "newid=101&hostname=a")).status, 503);
+  }
+  EXPECT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                                "newid=101&hostname=a")).status, 200);
+  auto latency = world_->Handle(Call("POST", "/sim/faults",
+                                     R"({"call":"proxmox.status","mode":"timeout","latencyMs":1500})"));
+  ASSERT_EQ(latency.status, 200);
+  auto held = world_->Handle(Call("GET", "/api2/json/nodes/pve1/lxc/101/status/current"));
+  EXPECT_EQ(held.delay_ms, 1500);
+}
+
+TEST_F(SimWorldTest, BadFaultsAndContainersAreRefusedNamingTheField) {
+  struct Case {
+    const char* path;
+    const char* body;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/sim/faults", R"({"call":"proxmox.explode","mode":"error"})", "call: required"},
+           {"/sim/faults", R"({"call":"proxmox.create","mode":"fire"})", "mode: required"},
+           {"/sim/faults", R"({"call":"proxmox.create","mode":"error","count":0})", "count:"},
+           {"/sim/faults", R"({"call":"proxmox.create","mode":"error","extra":1})", "extra: unknown field"},
+           {"/sim/faults", "not json", "not JSON"},
+           {"/sim/containers", R"({"vmid":-1,"node":"pve1","hostname":"x"})", "vmid:"},
+           {"/sim/containers", R"({"vmid":105,"node":"pve9","hostname":"x"})", "node:"},
+       }) {
+    SCOPED_TRACE(c.body);
+    auto r = world_->Handle(Call("POST", c.path, c.body));
+    EXPECT_EQ(r.status, 400);
+    EXPECT_NE(r.body.find(c.message), std::string::npos) << r.body;
+  }
+  EXPECT_EQ(State(*world_).at("containers").as_array().size(), 0u);  // nothing changed
+}
+
+TEST_F(SimWorldTest, PreexistingContainersShowAsUsedVmids) {
+  ASSERT_EQ(world_->Handle(Call("POST", "/sim/containers",
+                                R"({"vmid":105,"node":"pve1","hostname":"foreign"})")).status, 201);
+  auto r = world_->Handle(Call("GET", "/api2/json/cluster/resources"));
+  json::value guest = json::parse(r.body).at("data").at(0);
+  EXPECT_EQ(guest.at("vmid").as_int64(), 105);
+  EXPECT_EQ(guest.at("name").as_string(), "foreign");
+  EXPECT_TRUE(State(*world_).at("containers").at(0).at("preexisting").as_bool());
+}
+
+TEST_F(SimWorldTest, StateOutlivesTheWorld) {
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                                "newid=101&hostname=kept")).status, 200);
+  ASSERT_EQ(world_->Handle(Call("POST", "/sim/faults",
+                                R"({"call":"proxmox.start","mode":"error"})")).status, 200);
+  world_.reset();
+  auto reopened = World::Open(tmp_.Sub("state.json"), {"ignored"});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(State(**reopened).at("containers").at(0).at("hostname").as_string(), "kept");
+  // The pending fault came back too.
+  EXPECT_EQ((*reopened)->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/start")).status,
+            500);
+}
+
+TEST_F(SimWorldTest, CorruptStateFileIsRefusedClearly) {
+  std::string path = tmp_.Sub("bad.json");
+  FILE* f = fopen(path.c_str(), "w");
+  fputs("{\"containers\": 5}", f);
+  fclose(f);
+  auto w = World::Open(path, {"pve1"});
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), Code::kCorruption);
+  EXPECT_NE(w.status().message().find(path), std::string::npos);
+}
+
+}  // namespace
+}  // namespace zlh::activities::sim
