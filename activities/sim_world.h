@@ -5,8 +5,10 @@
 // injected faults and drift through /sim/faults. zlh-sim serves it over HTTP; zlhd runs the same
 // world in-process when no --fleet is given.
 //
-// This first part serves Proxmox (nodes, guests, clone, start/stop/shutdown/reboot, status,
-// destroy, task status), /sim/state, /sim/containers and call faults.
+// Routes: /api2/json/... (Proxmox, API-token auth), /agents/{vmid}/..., /proxy/servers,
+// /client/v4/zones/{zone}/dns_records (Cloudflare-style), /api/webhooks/{channel}/{token}
+// (Discord), /billing/customers/{id}, and /sim/state, /sim/faults, /sim/containers, /sim/billing.
+// Not yet: backup.restore.
 //
 // Thread-compatible: the caller serializes calls to Handle.
 #pragma once
@@ -51,8 +53,9 @@ class World {
   // GET /sim/state's body.
   std::string StateJson() const;
 
+  struct State;  // activities/sim_state.h
+
  private:
-  struct State;
   World(std::string state_file, std::unique_ptr<State> state);
   Status Save() const;
 

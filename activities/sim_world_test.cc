@@ -164,5 +164,146 @@ TEST_F(SimWorldTest, CorruptStateFileIsRefusedClearly) {
   EXPECT_NE(w.status().message().find(path), std::string::npos);
 }
 
+
+HttpCall Bearer(std::string method, std::string path, std::string body = "") {
+  return {std::move(method), std::move(path), {}, {{"authorization", "Bearer t0ken"}}, std::move(body)};
+}
+
+class SimServicesTest : public SimWorldTest {
+ protected:
+  void SetUp() override {
+    SimWorldTest::SetUp();
+    ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                                  "newid=101&hostname=survival")).status, 200);
+  }
+  void StartContainer() {
+    ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/start")).status, 200);
+  }
+  int Health() { return world_->Handle(Bearer("GET", "/agents/101/health")).status; }
+};
+
+TEST_F(SimServicesTest, AgentAnswersOnlyWhileItsContainerRuns) {
+  EXPECT_EQ(Health(), 503);  // stopped container: unreachable
+  StartContainer();
+  auto health = world_->Handle(Bearer("GET", "/agents/101/health"));
+  ASSERT_EQ(health.status, 200);
+  EXPECT_EQ(json::parse(health.body).at("status").as_string(), "ready");
+  EXPECT_EQ(world_->Handle(Bearer("POST", "/agents/101/install", R"({"game":"vanilla","loader":"fabric"})")).status, 200);
+  EXPECT_EQ(world_->Handle(Bearer("POST", "/agents/101/workload/start")).status, 200);
+  json::value agent = State(*world_).at("agents").at(0);
+  EXPECT_EQ(agent.at("state").as_string(), "ready");
+  EXPECT_EQ(agent.at("workload").as_string(), "running");
+  EXPECT_EQ(world_->Handle(Call("GET", "/agents/101/health", "", {})).status, 401);
+}
+
+TEST_F(SimServicesTest, OfflineAgentComesBackWithAReboot) {
+  StartContainer();
+  ASSERT_EQ(world_->Handle(Call("POST", "/sim/faults", R"({"drift":"agent_offline","vmid":101})")).status, 200);
+  EXPECT_EQ(Health(), 503);
+  EXPECT_EQ(State(*world_).at("agents").at(0).at("state").as_string(), "offline");
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/reboot")).status, 200);
+  EXPECT_EQ(Health(), 200);
+}
+
+TEST_F(SimServicesTest, ProxyRegistrationIsIdempotentAndNamesConflicts) {
+  std::string body = R"({"name":"survival","address":"127.1.0.101:25565"})";
+  EXPECT_EQ(world_->Handle(Bearer("POST", "/proxy/servers", body)).status, 200);
+  EXPECT_EQ(world_->Handle(Bearer("POST", "/proxy/servers", body)).status, 200);
+  EXPECT_EQ(world_->Handle(Bearer("POST", "/proxy/servers",
+                                  R"({"name":"survival","address":"127.9.9.9:1"})")).status, 409);
+  json::value regs = State(*world_).at("proxyRegistrations");
+  ASSERT_EQ(regs.as_array().size(), 1u);
+  EXPECT_EQ(regs.at(0).at("address").as_string(), "127.1.0.101:25565");
+  EXPECT_EQ(world_->Handle(Bearer("DELETE", "/proxy/servers/survival")).status, 200);
+  EXPECT_EQ(world_->Handle(Bearer("DELETE", "/proxy/servers/survival")).status, 404);
+}
+
+TEST_F(SimServicesTest, DnsRecordsPublishOnceListAndDelete) {
+  std::string a = R"({"type":"A","name":"survival.play.example","content":"203.0.113.7","ttl":1,"proxied":false})";
+  auto first = world_->Handle(Bearer("POST", "/client/v4/zones/z1/dns_records", a));
+  ASSERT_EQ(first.status, 200) << first.body;
+  std::string id(json::parse(first.body).at("result").at("id").as_string());
+  auto dup = world_->Handle(Bearer("POST", "/client/v4/zones/z1/dns_records", a));
+  EXPECT_EQ(dup.status, 400);
+  EXPECT_EQ(json::parse(dup.body).at("errors").at(0).at("code").as_int64(), 81057);
+  std::string srv = R"({"type":"SRV","name":"_minecraft._tcp.survival.play.example","data":{"priority":0,"weight":5,"port":25565,"target":"proxy.play.example"}})";
+  ASSERT_EQ(world_->Handle(Bearer("POST", "/client/v4/zones/z1/dns_records", srv)).status, 200);
+  HttpCall list = Bearer("GET", "/client/v4/zones/z1/dns_records");
+  list.query = {{"type", "SRV"}, {"name", "_minecraft._tcp.survival.play.example"}};
+  json::value found = json::parse(world_->Handle(list).body);
+  ASSERT_EQ(found.at("result").as_array().size(), 1u);
+  EXPECT_EQ(found.at("result").at(0).at("content").as_string(), "0 5 25565 proxy.play.example");
+  EXPECT_EQ(world_->Handle(Bearer("DELETE", "/client/v4/zones/z1/dns_records/" + id)).status, 200);
+  EXPECT_EQ(State(*world_).at("dnsRecords").as_array().size(), 1u);
+  EXPECT_EQ(world_->Handle(Call("GET", "/client/v4/zones/z1/dns_records", "", {})).status, 403);
+}
+
+TEST_F(SimServicesTest, DiscordRecordsMessagesAndWhetherTheyPing) {
+  auto post = [&](const std::string& body) {
+    return world_->Handle(Call("POST", "/api/webhooks/alerts-critical/sim", body, {})).status;
+  };
+  EXPECT_EQ(post(R"({"content":"quiet","allowed_mentions":{"parse":[]}})"), 204);
+  EXPECT_EQ(post(R"({"content":"<@&42> wake up","allowed_mentions":{"roles":["42"]}})"), 204);
+  EXPECT_EQ(post(R"({"content":"default parses all"})"), 204);
+  EXPECT_EQ(post(R"({"content":""})"), 400);
+  EXPECT_EQ(post("{\"content\":\"" + std::string(2001, 'x') + "\"}"), 400);
+  json::value state = State(*world_);
+  const auto& msgs = state.at("discordMessages").as_array();
+  ASSERT_EQ(msgs.size(), 3u);
+  EXPECT_EQ(msgs[0].at("channel").as_string(), "alerts-critical");
+  EXPECT_FALSE(msgs[0].at("ping").as_bool());
+  EXPECT_TRUE(msgs[1].at("ping").as_bool());
+  EXPECT_TRUE(msgs[2].at("ping").as_bool());
+}
+
+TEST_F(SimServicesTest, BillingIsActiveUntilChangedBehindTheWebhooksBack) {
+  auto status = [&] {
+    return std::string(json::parse(world_->Handle(Bearer("GET", "/billing/customers/c-1")).body)
+                           .at("status").as_string());
+  };
+  EXPECT_EQ(status(), "active");
+  ASSERT_EQ(world_->Handle(Call("POST", "/sim/billing", R"({"customerId":"c-1","status":"suspended"})")).status, 200);
+  EXPECT_EQ(status(), "suspended");
+  EXPECT_EQ(world_->Handle(Call("POST", "/sim/billing", R"({"customerId":"c-1","status":"gone"})")).status, 400);
+}
+
+TEST_F(SimServicesTest, EveryDriftAndWhichCanBeCleared) {
+  StartContainer();
+  ASSERT_EQ(world_->Handle(Bearer("POST", "/proxy/servers", R"({"name":"survival","address":"x:1"})")).status, 200);
+  ASSERT_EQ(world_->Handle(Bearer("POST", "/client/v4/zones/z1/dns_records",
+                                  R"({"type":"A","name":"survival.play.example","content":"1.2.3.4"})")).status, 200);
+  auto drift = [&](const std::string& kind, bool clear = false) {
+    return world_->Handle(Call("POST", "/sim/faults",
+                               R"({"drift":")" + kind + R"(","vmid":101)" +
+                                   (clear ? R"(,"clear":true})" : "}")));
+  };
+  EXPECT_EQ(drift("dns_missing").status, 200);
+  EXPECT_TRUE(State(*world_).at("dnsRecords").as_array().empty());
+  EXPECT_EQ(drift("proxy_missing").status, 200);
+  EXPECT_TRUE(State(*world_).at("proxyRegistrations").as_array().empty());
+  EXPECT_EQ(drift("proxy_missing", true).status, 400);  // a repair undoes it, not a clear
+  EXPECT_EQ(drift("backup_missed").status, 200);
+  EXPECT_FALSE(State(*world_).at("backups").as_array().empty());
+  EXPECT_EQ(drift("container_stopped").status, 200);
+  EXPECT_EQ(State(*world_).at("containers").at(0).at("status").as_string(), "stopped");
+  EXPECT_EQ(drift("container_stopped", true).status, 200);
+  EXPECT_EQ(Health(), 200);
+  EXPECT_EQ(drift("container_missing").status, 200);
+  EXPECT_TRUE(State(*world_).at("containers").as_array().empty());
+  EXPECT_EQ(drift("agent_offline").status, 404);  // no such container any more
+  EXPECT_EQ(world_->Handle(Call("POST", "/sim/faults", R"({"drift":"meteor","vmid":101})")).status, 400);
+}
+
+TEST_F(SimServicesTest, BackupsRunAndList) {
+  StartContainer();
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/vzdump", "vmid=101&storage=local&mode=snapshot")).status, 200);
+  HttpCall list = Call("GET", "/api2/json/nodes/pve1/storage/local/content");
+  list.query = {{"content", "backup"}, {"vmid", "101"}};
+  json::value content = json::parse(world_->Handle(list).body);
+  ASSERT_EQ(content.at("data").as_array().size(), 1u);
+  EXPECT_EQ(content.at("data").at(0).at("vmid").as_int64(), 101);
+  EXPECT_EQ(State(*world_).at("backups").at(0).at("vmid").as_int64(), 101);
+}
+
 }  // namespace
 }  // namespace zlh::activities::sim

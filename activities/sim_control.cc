@@ -1,0 +1,155 @@
+// The simulator's own controls: POST /sim/containers (pre-existing containers), /sim/faults (call
+// faults and drift) and /sim/billing (billing changed behind the webhooks' back). Every input is
+// checked field by field; a refused one changes nothing.
+#include <algorithm>
+#include <set>
+
+#include "activities/sim_state.h"
+#include "base/clock.h"
+
+namespace zlh::activities::sim {
+namespace {
+
+// Every call name of SPEC §7.4; faults name one of these.
+const std::set<std::string> kCalls = {
+    "proxmox.create", "proxmox.start",  "proxmox.stop",   "proxmox.destroy", "proxmox.status",
+    "agent.health",   "agent.install",  "agent.restart",  "agent.workload",  "proxy.register",
+    "proxy.unregister", "dns.publish",  "dns.delete",     "billing.status",  "backup.run",
+    "backup.restore", "discord.post",   "proxmox.reboot"};
+
+const std::set<std::string> kDrifts = {"agent_offline",     "dns_missing",       "proxy_missing",
+                                       "container_stopped", "container_missing", "backup_missed"};
+
+// The field names an input may have; the first other one, if any.
+std::optional<std::string> Unknown(const json::object& o, std::initializer_list<const char*> known) {
+  for (const auto& [key, value] : o) {
+    if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
+      return std::string(key);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, bool* changed) {
+  boost::system::error_code ec;
+  json::value body = json::parse(call.body, ec);
+  if (ec) return ErrorReply(400, "the body is not JSON: " + ec.message());
+  if (!body.is_object()) return ErrorReply(400, "the body must be a JSON object");
+  const json::object& o = body.as_object();
+  auto str = [&](const char* key) -> std::optional<std::string> {
+    auto it = o.find(key);
+    if (it == o.end() || !it->value().is_string()) return std::nullopt;
+    return std::string(it->value().as_string());
+  };
+  auto num = [&](const char* key) -> std::optional<int64_t> {
+    auto it = o.find(key);
+    if (it == o.end() || !it->value().is_int64()) return std::nullopt;
+    return it->value().as_int64();
+  };
+
+  if (what == "containers") {
+    if (auto extra = Unknown(o, {"vmid", "node", "hostname"})) return ErrorReply(400, *extra + ": unknown field");
+    auto vmid = num("vmid");
+    auto node = str("node");
+    auto hostname = str("hostname");
+    if (!vmid || *vmid <= 0) return ErrorReply(400, "vmid: required, a positive integer");
+    if (!node || std::find(nodes.begin(), nodes.end(), *node) == nodes.end()) {
+      return ErrorReply(400, "node: required, one of the simulated nodes");
+    }
+    if (!hostname || hostname->empty()) return ErrorReply(400, "hostname: required");
+    if (containers.count(*vmid)) return ErrorReply(409, "vmid: " + std::to_string(*vmid) + " exists");
+    containers[*vmid] = Container{*vmid, *node, *hostname, "running", 0, true};
+    *changed = true;
+    return JsonReply(201, json::object{{"vmid", *vmid}});
+  }
+
+  if (what == "billing") {
+    if (auto extra = Unknown(o, {"customerId", "status"})) return ErrorReply(400, *extra + ": unknown field");
+    auto customer = str("customerId");
+    auto status = str("status");
+    if (!customer || customer->empty()) return ErrorReply(400, "customerId: required");
+    if (!status || (*status != "active" && *status != "suspended")) {
+      return ErrorReply(400, "status: active or suspended");
+    }
+    billing[*customer] = *status;
+    *changed = true;
+    return JsonReply(200, json::object{{"customerId", *customer}, {"status", *status}});
+  }
+
+  if (what != "faults") return ErrorReply(404, "no such simulator route: /sim/" + what);
+
+  if (o.contains("drift")) {
+    if (auto extra = Unknown(o, {"drift", "vmid", "clear"})) return ErrorReply(400, *extra + ": unknown field");
+    auto drift = str("drift");
+    auto vmid = num("vmid");
+    if (!drift || !kDrifts.count(*drift)) {
+      return ErrorReply(400, "drift: one of agent_offline, dns_missing, proxy_missing, "
+                             "container_stopped, container_missing, backup_missed");
+    }
+    if (!vmid) return ErrorReply(400, "vmid: required, an integer");
+    auto clear_it = o.find("clear");
+    if (clear_it != o.end() && !clear_it->value().is_bool()) return ErrorReply(400, "clear: true or false");
+    bool clear = clear_it != o.end() && clear_it->value().as_bool();
+    auto c = containers.find(*vmid);
+    if (c == containers.end()) return ErrorReply(404, "vmid: no container " + std::to_string(*vmid));
+    const std::string& host = c->second.hostname;
+    if (*drift == "agent_offline") {
+      auto a = agents.find(*vmid);
+      if (a == agents.end()) return ErrorReply(409, "container " + std::to_string(*vmid) + " has no agent");
+      a->second.state = clear ? "ready" : "offline";
+    } else if (*drift == "container_stopped") {
+      if (clear) {
+        c->second.status = "running";
+        Started(*vmid);
+      } else {
+        c->second.status = "stopped";
+        Stopped(*vmid);
+      }
+    } else if (*drift == "backup_missed") {
+      backups[*vmid] = clear ? NowMs() : NowMs() - 3 * 24 * 3600 * 1000LL;
+    } else if (clear) {
+      return ErrorReply(400, "clear: " + *drift + " is undone by a repair, not cleared");
+    } else if (*drift == "dns_missing") {
+      std::erase_if(dns, [&](const DnsRecord& r) {
+        return r.name.rfind(host + ".", 0) == 0 || r.name.rfind("_minecraft._tcp." + host + ".", 0) == 0;
+      });
+    } else if (*drift == "proxy_missing") {
+      proxy.erase(host);
+    } else if (*drift == "container_missing") {
+      containers.erase(c);
+      agents.erase(*vmid);
+    }
+    *changed = true;
+    return JsonReply(200, json::object{{"drift", *drift}, {"vmid", *vmid}, {"clear", clear}});
+  }
+
+  if (auto extra = Unknown(o, {"call", "mode", "count", "status", "latencyMs"})) {
+    return ErrorReply(400, *extra + ": unknown field");
+  }
+  auto name = str("call");
+  if (!name || !kCalls.count(*name)) return ErrorReply(400, "call: required, a call name of SPEC §7.4");
+  Fault f;
+  f.mode = str("mode").value_or("");
+  if (f.mode != "error" && f.mode != "timeout" && f.mode != "latency") {
+    return ErrorReply(400, "mode: required, one of error, timeout, latency");
+  }
+  if (o.contains("count") && (!num("count") || *num("count") < 1)) {
+    return ErrorReply(400, "count: a positive integer");
+  }
+  if (o.contains("status") && (!num("status") || *num("status") < 400 || *num("status") > 599)) {
+    return ErrorReply(400, "status: an HTTP error status (400-599)");
+  }
+  if (o.contains("latencyMs") && (!num("latencyMs") || *num("latencyMs") < 0)) {
+    return ErrorReply(400, "latencyMs: a non-negative integer");
+  }
+  f.count = num("count").value_or(1);
+  f.status = num("status").value_or(500);
+  f.latency_ms = num("latencyMs").value_or(0);
+  faults[*name].push_back(f);
+  *changed = true;
+  return JsonReply(200, json::object{{"call", *name}, {"pending", static_cast<int64_t>(faults[*name].size())}});
+}
+
+}  // namespace zlh::activities::sim

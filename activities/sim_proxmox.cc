@@ -1,0 +1,156 @@
+// The simulated Proxmox VE API subset (EXTERNAL-APIS.md): nodes, guests, clone, power, status,
+// destroy, backups (vzdump) and task status. Tasks finish at once.
+#include <algorithm>
+
+#include "activities/sim_state.h"
+#include "base/clock.h"
+#include "base/url.h"
+
+namespace zlh::activities::sim {
+namespace {
+
+// Proxmox wraps every answer in {"data": ...}; errors carry a message.
+HttpReply Pve(json::value data, int64_t delay_ms = 0) {
+  HttpReply r = JsonReply(200, json::object{{"data", std::move(data)}});
+  r.delay_ms = delay_ms;
+  return r;
+}
+HttpReply PveError(int status, const std::string& message, int64_t delay_ms = 0) {
+  HttpReply r = JsonReply(status, json::object{{"data", nullptr}, {"message", message}});
+  r.delay_ms = delay_ms;
+  return r;
+}
+
+}  // namespace
+
+HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::string>& parts,
+                                bool* changed) {
+  auto auth = call.headers.find("authorization");
+  if (auth == call.headers.end() || auth->second.rfind("PVEAPIToken=", 0) != 0) {
+    return PveError(401, "authentication failure");
+  }
+  std::vector<std::string> p(parts.begin() + 2, parts.end());  // after /api2/json
+  if (call.method == "GET" && p.size() == 1 && p[0] == "nodes") {
+    json::array out;
+    for (const auto& n : nodes) {
+      int64_t guests = 0;
+      for (const auto& [vmid, c] : containers) guests += c.node == n;
+      out.push_back(json::object{{"node", n},
+                                 {"status", "online"},
+                                 {"cpu", 0.01 + 0.05 * static_cast<double>(guests)},
+                                 {"mem", guests * (int64_t{2} << 30)},
+                                 {"maxmem", int64_t{64} << 30}});
+    }
+    return Pve(std::move(out));
+  }
+  if (call.method == "GET" && p.size() == 2 && p[0] == "cluster" && p[1] == "resources") {
+    json::array out;
+    for (const auto& [vmid, c] : containers) {
+      out.push_back(json::object{{"vmid", c.vmid}, {"node", c.node}, {"type", "lxc"},
+                                 {"status", c.status}, {"name", c.hostname}});
+    }
+    return Pve(std::move(out));
+  }
+  if (p.size() < 2 || p[0] != "nodes") return PveError(404, "no such path");
+  const std::string& node = p[1];
+  if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) {
+    return PveError(404, "no such node '" + node + "'");
+  }
+  if (call.method == "GET" && p.size() == 5 && p[2] == "tasks" && p[4] == "status") {
+    if (p[3].rfind("UPID:" + node + ":", 0) != 0) return PveError(404, "no such task");
+    return Pve(json::object{{"upid", p[3]}, {"status", "stopped"}, {"exitstatus", "OK"}});
+  }
+  std::map<std::string, std::string> form = ParseForm(call.body);
+  if (p.size() == 3 && p[2] == "vzdump" && call.method == "POST") {
+    auto vmid = ToInt(form["vmid"]);
+    if (!vmid) return PveError(400, "vmid: required, a number");
+    int64_t delay = 0;
+    if (auto early = Begin("backup.run", *vmid, true, call, &delay, changed)) return *early;
+    if (!containers.count(*vmid)) return PveError(500, "CT " + form["vmid"] + " does not exist", delay);
+    backups[*vmid] = NowMs();
+    return Pve(json::value(NewTask(node, "vzdump", *vmid)), delay);
+  }
+  if (p.size() == 5 && p[2] == "storage" && p[4] == "content" && call.method == "GET") {
+    json::array out;
+    for (const auto& [vmid, at] : backups) {
+      auto want = call.query.find("vmid");
+      if (want != call.query.end() && ToInt(want->second) != vmid) continue;
+      out.push_back(json::object{{"volid", p[3] + ":backup/vzdump-lxc-" + std::to_string(vmid)},
+                                 {"vmid", vmid}, {"ctime", at / 1000}, {"content", "backup"}});
+    }
+    return Pve(std::move(out));
+  }
+  if (p.size() < 4 || p[2] != "lxc") return PveError(404, "no such path");
+  auto vmid = ToInt(p[3]);
+  if (!vmid) return PveError(400, "vmid: '" + p[3] + "' is not a number");
+
+  std::string name;
+  bool mutating = true;
+  if (call.method == "POST" && p.size() == 5 && p[4] == "clone") {
+    name = "proxmox.create";
+  } else if (call.method == "POST" && p.size() == 6 && p[4] == "status") {
+    name = p[5] == "start"                        ? "proxmox.start"
+           : p[5] == "stop" || p[5] == "shutdown" ? "proxmox.stop"
+           : p[5] == "reboot"                     ? "proxmox.reboot"
+                                                  : "";
+  } else if (call.method == "GET" && p.size() == 6 && p[4] == "status" && p[5] == "current") {
+    name = "proxmox.status";
+    mutating = false;
+  } else if (call.method == "DELETE" && p.size() == 4) {
+    name = "proxmox.destroy";
+  }
+  if (name.empty()) return PveError(404, "no such path");
+  int64_t target = *vmid;
+  if (name == "proxmox.create") {
+    auto newid = ToInt(form["newid"]);
+    if (!newid) return PveError(400, "newid: required, a number");
+    target = *newid;
+  }
+  int64_t delay = 0;
+  if (auto early = Begin(name, target, mutating, call, &delay, changed)) return *early;
+
+  if (name == "proxmox.create") {
+    std::string hostname = form["hostname"];
+    if (hostname.empty()) return PveError(400, "hostname: required", delay);
+    std::string to = form.count("target") ? form["target"] : node;
+    if (std::find(nodes.begin(), nodes.end(), to) == nodes.end()) {
+      return PveError(400, "target: no such node '" + to + "'", delay);
+    }
+    auto it = containers.find(target);
+    if (it != containers.end()) {
+      ++it->second.create_calls;
+      return PveError(500, "CT " + std::to_string(target) + " already exists", delay);
+    }
+    containers[target] = Container{target, to, hostname, "stopped", 1, false};
+    agents[target] = Agent{};
+    return Pve(json::value(NewTask(node, "vzclone", target)), delay);
+  }
+  auto it = containers.find(target);
+  if (it == containers.end() || it->second.node != node) {
+    return PveError(500, "CT " + std::to_string(target) + " does not exist", delay);
+  }
+  if (name == "proxmox.status") {
+    return Pve(json::object{{"vmid", target}, {"status", it->second.status},
+                            {"name", it->second.hostname}},
+               delay);
+  }
+  if (name == "proxmox.destroy") {
+    containers.erase(it);
+    agents.erase(target);
+    return Pve(json::value(NewTask(node, "vzdestroy", target)), delay);
+  }
+  if (name == "proxmox.stop") {
+    it->second.status = "stopped";
+    Stopped(target);
+  } else {
+    it->second.status = "running";
+    Started(target);
+  }
+  return Pve(json::value(NewTask(node, name == "proxmox.start"  ? "vzstart"
+                                       : name == "proxmox.stop" ? "vzstop"
+                                                                : "vzreboot",
+                                 target)),
+             delay);
+}
+
+}  // namespace zlh::activities::sim

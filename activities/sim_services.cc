@@ -1,0 +1,251 @@
+// The simulated agent, proxy (Velocity plugin), Cloudflare-style DNS, Discord webhooks and
+// billing status (EXTERNAL-APIS.md), each behind bearer-token auth.
+#include <algorithm>
+
+#include "activities/sim_state.h"
+#include "base/clock.h"
+
+namespace zlh::activities::sim {
+namespace {
+
+// The VMID of the container a DNS or proxy name belongs to (0 when none): "survival",
+// "survival.play.example" and "_minecraft._tcp.survival.play.example" all name "survival".
+int64_t VmidOfName(const std::map<int64_t, Container>& containers, std::string name) {
+  const std::string srv = "_minecraft._tcp.";
+  if (name.rfind(srv, 0) == 0) name = name.substr(srv.size());
+  name = name.substr(0, name.find('.'));
+  for (const auto& [vmid, c] : containers) {
+    if (c.hostname == name) return vmid;
+  }
+  return 0;
+}
+
+std::optional<json::object> ParseObject(const std::string& body) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return v.as_object();
+}
+
+std::string String(const json::object& o, const char* key) {
+  auto it = o.find(key);
+  return it != o.end() && it->value().is_string() ? std::string(it->value().as_string()) : "";
+}
+
+HttpReply Delayed(HttpReply r, int64_t delay_ms) {
+  r.delay_ms = delay_ms;
+  return r;
+}
+
+// Cloudflare's envelope.
+HttpReply Cf(int status, json::value result, int64_t delay_ms = 0) {
+  json::object o{{"success", status < 400}, {"errors", json::array()}, {"messages", json::array()},
+                 {"result", std::move(result)}};
+  return Delayed(JsonReply(status, std::move(o)), delay_ms);
+}
+HttpReply CfError(int status, int code, const std::string& message, int64_t delay_ms = 0) {
+  json::object o{{"success", false},
+                 {"errors", json::array{json::object{{"code", code}, {"message", message}}}},
+                 {"messages", json::array()},
+                 {"result", nullptr}};
+  return Delayed(JsonReply(status, std::move(o)), delay_ms);
+}
+
+}  // namespace
+
+HttpReply World::State::AgentCall(const HttpCall& call, const std::vector<std::string>& p,
+                                  bool* changed) {
+  if (!HasBearer(call)) return ErrorReply(401, "agent: bearer token required");
+  auto vmid = ToInt(p[1]);
+  if (!vmid) return ErrorReply(400, "vmid: '" + p[1] + "' is not a number");
+  std::string rest;
+  for (size_t i = 2; i < p.size(); ++i) rest += "/" + p[i];
+  std::string name = rest == "/health" && call.method == "GET"            ? "agent.health"
+                     : rest == "/install" && call.method == "POST"        ? "agent.install"
+                     : (rest == "/workload/start" || rest == "/workload/stop") &&
+                               call.method == "POST"
+                         ? "agent.workload"
+                     : rest == "/service/restart" && call.method == "POST" ? "agent.restart"
+                                                                           : "";
+  if (name.empty()) return ErrorReply(404, "no such agent route: " + rest);
+  int64_t delay = 0;
+  if (auto early = Begin(name, *vmid, name != "agent.health", call, &delay, changed)) return *early;
+  auto agent = agents.find(*vmid);
+  auto container = containers.find(*vmid);
+  if (agent == agents.end() || container == containers.end() ||
+      container->second.status != "running" || agent->second.state == "offline") {
+    // What a caller sees of an agent that does not answer.
+    return Delayed(ErrorReply(503, "agent " + p[1] + " is unreachable"), delay);
+  }
+  Agent& a = agent->second;
+  if (name == "agent.health") {
+    return Delayed(JsonReply(200, json::object{{"status", a.state}, {"version", "zlh-sim-1"}}), delay);
+  }
+  if (name == "agent.install") {
+    auto body = ParseObject(call.body);
+    if (!body || String(*body, "game").empty()) {
+      return Delayed(ErrorReply(400, "game: required"), delay);
+    }
+    a.game = String(*body, "game");
+    return Delayed(JsonReply(200, json::object{{"game", a.game}, {"loader", String(*body, "loader")}}), delay);
+  }
+  if (name == "agent.workload") {
+    a.workload = rest == "/workload/start" ? "running" : "stopped";
+    return Delayed(JsonReply(200, json::object{{"workload", a.workload}}), delay);
+  }
+  ++a.restarts;
+  a.state = "ready";
+  return Delayed(JsonReply(200, json::object{{"restarts", a.restarts}}), delay);
+}
+
+HttpReply World::State::ProxyCall(const HttpCall& call, const std::vector<std::string>& p,
+                                  bool* changed) {
+  if (!HasBearer(call)) return ErrorReply(401, "proxy: bearer token required");
+  if (call.method == "GET" && p.size() == 2) {
+    json::array out;
+    for (const auto& [name, address] : proxy) out.push_back(json::object{{"name", name}, {"address", address}});
+    return JsonReply(200, std::move(out));
+  }
+  if (call.method == "POST" && p.size() == 2) {
+    auto body = ParseObject(call.body);
+    std::string name = body ? String(*body, "name") : "", address = body ? String(*body, "address") : "";
+    if (name.empty() || address.empty()) return ErrorReply(400, "name and address: required");
+    int64_t delay = 0;
+    if (auto early = Begin("proxy.register", VmidOfName(containers, name), true, call, &delay, changed)) {
+      return *early;
+    }
+    auto it = proxy.find(name);
+    if (it != proxy.end() && it->second != address) {
+      return Delayed(ErrorReply(409, "server '" + name + "' is registered at " + it->second), delay);
+    }
+    proxy[name] = address;  // the same name and address again is success
+    return Delayed(JsonReply(200, json::object{{"name", name}, {"address", address}}), delay);
+  }
+  if (call.method == "DELETE" && p.size() == 3) {
+    int64_t delay = 0;
+    if (auto early = Begin("proxy.unregister", VmidOfName(containers, p[2]), true, call, &delay, changed)) {
+      return *early;
+    }
+    if (!proxy.erase(p[2])) return Delayed(ErrorReply(404, "no server '" + p[2] + "'"), delay);
+    return Delayed(JsonReply(200, json::object{{"name", p[2]}}), delay);
+  }
+  return ErrorReply(405, "proxy: GET or POST /proxy/servers, DELETE /proxy/servers/{name}");
+}
+
+HttpReply World::State::DnsCall(const HttpCall& call, const std::vector<std::string>& p,
+                                bool* changed) {
+  if (!HasBearer(call)) return CfError(403, 10000, "Authentication error");
+  if (p.size() < 5 || p[4] != "dns_records") return CfError(404, 7003, "No route for that URI");
+  auto record_json = [](const DnsRecord& r) {
+    return json::object{{"id", r.id}, {"type", r.type}, {"name", r.name}, {"content", r.content},
+                        {"ttl", 1}, {"proxied", false}};
+  };
+  if (call.method == "GET" && p.size() == 5) {
+    json::array out;
+    for (const DnsRecord& r : dns) {
+      auto type = call.query.find("type");
+      auto name = call.query.find("name");
+      if (type != call.query.end() && type->second != r.type) continue;
+      if (name != call.query.end() && name->second != r.name) continue;
+      out.push_back(record_json(r));
+    }
+    int64_t count = static_cast<int64_t>(out.size());
+    HttpReply r = Cf(200, std::move(out));
+    json::value v = json::parse(r.body);
+    v.as_object()["result_info"] = json::object{{"page", 1}, {"per_page", 100}, {"count", count},
+                                                {"total_count", count}};
+    r.body = json::serialize(v);
+    return r;
+  }
+  if (call.method == "POST" && p.size() == 5) {
+    auto body = ParseObject(call.body);
+    if (!body) return CfError(400, 9207, "Request body is invalid");
+    DnsRecord record{"", String(*body, "type"), String(*body, "name"), String(*body, "content")};
+    if (record.type != "A" && record.type != "SRV") return CfError(400, 9004, "type: A or SRV");
+    if (record.name.empty()) return CfError(400, 9005, "name: required");
+    if (record.type == "SRV") {
+      auto data = body->find("data");
+      if (data == body->end() || !data->value().is_object()) return CfError(400, 9101, "data: required for SRV");
+      const json::object& d = data->value().as_object();
+      auto num = [&](const char* k) {
+        auto it = d.find(k);
+        return it != d.end() && it->value().is_int64() ? std::to_string(it->value().as_int64()) : "";
+      };
+      record.content = num("priority") + " " + num("weight") + " " + num("port") + " " + String(d, "target");
+    } else if (record.content.empty()) {
+      return CfError(400, 9006, "content: required for A");
+    }
+    int64_t delay = 0;
+    if (auto early = Begin("dns.publish", VmidOfName(containers, record.name), true, call, &delay, changed)) {
+      return *early;
+    }
+    for (const DnsRecord& r : dns) {
+      if (r.type == record.type && r.name == record.name && r.content == record.content) {
+        return CfError(400, 81057, "Record already exists.", delay);
+      }
+    }
+    record.id = "rec" + std::to_string(++dns_ids);
+    dns.push_back(record);
+    return Cf(200, record_json(record), delay);
+  }
+  if (call.method == "DELETE" && p.size() == 6) {
+    auto it = std::find_if(dns.begin(), dns.end(), [&](const DnsRecord& r) { return r.id == p[5]; });
+    int64_t vmid = it == dns.end() ? 0 : VmidOfName(containers, it->name);
+    int64_t delay = 0;
+    if (auto early = Begin("dns.delete", vmid, true, call, &delay, changed)) return *early;
+    if (it == dns.end()) return CfError(404, 81044, "Record does not exist.", delay);
+    dns.erase(it);
+    return Cf(200, json::object{{"id", p[5]}}, delay);
+  }
+  return CfError(405, 10405, "Method not allowed");
+}
+
+HttpReply World::State::DiscordCall(const HttpCall& call, const std::vector<std::string>& p,
+                                    bool* changed) {
+  if (call.method != "POST") return ErrorReply(405, "use POST");
+  auto body = ParseObject(call.body);
+  if (!body) return JsonReply(400, json::object{{"message", "Cannot send an empty message"}, {"code", 50006}});
+  std::string content = String(*body, "content");
+  auto embeds = body->find("embeds");
+  bool has_embeds = embeds != body->end() && embeds->value().is_array() && !embeds->value().as_array().empty();
+  if (content.empty() && !has_embeds) {
+    return JsonReply(400, json::object{{"message", "Cannot send an empty message"}, {"code", 50006}});
+  }
+  if (content.size() > 2000 || (has_embeds && embeds->value().as_array().size() > 10)) {
+    return JsonReply(400, json::object{{"message", "Invalid Form Body"}, {"code", 50035}});
+  }
+  int64_t delay = 0;
+  if (auto early = Begin("discord.post", 0, true, call, &delay, changed)) return *early;
+  // Without allowed_mentions Discord parses every mention; with it, only what it lets through.
+  bool ping = true;
+  auto allowed = body->find("allowed_mentions");
+  if (allowed != body->end() && allowed->value().is_object()) {
+    const json::object& a = allowed->value().as_object();
+    ping = false;
+    if (auto parse = a.find("parse"); parse != a.end() && parse->value().is_array()) {
+      ping |= !parse->value().as_array().empty();
+    }
+    for (const char* k : {"roles", "users"}) {
+      auto it = a.find(k);
+      ping |= it != a.end() && it->value().is_array() && !it->value().as_array().empty();
+    }
+  }
+  discord.push_back(DiscordMessage{p[2], content, ping, FormatRfc3339(NowMs())});
+  HttpReply r;
+  r.status = 204;
+  r.delay_ms = delay;
+  return r;
+}
+
+HttpReply World::State::BillingCall(const HttpCall& call, const std::vector<std::string>& p,
+                                    bool* changed) {
+  if (!HasBearer(call)) return ErrorReply(401, "billing: bearer token required");
+  if (call.method != "GET") return ErrorReply(405, "use GET");
+  int64_t delay = 0;
+  if (auto early = Begin("billing.status", 0, false, call, &delay, changed)) return *early;
+  auto it = billing.find(p[2]);
+  std::string status = it == billing.end() ? "active" : it->second;
+  return Delayed(JsonReply(200, json::object{{"customerId", p[2]}, {"status", status}}), delay);
+}
+
+}  // namespace zlh::activities::sim

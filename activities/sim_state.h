@@ -1,0 +1,111 @@
+// The simulated world's state and the helpers its parts share (internal to activities/: the
+// Proxmox, services and control parts each live in their own file). Not thread-safe.
+#pragma once
+
+#include <boost/json.hpp>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "activities/sim_world.h"
+
+namespace zlh::activities::sim {
+
+namespace json = boost::json;
+
+struct Container {
+  int64_t vmid = 0;
+  std::string node;
+  std::string hostname;
+  std::string status = "stopped";
+  int64_t create_calls = 0;
+  bool preexisting = false;
+};
+
+struct Agent {
+  std::string state = "offline";  // ready, offline, installing
+  int64_t restarts = 0;
+  std::string workload = "stopped";
+  std::string game;  // what install put there
+};
+
+struct DnsRecord {
+  std::string id;
+  std::string type;
+  std::string name;
+  std::string content;  // A: the address; SRV: "priority weight port target"
+};
+
+struct DiscordMessage {
+  std::string channel;
+  std::string content;
+  bool ping = false;
+  std::string at;
+};
+
+struct Mutation {
+  std::string call;
+  int64_t vmid = 0;
+  std::optional<uint64_t> token;
+  std::string at;
+  bool rejected = false;
+};
+
+struct Fault {
+  std::string mode;  // error, timeout, latency
+  int64_t count = 1;
+  int64_t status = 500;
+  int64_t latency_ms = 0;
+};
+
+struct World::State {
+  std::vector<std::string> nodes;
+  std::map<int64_t, Container> containers;
+  std::map<int64_t, Agent> agents;
+  std::vector<DnsRecord> dns;
+  std::map<std::string, std::string> proxy;  // server name -> address
+  std::vector<DiscordMessage> discord;
+  std::map<std::string, std::string> billing;  // customer -> active | suspended
+  std::map<int64_t, int64_t> backups;          // vmid -> last backup (ms)
+  std::vector<Mutation> mutations;
+  std::map<std::string, std::deque<Fault>> faults;
+  uint64_t max_token = 0;
+  uint64_t tasks = 0;
+  uint64_t dns_ids = 0;
+
+  json::object ToJson(bool with_internal) const;
+  static Result<std::unique_ptr<State>> FromJson(const json::value& v);
+
+  // What every simulated call goes through first: an injected fault of `call` (which may end the
+  // call, or delay it), then, when `mutating`, the fencing check and the record of the mutation.
+  // Returns the reply that ends the call early, if any; sets *delay_ms and *changed.
+  std::optional<HttpReply> Begin(const std::string& call, int64_t vmid, bool mutating,
+                                 const HttpCall& http, int64_t* delay_ms, bool* changed);
+  std::string NewTask(const std::string& node, const std::string& kind, int64_t vmid);
+
+  HttpReply Proxmox(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  HttpReply AgentCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  HttpReply ProxyCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  HttpReply DnsCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  HttpReply DiscordCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  HttpReply BillingCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  HttpReply SimPost(const HttpCall& call, const std::string& what, bool* changed);
+
+  // Container lifecycle effects on its agent.
+  void Started(int64_t vmid);
+  void Stopped(int64_t vmid);
+};
+
+// The container's address: 127.1.<vmid / 256>.<vmid % 256> (reported, never dialed).
+std::string ContainerAddress(int64_t vmid);
+
+HttpReply JsonReply(int status, json::value body);
+// {"error": {"code", "message"}} with the code for `status`.
+HttpReply ErrorReply(int status, const std::string& message);
+std::optional<int64_t> ToInt(const std::string& text);
+bool HasBearer(const HttpCall& call);
+
+}  // namespace zlh::activities::sim
