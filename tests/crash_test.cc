@@ -12,6 +12,7 @@
 #include <rapidcheck.h>
 #include <rapidcheck/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,6 +65,7 @@ rc::Gen<Schedule> GenSchedule() {
 int RunWorker(const TempDir& dir, int incarnation, int kill_after_ms) {
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
     std::string inc = std::to_string(incarnation);
     execl(ZLH_CRASH_WORKER, ZLH_CRASH_WORKER, dir.Sub("journal").c_str(), dir.Sub("spec").c_str(),
           dir.Sub("effects").c_str(), inc.c_str(), static_cast<char*>(nullptr));

@@ -3,6 +3,7 @@
 // reading beside a process that is writing.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,6 +43,7 @@ Output ZlhJournal(const std::vector<std::string>& args, const TempDir& tmp,
   std::string out = tmp.Sub("out"), err = tmp.Sub("err");
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
     if (!freopen(out.c_str(), "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(126);
     if (env) putenv(const_cast<char*>(env));
     std::vector<char*> argv{const_cast<char*>(binary)};
@@ -64,6 +66,7 @@ pid_t SpawnWorker(const std::string& data, const std::string& spec_file,
                   const std::string& effects_file) {
   pid_t pid = fork();
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
     std::string journal = data + "/journal";
     execl(ZLH_CRASH_WORKER, ZLH_CRASH_WORKER, journal.c_str(), spec_file.c_str(),
           effects_file.c_str(), "1", static_cast<char*>(nullptr));
@@ -325,6 +328,7 @@ TEST_F(ZlhJournalTest, TailFollowsEventsAsTheyAreCommitted) {
   std::string out = tmp_.Sub("tail.out");
   pid_t tail = fork();
   if (tail == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
     if (!freopen(out.c_str(), "w", stdout)) _exit(126);
     execl(ZLH_JOURNAL, ZLH_JOURNAL, "--data", data_.c_str(), "--json", "tail", "--follow",
           static_cast<char*>(nullptr));

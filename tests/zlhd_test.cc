@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ class Daemon {
   Daemon(const std::vector<std::string>& args, const std::string& log) {
     pid_ = fork();
     if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
       FILE* f = freopen(log.c_str(), "w", stderr);
       (void)f;
       std::vector<char*> argv{const_cast<char*>(ZLHD)};

@@ -5,6 +5,7 @@
 //   zlh-bench recovery [--workflows N] [--data DIR]
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -278,6 +279,7 @@ int Recovery(const Args& args, const char* self) {
   if (pipe(out) != 0) return 1;
   pid_t child = fork();
   if (child == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
     dup2(out[1], STDOUT_FILENO);
     close(out[0]);
     std::string count = std::to_string(n);

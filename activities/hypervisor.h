@@ -1,0 +1,65 @@
+// Hypervisor: the container host interface the workflows use (Proxmox VE in production, zlh-sim's
+// Proxmox in tests). Every mutating call takes the step's CallContext: its fencing token goes out
+// with the request, and the call is idempotent, so a retry after a crash is safe.
+//
+// Thread-safety: implementations may be shared; calls complete on the caller's executor.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace zlh::activities {
+
+// What a step hands an activity (from workflows::StepInfo).
+struct CallContext {
+  std::string idempotency_key;  // "<workflowId>:<step>"
+  uint64_t fencing_token = 0;   // 0: none
+};
+
+struct HostNode {
+  std::string name;
+  double cpu = 0;  // load, 0..1 per core
+  int64_t mem = 0;
+  int64_t maxmem = 0;
+};
+
+struct Guest {
+  int64_t vmid = 0;
+  std::string node;
+  std::string status;  // running, stopped
+  std::string name;    // the hostname
+};
+
+class Hypervisor {
+ public:
+  virtual ~Hypervisor() = default;
+
+  virtual boost::asio::awaitable<Result<std::vector<HostNode>>> Nodes() = 0;
+  // Every guest, whoever made it: the VMIDs in use.
+  virtual boost::asio::awaitable<Result<std::vector<Guest>>> Guests() = 0;
+  // Clones template `template_vmid` (on `template_node`) into container `vmid` named `hostname`
+  // on `node`, and waits for it. A container with this VMID and hostname already there is
+  // success; the VMID used by another hostname is kFailedPrecondition.
+  virtual boost::asio::awaitable<Status> Clone(const CallContext& ctx, std::string template_node,
+                                               int64_t template_vmid, std::string node,
+                                               int64_t vmid, std::string hostname) = 0;
+  virtual boost::asio::awaitable<Status> Start(const CallContext& ctx, std::string node,
+                                               int64_t vmid) = 0;
+  virtual boost::asio::awaitable<Status> Stop(const CallContext& ctx, std::string node,
+                                              int64_t vmid) = 0;
+  virtual boost::asio::awaitable<Status> Reboot(const CallContext& ctx, std::string node,
+                                                int64_t vmid) = 0;
+  // "running" or "stopped"; kNotFound when there is no such container.
+  virtual boost::asio::awaitable<Result<std::string>> PowerState(std::string node,
+                                                                 int64_t vmid) = 0;
+  // Destroys container `vmid` only if it is named `hostname`; an absent one is success, one with
+  // another name is kFailedPrecondition (it is not ours).
+  virtual boost::asio::awaitable<Status> Destroy(const CallContext& ctx, std::string node,
+                                                 int64_t vmid, std::string hostname) = 0;
+};
+
+}  // namespace zlh::activities

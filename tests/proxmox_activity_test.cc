@@ -1,0 +1,129 @@
+// The Proxmox activity against zlh-sim over real HTTP: idempotent clone, guarded destroy, power,
+// fencing, and the classification of failures for the retry policy.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <curl/curl.h>
+
+#include "activities/proxmox.h"
+#include "base/temp_dir.h"
+#include "tests/sim_process.h"
+
+namespace zlh::activities {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+class ProxmoxActivityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(sim_.url().empty());
+    ProxmoxOptions o;
+    o.base_url = sim_.url();
+    o.token = "root@pam!zlh=secret";
+    o.task_poll_interval = Millis(10);
+    o.request_timeout = Millis(2'000);
+    pve_ = std::make_unique<ProxmoxHypervisor>(http_, o);
+  }
+
+  template <typename T>
+  T Run(Task<T> task) {
+    auto f = asio::co_spawn(io_, std::move(task), asio::use_future);
+    io_.restart();
+    while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      io_.run_one_for(std::chrono::milliseconds(10));
+    }
+    return f.get();
+  }
+
+  // A raw call to the simulator's own routes.
+  long SimPost(const std::string& path, const std::string& body) {
+    HttpRequest r;
+    r.method = "POST";
+    r.url = sim_.url() + path;
+    r.body = body;
+    auto res = Run(http_.Send(r));
+    return res.ok() ? res->status : 0;
+  }
+  json::value SimState() {
+    HttpRequest r;
+    r.url = sim_.url() + "/sim/state";
+    return json::parse(Run(http_.Send(r))->body);
+  }
+
+  TempDir tmp_;
+  Sim sim_{tmp_.Sub("sim.json")};
+  asio::io_context io_;
+  HttpClient http_{2};
+  std::unique_ptr<ProxmoxHypervisor> pve_;
+  CallContext ctx_{"wf:2", 0};
+};
+
+TEST_F(ProxmoxActivityTest, CloneIsIdempotentByVmidAndHostname) {
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve2", 101, "survival")).ok());
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve2", 101, "survival")).ok());  // a retry
+  json::value c = SimState().at("containers").at(0);
+  EXPECT_EQ(c.at("createCalls").as_int64(), 1);
+  EXPECT_EQ(c.at("node").as_string(), "pve2");
+  Status taken = Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "creative"));
+  EXPECT_EQ(taken.code(), Code::kFailedPrecondition);
+  EXPECT_NE(taken.message().find("used by 'survival'"), std::string::npos);
+}
+
+TEST_F(ProxmoxActivityTest, PowerAndState) {
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "survival")).ok());
+  EXPECT_EQ(*Run(pve_->PowerState("pve1", 101)), "stopped");
+  ASSERT_TRUE(Run(pve_->Start(ctx_, "pve1", 101)).ok());
+  EXPECT_EQ(*Run(pve_->PowerState("pve1", 101)), "running");
+  ASSERT_TRUE(Run(pve_->Stop(ctx_, "pve1", 101)).ok());
+  EXPECT_EQ(*Run(pve_->PowerState("pve1", 101)), "stopped");
+  EXPECT_EQ(Run(pve_->PowerState("pve1", 555)).status().code(), Code::kNotFound);
+  auto nodes = Run(pve_->Nodes());
+  ASSERT_TRUE(nodes.ok());
+  EXPECT_EQ(nodes->size(), 2u);
+}
+
+TEST_F(ProxmoxActivityTest, DestroyIsGuardedAndIdempotent) {
+  ASSERT_EQ(SimPost("/sim/containers", R"({"vmid":105,"node":"pve1","hostname":"foreign"})"), 201);
+  Status refused = Run(pve_->Destroy(ctx_, "pve1", 105, "survival"));
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
+  EXPECT_EQ(SimState().at("containers").as_array().size(), 1u);  // not ours: untouched
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "survival")).ok());
+  ASSERT_TRUE(Run(pve_->Destroy(ctx_, "pve1", 101, "survival")).ok());
+  ASSERT_TRUE(Run(pve_->Destroy(ctx_, "pve1", 101, "survival")).ok());  // already gone: success
+  EXPECT_EQ(SimState().at("containers").as_array().size(), 1u);
+}
+
+TEST_F(ProxmoxActivityTest, FencingTokenGoesOutAndAStaleOneIsRefused) {
+  CallContext fresh{"wf:2", 9}, stale{"wf:3", 8};
+  ASSERT_TRUE(Run(pve_->Clone(fresh, "pve1", 9000, "pve1", 101, "survival")).ok());
+  Status s = Run(pve_->Start(stale, "pve1", 101));
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition);  // not retried: the node lost its lease
+  json::value m = SimState().at("mutations");
+  EXPECT_EQ(m.at(0).at("fencingToken").as_int64(), 9);
+  EXPECT_TRUE(m.at(1).at("rejected").as_bool());
+}
+
+TEST_F(ProxmoxActivityTest, FailuresAreClassifiedForRetries) {
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call":"proxmox.start","mode":"error","status":503})"), 200);
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "survival")).ok());
+  EXPECT_EQ(Run(pve_->Start(ctx_, "pve1", 101)).code(), Code::kUnavailable);  // retryable
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call":"proxmox.start","mode":"timeout","latencyMs":5000})"), 200);
+  EXPECT_EQ(Run(pve_->Start(ctx_, "pve1", 101)).code(), Code::kDeadlineExceeded);
+  EXPECT_TRUE(Run(pve_->Start(ctx_, "pve1", 101)).ok());  // the faults are used up
+}
+
+TEST_F(ProxmoxActivityTest, NoAnswerIsUnavailable) {
+  ProxmoxOptions o;
+  o.base_url = "http://127.0.0.1:1";  // nothing listens there
+  o.token = "x";
+  ProxmoxHypervisor nowhere(http_, o);
+  EXPECT_EQ(Run(nowhere.Nodes()).status().code(), Code::kUnavailable);
+}
+
+}  // namespace
+}  // namespace zlh::activities
