@@ -104,11 +104,18 @@ void Context::NoteOutcome(uint32_t step, bool failed_for_good) {
   }
 }
 
+void Context::ClearTimer(uint32_t step, const StepHistory& h) {
+  if (h.timer_fire_at_ms) {
+    in_->pending.Delete(journal::Cf::kIndex, journal::TimerIndexKey(*h.timer_fire_at_ms, in_->id, step));
+  }
+}
+
 Status Context::DeliverCancel(uint32_t step, std::string_view name) {
   History& h = in_->history;
   if (!h.cancel_requested || h.cancel_delivered) return Status::Ok();
   Status cancelled(Code::kCancelled, h.cancel_reason.empty() ? "cancelled" : h.cancel_reason);
   StepHistory& s = h.steps[step];
+  ClearTimer(step, s);  // a wait scheduled before a restart ends here
   engine_.AddEvent(*in_, Failed(step, name, s.attempts, cancelled, 0, NowMs()));
   h.cancel_delivered = true;
   s.final_error = cancelled;
@@ -279,7 +286,7 @@ Task<Status> Context::Sleep(Millis duration) {
     fatal_ = Unavailable("the engine is stopping");
     co_return fatal_;
   }
-  in_->pending.Delete(journal::Cf::kIndex, journal::TimerIndexKey(*h.timer_fire_at_ms, in_->id, n));
+  ClearTimer(n, h);
   if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, kName);
   proto::Event fired;
   fired.mutable_timer_fired()->set_step(n);
@@ -323,10 +330,9 @@ Task<Result<std::string>> Context::WaitSignal(std::string name, Millis timeout) 
       fatal_ = Unavailable("the engine is stopping");
       co_return fatal_;
     }
-    in_->pending.Delete(journal::Cf::kIndex,
-                        journal::TimerIndexKey(*h.timer_fire_at_ms, in_->id, n));
     if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, step_name);
     if (wake == Engine::Wake::kFired) {
+      ClearTimer(n, h);
       engine_.AddEvent(*in_, Completed(n, step_name, "", 0, NowMs()));
       h.result = "";
       h.consumed_seq = 0;
@@ -334,6 +340,8 @@ Task<Result<std::string>> Context::WaitSignal(std::string name, Millis timeout) 
       co_return timed_out();
     }
   }
+  // Consumed: the timeout timer, if one was scheduled (maybe before a restart), is done.
+  ClearTimer(n, h);
   auto [seq, payload] = std::move(arrived.front());
   arrived.pop_front();
   proto::Event e = Completed(n, step_name, payload, 0, NowMs());

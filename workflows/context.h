@@ -98,6 +98,8 @@ class Context {
   struct Call;
   Result<Call> Begin(std::string_view name);
   Status DeliverCancel(uint32_t step, std::string_view name);
+  // Drops the step's entry from the journal's timer index (with the next write), if it has one.
+  void ClearTimer(uint32_t step, const StepHistory& history);
   // The recorded outcome of a step whose result or final error is in the history.
   Result<std::string> Replayed(uint32_t step, const StepHistory& history);
   Task<Result<std::string>> Record(std::string name, std::function<std::string()> make);

@@ -13,6 +13,7 @@
 
 #include "journal/format.h"
 #include "workflows/engine_fixture.h"
+#include "workflows/verify.h"
 
 namespace zlh::workflows {
 namespace {
@@ -321,6 +322,72 @@ TEST_F(EngineTest, SignalWakesAWaitingWorkflowAcrossARestart) {
   Restart();
   ASSERT_TRUE(Await(engine_->Signal(id, "approve", "yes")).ok());
   EXPECT_EQ(AwaitEnd(id).result(), "yes");
+}
+
+// Appends `event` to workflow `id`'s history while no engine runs, as a write that landed just
+// before a crash would have.
+void AppendWhileDown(const std::string& dir, const std::string& id, proto::Event event) {
+  auto j = journal::Journal::Open(dir);
+  ASSERT_TRUE(j.ok());
+  auto events = (*j)->ReadEvents(id);
+  ASSERT_TRUE(events.ok() && !events->empty());
+  event.set_seq(events->back().seq() + 1);
+  event.set_time_ms(NowMs());
+  journal::Batch b;
+  b.PutEvent(id, event);
+  ASSERT_TRUE((*j)->AppendSync(std::move(b)).ok());
+}
+
+TEST_F(EngineTest, SignalArrivedBeforeARestartClearsTheWaitsTimer) {
+  ASSERT_TRUE(registry_
+                  .Register("approval", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.WaitSignal("approve", Millis(60000));
+                            })
+                  .ok());
+  std::string id = StartOk("approval");
+  ASSERT_TRUE(RunUntil([&] {
+    return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::WAITING, id))
+        ->has_value();
+  }));
+  // The signal was recorded, and the process died before the workflow consumed it.
+  Close(Millis(0));
+  proto::Event signal;
+  signal.mutable_signal_received()->set_name("approve");
+  signal.mutable_signal_received()->set_payload("yes");
+  AppendWhileDown(dir_.path(), id, signal);
+  Open();
+  ASSERT_TRUE(Await(engine_->Recover()).ok());
+  EXPECT_EQ(AwaitEnd(id).result(), "yes");
+  auto violations = Verify(*journal_);
+  ASSERT_TRUE(violations.ok());
+  for (const auto& v : *violations) ADD_FAILURE() << v.subject << ": " << v.what;
+}
+
+TEST_F(EngineTest, CancelAfterARestartClearsTheSleepsTimer) {
+  ASSERT_TRUE(registry_
+                  .Register("nap", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(60000)));
+                              co_return "";
+                            })
+                  .ok());
+  std::string id = StartOk("nap");
+  ASSERT_TRUE(RunUntil([&] {
+    return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::WAITING, id))
+        ->has_value();
+  }));
+  // The cancel request was recorded, and the process died before the workflow saw it.
+  Close(Millis(0));
+  proto::Event cancel;
+  cancel.mutable_cancel_requested()->set_reason("no longer needed");
+  AppendWhileDown(dir_.path(), id, cancel);
+  Open();
+  ASSERT_TRUE(Await(engine_->Recover()).ok());
+  EXPECT_EQ(AwaitEnd(id).status(), proto::CANCELLED);
+  auto violations = Verify(*journal_);
+  ASSERT_TRUE(violations.ok());
+  for (const auto& v : *violations) ADD_FAILURE() << v.subject << ": " << v.what;
 }
 
 TEST_F(EngineTest, SignalWaitTimesOut) {
