@@ -6,7 +6,8 @@
 // summaries and indexes consistent).
 //
 // The number of schedules is rapidcheck's max_success (RC_PARAMS="max_success=N"; default 100);
-// a failure prints the seed to rerun it with (RC_PARAMS="seed=S").
+// the seed prints first (RC_PARAMS="seed=S" reruns the same shapes; the kill timings are real
+// time, so run with noshrink=1 to keep the first failure's message).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <rapidcheck.h>
