@@ -54,6 +54,20 @@ Reply Fetch(uint16_t port, const std::string& method, const std::string& path,
   return r;
 }
 
+// A plain TCP connection to the server, for what an HTTP client would not send; -1 on failure.
+int RawConnect(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 // A server on its own io thread, echoing what it was asked.
 class HttpServerTest : public ::testing::Test {
  protected:
@@ -119,12 +133,8 @@ TEST_F(HttpServerTest, SlowHeadersAreCutOffAtTheTimeout) {
   ServerOptions o;
   o.header_timeout = Millis(200);
   Start(o);
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port_);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = RawConnect(port_);
+  ASSERT_GE(fd, 0);
   const char partial[] = "GET / HTTP/1.1\r\nHost: x\r\n";  // never finished
   ASSERT_GT(write(fd, partial, sizeof partial - 1), 0);
   char buf[16];
@@ -140,12 +150,8 @@ TEST_F(HttpServerTest, SlowHeadersAreCutOffAtTheTimeout) {
 
 TEST_F(HttpServerTest, MalformedRequestIs400) {
   Start();
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port_);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  int fd = RawConnect(port_);
+  ASSERT_GE(fd, 0);
   const char junk[] = "NOT HTTP AT ALL\r\n\r\n";
   ASSERT_GT(write(fd, junk, sizeof junk - 1), 0);
   char buf[256] = {};

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "base/temp_dir.h"
+#include "journal/format.h"
 #include "journal/journal.h"
 #include "workflows/engine.h"
 
@@ -84,6 +85,13 @@ class EngineFixture : public ::testing::Test {
     return r.ok() ? *r : proto::WorkflowSummary();
   }
   std::vector<proto::Event> Events(const std::string& id) { return *journal_->ReadEvents(id); }
+  // Runs the event loop until the journal (not just the live summary, which runs ahead of the
+  // write) holds workflow `id` in `status`.
+  bool RunUntilDurably(const std::string& id, int status) {
+    return RunUntil([&] {
+      return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(status, id))->has_value();
+    });
+  }
 
   using Work = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
   TempDir dir_;

@@ -346,10 +346,7 @@ TEST_F(EngineTest, SignalArrivedBeforeARestartClearsTheWaitsTimer) {
                             })
                   .ok());
   std::string id = StartOk("approval");
-  ASSERT_TRUE(RunUntil([&] {
-    return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::WAITING, id))
-        ->has_value();
-  }));
+  ASSERT_TRUE(RunUntilDurably(id, proto::WAITING));
   // The signal was recorded, and the process died before the workflow consumed it.
   Close(Millis(0));
   proto::Event signal;
@@ -373,10 +370,7 @@ TEST_F(EngineTest, CancelAfterARestartClearsTheSleepsTimer) {
                             })
                   .ok());
   std::string id = StartOk("nap");
-  ASSERT_TRUE(RunUntil([&] {
-    return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::WAITING, id))
-        ->has_value();
-  }));
+  ASSERT_TRUE(RunUntilDurably(id, proto::WAITING));
   // The cancel request was recorded, and the process died before the workflow saw it.
   Close(Millis(0));
   proto::Event cancel;
@@ -642,10 +636,7 @@ TEST_F(EngineTest, JournalFailureStopsWorkUntilRestartAndLosesNothingAcknowledge
                   .ok());
   std::string id = StartOk("two");
   // Durably asleep: step a's result is acknowledged.
-  ASSERT_TRUE(RunUntil([&] {
-    return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::WAITING, id))
-        ->has_value();
-  }));
+  ASSERT_TRUE(RunUntilDurably(id, proto::WAITING));
   fail = true;
   // The timer fires, the next write fails: the workflow stops where it is, recording no end.
   ASSERT_TRUE(RunUntil([&] { return engine_->live_count() == 0; }));
@@ -673,10 +664,7 @@ TEST_F(EngineTest, StatusIndexFollowsTheWorkflow) {
                             })
                   .ok());
   std::string id = StartOk("nap");
-  ASSERT_TRUE(RunUntil([&] {
-    return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(proto::WAITING, id))
-        ->has_value();
-  }));
+  ASSERT_TRUE(RunUntilDurably(id, proto::WAITING));
   AwaitEnd(id);
   auto has = [&](int status) {
     return journal_->Get(journal::Cf::kIndex, journal::StatusIndexKey(status, id))->has_value();
