@@ -308,7 +308,10 @@ int Show(const Args& args, const journal::Journal& j) {
                                    {"completedAt", s.completed_ms ? json::value(Time(s.completed_ms))
                                                                   : json::value(nullptr)},
                                    {"error", s.error.empty() ? json::value(nullptr)
-                                                             : json::value(s.error)}});
+                                                             : json::value(s.error)},
+                                   {"waitingFor", s.waiting_for.empty()
+                                                      ? json::value(nullptr)
+                                                      : json::value(s.waiting_for)}});
     }
     o["steps"] = std::move(steps);
     std::printf("%s\n", json::serialize(o).c_str());
@@ -338,6 +341,8 @@ int Show(const Args& args, const journal::Journal& j) {
       when = Duration(s.completed_ms - s.started_ms);
     } else if (s.status == "retrying") {
       when = "next attempt " + Time(s.wake_ms);
+    } else if (s.status == "waiting" && !s.waiting_for.empty()) {
+      when = "for " + s.waiting_for;
     } else if (s.status == "waiting") {
       when = "until " + Time(s.wake_ms);
     }

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <random>
 
 #include "base/ids.h"
@@ -201,7 +202,66 @@ Task<Result<std::string>> Context::Step(std::string name, StepFn fn, RetryPolicy
   }
 }
 
+namespace {
+
+TxnTryFn AlwaysReady(TxnStepFn fn) {
+  return [fn = std::move(fn)](journal::Txn& t,
+                              const StepInfo& info) -> Result<std::optional<std::string>> {
+    auto r = fn(t, info);
+    if (!r.ok()) return r.status();
+    return std::optional<std::string>(std::move(*r));
+  };
+}
+
+}  // namespace
+
+uint64_t Context::ReserveSeq() {
+  uint64_t seq = in_->next_seq++;
+  in_->summary.set_last_seq(seq);
+  in_->summary.set_updated_ms(NowMs());
+  in_->history.last_seq = seq;
+  return seq;
+}
+
+Status Context::RunTxnTry(journal::Txn& t, const TxnTryFn& fn, const StepInfo& info,
+                          const std::string& name, uint64_t seq, int64_t started_ms,
+                          const std::string& waiting_detail,
+                          std::optional<Result<std::string>>* outcome) {
+  t.SetSavePoint();
+  Result<std::optional<std::string>> r = Internal("no result");
+  try {
+    r = fn(t, info);
+  } catch (const std::exception& e) {
+    r = Internal(std::string("transactional step threw: ") + e.what());
+  }
+  proto::Event e;
+  if (!r.ok()) {
+    t.RollbackToSavePoint();
+    e = Failed(info.step, name, info.attempt, r.status(), 0, started_ms);
+    *outcome = r.status();
+  } else if (r->has_value()) {
+    t.PopSavePoint();
+    e = Completed(info.step, name, **r, info.attempt, started_ms);
+    *outcome = std::move(**r);
+  } else {
+    t.PopSavePoint();
+    auto* w = e.mutable_step_waiting();
+    w->set_step(info.step);
+    w->set_name(name);
+    w->set_detail(waiting_detail);
+    outcome->reset();
+  }
+  e.set_seq(seq);
+  e.set_time_ms(NowMs());
+  t.Put(journal::Cf::kEvents, journal::EventKey(info.workflow_id, seq), e.SerializeAsString());
+  return Status::Ok();
+}
+
 Task<Result<std::string>> Context::TxnStep(std::string name, TxnStepFn fn) {
+  co_return co_await TxnStepWhen(std::move(name), AlwaysReady(std::move(fn)), WaitSpec{});
+}
+
+Task<Result<std::string>> Context::TxnStepWhen(std::string name, TxnTryFn fn, WaitSpec wait) {
   auto call = Begin(name);
   if (!call.ok()) co_return call.status();
   uint32_t n = call->step;
@@ -209,55 +269,85 @@ Task<Result<std::string>> Context::TxnStep(std::string name, TxnStepFn fn) {
   if (call->recorded) co_return Replayed(n, h);
   if (Status c = DeliverCancel(n, name); !c.ok()) co_return c;
 
-  // The step's event is written inside the transaction, which knows whether it succeeded; its
-  // seq is taken now so that nothing else can take it meanwhile.
-  uint32_t attempt = ++h.attempts;
-  uint64_t seq = in_->next_seq++;
-  in_->summary.set_last_seq(seq);
-  in_->summary.set_updated_ms(NowMs());
-  in_->history.last_seq = seq;
-  journal::Batch batch = engine_.TakeBatch(*in_);
-  auto outcome = std::make_shared<std::optional<Result<std::string>>>();
-  StepInfo info = Info(n, attempt);
+  for (;;) {
+    // The step's event is written inside the transaction, which knows the outcome; its seq is
+    // taken now so that nothing else can take it meanwhile.
+    uint32_t attempt = h.attempts + 1;
+    uint64_t seq = ReserveSeq();
+    journal::Batch batch = engine_.TakeBatch(*in_);
+    auto outcome = std::make_shared<std::optional<Result<std::string>>>();
+    StepInfo info = Info(n, attempt);
+    int64_t started_ms = NowMs();
+    std::string detail = wait.kind.empty() ? wait.detail : wait.kind + " " + wait.detail;
+    journal::TxnFn txn = [fn, info, outcome, seq, name, started_ms,
+                          detail](journal::Txn& t) -> Status {
+      return RunTxnTry(t, fn, info, name, seq, started_ms, detail, outcome.get());
+    };
+    // Listening before the try: a Notify that comes while it is in flight is not lost.
+    if (!wait.key.empty()) {
+      in_->notify_key = wait.key;
+      auto [begin, end] = engine_.notify_waiters_.equal_range(wait.key);
+      bool listed = std::any_of(begin, end, [&](const auto& w) { return w.second.lock() == in_; });
+      if (!listed) engine_.notify_waiters_.emplace(wait.key, in_);
+    }
+    Status s = co_await engine_.Append(std::move(batch), std::move(txn));
+    if (!s.ok()) {
+      in_->notify_key.clear();
+      fatal_ = s;
+      co_return fatal_;
+    }
+    if (outcome->has_value()) {
+      in_->notify_key.clear();
+      h.attempts = attempt;
+      Result<std::string> r = std::move(**outcome);
+      if (r.ok()) {
+        h.result = *r;
+        NoteOutcome(n, false);
+      } else {
+        h.final_error = r.status();
+        NoteOutcome(n, true);
+        spdlog::warn("workflow {} step {} ({}) failed: {}", in_->id, n, name,
+                     r.status().ToString());
+      }
+      co_return r;
+    }
+    // Not yet: wait for a Notify (it clears notify_key, maybe already) or the poll interval.
+    auto wake = co_await engine_.WaitUntil(*in_, NowMs() + wait.poll.count(), wait.kind,
+                                           wait.detail,
+                                           [this] { return in_->notify_key.empty(); });
+    in_->notify_key.clear();
+    if (wake == Engine::Wake::kStopping) {
+      fatal_ = Unavailable("the engine is stopping");
+      co_return fatal_;
+    }
+    if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
+  }
+}
+
+Status Context::FinalTxnStep(std::string name, TxnStepFn fn) {
+  auto call = Begin(name);
+  if (!call.ok()) return call.status();
+  uint32_t n = call->step;
+  StepHistory& h = *call->history;
+  if (call->recorded) {
+    auto r = Replayed(n, h);
+    return r.ok() ? Status::Ok() : r.status();
+  }
+  uint64_t seq = ReserveSeq();
+  StepInfo info = Info(n, h.attempts + 1);
   int64_t started_ms = NowMs();
-  journal::TxnFn txn = [fn = std::move(fn), info, outcome, seq, name, started_ms,
-                        id = in_->id](journal::Txn& t) -> Status {
-    t.SetSavePoint();
-    Result<std::string> r = Internal("no result");
-    try {
-      r = fn(t, info);
-    } catch (const std::exception& e) {
-      r = Internal(std::string("transactional step threw: ") + e.what());
-    }
-    proto::Event e;
-    if (r.ok()) {
-      t.PopSavePoint();
-      e = Completed(info.step, name, *r, info.attempt, started_ms);
-    } else {
-      t.RollbackToSavePoint();
-      e = Failed(info.step, name, info.attempt, r.status(), 0, started_ms);
-    }
-    e.set_seq(seq);
-    e.set_time_ms(NowMs());
-    t.Put(journal::Cf::kEvents, journal::EventKey(id, seq), e.SerializeAsString());
-    *outcome = std::move(r);
-    return Status::Ok();
-  };
-  Status s = co_await engine_.Append(std::move(batch), std::move(txn));
-  if (!s.ok()) {
-    fatal_ = s;
-    co_return fatal_;
-  }
-  Result<std::string> r = std::move(**outcome);
-  if (r.ok()) {
-    h.result = *r;
-    NoteOutcome(n, false);
-  } else {
-    h.final_error = r.status();
-    NoteOutcome(n, true);
-    spdlog::warn("workflow {} step {} ({}) failed: {}", in_->id, n, name, r.status().ToString());
-  }
-  co_return r;
+  in_->end_txns.push_back([fn = AlwaysReady(std::move(fn)), info, name, seq,
+                           started_ms](journal::Txn& t) -> Status {
+    std::optional<Result<std::string>> outcome;
+    return RunTxnTry(t, fn, info, name, seq, started_ms, "", &outcome);
+  });
+  NoteOutcome(n, false);
+  return Status::Ok();
+}
+
+void Context::OnEnd(journal::TxnFn txn, std::function<void()> after) {
+  if (txn) in_->end_txns.push_back(std::move(txn));
+  if (after) in_->after_end.push_back(std::move(after));
 }
 
 Task<Status> Context::Sleep(Millis duration) {

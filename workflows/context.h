@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -45,6 +46,19 @@ using StepFn = std::function<Task<Result<std::string>>(const StepInfo&)>;
 // it returns an error (which fails the step without retry). Must be quick and must not block.
 using TxnStepFn = std::function<Result<std::string>(journal::Txn& txn, const StepInfo&)>;
 
+// A transactional step's body that may find its condition unmet: nullopt means "not yet" (its
+// changes still commit, to side tables only, and the workflow waits to try again).
+using TxnTryFn =
+    std::function<Result<std::optional<std::string>>(journal::Txn& txn, const StepInfo&)>;
+
+// What a TxnStepWhen waits for between tries: Engine::Notify(key), or `poll` as a fallback.
+struct WaitSpec {
+  std::string kind;    // the summary's waiting_for.kind, e.g. "lease"
+  std::string detail;  // e.g. the server id
+  std::string key;     // the Engine::Notify key that wakes it
+  Millis poll{30'000};
+};
+
 class Engine;
 struct Instance;
 
@@ -69,6 +83,20 @@ class Context {
   }
   // A transactional step (see TxnStepFn).
   Task<Result<std::string>> TxnStep(std::string name, TxnStepFn fn);
+  // A transactional step tried until its condition holds: each try that returns nullopt records a
+  // StepWaiting event and waits (status waiting, `wait.kind`) for Engine::Notify(wait.key) or
+  // `wait.poll`; the try that returns a value or an error is the step's outcome. kCancelled when
+  // cancelled while waiting.
+  Task<Result<std::string>> TxnStepWhen(std::string name, TxnTryFn fn, WaitSpec wait);
+  // A transactional step that commits in the same write as the workflow's end (release_vmid with
+  // the failure): the workflow must return right after this call. Its outcome is not known here;
+  // a failing `fn` is recorded as the step's failure and the workflow ends anyway.
+  Status FinalTxnStep(std::string name, TxnStepFn fn);
+  // Registers `txn` to run in the same write as this workflow's end, whatever the end (completed,
+  // failed, cancelled; not a stop of the engine, after which the run resumes), and `after` once that
+  // write is durable. Not recorded: the code registers it again when it is replayed.
+  void OnEnd(journal::TxnFn txn, std::function<void()> after = nullptr);
+
   // Sleeps durably: after a restart the workflow wakes at the original time. kCancelled when
   // cancelled while asleep.
   Task<Status> Sleep(Millis duration);
@@ -103,6 +131,14 @@ class Context {
   // The recorded outcome of a step whose result or final error is in the history.
   Result<std::string> Replayed(uint32_t step, const StepHistory& history);
   Task<Result<std::string>> Record(std::string name, std::function<std::string()> make);
+  // One try of a transactional step under a reserved seq: writes its StepCompleted, StepFailed or
+  // (nullopt) StepWaiting event inside `t`, and leaves the outcome in *outcome.
+  static Status RunTxnTry(journal::Txn& t, const TxnTryFn& fn, const StepInfo& info,
+                          const std::string& name, uint64_t seq, int64_t started_ms,
+                          const std::string& waiting_detail,
+                          std::optional<Result<std::string>>* outcome);
+  // Reserves the next seq for an event written inside a transaction.
+  uint64_t ReserveSeq();
   void NoteOutcome(uint32_t step, bool failed_for_good);
   StepInfo Info(uint32_t step, uint32_t attempt) const;
 

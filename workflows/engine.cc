@@ -298,9 +298,12 @@ Task<void> Engine::Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std
     w.summary.set_compensated(ctx.compensated());
     spdlog::warn("workflow {} ({}) failed: {}", w.id, w.def->type, result.status().ToString());
   }
-  Status s = co_await Flush(w);
+  bool ended = fatal.ok();
+  Status s = ended ? co_await Append(TakeBatch(w), EndTxn(w)) : co_await Flush(w);
   if (!s.ok()) {
     spdlog::error("workflow {}: could not record its end: {}", w.id, s.ToString());
+  } else if (ended) {
+    for (auto& after : w.after_end) after();
   }
   w.running = false;
   --active_;
@@ -335,17 +338,20 @@ Task<Result<Started>> Engine::Start(StartRequest request) {
 
   auto existing = std::make_shared<std::string>();
   journal::TxnFn txn;
-  if (!request.dedup_key.empty()) {
-    txn = [key = journal::DedupIndexKey(request.dedup_key), id = in->id,
-           existing](journal::Txn& t) -> Status {
-      auto found = t.Get(journal::Cf::kIndex, key);
-      if (!found.ok()) return found.status();
-      if (found->has_value()) {
-        *existing = **found;
-        return {Code::kAlreadyExists, "dedup key names workflow " + **found};
+  if (!request.dedup_key.empty() || request.txn) {
+    txn = [key = request.dedup_key, id = in->id, existing,
+           also = std::move(request.txn)](journal::Txn& t) -> Status {
+      if (!key.empty()) {
+        std::string index_key = journal::DedupIndexKey(key);
+        auto found = t.Get(journal::Cf::kIndex, index_key);
+        if (!found.ok()) return found.status();
+        if (found->has_value()) {
+          *existing = **found;
+          return {Code::kAlreadyExists, "dedup key names workflow " + **found};
+        }
+        t.Put(journal::Cf::kIndex, index_key, id);
       }
-      t.Put(journal::Cf::kIndex, key, id);
-      return Status::Ok();
+      return also ? also(t, id) : Status::Ok();
     };
   }
   Status s = co_await Append(TakeBatch(*in), std::move(txn));
@@ -508,6 +514,34 @@ Task<Status> Engine::Retry(std::string id) {
     Launch(id);
   }
   co_return Status::Ok();
+}
+
+void Engine::Notify(const std::string& key) {
+  auto [begin, end] = notify_waiters_.equal_range(key);
+  for (auto it = begin; it != end; ++it) {
+    if (auto in = it->second.lock(); in && in->notify_key == key) {
+      in->notify_key.clear();
+      WakeUp(*in);
+    }
+  }
+  notify_waiters_.erase(key);
+}
+
+journal::TxnFn Engine::EndTxn(Instance& in) {
+  if (in.end_txns.empty()) return nullptr;
+  return [txns = std::move(in.end_txns), id = in.id](journal::Txn& t) -> Status {
+    for (const auto& fn : txns) {
+      t.SetSavePoint();
+      Status s = fn(t);
+      if (s.ok()) {
+        t.PopSavePoint();
+      } else {
+        t.RollbackToSavePoint();
+        spdlog::error("workflow {}: an end transaction failed (undone): {}", id, s.ToString());
+      }
+    }
+    return Status::Ok();
+  };
 }
 
 Task<Result<proto::WorkflowSummary>> Engine::AwaitTerminal(std::string id) {

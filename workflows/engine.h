@@ -38,6 +38,10 @@ struct StartRequest {
   std::string input;
   // When non-empty: a second start with the same key returns the first workflow.
   std::string dedup_key;
+  // When set: runs in the start's write, after the dedup check, with the new workflow's id, to
+  // record domain-table changes together with the workflow (a server record). An error refuses the
+  // start and nothing is written.
+  std::function<Status(journal::Txn&, const std::string& id)> txn = nullptr;
 };
 
 struct Started {
@@ -73,6 +77,8 @@ class Engine {
   // Resumes a failed workflow from its failed step. kFailedPrecondition when it is not failed or
   // compensated (its effects were undone: start a new one).
   Task<Status> Retry(std::string id);
+  // Wakes the workflows waiting in Context::TxnStepWhen on `key` (they try their step again).
+  void Notify(const std::string& key);
   // Waits until workflow `id` is terminal and returns its summary.
   Task<Result<proto::WorkflowSummary>> AwaitTerminal(std::string id);
   // The summary: the live one for a running workflow, else the journal's. kNotFound when unknown.
@@ -120,6 +126,10 @@ class Engine {
   // The live instance; kNotFound for an unknown id, kFailedPrecondition for an ended workflow.
   Result<std::shared_ptr<Instance>> FindLive(const std::string& id) const;
 
+  // The transaction that ends workflow `in`: its end_txns, each in a save point (a failing one is
+  // logged and undone; the end is recorded regardless).
+  static journal::TxnFn EndTxn(Instance& in);
+
   class Completions;
 
   boost::asio::io_context& io_;
@@ -128,6 +138,7 @@ class Engine {
   EngineOptions options_;
   std::shared_ptr<Completions> completions_;
   std::unordered_map<std::string, std::shared_ptr<Instance>> live_;
+  std::unordered_multimap<std::string, std::weak_ptr<Instance>> notify_waiters_;
   size_t active_ = 0;  // running coroutines
   bool stopping_ = false;
 };

@@ -107,6 +107,9 @@ void History::Apply(const proto::Event& e) {
         }
       }
       break;
+    case proto::Event::kStepWaiting:
+      steps[e.step_waiting().step()].name = e.step_waiting().name();
+      break;
     case proto::Event::kWorkflowCompleted:
     case proto::Event::kWorkflowFailed:
     case proto::Event::kWorkflowCancelled:

@@ -28,6 +28,12 @@ struct Instance {
   bool running = false;                         // a coroutine runs it
   boost::asio::steady_timer* wake = nullptr;    // the wait in progress; cancelled to wake it
   std::vector<std::function<void()>> on_terminal;
+
+  // Context::OnEnd / FinalTxnStep: run in the same write as the workflow's end; `after_end` once
+  // that write is durable.
+  std::vector<journal::TxnFn> end_txns;
+  std::vector<std::function<void()>> after_end;
+  std::string notify_key;  // the Engine::Notify key a TxnStepWhen waits on ("" when none)
 };
 
 }  // namespace zlh::workflows

@@ -59,6 +59,7 @@ WorkflowView BuildView(const proto::WorkflowSummary& summary,
         if (s.started_ms == 0) s.started_ms = c.started_ms() ? c.started_ms() : e.time_ms();
         s.completed_ms = e.time_ms();
         s.wake_ms = 0;
+        s.waiting_for.clear();
         break;
       }
       case proto::Event::kStepFailed: {
@@ -91,6 +92,13 @@ WorkflowView BuildView(const proto::WorkflowSummary& summary,
         s.status = "completed";
         s.completed_ms = e.time_ms();
         s.wake_ms = 0;
+        break;
+      }
+      case proto::Event::kStepWaiting: {
+        StepView& s = at(e.step_waiting().step(), e.step_waiting().name());
+        s.status = "waiting";
+        if (s.started_ms == 0) s.started_ms = e.time_ms();
+        s.waiting_for = e.step_waiting().detail();
         break;
       }
       default:

@@ -22,6 +22,7 @@ struct StepView {
   int64_t started_ms = 0;
   int64_t completed_ms = 0;  // 0 while not done
   std::string error;         // the last error, "code: message"
+  std::string waiting_for;   // a step that waits for a condition (a lease): what it waits for
   int64_t wake_ms = 0;       // retrying: the next attempt; waiting: the timer or timeout
 };
 

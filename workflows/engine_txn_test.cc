@@ -1,0 +1,191 @@
+// The engine's transactional hooks: domain-table changes written with a workflow's start, with its
+// end (OnEnd, FinalTxnStep), and transactional steps that wait for their condition (TxnStepWhen).
+#include <gtest/gtest.h>
+
+#include "journal/format.h"
+#include "workflows/engine.h"
+#include "workflows/engine_fixture.h"
+#include "workflows/verify.h"
+
+namespace zlh::workflows {
+namespace {
+
+using EngineTxnTest = EngineFixture;
+
+std::string Domain(journal::Journal& j, const std::string& key) {
+  return j.Get(journal::Cf::kDomain, key)->value_or("<absent>");
+}
+
+TEST_F(EngineTxnTest, StartTxnCommitsWithTheWorkflowOrRefusesTheStart) {
+  ASSERT_TRUE(registry_
+                  .Register("w", "default",
+                            [](Context&) -> Task<Result<std::string>> { co_return "done"; })
+                  .ok());
+  StartRequest ok{"w", "in", "key-1"};
+  ok.txn = [](journal::Txn& t, const std::string& id) {
+    t.Put(journal::Cf::kDomain, "server/s-1", id);
+    return Status::Ok();
+  };
+  auto first = Await(engine_->Start(ok));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(Domain(*journal_, "server/s-1"), first->id);
+
+  // The same dedup key names the first workflow; its txn does not run again.
+  StartRequest again = ok;
+  again.txn = [](journal::Txn& t, const std::string&) {
+    t.Put(journal::Cf::kDomain, "server/s-1", "overwritten");
+    return Status::Ok();
+  };
+  auto second = Await(engine_->Start(again));
+  ASSERT_TRUE(second.ok());
+  EXPECT_FALSE(second->created);
+  EXPECT_EQ(second->id, first->id);
+  EXPECT_EQ(Domain(*journal_, "server/s-1"), first->id);
+
+  // A failing txn refuses the start: no workflow, no dedup key, no domain row.
+  StartRequest refused{"w", "in", "key-2"};
+  refused.txn = [](journal::Txn& t, const std::string&) {
+    t.Put(journal::Cf::kDomain, "server/s-2", "x");
+    return Status(Code::kFailedPrecondition, "name taken");
+  };
+  auto r = Await(engine_->Start(refused));
+  EXPECT_EQ(r.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(Domain(*journal_, "server/s-2"), "<absent>");
+  EXPECT_FALSE(journal_->Get(journal::Cf::kIndex, journal::DedupIndexKey("key-2"))->has_value());
+  EXPECT_EQ(AwaitEnd(first->id).status(), proto::COMPLETED);
+  EXPECT_TRUE(Verify(*journal_)->empty());
+}
+
+TEST_F(EngineTxnTest, OnEndRunsInTheEndWriteWhateverTheEnd) {
+  int after_calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("holder", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto took = co_await ctx.TxnStep(
+                                  "take", [](journal::Txn& t, const StepInfo& info) {
+                                    t.Put(journal::Cf::kDomain, "lock/" + info.workflow_id, "held");
+                                    return Result<std::string>("ok");
+                                  });
+                              if (!took.ok()) co_return took.status();
+                              ctx.OnEnd(
+                                  [id = ctx.id()](journal::Txn& t) {
+                                    t.Delete(journal::Cf::kDomain, "lock/" + id);
+                                    return Status::Ok();
+                                  },
+                                  [&] { ++after_calls; });
+                              if (ctx.input() == "fail") co_return Status(Code::kInvalidArgument, "no");
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(ctx.input() == "sleep" ? 60'000 : 1)));
+                              co_return "done";
+                            })
+                  .ok());
+  std::string completes = StartOk("holder", "");
+  std::string fails = StartOk("holder", "fail");
+  std::string cancelled = StartOk("holder", "sleep");
+  ASSERT_TRUE(RunUntilDurably(cancelled, proto::WAITING));
+  EXPECT_EQ(Domain(*journal_, "lock/" + cancelled), "held");
+  // A restart in the middle: the code registers its end transaction again when it replays.
+  Restart();
+  ASSERT_TRUE(Await(engine_->Cancel(cancelled, "operator")).ok());
+  EXPECT_EQ(AwaitEnd(completes).status(), proto::COMPLETED);
+  EXPECT_EQ(AwaitEnd(fails).status(), proto::FAILED);
+  EXPECT_EQ(AwaitEnd(cancelled).status(), proto::CANCELLED);
+  for (const auto& id : {completes, fails, cancelled}) {
+    EXPECT_EQ(Domain(*journal_, "lock/" + id), "<absent>") << id;
+  }
+  EXPECT_GE(after_calls, 1);
+  EXPECT_TRUE(Verify(*journal_)->empty());
+}
+
+TEST_F(EngineTxnTest, FinalTxnStepIsRecordedInTheSameWriteAsTheFailure) {
+  ASSERT_TRUE(registry_
+                  .Register("saga", "default",
+                            [](Context& ctx) -> Task<Result<std::string>> {
+                              (void)co_await ctx.TxnStep("allocate", [](journal::Txn& t, const StepInfo&) {
+                                t.Put(journal::Cf::kDomain, "vmid/100", "mine");
+                                return Result<std::string>("100");
+                              });
+                              auto work = co_await ctx.Step(
+                                  "work",
+                                  [](const StepInfo&) -> Task<Result<std::string>> {
+                                    co_return Status(Code::kInvalidArgument, "bad template");
+                                  },
+                                  RetryPolicy::Once());
+                              ZLH_CO_RETURN_IF_ERROR(ctx.FinalTxnStep(
+                                  "release", [](journal::Txn& t, const StepInfo&) {
+                                    t.Delete(journal::Cf::kDomain, "vmid/100");
+                                    return Result<std::string>("");
+                                  }));
+                              co_return work.status();
+                            })
+                  .ok());
+  std::string id = StartOk("saga");
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::FAILED);
+  EXPECT_TRUE(s.compensated());
+  EXPECT_EQ(s.error().message(), "bad template");
+  EXPECT_EQ(Domain(*journal_, "vmid/100"), "<absent>");
+  auto events = Events(id);
+  ASSERT_GE(events.size(), 3u);
+  const proto::Event& release = events[events.size() - 2];
+  ASSERT_TRUE(release.has_step_completed());
+  EXPECT_EQ(release.step_completed().name(), "release");
+  EXPECT_TRUE(events.back().has_workflow_failed());
+  EXPECT_EQ(release.seq() + 1, events.back().seq());
+  EXPECT_TRUE(Verify(*journal_)->empty());
+}
+
+// Two workflows want one lock; the second waits (status waiting, kind "lock") until the first
+// releases it at its end and notifies.
+TEST_F(EngineTxnTest, TxnStepWhenWaitsForItsConditionAndWakesOnNotify) {
+  std::vector<std::string> order;
+  ASSERT_TRUE(
+      registry_
+          .Register(
+              "locker", "default",
+              [&](Context& ctx) -> Task<Result<std::string>> {
+                ctx.OnEnd(
+                    [id = ctx.id()](journal::Txn& t) -> Status {
+                      auto holder = t.Get(journal::Cf::kDomain, "lock");
+                      if (!holder.ok()) return holder.status();
+                      if (holder->value_or("") == id) t.Delete(journal::Cf::kDomain, "lock");
+                      return Status::Ok();
+                    },
+                    [&] { engine_->Notify("lock"); });
+                auto took = co_await ctx.TxnStepWhen(
+                    "acquire",
+                    [](journal::Txn& t, const StepInfo& info) -> Result<std::optional<std::string>> {
+                      auto holder = t.Get(journal::Cf::kDomain, "lock");
+                      if (!holder.ok()) return holder.status();
+                      if (holder->has_value()) return std::optional<std::string>();
+                      t.Put(journal::Cf::kDomain, "lock", info.workflow_id);
+                      return std::optional<std::string>("acquired");
+                    },
+                    WaitSpec{"lock", "the lock", "lock", Millis(60'000)});
+                if (!took.ok()) co_return took.status();
+                order.push_back(ctx.id());
+                if (ctx.input() == "long") {
+                  ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(300)));
+                }
+                co_return *took;
+              })
+          .ok());
+  std::string first = StartOk("locker", "long");
+  ASSERT_TRUE(RunUntilDurably(first, proto::WAITING));  // asleep, holding the lock
+  std::string second = StartOk("locker", "");
+  ASSERT_TRUE(RunUntil([&] {
+    auto s = engine_->Summary(second);
+    return s.ok() && s->waiting_for().kind() == "lock";
+  }));
+  EXPECT_EQ(AwaitEnd(first).status(), proto::COMPLETED);
+  // Woken by the Notify, not by the 60 s poll (AwaitEnd's deadline is 30 s).
+  EXPECT_EQ(AwaitEnd(second).status(), proto::COMPLETED);
+  EXPECT_EQ(order, (std::vector<std::string>{first, second}));
+  bool waited = false;
+  for (const auto& e : Events(second)) waited |= e.has_step_waiting();
+  EXPECT_TRUE(waited);
+  EXPECT_EQ(Domain(*journal_, "lock"), "<absent>");
+  EXPECT_TRUE(Verify(*journal_)->empty());
+}
+
+}  // namespace
+}  // namespace zlh::workflows
