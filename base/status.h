@@ -26,6 +26,7 @@ enum class Code {
   kNonDeterminism,      // workflow code disagrees with its recorded history
   kInterrupted,         // an at-most-once step was found started but not finished after a crash
   kInternal,            // a bug: an invariant of the code itself broke
+  kLeaseLost,           // a server's lease was taken away (its epoch bumped): do not act
 };
 
 // The lower-case name of a code, as used in logs, events and API errors ("not_found").

@@ -258,16 +258,63 @@ Status Context::RunTxnTry(journal::Txn& t, const TxnTryFn& fn, const StepInfo& i
 }
 
 Task<Result<std::string>> Context::TxnStep(std::string name, TxnStepFn fn) {
-  co_return co_await TxnStepWhen(std::move(name), AlwaysReady(std::move(fn)), WaitSpec{});
+  co_return co_await RunTxnStep(std::move(name), nullptr, RetryPolicy(),
+                                AlwaysReady(std::move(fn)), WaitSpec{});
+}
+
+Task<Result<std::string>> Context::TxnStep(std::string name, StepFn prepare, TxnStepFn fn,
+                                           RetryPolicy policy) {
+  co_return co_await RunTxnStep(std::move(name), std::move(prepare), std::move(policy),
+                                AlwaysReady(std::move(fn)), WaitSpec{});
 }
 
 Task<Result<std::string>> Context::TxnStepWhen(std::string name, TxnTryFn fn, WaitSpec wait) {
+  co_return co_await RunTxnStep(std::move(name), nullptr, RetryPolicy(), std::move(fn),
+                                std::move(wait));
+}
+
+Task<Result<std::string>> Context::Prepare(uint32_t n, const std::string& name,
+                                           const StepFn& prepare, const RetryPolicy& policy) {
+  for (uint32_t attempt = 1;; ++attempt) {
+    Result<std::string> r = co_await engine_.RunAttempt(prepare, Info(n, attempt),
+                                                        policy.attempt_timeout);
+    if (r.ok() || !policy.ShouldRetry(r.status(), attempt)) co_return r;
+    double jitter = 0.8 + 0.4 * std::uniform_real_distribution<double>(0, 1)(Rng());
+    int64_t wake_at = NowMs() + policy.Backoff(attempt, jitter).count();
+    spdlog::warn("workflow {} step {} ({}) prepare attempt {} failed: {}", in_->id, n, name,
+                 attempt, r.status().ToString());
+    auto wake = co_await engine_.WaitUntil(*in_, wake_at, "timer", name + " (retry backoff)",
+                                           nullptr);
+    if (wake == Engine::Wake::kStopping) {
+      fatal_ = Unavailable("the engine is stopping");
+      co_return fatal_;
+    }
+    if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
+  }
+}
+
+Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
+                                              RetryPolicy policy, TxnTryFn fn, WaitSpec wait) {
   auto call = Begin(name);
   if (!call.ok()) co_return call.status();
   uint32_t n = call->step;
   StepHistory& h = *call->history;
   if (call->recorded) co_return Replayed(n, h);
   if (Status c = DeliverCancel(n, name); !c.ok()) co_return c;
+  std::string prepared;
+  if (prepare) {
+    auto p = co_await Prepare(n, name, prepare, policy);
+    if (!fatal_.ok()) co_return fatal_;
+    if (h.final_error) co_return *h.final_error;  // cancelled while it backed off
+    if (p.ok()) {
+      prepared = std::move(*p);
+    } else {
+      // Its failure is the step's: recorded like any transactional step's.
+      fn = [error = p.status()](journal::Txn&, const StepInfo&) -> Result<std::optional<std::string>> {
+        return error;
+      };
+    }
+  }
 
   for (;;) {
     // The step's event is written inside the transaction, which knows the outcome; its seq is
@@ -277,6 +324,7 @@ Task<Result<std::string>> Context::TxnStepWhen(std::string name, TxnTryFn fn, Wa
     journal::Batch batch = engine_.TakeBatch(*in_);
     auto outcome = std::make_shared<std::optional<Result<std::string>>>();
     StepInfo info = Info(n, attempt);
+    info.prepared = prepared;
     int64_t started_ms = NowMs();
     std::string detail = wait.kind.empty() ? wait.detail : wait.kind + " " + wait.detail;
     journal::TxnFn txn = [fn, info, outcome, seq, name, started_ms,

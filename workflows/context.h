@@ -37,6 +37,8 @@ struct StepInfo {
   std::string idempotency_key;
   // The node's current fencing token (0 when the node has none), for mutating calls.
   uint64_t fencing_token = 0;
+  // A transactional step with a prepare call: what it returned.
+  std::string prepared;
 };
 
 // A step's body: runs an activity; an error is retried per the step's RetryPolicy.
@@ -83,6 +85,12 @@ class Context {
   }
   // A transactional step (see TxnStepFn).
   Task<Result<std::string>> TxnStep(std::string name, TxnStepFn fn);
+  // A transactional step whose transaction needs outside data first (the VMIDs the hypervisor
+  // reports): `prepare` runs before it, retried per `policy` and not recorded, and its result
+  // reaches `fn` as info.prepared. On replay neither runs. When `prepare` fails for good, that is
+  // the step's recorded failure.
+  Task<Result<std::string>> TxnStep(std::string name, StepFn prepare, TxnStepFn fn,
+                                    RetryPolicy policy);
   // A transactional step tried until its condition holds: each try that returns nullopt records a
   // StepWaiting event and waits (status waiting, `wait.kind`) for Engine::Notify(wait.key) or
   // `wait.poll`; the try that returns a value or an error is the step's outcome. kCancelled when
@@ -137,6 +145,11 @@ class Context {
                           const std::string& name, uint64_t seq, int64_t started_ms,
                           const std::string& waiting_detail,
                           std::optional<Result<std::string>>* outcome);
+  Task<Result<std::string>> RunTxnStep(std::string name, StepFn prepare, RetryPolicy policy,
+                                       TxnTryFn fn, WaitSpec wait);
+  // Runs `prepare` with retries (not recorded). Sets fatal_ when the engine stops.
+  Task<Result<std::string>> Prepare(uint32_t step, const std::string& name, const StepFn& prepare,
+                                    const RetryPolicy& policy);
   // Reserves the next seq for an event written inside a transaction.
   uint64_t ReserveSeq();
   void NoteOutcome(uint32_t step, bool failed_for_good);

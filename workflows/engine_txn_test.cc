@@ -187,5 +187,36 @@ TEST_F(EngineTxnTest, TxnStepWhenWaitsForItsConditionAndWakesOnNotify) {
   EXPECT_TRUE(Verify(*journal_)->empty());
 }
 
+TEST_F(EngineTxnTest, TxnStepPrepareIsRetriedAndItsResultReachesTheTransaction) {
+  int prepares = 0;
+  RetryPolicy policy;
+  policy.initial_backoff = Millis(5);
+  ASSERT_TRUE(registry_
+                  .Register("prep", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              auto r = co_await ctx.TxnStep(
+                                  "allocate",
+                                  [&](const StepInfo&) -> Task<Result<std::string>> {
+                                    if (++prepares < 3) co_return Unavailable("hypervisor down");
+                                    co_return "in use: 100";
+                                  },
+                                  [](journal::Txn& t, const StepInfo& info) {
+                                    t.Put(journal::Cf::kDomain, "seen", info.prepared);
+                                    return Result<std::string>(info.prepared);
+                                  },
+                                  policy);
+                              if (!r.ok()) co_return r.status();
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(100)));
+                              co_return *r;
+                            })
+                  .ok());
+  std::string id = StartOk("prep");
+  ASSERT_TRUE(RunUntilDurably(id, proto::WAITING));
+  Restart();  // the replay returns the recorded result without preparing again
+  EXPECT_EQ(AwaitEnd(id).result(), "in use: 100");
+  EXPECT_EQ(prepares, 3);
+  EXPECT_EQ(Domain(*journal_, "seen"), "in use: 100");
+}
+
 }  // namespace
 }  // namespace zlh::workflows
