@@ -1,0 +1,117 @@
+// The outside services the ZLH workflows act on, besides the hypervisor (hypervisor.h): the agent
+// in each container, the Velocity proxy's registration plugin, DNS (Cloudflare-style), billing
+// status, backups and the notifier (Discord webhooks). EXTERNAL-APIS.md holds the APIs' facts.
+//
+// Every mutating call takes the step's CallContext (its fencing token goes out as
+// X-ZLH-Fencing-Token) and is idempotent: repeating it after a crash is success, not a duplicate.
+// Errors: kUnavailable / kDeadlineExceeded for what a retry may fix (no answer, 5xx, 429),
+// kNotFound, kFailedPrecondition (a conflict, a stale fencing token) and kInvalidArgument for what
+// it cannot.
+//
+// Thread-safety: implementations may be shared; calls complete on the caller's executor.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "activities/hypervisor.h"
+#include "base/status.h"
+
+namespace zlh::activities {
+
+// The ZLH agent inside container `vmid` (reached through a URL template, see agent_http.h).
+class Agent {
+ public:
+  virtual ~Agent() = default;
+  // GET /health's status: "ready", "installing", "starting" or "error". kUnavailable when the
+  // agent does not answer (the TCP connect fails), kDeadlineExceeded when it answers too slowly.
+  virtual boost::asio::awaitable<Result<std::string>> Health(int64_t vmid) = 0;
+  // POST /install {game, loader}.
+  virtual boost::asio::awaitable<Status> Install(const CallContext& ctx, int64_t vmid,
+                                                 std::string game, std::string loader) = 0;
+  // POST /workload/start or /workload/stop.
+  virtual boost::asio::awaitable<Status> Workload(const CallContext& ctx, int64_t vmid,
+                                                  bool start) = 0;
+  // POST /service/restart.
+  virtual boost::asio::awaitable<Status> RestartService(const CallContext& ctx, int64_t vmid) = 0;
+};
+
+struct ProxyServer {
+  std::string name;
+  std::string address;  // "HOST:PORT"
+};
+
+// The Velocity proxy's registration plugin.
+class Proxy {
+ public:
+  virtual ~Proxy() = default;
+  virtual boost::asio::awaitable<Result<std::vector<ProxyServer>>> List() = 0;
+  // The same name and address already registered is success.
+  virtual boost::asio::awaitable<Status> Register(const CallContext& ctx, std::string name,
+                                                  std::string address) = 0;
+  // An absent name is success.
+  virtual boost::asio::awaitable<Status> Unregister(const CallContext& ctx, std::string name) = 0;
+};
+
+struct DnsRecord {
+  std::string id;       // the provider's id (empty before it exists)
+  std::string type;     // "A" or "SRV"
+  std::string name;     // the fully qualified name
+  std::string content;  // A: the address; SRV: "PRIORITY WEIGHT PORT TARGET"
+};
+
+// A Cloudflare-style DNS zone.
+class Dns {
+ public:
+  virtual ~Dns() = default;
+  // The records named `name` (every type).
+  virtual boost::asio::awaitable<Result<std::vector<DnsRecord>>> List(std::string name) = 0;
+  // Creates the record; the same type, name and content already present is success, and a record
+  // of that type and name with other content is replaced.
+  virtual boost::asio::awaitable<Status> Publish(const CallContext& ctx, DnsRecord record) = 0;
+  // Deletes every record of `type` named `name`; none is success.
+  virtual boost::asio::awaitable<Status> Unpublish(const CallContext& ctx, std::string type,
+                                                   std::string name) = 0;
+};
+
+// The billing system's view of a customer.
+class Billing {
+ public:
+  virtual ~Billing() = default;
+  // "active" or "suspended"; kNotFound for an unknown customer.
+  virtual boost::asio::awaitable<Result<std::string>> CustomerStatus(std::string customer_id) = 0;
+};
+
+struct BackupInfo {
+  std::string id;  // the volume id, e.g. "local:backup/vzdump-lxc-101-2026_11_27-10_00_00.tar.zst"
+  int64_t created_ms = 0;
+};
+
+// Container backups (Proxmox vzdump).
+class Backups {
+ public:
+  virtual ~Backups() = default;
+  // Backs up container `vmid` now, and waits for it.
+  virtual boost::asio::awaitable<Status> Run(const CallContext& ctx, std::string node,
+                                             int64_t vmid) = 0;
+  // The container's backups, oldest first.
+  virtual boost::asio::awaitable<Result<std::vector<BackupInfo>>> List(std::string node,
+                                                                       int64_t vmid) = 0;
+  // Restores container `vmid` from backup `backup_id` (the container is replaced), and waits.
+  virtual boost::asio::awaitable<Status> Restore(const CallContext& ctx, std::string node,
+                                                 int64_t vmid, std::string backup_id) = 0;
+};
+
+// Messages to the operator (Discord webhooks, one per channel).
+class Notifier {
+ public:
+  virtual ~Notifier() = default;
+  // Posts `content` (at most 2,000 characters; longer is cut) to `channel`; `ping` pings the
+  // channel's configured role, otherwise nobody is pinged. Waits out a 429's retry_after.
+  virtual boost::asio::awaitable<Status> Post(const CallContext& ctx, std::string channel,
+                                              std::string content, bool ping) = 0;
+};
+
+}  // namespace zlh::activities

@@ -1,0 +1,208 @@
+#include "config/config.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace zlh::config {
+namespace {
+
+namespace pc = proto::config;
+
+Status Bad(std::string_view field, std::string_view problem) {
+  return InvalidArgument(std::string(field) + ": " + std::string(problem));
+}
+
+// Parses `text` into *out when set; names `field` on error.
+Status Duration(std::string_view field, const std::string& text, Millis* out) {
+  if (text.empty()) return Status::Ok();
+  auto d = ParseDuration(text);
+  if (!d.ok()) return Bad(field, d.status().message());
+  *out = *d;
+  return Status::Ok();
+}
+
+Status Url(std::string_view field, const std::string& url) {
+  if (url.empty() || url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0) {
+    return Status::Ok();
+  }
+  return Bad(field, "'" + url + "' is not an http:// or https:// URL");
+}
+
+void DefaultTemplates(pc::Config& c) {
+  struct T {
+    const char* name;
+    int64_t vmid;
+    const char* loader;
+  };
+  for (const T& t : {T{"vanilla", 9000, "fabric"}, T{"fabric", 9001, "fabric"},
+                     T{"paper", 9002, "paper"}, T{"dev", 9003, ""}}) {
+    pc::Template* tpl = c.add_templates();
+    tpl->set_name(t.name);
+    tpl->set_template_vmid(t.vmid);
+    tpl->set_template_node("pve1");
+    tpl->set_loader(t.loader);
+  }
+}
+
+// Fills in every default of `c`.
+void ApplyDefaults(pc::Config& c) {
+  if (c.proxmox().storage().empty()) c.mutable_proxmox()->set_storage("local");
+  if (c.dns().zone().empty()) c.mutable_dns()->set_zone("play.example");
+  if (c.dns().zone_id().empty()) c.mutable_dns()->set_zone_id("zlh");
+  if (c.proxy().public_port() == 0) c.mutable_proxy()->set_public_port(25565);
+  if (c.proxy().game_port() == 0) c.mutable_proxy()->set_game_port(25565);
+  if (c.proxy().public_address().empty()) c.mutable_proxy()->set_public_address("127.0.0.1");
+  if (c.proxy().public_host().empty()) c.mutable_proxy()->set_public_host("proxy." + c.dns().zone());
+  if (c.agent().url_template().empty()) c.mutable_agent()->set_url_template("http://{ip}:7070");
+  if (!c.has_vmids()) {
+    c.mutable_vmids()->set_first(100);
+    c.mutable_vmids()->set_last(999);
+  }
+  if (c.templates().empty()) DefaultTemplates(c);
+  if (c.plans().empty()) {
+    for (const char* p : {"small", "medium", "large"}) c.add_plans(p);
+  }
+  if (c.servers_per_customer() == 0) c.set_servers_per_customer(5);
+}
+
+Status Validate(Settings& s) {
+  const pc::Config& c = s.file;
+  ZLH_RETURN_IF_ERROR(Url("proxmox.url", c.proxmox().url()));
+  ZLH_RETURN_IF_ERROR(Url("dns.url", c.dns().url()));
+  ZLH_RETURN_IF_ERROR(Url("proxy.url", c.proxy().url()));
+  ZLH_RETURN_IF_ERROR(Url("billing.url", c.billing().url()));
+  for (const auto& [channel, url] : c.discord().webhooks()) {
+    if (url.empty()) return Bad("discord.webhooks." + channel, "empty URL");
+    ZLH_RETURN_IF_ERROR(Url("discord.webhooks." + channel, url));
+  }
+  ZLH_RETURN_IF_ERROR(Duration("proxmox.requestTimeout", c.proxmox().request_timeout(),
+                               &s.proxmox_request_timeout));
+  ZLH_RETURN_IF_ERROR(
+      Duration("proxmox.taskTimeout", c.proxmox().task_timeout(), &s.proxmox_task_timeout));
+  ZLH_RETURN_IF_ERROR(Duration("proxmox.taskPollInterval", c.proxmox().task_poll_interval(),
+                               &s.proxmox_task_poll_interval));
+  ZLH_RETURN_IF_ERROR(
+      Duration("agent.requestTimeout", c.agent().request_timeout(), &s.agent_request_timeout));
+  const pc::Timing& t = c.timing();
+  ZLH_RETURN_IF_ERROR(Duration("timing.readinessProbeInterval", t.readiness_probe_interval(),
+                               &s.readiness_probe_interval));
+  ZLH_RETURN_IF_ERROR(
+      Duration("timing.readinessTimeout", t.readiness_timeout(), &s.readiness_timeout));
+  ZLH_RETURN_IF_ERROR(Duration("timing.leaseHeartbeatInterval", t.lease_heartbeat_interval(),
+                               &s.lease_heartbeat_interval));
+  ZLH_RETURN_IF_ERROR(
+      Duration("timing.leasePollInterval", t.lease_poll_interval(), &s.lease_poll_interval));
+  ZLH_RETURN_IF_ERROR(
+      Duration("timing.activityTimeout", t.activity_timeout(), &s.activity_timeout));
+  for (auto [field, d] : {std::pair{"timing.readinessProbeInterval", s.readiness_probe_interval},
+                          {"timing.leaseHeartbeatInterval", s.lease_heartbeat_interval},
+                          {"timing.leasePollInterval", s.lease_poll_interval},
+                          {"timing.activityTimeout", s.activity_timeout},
+                          {"proxmox.taskPollInterval", s.proxmox_task_poll_interval}}) {
+    if (d.count() <= 0) return Bad(field, "must be longer than 0");
+  }
+  const std::string& tpl = c.agent().url_template();
+  if (tpl.find("{ip}") == std::string::npos && tpl.find("{vmid}") == std::string::npos) {
+    return Bad("agent.urlTemplate", "must contain {ip} or {vmid}");
+  }
+  ZLH_RETURN_IF_ERROR(Url("agent.urlTemplate", tpl));
+  if (c.vmids().first() < 100) return Bad("vmids.first", "must be at least 100 (Proxmox)");
+  if (c.vmids().last() > 999'999'999) return Bad("vmids.last", "must be at most 999999999");
+  if (c.vmids().last() < c.vmids().first()) return Bad("vmids.last", "must not be below first");
+  std::set<std::string> names;
+  for (int i = 0; i < c.templates_size(); ++i) {
+    const pc::Template& t2 = c.templates(i);
+    std::string field = "templates[" + std::to_string(i) + "]";
+    if (t2.name().empty()) return Bad(field + ".name", "required");
+    if (!names.insert(t2.name()).second) return Bad(field + ".name", "'" + t2.name() + "' repeated");
+    if (t2.template_vmid() <= 0) return Bad(field + ".templateVmid", "required, above 0");
+    if (t2.template_node().empty()) return Bad(field + ".templateNode", "required");
+  }
+  for (int i = 0; i < c.plans_size(); ++i) {
+    if (c.plans(i).empty()) return Bad("plans[" + std::to_string(i) + "]", "empty");
+  }
+  static const std::set<std::string> kQueues = {"provision", "operation", "repair", "control"};
+  for (const auto& [queue, limit] : c.queues()) {
+    if (!kQueues.count(queue)) {
+      return Bad("queues." + queue, "unknown queue (provision, operation, repair, control)");
+    }
+    if (limit == 0) return Bad("queues." + queue, "must be at least 1");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+uint32_t Settings::QueueLimit(const std::string& queue) const {
+  auto it = file.queues().find(queue);
+  if (it != file.queues().end()) return it->second;
+  if (queue == "operation") return 16;
+  if (queue == "repair") return 4;
+  return 1;  // provision (the platform's phase 1), control
+}
+
+const proto::config::Template* Settings::FindTemplate(std::string_view name) const {
+  for (const auto& t : file.templates()) {
+    if (t.name() == name) return &t;
+  }
+  return nullptr;
+}
+
+bool Settings::HasPlan(std::string_view plan) const {
+  for (const auto& p : file.plans()) {
+    if (p == plan) return true;
+  }
+  return false;
+}
+
+Settings Defaults() {
+  Settings s;
+  ApplyDefaults(s.file);
+  return s;
+}
+
+Result<Settings> Parse(std::string_view json) {
+  Settings s;
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto parsed = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &s.file, options);
+  if (!parsed.ok()) return InvalidArgument(std::string(parsed.message()));
+  ApplyDefaults(s.file);
+  ZLH_RETURN_IF_ERROR(Validate(s));
+  return s;
+}
+
+Result<Settings> Load(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return InvalidArgument("config " + path + ": cannot be read");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto s = Parse(text.str());
+  if (!s.ok()) return s.status().WithContext("config " + path);
+  return s;
+}
+
+void PointAtFleet(Settings& settings, const std::string& base_url) {
+  pc::Config& c = settings.file;
+  c.mutable_proxmox()->set_url(base_url);
+  if (c.proxmox().token().empty()) c.mutable_proxmox()->set_token("zlh@pve!zlh=sim");
+  c.mutable_dns()->set_url(base_url + "/client/v4");
+  if (c.dns().token().empty()) c.mutable_dns()->set_token("sim");
+  c.mutable_proxy()->set_url(base_url + "/proxy");
+  if (c.proxy().token().empty()) c.mutable_proxy()->set_token("sim");
+  c.mutable_billing()->set_url(base_url + "/billing");
+  if (c.billing().token().empty()) c.mutable_billing()->set_token("sim");
+  c.mutable_agent()->set_url_template(base_url + "/agents/{vmid}");
+  if (c.agent().token().empty()) c.mutable_agent()->set_token("sim");
+  for (const char* channel : {"alerts-critical", "alerts-provisioning", "alerts-repairs",
+                              "alerts-billing", "audit-log", "system-health"}) {
+    auto& hooks = *c.mutable_discord()->mutable_webhooks();
+    if (!hooks.count(channel)) hooks[channel] = base_url + "/api/webhooks/" + channel + "/sim";
+  }
+}
+
+}  // namespace zlh::config

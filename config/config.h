@@ -1,0 +1,50 @@
+// zlhd's configuration (SPEC §7.2): the JSON file (proto/config.proto, documented in
+// docs/config.md) parsed strictly, its defaults applied and every field validated, so that a bad
+// file is refused at start with a message naming the field ("timing.readinessTimeout: ...").
+//
+// Thread-safety: pure functions; a Settings is a plain value.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/duration.h"
+#include "base/status.h"
+#include "proto/config.pb.h"
+
+namespace zlh::config {
+
+// A validated configuration: the file's message with every default filled in, and its durations
+// parsed.
+struct Settings {
+  proto::config::Config file;
+  Millis proxmox_request_timeout{10'000};
+  Millis proxmox_task_timeout{300'000};
+  Millis proxmox_task_poll_interval{500};
+  Millis agent_request_timeout{5'000};
+  Millis readiness_probe_interval{5'000};
+  Millis readiness_timeout{600'000};
+  Millis lease_heartbeat_interval{10'000};
+  Millis lease_poll_interval{30'000};
+  Millis activity_timeout{60'000};
+
+  // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
+  uint32_t QueueLimit(const std::string& queue) const;
+  // The template of a game ("vanilla") or of dev containers ("dev"); nullptr when none.
+  const proto::config::Template* FindTemplate(std::string_view name) const;
+  bool HasPlan(std::string_view plan) const;
+};
+
+// The defaults alone (no file).
+Settings Defaults();
+// Parses a config file's text. kInvalidArgument naming the field (or the JSON error) otherwise.
+Result<Settings> Parse(std::string_view json);
+// Reads and parses `path`. kInvalidArgument "config FILE: ..." when unreadable or bad.
+Result<Settings> Load(const std::string& path);
+// Points every service at one base URL (zlhd --fleet URL, a zlh-sim): Proxmox at URL, DNS at
+// URL/client/v4, the proxy at URL/proxy, billing at URL/billing, agents at URL/agents/{vmid},
+// Discord channels without a webhook at URL/api/webhooks/<channel>/sim. Credentials that are not
+// configured get placeholders the simulator accepts.
+void PointAtFleet(Settings& settings, const std::string& base_url);
+
+}  // namespace zlh::config

@@ -1,0 +1,233 @@
+#include "fleet/tables.h"
+
+#include "base/clock.h"
+#include "journal/format.h"
+
+namespace zlh::fleet {
+namespace {
+
+using journal::Cf;
+
+constexpr char kServers = 's';
+constexpr char kNames = 'n';
+constexpr char kCustomers = 'c';
+constexpr char kVmids = 'v';
+constexpr char kLeases = 'l';
+constexpr char kHeartbeats = 'h';
+constexpr char kWaiters = 'w';
+
+std::string Key(char table, std::string_view key) { return journal::DomainKey(table, key); }
+
+std::string Pair(std::string_view a, std::string_view b) {
+  std::string k(a);
+  k.push_back('\0');
+  k.append(b);
+  return k;
+}
+
+std::string VmidKey(int64_t vmid) {
+  std::string k;
+  journal::PutU64(&k, static_cast<uint64_t>(vmid));
+  return Key(kVmids, k);
+}
+
+template <typename Message>
+Result<std::optional<Message>> Decode(Result<std::optional<std::string>> raw, std::string_view what) {
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value()) return std::optional<Message>();
+  Message m;
+  if (!m.ParseFromString(**raw)) {
+    return Status(Code::kCorruption, "unreadable " + std::string(what) + " record");
+  }
+  return std::optional<Message>(std::move(m));
+}
+
+Result<proto::Lease> LeaseOf(Result<std::optional<proto::Lease>> found, std::string_view server_id) {
+  if (!found.ok()) return found.status();
+  if (found->has_value()) return std::move(**found);
+  proto::Lease free;
+  free.set_server_id(std::string(server_id));
+  return free;
+}
+
+}  // namespace
+
+std::string ServerStatusName(int status) {
+  switch (status) {
+    case proto::SERVER_QUEUED: return "queued";
+    case proto::SERVER_PROVISIONING: return "provisioning";
+    case proto::SERVER_RUNNING: return "running";
+    case proto::SERVER_STOPPED: return "stopped";
+    case proto::SERVER_FAILED: return "failed";
+    case proto::SERVER_DELETED: return "deleted";
+    default: return "unspecified";
+  }
+}
+
+int ServerStatusFromName(std::string_view name) {
+  for (int s = proto::SERVER_QUEUED; s <= proto::SERVER_DELETED; ++s) {
+    if (ServerStatusName(s) == name) return s;
+  }
+  return 0;
+}
+
+bool IsLive(const proto::Server& server) {
+  return server.status() != proto::SERVER_FAILED && server.status() != proto::SERVER_DELETED;
+}
+
+Result<std::optional<proto::Server>> GetServer(journal::Txn& txn, std::string_view server_id) {
+  return Decode<proto::Server>(txn.Get(Cf::kDomain, Key(kServers, server_id)), "server");
+}
+
+Result<std::optional<proto::Server>> ReadServer(const journal::Journal& journal,
+                                                std::string_view server_id) {
+  return Decode<proto::Server>(journal.Get(Cf::kDomain, Key(kServers, server_id)), "server");
+}
+
+Status PutServer(journal::Txn& txn, proto::Server server) {
+  auto old = GetServer(txn, server.server_id());
+  if (!old.ok()) return old.status();
+  if (old->has_value() && IsLive(**old)) {
+    txn.Delete(Cf::kDomain, Key(kNames, (*old)->name()));
+    txn.Delete(Cf::kDomain, Key(kCustomers, Pair((*old)->customer_id(), server.server_id())));
+  }
+  if (IsLive(server)) {
+    txn.Put(Cf::kDomain, Key(kNames, server.name()), server.server_id());
+    txn.Put(Cf::kDomain, Key(kCustomers, Pair(server.customer_id(), server.server_id())), "");
+  }
+  server.set_updated_ms(NowMs());
+  txn.Put(Cf::kDomain, Key(kServers, server.server_id()), server.SerializeAsString());
+  return Status::Ok();
+}
+
+Result<std::optional<std::string>> ServerNamed(journal::Txn& txn, std::string_view name) {
+  return txn.Get(Cf::kDomain, Key(kNames, name));
+}
+
+Result<size_t> LiveServerCount(journal::Txn& txn, std::string_view customer_id) {
+  size_t n = 0;
+  Status s = txn.Scan(Cf::kDomain, Key(kCustomers, Pair(customer_id, "")),
+                      [&](std::string_view, std::string_view) {
+                        ++n;
+                        return true;
+                      });
+  if (!s.ok()) return s;
+  return n;
+}
+
+Result<std::vector<proto::Server>> ListServers(const journal::Journal& journal,
+                                               std::string_view customer_id) {
+  std::vector<proto::Server> out;
+  Status bad;
+  if (customer_id.empty()) {
+    Status s = journal.Scan(Cf::kDomain, Key(kServers, ""), [&](std::string_view, std::string_view v) {
+      proto::Server server;
+      if (!server.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+        bad = Status(Code::kCorruption, "unreadable server record");
+        return false;
+      }
+      out.push_back(std::move(server));
+      return true;
+    });
+    if (!s.ok()) return s;
+    if (!bad.ok()) return bad;
+    return out;
+  }
+  std::string prefix = Key(kCustomers, Pair(customer_id, ""));
+  std::vector<std::string> ids;
+  Status s = journal.Scan(Cf::kDomain, prefix, [&](std::string_view k, std::string_view) {
+    ids.emplace_back(k.substr(prefix.size()));
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (const auto& id : ids) {
+    auto server = ReadServer(journal, id);
+    if (!server.ok()) return server.status();
+    if (server->has_value()) out.push_back(std::move(**server));
+  }
+  return out;
+}
+
+Result<int64_t> AllocateVmid(journal::Txn& txn, int64_t first, int64_t last,
+                             const std::set<int64_t>& in_use, std::string_view server_id) {
+  // Allocated VMIDs are keyed in numeric order: walk the range beside them.
+  std::set<int64_t> taken;
+  Status s = txn.Scan(Cf::kDomain, Key(kVmids, ""), [&](std::string_view k, std::string_view) {
+    taken.insert(static_cast<int64_t>(journal::GetU64(k.substr(1))));
+    return true;
+  });
+  if (!s.ok()) return s;
+  for (int64_t vmid = first; vmid <= last; ++vmid) {
+    if (taken.count(vmid) || in_use.count(vmid)) continue;
+    txn.Put(Cf::kDomain, VmidKey(vmid), std::string(server_id));
+    return vmid;
+  }
+  return FailedPrecondition("no free VMID in " + std::to_string(first) + "-" +
+                            std::to_string(last));
+}
+
+Status ReleaseVmid(journal::Txn& txn, int64_t vmid, std::string_view server_id) {
+  auto owner = txn.Get(Cf::kDomain, VmidKey(vmid));
+  if (!owner.ok()) return owner.status();
+  if (owner->has_value() && **owner == server_id) txn.Delete(Cf::kDomain, VmidKey(vmid));
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<int64_t, std::string>>> ListVmids(const journal::Journal& journal) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  Status s = journal.Scan(Cf::kDomain, Key(kVmids, ""), [&](std::string_view k, std::string_view v) {
+    out.emplace_back(static_cast<int64_t>(journal::GetU64(k.substr(1))), std::string(v));
+    return true;
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<proto::Lease> GetLease(journal::Txn& txn, std::string_view server_id) {
+  return LeaseOf(Decode<proto::Lease>(txn.Get(Cf::kDomain, Key(kLeases, server_id)), "lease"),
+                 server_id);
+}
+
+Result<proto::Lease> ReadLease(const journal::Journal& journal, std::string_view server_id) {
+  return LeaseOf(Decode<proto::Lease>(journal.Get(Cf::kDomain, Key(kLeases, server_id)), "lease"),
+                 server_id);
+}
+
+void PutLease(journal::Txn& txn, const proto::Lease& lease) {
+  txn.Put(Cf::kDomain, Key(kLeases, lease.server_id()), lease.SerializeAsString());
+}
+
+void PutHeartbeat(journal::Batch& batch, std::string_view server_id, int64_t at_ms) {
+  std::string v;
+  journal::PutU64(&v, static_cast<uint64_t>(at_ms));
+  batch.Put(Cf::kDomain, Key(kHeartbeats, server_id), std::move(v));
+}
+
+Result<std::optional<int64_t>> ReadHeartbeat(const journal::Journal& journal,
+                                             std::string_view server_id) {
+  auto raw = journal.Get(Cf::kDomain, Key(kHeartbeats, server_id));
+  if (!raw.ok()) return raw.status();
+  if (!raw->has_value() || (*raw)->size() != 8) return std::optional<int64_t>();
+  return std::optional<int64_t>(static_cast<int64_t>(journal::GetU64(**raw)));
+}
+
+void AddWaiter(journal::Txn& txn, std::string_view server_id, std::string_view workflow_id) {
+  txn.Put(Cf::kDomain, Key(kWaiters, Pair(server_id, workflow_id)), "");
+}
+
+void RemoveWaiter(journal::Txn& txn, std::string_view server_id, std::string_view workflow_id) {
+  txn.Delete(Cf::kDomain, Key(kWaiters, Pair(server_id, workflow_id)));
+}
+
+Result<std::optional<std::string>> FirstWaiter(journal::Txn& txn, std::string_view server_id) {
+  std::string prefix = Key(kWaiters, Pair(server_id, ""));
+  std::optional<std::string> first;
+  Status s = txn.Scan(Cf::kDomain, prefix, [&](std::string_view k, std::string_view) {
+    first = std::string(k.substr(prefix.size()));
+    return false;
+  });
+  if (!s.ok()) return s;
+  return first;
+}
+
+}  // namespace zlh::fleet

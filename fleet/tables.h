@@ -1,0 +1,76 @@
+// The domain tables of the journal (proto/domain.proto): servers, VMIDs and leases, with the
+// indexes that keep names unique and count a customer's live servers, plus two side tables that
+// are not folded from events (SPEC §4.6): lease heartbeats and lease waiters. Writes happen only
+// inside journal transactions (a transactional step, a workflow's start or end), so every change
+// commits atomically with the events that explain it.
+//
+// Keys (journal::DomainKey(table, key)):
+//   's' server id            → proto.Server
+//   'n' name                 → server id           (live servers only)
+//   'c' customer \0 server   → ""                  (live servers only)
+//   'v' vmid (u64 BE)        → server id
+//   'l' server id            → proto.Lease
+//   'h' server id            → heartbeat time, ms  (side table)
+//   'w' server \0 workflow   → ""                  (side table: operations waiting for the lease)
+//
+// Thread-safety: free functions; a Txn is used on the journal's writer thread only.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+#include "journal/journal.h"
+#include "proto/domain.pb.h"
+
+namespace zlh::fleet {
+
+// "queued", "provisioning", ... and back (0 for an unknown name).
+std::string ServerStatusName(int status);
+int ServerStatusFromName(std::string_view name);
+// Failed and deleted servers are not live: their names and quota slots are free again.
+bool IsLive(const proto::Server& server);
+
+// ---- servers ----
+Result<std::optional<proto::Server>> GetServer(journal::Txn& txn, std::string_view server_id);
+Result<std::optional<proto::Server>> ReadServer(const journal::Journal& journal,
+                                                std::string_view server_id);
+// Writes `server` (updated_ms set now) and keeps the name and customer indexes in step with its
+// liveness.
+Status PutServer(journal::Txn& txn, proto::Server server);
+// The live server named `name`, if any.
+Result<std::optional<std::string>> ServerNamed(journal::Txn& txn, std::string_view name);
+// How many live servers `customer_id` has.
+Result<size_t> LiveServerCount(journal::Txn& txn, std::string_view customer_id);
+// Every server (of `customer_id` when non-empty, live ones only then), in id order.
+Result<std::vector<proto::Server>> ListServers(const journal::Journal& journal,
+                                               std::string_view customer_id = {});
+
+// ---- VMIDs ----
+// Takes the lowest VMID in [first, last] that no server holds and `in_use` (what the hypervisor
+// reports) does not name, for `server_id`. kFailedPrecondition when the range is exhausted.
+Result<int64_t> AllocateVmid(journal::Txn& txn, int64_t first, int64_t last,
+                             const std::set<int64_t>& in_use, std::string_view server_id);
+// Frees `vmid` if `server_id` holds it (a VMID held by another server is left alone).
+Status ReleaseVmid(journal::Txn& txn, int64_t vmid, std::string_view server_id);
+// vmid → server id, for every allocated VMID.
+Result<std::vector<std::pair<int64_t, std::string>>> ListVmids(const journal::Journal& journal);
+
+// ---- leases ----
+Result<proto::Lease> GetLease(journal::Txn& txn, std::string_view server_id);
+Result<proto::Lease> ReadLease(const journal::Journal& journal, std::string_view server_id);
+void PutLease(journal::Txn& txn, const proto::Lease& lease);
+// Side tables.
+void PutHeartbeat(journal::Batch& batch, std::string_view server_id, int64_t at_ms);
+Result<std::optional<int64_t>> ReadHeartbeat(const journal::Journal& journal,
+                                             std::string_view server_id);
+void AddWaiter(journal::Txn& txn, std::string_view server_id, std::string_view workflow_id);
+void RemoveWaiter(journal::Txn& txn, std::string_view server_id, std::string_view workflow_id);
+// The oldest waiter (workflow ids are time-ordered: the first recorded), if any.
+Result<std::optional<std::string>> FirstWaiter(journal::Txn& txn, std::string_view server_id);
+
+}  // namespace zlh::fleet
