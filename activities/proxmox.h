@@ -10,18 +10,11 @@
 
 #include "activities/http_client.h"
 #include "activities/hypervisor.h"
+#include "activities/proxmox_api.h"
 
 namespace zlh::activities {
 
-struct ProxmoxOptions {
-  std::string base_url;      // "https://pve1:8006" (".../api2/json" is added)
-  std::string token;         // "USER@REALM!TOKENID=SECRET"
-  bool verify_tls = true;
-  std::string ca_file;
-  Millis request_timeout{10'000};
-  Millis task_poll_interval{500};
-  Millis task_timeout{300'000};
-};
+// ProxmoxOptions (the server, its API token, TLS and timeouts) is in proxmox_api.h.
 
 class ProxmoxHypervisor final : public Hypervisor {
  public:
@@ -39,16 +32,9 @@ class ProxmoxHypervisor final : public Hypervisor {
                        std::string hostname) override;
 
  private:
-  // The "data" of an answer; errors per StatusOfHttp.
-  Task<Result<std::string>> Call(std::string method, std::string path, std::string form,
-                                 const CallContext* ctx);
-  // Runs a call that answers with a task, and waits for the task to end.
-  Task<Status> RunTask(std::string method, std::string path, std::string form,
-                       const CallContext& ctx, std::string node);
   Task<Status> Power(const CallContext& ctx, std::string node, int64_t vmid, const char* action);
 
-  HttpClient& http_;
-  ProxmoxOptions options_;
+  ProxmoxApi api_;
 };
 
 }  // namespace zlh::activities

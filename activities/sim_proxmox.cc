@@ -1,5 +1,6 @@
 // The simulated Proxmox VE API subset (EXTERNAL-APIS.md): nodes, guests, clone, power, status,
-// destroy, backups (vzdump) and task status. Tasks finish at once.
+// destroy, backups (vzdump, the storage's backup list, restore) and task status. Tasks finish at
+// once.
 #include <algorithm>
 
 #include "activities/sim_state.h"
@@ -21,7 +22,55 @@ HttpReply PveError(int status, const std::string& message, int64_t delay_ms = 0)
   return r;
 }
 
+// The VMID whose backup volume `volid` is: "local:backup/vzdump-lxc-101[-2026_...]" → 101.
+std::optional<int64_t> BackupOfVolume(const std::string& volid) {
+  const std::string marker = ":backup/vzdump-lxc-";
+  size_t at = volid.find(marker);
+  if (at == std::string::npos) return std::nullopt;
+  std::string rest = volid.substr(at + marker.size());
+  return ToInt(rest.substr(0, rest.find('-')));
+}
+
 }  // namespace
+
+HttpReply World::State::Restore(const HttpCall& call, const std::string& node,
+                                const std::map<std::string, std::string>& form, bool* changed) {
+  auto field = [&](const char* key) {
+    auto it = form.find(key);
+    return it == form.end() ? std::string() : it->second;
+  };
+  auto vmid = ToInt(field("vmid"));
+  if (!vmid) return PveError(400, "vmid: required, a number");
+  if (field("restore") != "1") {
+    return PveError(501, "the simulator makes containers by clone; POST .../lxc needs restore=1");
+  }
+  std::string volid = field("ostemplate");
+  if (volid.empty()) return PveError(400, "ostemplate: required");
+  int64_t delay = 0;
+  if (auto early = Begin("backup.restore", *vmid, true, call, &delay, changed)) return *early;
+  // Proxmox's checks, in its order and with its words.
+  std::string fail = "unable to restore CT " + std::to_string(*vmid) + " - ";
+  auto it = containers.find(*vmid);
+  if (it == containers.end()) {
+    return PveError(500, fail + "the simulator restores over an existing container only", delay);
+  }
+  if (field("force") != "1" || it->second.node != node) {
+    return PveError(500, "CT " + std::to_string(*vmid) + " already exists on node '" +
+                             it->second.node + "'",
+                    delay);
+  }
+  if (it->second.status == "running") {
+    return PveError(500, "can't overwrite running container", delay);
+  }
+  auto from = BackupOfVolume(volid);
+  if (!from || !backups.count(*from)) {
+    return PveError(500, fail + "volume '" + volid + "' does not exist", delay);
+  }
+  // The container is replaced by the backup's: same VMID and hostname, stopped, agent offline.
+  it->second.status = "stopped";
+  Stopped(*vmid);
+  return Pve(json::value(NewTask(node, "vzrestore", *vmid)), delay);
+}
 
 HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::string>& parts,
                                 bool* changed) {
@@ -79,6 +128,9 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
                                  {"vmid", vmid}, {"ctime", at / 1000}, {"content", "backup"}});
     }
     return Pve(std::move(out));
+  }
+  if (p.size() == 3 && p[2] == "lxc" && call.method == "POST") {
+    return Restore(call, node, form, changed);
   }
   if (p.size() < 4 || p[2] != "lxc") return PveError(404, "no such path");
   auto vmid = ToInt(p[3]);

@@ -51,6 +51,17 @@ HttpReply CfError(int status, int code, const std::string& message, int64_t dela
   return Delayed(JsonReply(status, std::move(o)), delay_ms);
 }
 
+// Discord's answer to a rate-limited webhook: the wait in the body (fractional seconds) and in
+// Retry-After (whole seconds, rounded up), kept short so that tests wait it out quickly.
+HttpReply DiscordRateLimited(int64_t delay_ms) {
+  HttpReply r = JsonReply(429, json::object{{"message", "You are being rate limited."},
+                                            {"retry_after", 0.05},
+                                            {"global", false}});
+  r.headers.emplace_back("Retry-After", "1");
+  r.delay_ms = delay_ms;
+  return r;
+}
+
 }  // namespace
 
 HttpReply World::State::AgentCall(const HttpCall& call, const std::vector<std::string>& p,
@@ -149,11 +160,25 @@ HttpReply World::State::DnsCall(const HttpCall& call, const std::vector<std::str
       if (name != call.query.end() && name->second != r.name) continue;
       out.push_back(record_json(r));
     }
-    int64_t count = static_cast<int64_t>(out.size());
-    HttpReply r = Cf(200, std::move(out));
+    // Paged as Cloudflare pages: `page` from 1, `per_page` (default 100).
+    auto query_int = [&](const char* key, int64_t fallback) {
+      auto it = call.query.find(key);
+      auto v = it == call.query.end() ? std::optional<int64_t>(fallback) : ToInt(it->second);
+      return v && *v > 0 ? *v : fallback;
+    };
+    int64_t page = query_int("page", 1);
+    int64_t per_page = std::min<int64_t>(query_int("per_page", 100), 5000);
+    int64_t total = static_cast<int64_t>(out.size());
+    json::array slice;
+    for (int64_t i = (page - 1) * per_page; i < std::min(total, page * per_page); ++i) {
+      slice.push_back(out[static_cast<size_t>(i)]);
+    }
+    int64_t count = static_cast<int64_t>(slice.size());
+    HttpReply r = Cf(200, std::move(slice));
     json::value v = json::parse(r.body);
-    v.as_object()["result_info"] = json::object{{"page", 1}, {"per_page", 100}, {"count", count},
-                                                {"total_count", count}};
+    v.as_object()["result_info"] =
+        json::object{{"page", page}, {"per_page", per_page}, {"count", count},
+                     {"total_count", total}, {"total_pages", (total + per_page - 1) / per_page}};
     r.body = json::serialize(v);
     return r;
   }
@@ -215,7 +240,10 @@ HttpReply World::State::DiscordCall(const HttpCall& call, const std::vector<std:
     return JsonReply(400, json::object{{"message", "Invalid Form Body"}, {"code", 50035}});
   }
   int64_t delay = 0;
-  if (auto early = Begin("discord.post", 0, true, call, &delay, changed)) return *early;
+  if (auto early = Begin("discord.post", 0, true, call, &delay, changed)) {
+    if (early->status == 429) return DiscordRateLimited(early->delay_ms);
+    return *early;
+  }
   // Without allowed_mentions Discord parses every mention; with it, only what it lets through.
   bool ping = true;
   auto allowed = body->find("allowed_mentions");

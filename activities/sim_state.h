@@ -87,6 +87,9 @@ struct World::State {
   std::string NewTask(const std::string& node, const std::string& kind, int64_t vmid);
 
   HttpReply Proxmox(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  // POST /nodes/{node}/lxc with restore=1 (backup.restore).
+  HttpReply Restore(const HttpCall& call, const std::string& node,
+                    const std::map<std::string, std::string>& form, bool* changed);
   HttpReply AgentCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
   HttpReply ProxyCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
   HttpReply DnsCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
@@ -99,7 +102,7 @@ struct World::State {
   void Stopped(int64_t vmid);
 };
 
-// The container's address: 127.1.<vmid / 256>.<vmid % 256> (reported, never dialed).
+// The container's address, activities::ContainerAddress (agent_http.h): reported, never dialed.
 std::string ContainerAddress(int64_t vmid);
 
 HttpReply JsonReply(int status, json::value body);

@@ -5,6 +5,7 @@
 #include <set>
 #include <sstream>
 
+#include "activities/agent_http.h"
 #include "activities/sim_state.h"
 #include "base/clock.h"
 
@@ -22,11 +23,14 @@ std::vector<std::string> Split(const std::string& path) {
 
 }  // namespace
 
-std::string ContainerAddress(int64_t vmid) {
-  return "127.1." + std::to_string(vmid / 256 % 256) + "." + std::to_string(vmid % 256);
-}
+std::string ContainerAddress(int64_t vmid) { return activities::ContainerAddress(vmid); }
 
-HttpReply JsonReply(int status, json::value body) { return {status, json::serialize(body)}; }
+HttpReply JsonReply(int status, json::value body) {
+  HttpReply r;
+  r.status = status;
+  r.body = json::serialize(body);
+  return r;
+}
 
 HttpReply ErrorReply(int status, const std::string& message) {
   const char* code = status == 404   ? "not_found"

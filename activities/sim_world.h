@@ -5,10 +5,11 @@
 // injected faults and drift through /sim/faults. zlh-sim serves it over HTTP; zlhd runs the same
 // world in-process when no --fleet is given.
 //
-// Routes: /api2/json/... (Proxmox, API-token auth), /agents/{vmid}/..., /proxy/servers,
-// /client/v4/zones/{zone}/dns_records (Cloudflare-style), /api/webhooks/{channel}/{token}
-// (Discord), /billing/customers/{id}, and /sim/state, /sim/faults, /sim/containers, /sim/billing.
-// Not yet: backup.restore.
+// Routes: /api2/json/... (Proxmox, API-token auth; backups are vzdump, the storage's content list
+// and restore as Proxmox does it, POST /nodes/{node}/lxc with restore=1 and force=1),
+// /agents/{vmid}/..., /proxy/servers, /client/v4/zones/{zone}/dns_records (Cloudflare-style,
+// paged), /api/webhooks/{channel}/{token} (Discord; an injected 429 answers like Discord's rate
+// limit), /billing/customers/{id}, and /sim/state, /sim/faults, /sim/containers, /sim/billing.
 //
 // Thread-compatible: the caller serializes calls to Handle.
 #pragma once
@@ -17,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/status.h"
@@ -35,6 +37,8 @@ struct HttpReply {
   int status = 200;
   std::string body;
   std::string content_type = "application/json";
+  // Headers besides Content-Type, such as a 429's Retry-After.
+  std::vector<std::pair<std::string, std::string>> headers;
   // An injected latency or timeout: the server waits this long before it answers.
   int64_t delay_ms = 0;
 };

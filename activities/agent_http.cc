@@ -1,0 +1,71 @@
+// HttpAgent (agent_http.h): the agent API over HTTP, one base URL per container.
+// Thread-safety: as its header says (shareable; no mutable state).
+#include "activities/agent_http.h"
+
+#include <boost/json.hpp>
+
+namespace zlh::activities {
+namespace {
+
+namespace json = boost::json;
+
+void ReplaceAll(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+}  // namespace
+
+std::string ContainerAddress(int64_t vmid) {
+  return "127.1." + std::to_string(vmid / 256 % 256) + "." + std::to_string(vmid % 256);
+}
+
+HttpAgent::HttpAgent(HttpClient& http, AgentOptions options)
+    : url_template_(std::move(options.url_template)),
+      service_(http, JsonServiceOptions{std::move(options.token), options.verify_tls,
+                                        std::move(options.ca_file), options.request_timeout}) {}
+
+std::string HttpAgent::BaseUrl(int64_t vmid) const {
+  std::string url = url_template_;
+  ReplaceAll(url, "{vmid}", std::to_string(vmid));
+  ReplaceAll(url, "{ip}", ContainerAddress(vmid));
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+Task<Result<std::string>> HttpAgent::Health(int64_t vmid) {
+  std::string what = "agent " + std::to_string(vmid) + " GET /health";
+  auto res = co_await service_.Send("GET", BaseUrl(vmid) + "/health", "", nullptr);
+  if (!res.ok()) co_return res.status();
+  ZLH_CO_RETURN_IF_ERROR(StatusOfHttp(res->status, what, res->body));
+  auto body = ParseJson(res->body, what);
+  if (!body.ok()) co_return body.status();
+  std::string status = StringField(*body, "status");
+  if (status.empty()) co_return Unavailable(what + ": the answer has no \"status\"");
+  co_return status;
+}
+
+Task<Status> HttpAgent::Post(const CallContext& ctx, int64_t vmid, const std::string& path,
+                             std::string body) {
+  std::string what = "agent " + std::to_string(vmid) + " POST " + path;
+  auto res = co_await service_.Send("POST", BaseUrl(vmid) + path, std::move(body), &ctx);
+  if (!res.ok()) co_return res.status();
+  co_return StatusOfHttp(res->status, what, res->body);
+}
+
+Task<Status> HttpAgent::Install(const CallContext& ctx, int64_t vmid, std::string game,
+                                std::string loader) {
+  json::object body{{"game", game}, {"loader", loader}};
+  co_return co_await Post(ctx, vmid, "/install", json::serialize(body));
+}
+
+Task<Status> HttpAgent::Workload(const CallContext& ctx, int64_t vmid, bool start) {
+  co_return co_await Post(ctx, vmid, start ? "/workload/start" : "/workload/stop", "{}");
+}
+
+Task<Status> HttpAgent::RestartService(const CallContext& ctx, int64_t vmid) {
+  co_return co_await Post(ctx, vmid, "/service/restart", "{}");
+}
+
+}  // namespace zlh::activities

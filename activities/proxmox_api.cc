@@ -1,0 +1,95 @@
+// ProxmoxApi (proxmox_api.h): Proxmox VE's envelope, auth and task polling.
+// Thread-safety: as its header says (shareable; no mutable state).
+#include "activities/proxmox_api.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <cctype>
+#include <chrono>
+
+namespace zlh::activities {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+std::string FormEscape(const std::string& s) {
+  static const char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+ProxmoxApi::ProxmoxApi(HttpClient& http, ProxmoxOptions options)
+    : http_(http), options_(std::move(options)) {}
+
+Task<Result<std::string>> ProxmoxApi::Call(std::string method, std::string path, std::string form,
+                                           const CallContext* ctx) {
+  HttpRequest req;
+  req.method = method;
+  req.url = options_.base_url + "/api2/json" + path;
+  req.headers.emplace_back("Authorization", "PVEAPIToken=" + options_.token);
+  if (!form.empty()) req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  if (ctx && ctx->fencing_token > 0) {
+    req.headers.emplace_back("X-ZLH-Fencing-Token", std::to_string(ctx->fencing_token));
+  }
+  req.body = std::move(form);
+  req.timeout = options_.request_timeout;
+  req.verify_tls = options_.verify_tls;
+  req.ca_file = options_.ca_file;
+  std::string what = "proxmox " + method + " " + path;
+  auto res = co_await http_.Send(std::move(req));
+  if (!res.ok()) co_return res.status();
+  ZLH_CO_RETURN_IF_ERROR(StatusOfHttp(res->status, what, res->body));
+  boost::system::error_code ec;
+  json::value v = json::parse(res->body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("data")) {
+    co_return Unavailable(what + ": the answer is not Proxmox's {\"data\": ...}");
+  }
+  co_return json::serialize(v.as_object().at("data"));
+}
+
+Task<Status> ProxmoxApi::RunTask(std::string method, std::string path, std::string form,
+                                 const CallContext& ctx, std::string node) {
+  auto data = co_await Call(method, path, std::move(form), &ctx);
+  if (!data.ok()) co_return data.status();
+  json::value upid = json::parse(*data);
+  if (!upid.is_string()) co_return Unavailable("proxmox " + path + ": no task id in the answer");
+  std::string task_path = "/nodes/" + node + "/tasks/" + std::string(upid.as_string()) + "/status";
+  auto deadline = std::chrono::steady_clock::now() + options_.task_timeout;
+  asio::steady_timer poll(co_await asio::this_coro::executor);
+  for (;;) {
+    auto status = co_await Call("GET", task_path, "", nullptr);
+    if (!status.ok()) co_return status.status();
+    json::value t = json::parse(*status);
+    if (t.is_object() && t.as_object().contains("status") &&
+        t.as_object().at("status") == "stopped") {
+      const json::object& o = t.as_object();
+      std::string exit = o.contains("exitstatus") && o.at("exitstatus").is_string()
+                             ? std::string(o.at("exitstatus").as_string())
+                             : "";
+      if (exit == "OK") co_return Status::Ok();
+      co_return Unavailable("proxmox task " + std::string(upid.as_string()) + " failed: " + exit);
+    }
+    if (std::chrono::steady_clock::now() > deadline) {
+      co_return Status(Code::kDeadlineExceeded, "proxmox task " + std::string(upid.as_string()) +
+                                                    " still running after " +
+                                                    FormatDuration(options_.task_timeout));
+    }
+    poll.expires_after(options_.task_poll_interval);
+    co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+}  // namespace zlh::activities

@@ -1,0 +1,433 @@
+// The service activities (agent, proxy, DNS, billing, backups, Discord) against zlh-sim over real
+// HTTP: idempotent mutations, fencing tokens on the wire, and the classification of failures for
+// the retry policy.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+
+#include "activities/agent_http.h"
+#include "activities/backups_proxmox.h"
+#include "activities/billing_http.h"
+#include "activities/dns_http.h"
+#include "activities/notifier_discord.h"
+#include "activities/proxmox.h"
+#include "activities/proxy_http.h"
+#include "base/temp_dir.h"
+#include "tests/sim_process.h"
+
+namespace zlh::activities {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+class ServicesActivityTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_FALSE(sim_.url().empty()); }
+
+  template <typename T>
+  T Run(Task<T> task) {
+    auto f = asio::co_spawn(io_, std::move(task), asio::use_future);
+    io_.restart();
+    while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      io_.run_one_for(std::chrono::milliseconds(10));
+    }
+    return f.get();
+  }
+
+  // A raw call to the simulator; the HTTP status (0: no answer).
+  long Raw(const std::string& method, const std::string& path, const std::string& body,
+           std::vector<std::pair<std::string, std::string>> headers = {}) {
+    HttpRequest r;
+    r.method = method;
+    r.url = sim_.url() + path;
+    r.body = body;
+    r.headers = std::move(headers);
+    auto res = Run(http_.Send(r));
+    return res.ok() ? res->status : 0;
+  }
+  long SimPost(const std::string& path, const std::string& body) { return Raw("POST", path, body); }
+  json::value SimState() {
+    HttpRequest r;
+    r.url = sim_.url() + "/sim/state";
+    return json::parse(Run(http_.Send(r))->body);
+  }
+  json::array State(const char* key) { return SimState().at(key).as_array(); }
+  // The recorded mutations named `call`.
+  std::vector<json::value> Mutations(const std::string& call) {
+    std::vector<json::value> out;
+    for (const json::value& m : State("mutations")) {
+      if (m.at("call").as_string() == call) out.push_back(m);
+    }
+    return out;
+  }
+
+  ProxmoxOptions Pve() {
+    ProxmoxOptions o;
+    o.base_url = sim_.url();
+    o.token = "root@pam!zlh=secret";
+    o.task_poll_interval = Millis(10);
+    o.request_timeout = Millis(2'000);
+    return o;
+  }
+  // Container `vmid` named `hostname` on pve1, running (its agent ready).
+  void RunningContainer(int64_t vmid, const std::string& hostname) {
+    ProxmoxHypervisor pve(http_, Pve());
+    ASSERT_TRUE(Run(pve.Clone(ctx_, "pve1", 9000, "pve1", vmid, hostname)).ok());
+    ASSERT_TRUE(Run(pve.Start(ctx_, "pve1", vmid)).ok());
+  }
+
+  HttpAgent MakeAgent(std::string token = "agent-secret") {
+    return HttpAgent(http_, AgentOptions{sim_.url() + "/agents/{vmid}", std::move(token), true, "",
+                                         Millis(2'000)});
+  }
+  HttpProxy MakeProxy(std::string base) {
+    return HttpProxy(http_, ProxyOptions{std::move(base), "proxy-secret", true, "", Millis(2'000)});
+  }
+  CloudflareDns MakeDns(int per_page = 100, std::string token = "cf-secret") {
+    CloudflareOptions o;
+    o.base_url = sim_.url() + "/client/v4";
+    o.zone_id = "zone1";
+    o.token = std::move(token);
+    o.per_page = per_page;
+    return CloudflareDns(http_, o);
+  }
+  DiscordNotifier MakeDiscord(DiscordOptions o = {}) {
+    if (o.webhooks.empty()) o.default_webhook_template = sim_.url() + "/api/webhooks/{channel}/sim";
+    o.roles = {{"alerts-repairs", "555"}};
+    o.request_timeout = Millis(2'000);
+    return DiscordNotifier(http_, o);
+  }
+
+  TempDir tmp_;
+  Sim sim_{tmp_.Sub("sim.json")};
+  asio::io_context io_;
+  HttpClient http_{2};
+  CallContext ctx_{"wf:1", 0};
+};
+
+// --- agent ---
+
+TEST_F(ServicesActivityTest, AgentHealthInstallWorkloadAndRestart) {
+  RunningContainer(101, "survival");
+  HttpAgent agent = MakeAgent();
+  EXPECT_EQ(*Run(agent.Health(101)), "ready");
+  CallContext fenced{"wf:1:install", 7};
+  ASSERT_TRUE(Run(agent.Install(fenced, 101, "vanilla", "fabric")).ok());
+  EXPECT_EQ(Mutations("agent.install").at(0).at("fencingToken").as_int64(), 7);
+  ASSERT_TRUE(Run(agent.Workload(ctx_, 101, true)).ok());
+  EXPECT_EQ(State("agents").at(0).at("workload").as_string(), "running");
+  ASSERT_TRUE(Run(agent.Workload(ctx_, 101, false)).ok());
+  EXPECT_EQ(State("agents").at(0).at("workload").as_string(), "stopped");
+  ASSERT_TRUE(Run(agent.RestartService(ctx_, 101)).ok());
+  EXPECT_EQ(State("agents").at(0).at("restarts").as_int64(), 1);
+}
+
+TEST_F(ServicesActivityTest, AgentThatDoesNotAnswerIsUnavailable) {
+  RunningContainer(101, "survival");
+  ASSERT_EQ(SimPost("/sim/faults", R"({"drift":"agent_offline","vmid":101})"), 200);
+  EXPECT_EQ(Run(MakeAgent().Health(101)).status().code(), Code::kUnavailable);
+  EXPECT_EQ(Run(MakeAgent().Health(999)).status().code(), Code::kUnavailable);
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call":"agent.health","mode":"timeout","latencyMs":3000})"),
+            200);
+  HttpAgent impatient(http_,
+                      AgentOptions{sim_.url() + "/agents/{vmid}", "t", true, "", Millis(300)});
+  EXPECT_EQ(Run(impatient.Health(101)).status().code(), Code::kDeadlineExceeded);
+}
+
+TEST_F(ServicesActivityTest, AgentUrlTemplateAndToken) {
+  EXPECT_EQ(ContainerAddress(101), "127.1.0.101");
+  EXPECT_EQ(ContainerAddress(257), "127.1.1.1");
+  HttpAgent agent(http_, AgentOptions{"http://{ip}:7070/", "t", true, "", Millis(100)});
+  EXPECT_EQ(agent.BaseUrl(257), "http://127.1.1.1:7070");
+  RunningContainer(101, "survival");
+  // No token, no Authorization header: the agent refuses, and a retry cannot help.
+  EXPECT_EQ(Run(MakeAgent("").Health(101)).status().code(), Code::kInvalidArgument);
+}
+
+// --- proxy ---
+
+TEST_F(ServicesActivityTest, ProxyRegisterTwiceIsOneRegistration) {
+  HttpProxy proxy = MakeProxy(sim_.url() + "/proxy/");
+  ASSERT_TRUE(Run(proxy.Register(ctx_, "survival", "127.1.0.101:25565")).ok());
+  ASSERT_TRUE(Run(proxy.Register(ctx_, "survival", "127.1.0.101:25565")).ok());  // a retry
+  ASSERT_EQ(State("proxyRegistrations").size(), 1u);
+  EXPECT_EQ(Mutations("proxy.register").size(), 1u);  // the retry found it and changed nothing
+  auto listed = Run(proxy.List());
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->at(0).address, "127.1.0.101:25565");
+  Status taken = Run(proxy.Register(ctx_, "survival", "127.1.0.102:25565"));
+  EXPECT_EQ(taken.code(), Code::kFailedPrecondition);
+  EXPECT_NE(taken.message().find("registered at 127.1.0.101:25565"), std::string::npos);
+}
+
+TEST_F(ServicesActivityTest, ProxyUnregisterTwiceIsOk) {
+  HttpProxy proxy = MakeProxy(sim_.url() + "/proxy");
+  ASSERT_TRUE(Run(proxy.Register(ctx_, "survival", "127.1.0.101:25565")).ok());
+  ASSERT_TRUE(Run(proxy.Unregister(ctx_, "survival")).ok());
+  ASSERT_TRUE(Run(proxy.Unregister(ctx_, "survival")).ok());  // already gone
+  EXPECT_TRUE(State("proxyRegistrations").empty());
+  // A 404 from a wrong base URL is not mistaken for "already gone".
+  EXPECT_FALSE(Run(MakeProxy(sim_.url() + "/nowhere").Unregister(ctx_, "survival")).ok());
+}
+
+TEST_F(ServicesActivityTest, ProxyStaleFencingTokenIsRefused) {
+  HttpProxy proxy = MakeProxy(sim_.url() + "/proxy");
+  ASSERT_TRUE(Run(proxy.Register(CallContext{"wf:1", 9}, "a", "127.1.0.101:25565")).ok());
+  EXPECT_EQ(Run(proxy.Register(CallContext{"wf:2", 8}, "b", "127.1.0.102:25565")).code(),
+            Code::kFailedPrecondition);
+  auto m = Mutations("proxy.register");
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].at("fencingToken").as_int64(), 9);
+  EXPECT_TRUE(m[1].at("rejected").as_bool());
+  EXPECT_EQ(State("proxyRegistrations").size(), 1u);
+}
+
+// --- DNS ---
+
+TEST_F(ServicesActivityTest, DnsPublishTwiceIsOneRecordEach) {
+  CloudflareDns dns = MakeDns();
+  DnsRecord a{"", "A", "survival.play.example", "127.1.0.101"};
+  DnsRecord srv{"", "SRV", "_minecraft._tcp.survival.play.example",
+                "0 5 25565 survival.play.example"};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(Run(dns.Publish(CallContext{"wf:1", 3}, a)).ok());
+    ASSERT_TRUE(Run(dns.Publish(CallContext{"wf:1", 3}, srv)).ok());
+  }
+  json::array records = State("dnsRecords");
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].at("content").as_string(), "127.1.0.101");
+  EXPECT_EQ(records[1].at("type").as_string(), "SRV");
+  EXPECT_EQ(records[1].at("content").as_string(), "0 5 25565 survival.play.example");
+  EXPECT_EQ(Mutations("dns.publish").size(), 2u);  // the repeats listed and changed nothing
+  EXPECT_EQ(Mutations("dns.publish").at(0).at("fencingToken").as_int64(), 3);
+  auto listed = Run(dns.List("survival.play.example"));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->at(0).type, "A");
+  EXPECT_FALSE(listed->at(0).id.empty());
+}
+
+TEST_F(ServicesActivityTest, DnsPublishWithOtherContentReplaces) {
+  CloudflareDns dns = MakeDns();
+  ASSERT_TRUE(Run(dns.Publish(ctx_, {"", "A", "survival.play.example", "127.1.0.101"})).ok());
+  ASSERT_TRUE(Run(dns.Publish(ctx_, {"", "A", "survival.play.example", "127.1.0.102"})).ok());
+  json::array records = State("dnsRecords");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].at("content").as_string(), "127.1.0.102");
+  EXPECT_EQ(Mutations("dns.delete").size(), 1u);
+}
+
+TEST_F(ServicesActivityTest, DnsListsEveryPageAndPublishReplacesEveryOldRecord) {
+  std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer x"}};
+  for (const char* ip : {"10.0.0.1", "10.0.0.2", "10.0.0.3"}) {
+    std::string body =
+        R"({"type":"A","name":"survival.play.example","content":")" + std::string(ip) + R"("})";
+    ASSERT_EQ(Raw("POST", "/client/v4/zones/zone1/dns_records", body, auth), 200);
+  }
+  CloudflareDns dns = MakeDns(/*per_page=*/2);
+  auto listed = Run(dns.List("survival.play.example"));
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  EXPECT_EQ(listed->size(), 3u);  // two pages
+  ASSERT_TRUE(Run(dns.Publish(ctx_, {"", "A", "survival.play.example", "10.0.0.3"})).ok());
+  json::array records = State("dnsRecords");
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].at("content").as_string(), "10.0.0.3");
+}
+
+TEST_F(ServicesActivityTest, DnsUnpublishTwiceIsOk) {
+  CloudflareDns dns = MakeDns();
+  ASSERT_TRUE(Run(dns.Publish(ctx_, {"", "A", "survival.play.example", "127.1.0.101"})).ok());
+  ASSERT_TRUE(Run(dns.Publish(ctx_, {"", "SRV", "_minecraft._tcp.survival.play.example",
+                                     "0 5 25565 survival.play.example"}))
+                  .ok());
+  ASSERT_TRUE(Run(dns.Unpublish(ctx_, "A", "survival.play.example")).ok());
+  ASSERT_TRUE(Run(dns.Unpublish(ctx_, "A", "survival.play.example")).ok());
+  json::array records = State("dnsRecords");
+  ASSERT_EQ(records.size(), 1u);  // the SRV record is another type and name
+  EXPECT_EQ(records[0].at("type").as_string(), "SRV");
+}
+
+TEST_F(ServicesActivityTest, DnsFailuresCarryCloudflaresErrors) {
+  Status refused = Run(MakeDns(100, "").Publish(ctx_, {"", "A", "x.play.example", "127.1.0.1"}));
+  EXPECT_EQ(refused.code(), Code::kInvalidArgument);
+  EXPECT_NE(refused.message().find("Authentication error"), std::string::npos);
+  EXPECT_EQ(Run(MakeDns().Publish(ctx_, {"", "SRV", "_mc._tcp.x", "1 2 nope"})).code(),
+            Code::kInvalidArgument);
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call":"dns.publish","mode":"error","status":502})"), 200);
+  EXPECT_EQ(Run(MakeDns().Publish(ctx_, {"", "A", "x.play.example", "127.1.0.1"})).code(),
+            Code::kUnavailable);
+  EXPECT_TRUE(State("dnsRecords").empty());
+}
+
+// --- billing ---
+
+TEST_F(ServicesActivityTest, BillingStatusFollowsTheBillingSystem) {
+  HttpBilling billing(http_, BillingOptions{sim_.url() + "/billing", "b", true, "", Millis(2'000)});
+  EXPECT_EQ(*Run(billing.CustomerStatus("c-1")), "active");
+  ASSERT_EQ(SimPost("/sim/billing", R"({"customerId":"c-1","status":"suspended"})"), 200);
+  EXPECT_EQ(*Run(billing.CustomerStatus("c-1")), "suspended");
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call":"billing.status","mode":"error","status":503})"),
+            200);
+  EXPECT_EQ(Run(billing.CustomerStatus("c-1")).status().code(), Code::kUnavailable);
+  EXPECT_EQ(Run(billing.CustomerStatus("c-1")).value(), "suspended");  // the fault is used up
+}
+
+// --- backups ---
+
+TEST_F(ServicesActivityTest, BackupRunIsListedAndRestoreReplacesTheContainer) {
+  RunningContainer(101, "survival");
+  ProxmoxBackups backups(http_, Pve());
+  ASSERT_TRUE(Run(backups.Run(CallContext{"wf:1", 4}, "pve1", 101)).ok());
+  auto listed = Run(backups.List("pve1", 101));
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->at(0).id, "local:backup/vzdump-lxc-101");
+  EXPECT_GT(listed->at(0).created_ms, 0);
+  EXPECT_EQ(Mutations("backup.run").at(0).at("fencingToken").as_int64(), 4);
+
+  ASSERT_TRUE(Run(backups.Restore(CallContext{"wf:2", 5}, "pve1", 101, listed->at(0).id)).ok());
+  auto restored = Mutations("backup.restore");
+  ASSERT_EQ(restored.size(), 1u);
+  EXPECT_EQ(restored[0].at("vmid").as_int64(), 101);
+  EXPECT_EQ(restored[0].at("fencingToken").as_int64(), 5);
+  EXPECT_FALSE(restored[0].at("rejected").as_bool());
+  EXPECT_EQ(Mutations("proxmox.stop").size(), 1u);  // Proxmox will not overwrite a running one
+  json::value c = State("containers").at(0);
+  EXPECT_EQ(c.at("hostname").as_string(), "survival");
+  EXPECT_EQ(c.at("status").as_string(), "stopped");
+  EXPECT_EQ(c.at("createCalls").as_int64(), 1);
+}
+
+TEST_F(ServicesActivityTest, RestoreOfAnUnknownBackupIsNotFound) {
+  RunningContainer(101, "survival");
+  ProxmoxBackups backups(http_, Pve());
+  Status s = Run(backups.Restore(ctx_, "pve1", 101, "local:backup/vzdump-lxc-101"));
+  EXPECT_EQ(s.code(), Code::kNotFound);
+  EXPECT_TRUE(Mutations("backup.restore").empty());
+  EXPECT_EQ(State("containers").at(0).at("status").as_string(), "running");  // untouched
+  EXPECT_EQ(Run(backups.Restore(ctx_, "pve1", 101, "no-volume-id")).code(), Code::kInvalidArgument);
+}
+
+TEST_F(ServicesActivityTest, RestoreFaultsAreInjectableByName) {
+  RunningContainer(101, "survival");
+  ProxmoxBackups backups(http_, Pve());
+  ASSERT_TRUE(Run(backups.Run(ctx_, "pve1", 101)).ok());
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call":"backup.restore","mode":"error","status":503})"),
+            200);
+  EXPECT_EQ(Run(backups.Restore(ctx_, "pve1", 101, "local:backup/vzdump-lxc-101")).code(),
+            Code::kUnavailable);
+  EXPECT_TRUE(Run(backups.Restore(ctx_, "pve1", 101, "local:backup/vzdump-lxc-101")).ok());
+}
+
+TEST_F(ServicesActivityTest, SimRestoresLikeProxmox) {
+  RunningContainer(101, "survival");
+  ASSERT_TRUE(Run(ProxmoxBackups(http_, Pve()).Run(ctx_, "pve1", 101)).ok());
+  std::vector<std::pair<std::string, std::string>> auth = {
+      {"Authorization", "PVEAPIToken=root@pam!zlh=secret"}};
+  const std::string path = "/api2/json/nodes/pve1/lxc";
+  const std::string form = "vmid=101&ostemplate=local%3Abackup%2Fvzdump-lxc-101&restore=1";
+  EXPECT_EQ(Raw("POST", path, form + "&force=1", auth), 500);  // running: refused
+  ASSERT_TRUE(Run(ProxmoxHypervisor(http_, Pve()).Stop(ctx_, "pve1", 101)).ok());
+  EXPECT_EQ(Raw("POST", path, form, auth), 500);  // exists, and no force
+  EXPECT_EQ(Raw("POST", path, form + "&force=1", auth), 200);
+  EXPECT_EQ(Mutations("backup.restore").size(), 3u);  // every attempt is recorded
+}
+
+// --- Discord ---
+
+TEST_F(ServicesActivityTest, DiscordPostLandsWithTheRightMentions) {
+  DiscordNotifier discord = MakeDiscord();
+  ASSERT_TRUE(Run(discord.Post(ctx_, "alerts-repairs", "repaired survival", false)).ok());
+  ASSERT_TRUE(Run(discord.Post(ctx_, "alerts-repairs", "cannot repair survival", true)).ok());
+  ASSERT_TRUE(Run(discord.Post(ctx_, "digest", "all well", true)).ok());
+  json::array m = State("discordMessages");
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_EQ(m[0].at("channel").as_string(), "alerts-repairs");
+  EXPECT_EQ(m[0].at("content").as_string(), "repaired survival");
+  EXPECT_FALSE(m[0].at("ping").as_bool());
+  EXPECT_EQ(m[1].at("content").as_string(), "<@&555> cannot repair survival");
+  EXPECT_TRUE(m[1].at("ping").as_bool());
+  EXPECT_EQ(m[2].at("channel").as_string(), "digest");
+  EXPECT_EQ(m[2].at("content").as_string(), "@here all well");  // no role: @here
+  EXPECT_TRUE(m[2].at("ping").as_bool());
+}
+
+TEST_F(ServicesActivityTest, DiscordCutsLongContentAndNeedsAWebhook) {
+  ASSERT_TRUE(Run(MakeDiscord().Post(ctx_, "digest", std::string(2500, 'x'), false)).ok());
+  std::string content(State("discordMessages").at(0).at("content").as_string());
+  EXPECT_EQ(content.size(), 2000u);
+  EXPECT_EQ(content.substr(content.size() - 3), "\xE2\x80\xA6");
+  DiscordOptions only;
+  only.webhooks = {{"alerts", sim_.url() + "/api/webhooks/alerts/tok"}};
+  DiscordNotifier configured = MakeDiscord(only);
+  ASSERT_TRUE(Run(configured.Post(ctx_, "alerts", "hi", false)).ok());
+  EXPECT_EQ(State("discordMessages").at(1).at("channel").as_string(), "alerts");
+  EXPECT_EQ(Run(configured.Post(ctx_, "digest", "hi", false)).code(), Code::kInvalidArgument);
+}
+
+TEST_F(ServicesActivityTest, Discord429IsWaitedOutThenPosted) {
+  ASSERT_EQ(
+      SimPost("/sim/faults", R"({"call":"discord.post","mode":"error","count":1,"status":429})"),
+      200);
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(
+      Run(MakeDiscord().Post(CallContext{"wf:1", 6}, "digest", "after the limit", false)).ok());
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));  // retry_after
+  ASSERT_EQ(State("discordMessages").size(), 1u);
+  auto m = Mutations("discord.post");
+  ASSERT_EQ(m.size(), 1u);  // the limited attempt changed nothing
+  EXPECT_EQ(m[0].at("fencingToken").as_int64(), 6);
+}
+
+TEST_F(ServicesActivityTest, DiscordStillRateLimitedIsUnavailable) {
+  ASSERT_EQ(
+      SimPost("/sim/faults", R"({"call":"discord.post","mode":"error","count":3,"status":429})"),
+      200);
+  DiscordOptions o;
+  o.max_429_waits = 2;
+  EXPECT_EQ(Run(MakeDiscord(o).Post(ctx_, "digest", "x", false)).code(), Code::kUnavailable);
+  EXPECT_TRUE(State("discordMessages").empty());
+}
+
+TEST_F(ServicesActivityTest, DiscordFailuresAreClassifiedAndKeepTheWebhookSecret) {
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call":"discord.post","mode":"error","status":500})"), 200);
+  EXPECT_EQ(Run(MakeDiscord().Post(ctx_, "digest", "x", false)).code(), Code::kUnavailable);
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call":"discord.post","mode":"error","status":403})"), 200);
+  EXPECT_EQ(Run(MakeDiscord().Post(ctx_, "digest", "x", false)).code(), Code::kInvalidArgument);
+  DiscordOptions nowhere;
+  nowhere.webhooks = {{"alerts", "http://127.0.0.1:1/api/webhooks/1/SECRET-TOKEN"}};
+  Status s = Run(MakeDiscord(nowhere).Post(ctx_, "alerts", "x", false));
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_EQ(s.message().find("SECRET-TOKEN"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("#alerts"), std::string::npos) << s.message();
+}
+
+TEST(DiscordMessageTest, BodyAndRetryAfter) {
+  json::value quiet = json::parse(DiscordMessageBody("@everyone hi", false, "9"));
+  EXPECT_TRUE(quiet.at("allowed_mentions").at("parse").as_array().empty());
+  json::value role = json::parse(DiscordMessageBody("hi", true, "9"));
+  EXPECT_EQ(role.at("allowed_mentions").at("roles").at(0).as_string(), "9");
+  json::value here = json::parse(DiscordMessageBody("hi", true, ""));
+  EXPECT_EQ(here.at("allowed_mentions").at("parse").at(0).as_string(), "everyone");
+  // A cut never splits a character: 1,999 two-byte characters end at a character boundary.
+  std::string wide;
+  for (int i = 0; i < 1999; ++i) wide += "\xC3\xA9";
+  std::string cut(json::parse(DiscordMessageBody(wide, false, "")).at("content").as_string());
+  EXPECT_LE(cut.size(), 2000u);
+  EXPECT_EQ(cut.size() % 2, 1u);  // whole "é"s plus the 3-byte "…"
+
+  HttpResponse body{429, R"({"message":"slow down","retry_after":0.25,"global":false})", {}};
+  EXPECT_EQ(DiscordRetryAfter(body), Millis(250));
+  HttpResponse header{429, "", {{"retry-after", "2"}}};
+  EXPECT_EQ(DiscordRetryAfter(header), Millis(2'000));
+  EXPECT_FALSE(DiscordRetryAfter(HttpResponse{429, "", {}}).has_value());
+}
+
+}  // namespace
+}  // namespace zlh::activities
