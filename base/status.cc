@@ -5,10 +5,10 @@
 namespace zlh {
 namespace {
 
-constexpr std::array<std::string_view, 14> kNames = {
+constexpr std::array<std::string_view, 15> kNames = {
     "ok",        "invalid_argument", "not_found",  "already_exists", "failed_precondition",
     "unavailable", "deadline_exceeded", "cancelled", "corruption",     "io_error",
-    "non_determinism", "interrupted",   "internal", "lease_lost",
+    "non_determinism", "interrupted",   "internal", "lease_lost", "quota_exceeded",
 };
 
 }  // namespace

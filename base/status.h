@@ -27,6 +27,7 @@ enum class Code {
   kInterrupted,         // an at-most-once step was found started but not finished after a crash
   kInternal,            // a bug: an invariant of the code itself broke
   kLeaseLost,           // a server's lease was taken away (its epoch bumped): do not act
+  kQuotaExceeded,       // the caller is at a configured limit (live servers per customer)
 };
 
 // The lower-case name of a code, as used in logs, events and API errors ("not_found").

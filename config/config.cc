@@ -170,7 +170,15 @@ Result<Settings> Parse(std::string_view json) {
   options.ignore_unknown_fields = false;
   auto parsed = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &s.file, options);
-  if (!parsed.ok()) return InvalidArgument(std::string(parsed.message()));
+  if (!parsed.ok()) {
+    std::string message(parsed.message());
+    // Protobuf says "vmidz: Cannot find field."; say what it means.
+    const std::string unknown = ": Cannot find field.";
+    if (size_t at = message.find(unknown); at != std::string::npos) {
+      message = message.substr(0, at) + ": unknown field";
+    }
+    return InvalidArgument(message);
+  }
   ApplyDefaults(s.file);
   ZLH_RETURN_IF_ERROR(Validate(s));
   return s;

@@ -26,7 +26,7 @@ struct Settings {
   Millis readiness_timeout{600'000};
   Millis lease_heartbeat_interval{10'000};
   Millis lease_poll_interval{30'000};
-  Millis activity_timeout{60'000};
+  Millis activity_timeout{30'000};
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
   uint32_t QueueLimit(const std::string& queue) const;

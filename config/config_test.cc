@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 namespace zlh::config {
 namespace {
 
@@ -38,7 +41,7 @@ TEST(ConfigTest, RefusesBadFieldsNamingThem) {
     const char* names;
   };
   for (const Case& c : {
-           Case{R"({"vmidz": {}})", "vmidz"},
+           Case{R"({"vmidz": {}})", "vmidz: unknown field"},
            Case{R"({"vmids": {"first": "abc"}})", "first"},
            Case{R"({"timing": {"readinessTimeout": "10 minutes"}})", "timing.readinessTimeout"},
            Case{R"({"timing": {"leasePollInterval": "0s"}})", "timing.leasePollInterval"},
@@ -75,6 +78,22 @@ TEST(ConfigTest, PointAtFleetSetsEveryEndpoint) {
   EXPECT_EQ(s.file.agent().url_template(), "http://127.0.0.1:9999/agents/{vmid}");
   EXPECT_EQ(s.file.discord().webhooks().at("alerts-provisioning"),
             "http://127.0.0.1:9999/api/webhooks/alerts-provisioning/sim");
+}
+
+// docs/config.md's complete example is a valid config.
+TEST(ConfigTest, TheDocumentedExampleParses) {
+  std::ifstream doc(ZLH_CONFIG_DOC);
+  std::stringstream text;
+  text << doc.rdbuf();
+  std::string md = text.str();
+  size_t start = md.find("```json\n");
+  ASSERT_NE(start, std::string::npos);
+  start += 8;
+  size_t end = md.find("```", start);
+  auto s = Parse(md.substr(start, end - start));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->file.proxy().public_address(), "203.0.113.10");
+  EXPECT_EQ(s->FindTemplate("fabric"), nullptr);  // the list replaced the defaults
 }
 
 }  // namespace

@@ -25,7 +25,7 @@ struct RetryPolicy {
   bool at_most_once = false;
 
   // kInvalidArgument, kNotFound, kAlreadyExists, kFailedPrecondition, kCancelled,
-  // kNonDeterminism, kInterrupted, kLeaseLost.
+  // kNonDeterminism, kInterrupted, kLeaseLost, kQuotaExceeded.
   static std::vector<Code> DefaultNonRetryable();
   // One attempt, no retry.
   static RetryPolicy Once();

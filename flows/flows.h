@@ -1,0 +1,39 @@
+// The ZLH workflows (SPEC §5.1, §5.1b, §5.2): `provision`, `deprovision` and `operation`, written
+// against the activities' interfaces and the domain tables, and registered with their queues.
+//
+// Thread-safety: the workflows run on the engine's thread; Deps must outlive the engine.
+#pragma once
+
+#include <string>
+
+#include "activities/hypervisor.h"
+#include "activities/services.h"
+#include "config/config.h"
+#include "journal/journal.h"
+#include "workflows/engine.h"
+#include "workflows/registry.h"
+
+namespace zlh::flows {
+
+// What the workflows act on. Not owned; `engine` may be set after Register (it is needed only
+// once workflows run).
+struct Deps {
+  activities::Hypervisor* hypervisor = nullptr;
+  activities::Agent* agent = nullptr;
+  activities::Proxy* proxy = nullptr;
+  activities::Dns* dns = nullptr;
+  activities::Backups* backups = nullptr;
+  activities::Notifier* notifier = nullptr;
+  const config::Settings* settings = nullptr;
+  journal::Journal* journal = nullptr;
+  workflows::Engine* engine = nullptr;
+};
+
+inline constexpr char kProvision[] = "provision";
+inline constexpr char kDeprovision[] = "deprovision";
+inline constexpr char kOperation[] = "operation";
+
+// Registers the three workflow types (queues: provision; operation for the other two).
+Status Register(workflows::Registry& registry, Deps& deps);
+
+}  // namespace zlh::flows

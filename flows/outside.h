@@ -1,0 +1,45 @@
+// Outside: the HTTP activities of every outside service, built from the config (the endpoints and
+// credentials of SPEC §7.2), and the Deps that point the ZLH workflows at them.
+//
+// Thread-safety: construct and destroy on one thread; the activities are shareable.
+#pragma once
+
+#include <memory>
+
+#include "activities/agent_http.h"
+#include "activities/backups_proxmox.h"
+#include "activities/billing_http.h"
+#include "activities/dns_http.h"
+#include "activities/http_client.h"
+#include "activities/notifier_discord.h"
+#include "activities/proxmox.h"
+#include "activities/proxy_http.h"
+#include "config/config.h"
+#include "flows/flows.h"
+
+namespace zlh::flows {
+
+class Outside {
+ public:
+  // `settings` must outlive this. With no Discord webhook configured, notifications are logged.
+  explicit Outside(const config::Settings& settings);
+  Outside(const Outside&) = delete;
+  Outside& operator=(const Outside&) = delete;
+
+  // Deps with every activity set (journal and engine left to the caller).
+  Deps MakeDeps() const;
+  activities::Billing& billing() { return *billing_; }
+
+ private:
+  const config::Settings& settings_;
+  std::unique_ptr<activities::HttpClient> http_;
+  std::unique_ptr<activities::ProxmoxHypervisor> hypervisor_;
+  std::unique_ptr<activities::HttpAgent> agent_;
+  std::unique_ptr<activities::HttpProxy> proxy_;
+  std::unique_ptr<activities::CloudflareDns> dns_;
+  std::unique_ptr<activities::HttpBilling> billing_;
+  std::unique_ptr<activities::ProxmoxBackups> backups_;
+  std::unique_ptr<activities::Notifier> notifier_;
+};
+
+}  // namespace zlh::flows

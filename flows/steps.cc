@@ -1,0 +1,34 @@
+#include "flows/steps.h"
+
+namespace zlh::flows {
+
+workflows::RetryPolicy ActivityPolicy(const config::Settings& settings) {
+  workflows::RetryPolicy p;
+  p.max_attempts = 8;
+  p.initial_backoff = Millis(200);
+  p.max_backoff = Millis(30'000);
+  // No attempt_timeout: an abandoned attempt would outlive the workflow state it refers to. Each
+  // activity bounds its own calls (request and task timeouts from the config).
+  (void)settings;
+  return p;
+}
+
+workflows::RetryPolicy CompensationPolicy(const config::Settings& settings) {
+  workflows::RetryPolicy p = ActivityPolicy(settings);
+  p.max_attempts = 12;
+  return p;
+}
+
+activities::CallContext CallOf(const workflows::StepInfo& info) {
+  return {info.idempotency_key, info.fencing_token};
+}
+
+std::string Fqdn(const config::Settings& settings, const std::string& name) {
+  return name + "." + settings.file.dns().zone();
+}
+
+std::string SrvName(const config::Settings& settings, const std::string& name) {
+  return "_minecraft._tcp." + Fqdn(settings, name);
+}
+
+}  // namespace zlh::flows

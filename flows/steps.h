@@ -1,0 +1,28 @@
+// Helpers shared by the ZLH workflows: retry policies from the config, the CallContext an activity
+// gets from a step, and the names and addresses a server is known by. Internal to flows/.
+#pragma once
+
+#include <string>
+
+#include "activities/hypervisor.h"
+#include "config/config.h"
+#include "proto/domain.pb.h"
+#include "workflows/context.h"
+#include "workflows/retry_policy.h"
+
+namespace zlh::flows {
+
+// An activity step: retried with backoff on what may pass (no answer, 5xx); each attempt is
+// bounded by the activity's own timeouts.
+workflows::RetryPolicy ActivityPolicy(const config::Settings& settings);
+// A compensation step: tried harder, since giving up leaves something behind.
+workflows::RetryPolicy CompensationPolicy(const config::Settings& settings);
+
+activities::CallContext CallOf(const workflows::StepInfo& info);
+
+// "survival.play.example"
+std::string Fqdn(const config::Settings& settings, const std::string& name);
+// "_minecraft._tcp.survival.play.example"
+std::string SrvName(const config::Settings& settings, const std::string& name);
+
+}  // namespace zlh::flows

@@ -1,0 +1,292 @@
+// The ZLH workflows (provision, deprovision, operation) on the engine, acting on a real zlh-sim
+// over loopback HTTP: unique VMIDs that skip pre-existing containers, one container / DNS record /
+// proxy registration each, compensation that leaves nothing behind, leases taken in arrival order
+// and never overlapping.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "activities/http_client.h"
+#include "fleet/tables.h"
+#include "flows/flows.h"
+#include "flows/inputs.h"
+#include "flows/outside.h"
+#include "tests/sim_process.h"
+#include "workflows/engine_fixture.h"
+#include "workflows/verify.h"
+
+namespace zlh::flows {
+namespace {
+
+namespace json = boost::json;
+using workflows::EngineFixture;
+
+class FlowsTest : public EngineFixture {
+ protected:
+  void SetUp() override {
+    ASSERT_FALSE(sim_.url().empty());
+    auto s = config::Parse(R"({"timing": {"readinessProbeInterval": "50ms",
+                                           "leaseHeartbeatInterval": "50ms",
+                                           "leasePollInterval": "5s"},
+                                "proxmox": {"taskPollInterval": "10ms"},
+                                "vmids": {"first": 100, "last": 120}})");
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    settings_ = *s;
+    config::PointAtFleet(settings_, sim_.url());
+    outside_ = std::make_unique<Outside>(settings_);
+    deps_ = outside_->MakeDeps();
+    ASSERT_TRUE(Register(registry_, deps_).ok());
+    EngineFixture::SetUp();
+    Wire();
+  }
+  void Wire() {
+    deps_.journal = journal_.get();
+    deps_.engine = engine_.get();
+  }
+
+  std::string Provision(const std::string& name, const std::string& ctype = "game",
+                        const std::string& customer = "c-1") {
+    ProvisionInput in{"srv-" + name, customer, ctype, name, ctype == "dev" ? "" : "vanilla",
+                      "small", "nonce-" + name};
+    auto r = Await(engine_->Start(ProvisionStart(in, settings_)));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->id : "";
+  }
+  std::string Operate(const std::string& server, const std::string& op, const std::string& nonce) {
+    OperationInput in{server, "c-1", op, nonce, "", "portal"};
+    auto r = Await(engine_->Start(OperationStart(in)));
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? r->id : "";
+  }
+  proto::Server Server(const std::string& id) {
+    auto s = fleet::ReadServer(*journal_, id);
+    EXPECT_TRUE(s.ok() && s->has_value()) << id;
+    return s.ok() && s->has_value() ? **s : proto::Server();
+  }
+
+  long SimPost(const std::string& path, const std::string& body) {
+    activities::HttpRequest r;
+    r.method = "POST";
+    r.url = sim_.url() + path;
+    r.body = body;
+    auto res = Await(client_.Send(r));
+    return res.ok() ? res->status : 0;
+  }
+  json::object SimState() {
+    activities::HttpRequest r;
+    r.url = sim_.url() + "/sim/state";
+    auto res = Await(client_.Send(r));
+    EXPECT_TRUE(res.ok());
+    json::value v = json::parse(res->body);
+    return v.as_object();
+  }
+  void ExpectVerified() {
+    auto v = workflows::Verify(*journal_);
+    ASSERT_TRUE(v.ok());
+    for (const auto& violation : *v) ADD_FAILURE() << violation.subject << ": " << violation.what;
+  }
+
+  TempDir tmp_;
+  Sim sim_{tmp_.Sub("sim.json")};
+  config::Settings settings_;
+  std::unique_ptr<Outside> outside_;
+  Deps deps_;
+  activities::HttpClient client_{1};
+};
+
+TEST_F(FlowsTest, ConcurrentProvisioningsGetUniqueVmidsAndOneOfEverything) {
+  ASSERT_EQ(SimPost("/sim/containers", R"({"vmid": 101, "node": "pve1", "hostname": "foreign"})"), 201);
+  ASSERT_EQ(SimPost("/sim/containers", R"({"vmid": 103, "node": "pve2", "hostname": "other"})"), 201);
+  std::vector<std::string> names = {"alpha", "bravo", "charlie", "delta", "echo"};
+  std::vector<std::string> ids;
+  for (const auto& n : names) ids.push_back(Provision(n));
+  std::string dev = Provision("devbox", "dev", "c-2");  // c-1 is at its quota of 5
+  std::set<int64_t> vmids;
+  for (size_t i = 0; i < names.size(); ++i) {
+    proto::WorkflowSummary s = AwaitEnd(ids[i]);
+    EXPECT_EQ(s.status(), proto::COMPLETED) << s.error().message();
+    proto::Server server = Server("srv-" + names[i]);
+    EXPECT_EQ(server.status(), proto::SERVER_RUNNING);
+    EXPECT_NE(server.vmid(), 101);
+    EXPECT_NE(server.vmid(), 103);
+    EXPECT_FALSE(server.node().empty());
+    EXPECT_TRUE(vmids.insert(server.vmid()).second) << "VMID " << server.vmid() << " twice";
+  }
+  EXPECT_EQ(AwaitEnd(dev).status(), proto::COMPLETED);
+  EXPECT_TRUE(vmids.insert(Server("srv-devbox").vmid()).second);
+
+  json::object state = SimState();
+  size_t ours = 0;
+  for (const auto& c : state["containers"].as_array()) {
+    const auto& o = c.as_object();
+    if (o.at("preexisting").as_bool()) continue;
+    ++ours;
+    EXPECT_EQ(o.at("createCalls").as_int64(), 1) << json::serialize(o);
+    EXPECT_EQ(o.at("status").as_string(), "running");
+  }
+  EXPECT_EQ(ours, names.size() + 1);
+  std::map<std::string, int> records;
+  for (const auto& r : state["dnsRecords"].as_array()) {
+    ++records[std::string(r.at("type").as_string()) + " " + std::string(r.at("name").as_string())];
+  }
+  for (const auto& n : names) {
+    EXPECT_EQ(records["A " + n + ".play.example"], 1) << n;
+    EXPECT_EQ(records["SRV _minecraft._tcp." + n + ".play.example"], 1) << n;
+  }
+  EXPECT_EQ(records["A devbox.play.example"], 1);
+  EXPECT_EQ(records.count("SRV _minecraft._tcp.devbox.play.example"), 0u);  // dev: A only
+  EXPECT_EQ(state["proxyRegistrations"].as_array().size(), names.size());  // not the dev box
+  ExpectVerified();
+}
+
+TEST_F(FlowsTest, TransientFaultsAreRetried) {
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call": "proxmox.create", "mode": "error", "count": 2, "status": 500})"), 200);
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call": "dns.publish", "mode": "error", "count": 2, "status": 503})"), 200);
+  std::string id = Provision("retry");
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED) << s.error().message();
+  json::object state = SimState();
+  ASSERT_EQ(state["containers"].as_array().size(), 1u);
+  EXPECT_EQ(state["containers"].as_array()[0].at("createCalls").as_int64(), 1);
+}
+
+TEST_F(FlowsTest, AFailureRetriesCannotFixCompensatesAndLeavesNothing) {
+  // The proxy refuses for good (a 400 is not retried): the container, started and installed by
+  // then, must be destroyed and the VMID released.
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call": "proxy.register", "mode": "error", "count": 1, "status": 400})"), 200);
+  std::string id = Provision("doomed");
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::FAILED);
+  EXPECT_TRUE(s.compensated());
+  proto::Server server = Server("srv-doomed");
+  EXPECT_EQ(server.status(), proto::SERVER_FAILED);
+  EXPECT_EQ(server.vmid(), 0);
+  auto vmids = fleet::ListVmids(*journal_);
+  ASSERT_TRUE(vmids.ok());
+  EXPECT_TRUE(vmids->empty()) << "a VMID was left allocated";
+  json::object state = SimState();
+  EXPECT_TRUE(state["containers"].as_array().empty());
+  EXPECT_TRUE(state["dnsRecords"].as_array().empty());
+  EXPECT_TRUE(state["proxyRegistrations"].as_array().empty());
+  bool alerted = false;
+  for (const auto& m : state["discordMessages"].as_array()) {
+    alerted |= m.at("channel").as_string() == "alerts-provisioning" && m.at("ping").as_bool();
+  }
+  EXPECT_TRUE(alerted);
+  // release_vmid was recorded in the same write as the failure.
+  auto events = Events(id);
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_EQ(events[events.size() - 2].step_completed().name(), "release_vmid");
+  EXPECT_TRUE(events.back().has_workflow_failed());
+  // The name is free again.
+  EXPECT_EQ(AwaitEnd(Provision("doomed-2")).status(), proto::COMPLETED);
+  ExpectVerified();
+}
+
+TEST_F(FlowsTest, OperationsTakeTheLeaseInArrivalOrderWithoutOverlap) {
+  ASSERT_EQ(AwaitEnd(Provision("ops")).status(), proto::COMPLETED);
+  std::vector<std::string> ops;
+  for (const char* op : {"stop", "start", "restart", "backup", "stop"}) {
+    ops.push_back(Operate("srv-ops", op, std::string("n-") + std::to_string(ops.size())));
+  }
+  bool saw_lease_wait = false;
+  ASSERT_TRUE(RunUntil([&] {
+    auto s = engine_->Summary(ops.back());
+    saw_lease_wait |= s.ok() && s->waiting_for().kind() == "lease";
+    return saw_lease_wait || (s.ok() && s->status() == proto::COMPLETED);
+  }));
+  EXPECT_TRUE(saw_lease_wait);
+  // Lease intervals from the journal: acquisition (acquire_lease completed) to the end event.
+  std::vector<std::pair<int64_t, int64_t>> held;
+  for (const auto& id : ops) {
+    EXPECT_EQ(AwaitEnd(id).status(), proto::COMPLETED) << id;
+    int64_t from = 0, to = 0;
+    uint64_t epoch = 0;
+    for (const auto& e : Events(id)) {
+      if (e.has_step_completed() && e.step_completed().name() == "acquire_lease") {
+        from = e.time_ms();
+        epoch = std::stoull(e.step_completed().result().substr(0, e.step_completed().result().find(' ')));
+      }
+      if (e.has_workflow_completed()) to = e.time_ms();
+    }
+    ASSERT_NE(from, 0);
+    held.emplace_back(from, to);
+    EXPECT_EQ(epoch, held.size()) << "epochs grow by one per acquisition";
+  }
+  for (size_t i = 1; i < held.size(); ++i) {
+    EXPECT_LE(held[i - 1].second, held[i].first) << "operations " << i - 1 << " and " << i << " overlap";
+  }
+  EXPECT_EQ(Server("srv-ops").status(), proto::SERVER_STOPPED);
+  EXPECT_TRUE(fleet::ReadLease(*journal_, "srv-ops")->holder().empty());
+  json::object state = SimState();
+  EXPECT_EQ(state["backups"].as_array().size(), 1u);
+  EXPECT_EQ(state["containers"].as_array()[0].at("status").as_string(), "stopped");
+  ExpectVerified();
+}
+
+TEST_F(FlowsTest, AHolderWhoseEpochWasBumpedFailsWithLeaseLost) {
+  ASSERT_EQ(AwaitEnd(Provision("lost")).status(), proto::COMPLETED);
+  // The agent answers slowly, so the restart is mid-way when the lease is taken away.
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call": "agent.workload", "mode": "latency", "count": 1, "latencyMs": 300})"), 200);
+  std::string op = Operate("srv-lost", "restart", "n1");
+  ASSERT_TRUE(RunUntil([&] { return fleet::ReadLease(*journal_, "srv-lost")->holder() == op; }));
+  // What clear_stale_lease does: clear the holder and bump the epoch.
+  journal::Batch none;
+  ASSERT_TRUE(journal_->AppendSync(std::move(none), [](journal::Txn& t) {
+    auto lease = fleet::GetLease(t, "srv-lost");
+    if (!lease.ok()) return lease.status();
+    lease->clear_holder();
+    lease->set_epoch(lease->epoch() + 1);
+    fleet::PutLease(t, *lease);
+    return Status::Ok();
+  }).ok());
+  proto::WorkflowSummary s = AwaitEnd(op);
+  EXPECT_EQ(s.status(), proto::FAILED);
+  EXPECT_EQ(s.error().code(), "lease_lost");
+  // The workload was stopped before the lease was lost; the container was not touched after.
+  json::object state = SimState();
+  EXPECT_EQ(state["containers"].as_array()[0].at("status").as_string(), "running")
+      << "it acted after losing its lease";
+  for (const auto& m : state["mutations"].as_array()) {
+    EXPECT_NE(m.at("call").as_string(), "proxmox.stop") << "it acted after losing its lease";
+  }
+}
+
+TEST_F(FlowsTest, DeprovisionFreesTheVmidAndLeavesNothing) {
+  ASSERT_EQ(AwaitEnd(Provision("gone")).status(), proto::COMPLETED);
+  int64_t vmid = Server("srv-gone").vmid();
+  auto r = Await(engine_->Start(DeprovisionStart("srv-gone", "c-1")));
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(AwaitEnd(r->id).status(), proto::COMPLETED);
+  EXPECT_EQ(Server("srv-gone").status(), proto::SERVER_DELETED);
+  json::object state = SimState();
+  EXPECT_TRUE(state["containers"].as_array().empty());
+  EXPECT_TRUE(state["dnsRecords"].as_array().empty());
+  EXPECT_TRUE(state["proxyRegistrations"].as_array().empty());
+  // The VMID and the name are free for the next provisioning.
+  ProvisionInput again{"srv-gone-2", "c-1", "game", "gone", "vanilla", "small", "nonce-again"};
+  auto second = Await(engine_->Start(ProvisionStart(again, settings_)));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(AwaitEnd(second->id).status(), proto::COMPLETED);
+  EXPECT_EQ(Server("srv-gone-2").vmid(), vmid);
+  ExpectVerified();
+}
+
+TEST_F(FlowsTest, ProvisioningResumesAfterARestart) {
+  std::string id = Provision("phoenix");
+  // Stop at the readiness gate's durable sleep, or wherever it is, and come back.
+  ASSERT_TRUE(RunUntil([&] { return Server("srv-phoenix").vmid() != 0; }));
+  Close(Millis(0));
+  Open();
+  Wire();  // before the resumed workflows run
+  ASSERT_TRUE(Await(engine_->Recover()).ok());
+  EXPECT_EQ(AwaitEnd(id).status(), proto::COMPLETED);
+  json::object state = SimState();
+  ASSERT_EQ(state["containers"].as_array().size(), 1u);
+  EXPECT_EQ(state["containers"].as_array()[0].at("createCalls").as_int64(), 1);
+  ExpectVerified();
+}
+
+}  // namespace
+}  // namespace zlh::flows
