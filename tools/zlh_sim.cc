@@ -10,16 +10,13 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "activities/sim_world.h"
 #include "api/http_server.h"
+#include "api/sim_server.h"
 
 namespace {
 
@@ -74,45 +71,24 @@ int main(int argc, char** argv) {
       UsageError("unknown argument '" + arg + "'");
     }
   }
-  auto world = zlh::activities::sim::World::Open(state_file, nodes);
-  if (!world.ok()) {
-    std::fprintf(stderr, "zlh-sim: %s\n", world.status().ToString().c_str());
-    return 2;
-  }
-
   asio::io_context io(1);
-  zlh::api::ServerOptions options;
-  options.host = host;
-  options.port = port;
-  options.body_limit = 1 << 20;
-  zlh::activities::sim::World& w = **world;
-  zlh::api::HttpServer http(io, options, [&w, &io](const zlh::api::Request& req) -> Task<zlh::api::Response> {
-    zlh::activities::sim::HttpReply reply =
-        w.Handle({req.method, req.path, req.query, req.headers, req.body});
-    if (reply.delay_ms > 0) {
-      asio::steady_timer delay(io, std::chrono::milliseconds(reply.delay_ms));
-      co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    zlh::api::Response r;
-    r.status = reply.status;
-    r.body = std::move(reply.body);
-    r.content_type = reply.content_type;
-    co_return r;
-  });
-  auto bound = http.Listen();
-  if (!bound.ok()) {
-    std::fprintf(stderr, "zlh-sim: %s\n", bound.status().message().c_str());
+  auto sim = zlh::api::SimServer::Open(io, host, port, state_file, nodes);
+  if (!sim.ok()) {
+    std::fprintf(stderr, "zlh-sim: %s\n", sim.status().ToString().c_str());
     return 2;
   }
-  http.Start();
-  std::printf("listening on http://%s:%u\n", host.c_str(), static_cast<unsigned>(*bound));
+  auto url = (*sim)->Start();
+  if (!url.ok()) {
+    std::fprintf(stderr, "zlh-sim: %s\n", url.status().message().c_str());
+    return 2;
+  }
+  std::printf("listening on %s\n", url->c_str());
   std::fflush(stdout);
-
   asio::signal_set signals(io, SIGTERM, SIGINT);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     asio::co_spawn(io, [&]() -> Task<void> {
-      co_await http.Stop(zlh::Millis(2'000));
+      co_await (*sim)->Stop(zlh::Millis(2'000));
       io.stop();
     }, asio::detached);
   });

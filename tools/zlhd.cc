@@ -1,6 +1,8 @@
-// zlhd: the zlh-flow daemon. Opens the journal, resumes every unfinished workflow, serves HTTP
-// and runs the engine until SIGTERM or SIGINT, when it stops accepting connections, lets
-// in-flight requests and steps finish (progress is durable either way) and exits 0.
+// zlhd: the zlh-flow daemon (SPEC §7.2). Loads the config, opens the journal, resumes every
+// unfinished workflow, serves the HTTP API and runs the ZLH workflows against the outside world —
+// the simulated fleet in-process by default, one zlh-sim with --fleet URL, or the services of the
+// config file — until SIGTERM or SIGINT, when it stops accepting connections, lets in-flight
+// requests and steps finish (progress is durable either way) and exits 0.
 //
 // Exit codes: 0 clean stop; 2 bad usage or configuration (an address it cannot listen on);
 // 3 journal unusable (held by another process, newer format, corrupt).
@@ -15,10 +17,19 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 
+#include "api/errors.h"
 #include "api/http_server.h"
+#include "api/router.h"
+#include "api/server_api.h"
+#include "api/sim_server.h"
+#include "api/tokens.h"
+#include "config/config.h"
+#include "flows/flows.h"
+#include "flows/outside.h"
 #include "journal/journal.h"
 #include "scheduler/queues.h"
 #include "workflows/engine.h"
@@ -30,21 +41,26 @@ namespace asio = boost::asio;
 using zlh::workflows::Task;
 
 constexpr char kUsage[] =
-    "usage: zlhd [--data DIR] [--listen HOST:PORT]\n"
+    "usage: zlhd [--config FILE] [--data DIR] [--listen HOST:PORT] [--fleet sim|URL]\n"
     "\n"
     "Runs the zlh-flow engine: resumes every unfinished workflow of the journal in DIR, serves\n"
-    "HTTP and runs workflows until SIGTERM/SIGINT.\n"
+    "the HTTP API and runs the ZLH workflows until SIGTERM/SIGINT.\n"
     "\n"
-    "  --data DIR          the data directory (default ./zlh-data; created when absent); the\n"
-    "                      journal is DIR/journal\n"
+    "  --config FILE       the JSON config (docs/config.md); default: built-in defaults\n"
+    "  --data DIR          the data directory (default ./zlh-data; created when absent): the\n"
+    "                      journal, the tokens file, the simulated fleet's state\n"
     "  --listen HOST:PORT  the HTTP address (default 127.0.0.1:8080; port 0 picks a free one);\n"
     "                      the address listened on is written to DIR/zlhd.addr\n"
+    "  --fleet sim|URL     sim: the simulated fleet in-process (the default when the config\n"
+    "                      names no Proxmox); URL: every service at one zlh-sim\n"
     "  --help              this text\n"
     "\n"
-    "HTTP: GET /healthz (200 while the journal is healthy, 503 once it has failed).\n"
+    "API tokens: DIR/tokens (written at the first start, mode 0600: admin, portal, webhook).\n"
     "Exit codes: 0 clean stop; 2 bad usage or configuration; 3 journal unusable.\n";
 
 struct Flags {
+  std::string config;
+  std::string fleet;  // "", "sim" or a URL
   std::string data = "zlh-data";
   std::string host = "127.0.0.1";
   uint16_t port = 8080;
@@ -69,6 +85,14 @@ Flags ParseFlags(int argc, char** argv) {
       std::exit(0);
     } else if (arg == "--data") {
       flags.data = value();
+    } else if (arg == "--config") {
+      flags.config = value();
+    } else if (arg == "--fleet") {
+      flags.fleet = value();
+      if (flags.fleet != "sim" && flags.fleet.rfind("http://", 0) != 0 &&
+          flags.fleet.rfind("https://", 0) != 0) {
+        UsageError("--fleet: 'sim' or an http:// URL, not '" + flags.fleet + "'");
+      }
     } else if (arg == "--listen") {
       auto listen = zlh::api::ParseListenAddress(value());
       if (!listen.ok()) UsageError("--listen: " + listen.status().message());
@@ -91,11 +115,19 @@ bool WriteFileAtomically(const std::string& path, const std::string& text) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
-zlh::api::Response Json(int status, std::string body) {
-  zlh::api::Response r;
-  r.status = status;
-  r.body = std::move(body);
-  return r;
+// The services' endpoints the config must name when zlhd acts on a real fleet.
+zlh::Status CheckRealFleet(const zlh::config::Settings& s) {
+  const auto& c = s.file;
+  for (auto [field, value] : {std::pair{"proxmox.url", c.proxmox().url()},
+                              {"dns.url", c.dns().url()},
+                              {"proxy.url", c.proxy().url()},
+                              {"billing.url", c.billing().url()}}) {
+    if (value.empty()) {
+      return zlh::InvalidArgument(std::string(field) +
+                                  ": required when zlhd runs on a real fleet (or use --fleet)");
+    }
+  }
+  return zlh::Status::Ok();
 }
 
 }  // namespace
@@ -106,6 +138,28 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("zlhd"));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
 
+  auto loaded = flags.config.empty() ? zlh::Result<zlh::config::Settings>(zlh::config::Defaults())
+                                     : zlh::config::Load(flags.config);
+  if (!loaded.ok()) {
+    spdlog::error("{}", loaded.status().message());
+    return 2;
+  }
+  zlh::config::Settings settings = std::move(*loaded);
+  std::string fleet = flags.fleet;
+  if (fleet.empty()) fleet = settings.file.proxmox().url().empty() ? "sim" : "config";
+  if (fleet == "config") {
+    if (zlh::Status s = CheckRealFleet(settings); !s.ok()) {
+      spdlog::error("config: {}", s.message());
+      return 2;
+    }
+  }
+  std::error_code mkdir_error;
+  std::filesystem::create_directories(flags.data, mkdir_error);
+  if (mkdir_error) {
+    spdlog::error("cannot create the data directory {}: {}", flags.data, mkdir_error.message());
+    return 2;
+  }
+
   std::string journal_dir = flags.data + "/journal";
   auto journal = zlh::journal::Journal::Open(journal_dir);
   if (!journal.ok()) {
@@ -114,30 +168,73 @@ int main(int argc, char** argv) {
   }
   spdlog::info("journal {} open (open #{})", journal_dir, (*journal)->open_count());
 
+  bool tokens_created = false;
+  std::string tokens_path = flags.data + "/tokens";
+  auto tokens = zlh::api::Tokens::LoadOrCreate(tokens_path, &tokens_created);
+  if (!tokens.ok()) {
+    spdlog::error("{}", tokens.status().message());
+    return 2;
+  }
+  if (tokens_created) spdlog::info("API tokens written to {} (mode 0600)", tokens_path);
+
   asio::io_context io(1);
+  std::unique_ptr<zlh::api::SimServer> sim;
+  if (fleet == "sim") {
+    auto opened = zlh::api::SimServer::Open(io, "127.0.0.1", 0, flags.data + "/sim-state.json",
+                                            {"pve1", "pve2"});
+    if (!opened.ok()) {
+      spdlog::error("simulated fleet: {}", opened.status().ToString());
+      return 2;
+    }
+    sim = std::move(*opened);
+    auto url = sim->Start();
+    if (!url.ok()) {
+      spdlog::error("simulated fleet: {}", url.status().message());
+      return 2;
+    }
+    spdlog::info("simulated fleet in-process at {} (state in {}/sim-state.json)", *url, flags.data);
+    zlh::config::PointAtFleet(settings, *url);
+  } else if (fleet != "config") {
+    zlh::config::PointAtFleet(settings, fleet);
+    spdlog::info("fleet: every service at {}", fleet);
+  }
+
+  zlh::flows::Outside outside(settings);
+  zlh::flows::Deps deps = outside.MakeDeps();
+  deps.journal = journal->get();
   zlh::workflows::Registry registry;
-  zlh::scheduler::Queues queues({{"provision", 1}});
+  if (zlh::Status s = zlh::flows::Register(registry, deps); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 2;
+  }
+  std::map<std::string, uint32_t> limits;
+  for (const char* q : {"provision", "operation", "repair", "control"}) {
+    limits[q] = settings.QueueLimit(q);
+  }
+  zlh::scheduler::Queues queues(limits);
   zlh::workflows::EngineOptions engine_options;
   engine_options.admission = &queues;
   auto engine = std::make_unique<zlh::workflows::Engine>(io, **journal, registry, engine_options);
   queues.Attach(*engine);
+  deps.engine = engine.get();
+
+  zlh::journal::Journal& j = **journal;
+  zlh::api::Router router;
+  router.Add("GET", "/healthz", [&j](const zlh::api::Request&, const zlh::api::PathParams&)
+                                    -> Task<zlh::api::Response> {
+    zlh::Status health = j.health();
+    if (health.ok()) co_return zlh::api::JsonResponse(200, R"({"status":"ok"})");
+    co_return zlh::api::JsonResponse(503, R"({"status":"unavailable"})");
+  });
+  zlh::api::ServerApi server_api(*engine, j, settings, *tokens);
+  server_api.AddRoutes(router);
 
   zlh::api::ServerOptions http_options;
   http_options.host = flags.host;
   http_options.port = flags.port;
-  zlh::journal::Journal& j = **journal;
-  zlh::api::HttpServer http(io, http_options, [&j](const zlh::api::Request& req) -> Task<zlh::api::Response> {
-    if (req.path == "/healthz") {
-      if (req.method != "GET") {
-        auto r = Json(405, R"({"error":{"code":"invalid_argument","message":"use GET"}})");
-        r.headers.emplace_back("Allow", "GET");
-        co_return r;
-      }
-      zlh::Status health = j.health();
-      if (health.ok()) co_return Json(200, R"({"status":"ok"})");
-      co_return Json(503, R"({"status":"unavailable"})");
-    }
-    co_return Json(404, R"({"error":{"code":"not_found","message":"no such route"}})");
+  http_options.error_response = zlh::api::TransportError;
+  zlh::api::HttpServer http(io, http_options, [&router](const zlh::api::Request& req) {
+    return router.Dispatch(req);
   });
   auto port = http.Listen();
   if (!port.ok()) {
@@ -176,6 +273,7 @@ int main(int argc, char** argv) {
         [&]() -> Task<void> {
           co_await http.Stop(zlh::Millis(10'000));
           co_await engine->Drain(zlh::Millis(10'000));
+          if (sim) co_await sim->Stop(zlh::Millis(1'000));
           io.stop();
         },
         asio::detached);

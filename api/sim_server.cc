@@ -1,0 +1,51 @@
+#include "api/sim_server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace zlh::api {
+
+namespace asio = boost::asio;
+
+Result<std::unique_ptr<SimServer>> SimServer::Open(asio::io_context& io, std::string host,
+                                                   uint16_t port, std::string state_file,
+                                                   std::vector<std::string> nodes) {
+  auto world = activities::sim::World::Open(std::move(state_file), std::move(nodes));
+  if (!world.ok()) return world.status();
+  ServerOptions options;
+  options.host = std::move(host);
+  options.port = port;
+  options.body_limit = 1 << 20;
+  return std::unique_ptr<SimServer>(new SimServer(io, std::move(options), std::move(*world)));
+}
+
+SimServer::SimServer(asio::io_context& io, ServerOptions options,
+                     std::unique_ptr<activities::sim::World> world)
+    : world_(std::move(world)),
+      host_(options.host),
+      http_(io, options, [this, &io](const Request& req) -> Task<Response> {
+        activities::sim::HttpReply reply =
+            world_->Handle({req.method, req.path, req.query, req.headers, req.body});
+        if (reply.delay_ms > 0) {
+          asio::steady_timer delay(io, std::chrono::milliseconds(reply.delay_ms));
+          co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        Response r;
+        r.status = reply.status;
+        r.body = std::move(reply.body);
+        r.content_type = reply.content_type;
+        for (auto& header : reply.headers) r.headers.emplace_back(std::move(header));
+        co_return r;
+      }) {}
+
+Result<std::string> SimServer::Start() {
+  auto port = http_.Listen();
+  if (!port.ok()) return port.status();
+  http_.Start();
+  return "http://" + host_ + ":" + std::to_string(*port);
+}
+
+Task<void> SimServer::Stop(Millis deadline) { co_await http_.Stop(deadline); }
+
+}  // namespace zlh::api

@@ -1,0 +1,36 @@
+// SimServer: the simulated outside world (activities/sim_world.h) served over HTTP — by zlh-sim,
+// and by zlhd in-process when it runs without --fleet (its state kept in the data directory).
+// Injected latency and timeouts hold a request without blocking the others.
+//
+// Thread-safety: runs on one io_context; Start and Stop on its thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "activities/sim_world.h"
+#include "api/http_server.h"
+
+namespace zlh::api {
+
+class SimServer {
+ public:
+  // Opens the world (`state_file` may be empty: memory only). Errors from World::Open.
+  static Result<std::unique_ptr<SimServer>> Open(boost::asio::io_context& io, std::string host,
+                                                 uint16_t port, std::string state_file,
+                                                 std::vector<std::string> nodes);
+  // Binds, listens and starts serving; "http://HOST:PORT".
+  Result<std::string> Start();
+  Task<void> Stop(Millis deadline);
+
+ private:
+  SimServer(boost::asio::io_context& io, ServerOptions options,
+            std::unique_ptr<activities::sim::World> world);
+
+  std::unique_ptr<activities::sim::World> world_;
+  std::string host_;
+  HttpServer http_;
+};
+
+}  // namespace zlh::api

@@ -1,0 +1,96 @@
+// ZlhdOnSim: a zlh-sim process and a zlhd process pointed at it (--fleet URL) with short timings,
+// driven over real HTTP, for the end-to-end and crash tests. Test-only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "base/temp_dir.h"
+#include "tests/daemon_process.h"
+#include "tests/http_fetch.h"
+#include "tests/sim_process.h"
+
+namespace zlh {
+
+class ZlhdOnSim {
+ public:
+  explicit ZlhdOnSim(TempDir& tmp, const std::string& config_json)
+      : tmp_(tmp), sim_(tmp.Sub("sim.json")) {
+    std::ofstream(tmp.Sub("zlh.json")) << config_json;
+  }
+
+  // Starts zlhd (again) and waits until it serves; false (with the log) when it does not.
+  ::testing::AssertionResult Start() {
+    std::remove(tmp_.Sub("data/zlhd.addr").c_str());
+    ++starts_;
+    log_ = tmp_.Sub("zlhd-" + std::to_string(starts_) + ".log");
+    daemon_ = std::make_unique<Daemon>(
+        std::vector<std::string>{"--config", tmp_.Sub("zlh.json"), "--data", tmp_.Sub("data"),
+                                 "--listen", "127.0.0.1:0", "--fleet", sim_.url()},
+        log_);
+    if (!WaitForLog(log_, "zlhd ready", std::chrono::seconds(60))) {
+      return ::testing::AssertionFailure() << "zlhd did not start:\n" << ReadFile(log_);
+    }
+    addr_ = ReadFile(tmp_.Sub("data/zlhd.addr"));
+    while (!addr_.empty() && addr_.back() == '\n') addr_.pop_back();
+    std::ifstream tokens(tmp_.Sub("data/tokens"));
+    for (std::string role, secret; tokens >> role >> secret;) {
+      if (role == "portal") portal_ = secret;
+      if (role == "admin") admin_ = secret;
+    }
+    return ::testing::AssertionSuccess();
+  }
+  void Kill() { daemon_.reset(); }  // SIGKILL
+  int Stop() {
+    daemon_->Signal(SIGTERM);
+    int code = daemon_->Wait(std::chrono::milliseconds(60'000));
+    daemon_.reset();
+    return code;
+  }
+
+  Fetched Api(const std::string& method, const std::string& path, const std::string& body = "",
+              bool admin = false) const {
+    return Fetch(method, "http://" + addr_ + path, body,
+                 {"Authorization: Bearer " + (admin ? admin_ : portal_),
+                  "Content-Type: application/json"});
+  }
+  Fetched Create(const std::string& customer, const std::string& nonce, const std::string& name,
+                 const std::string& ctype = "game") const {
+    boost::json::object body{{"customerId", customer}, {"ctype", ctype}, {"requestNonce", nonce},
+                             {"plan", "small"},        {"name", name}};
+    if (ctype == "game") body["game"] = "vanilla";
+    return Api("POST", "/api/servers/create", boost::json::serialize(body));
+  }
+  boost::json::object SimState() const {
+    Fetched f = Fetch("GET", sim_.url() + "/sim/state");
+    return boost::json::parse(f.body).as_object();
+  }
+  long SimPost(const std::string& path, const std::string& body) const {
+    return Fetch("POST", sim_.url() + path, body).status;
+  }
+
+  const std::string& log() const { return log_; }
+  const std::string& portal_token() const { return portal_; }
+  std::string data() const { return tmp_.Sub("data"); }
+
+ private:
+  TempDir& tmp_;
+  Sim sim_;
+  std::unique_ptr<Daemon> daemon_;
+  int starts_ = 0;
+  std::string log_, addr_, portal_, admin_;
+};
+
+// Short timings for tests.
+inline constexpr char kFastConfig[] = R"({
+  "timing": {"readinessProbeInterval": "50ms", "leaseHeartbeatInterval": "100ms",
+             "leasePollInterval": "2s"},
+  "proxmox": {"taskPollInterval": "10ms"},
+  "queues": {"provision": 4}
+})";
+
+}  // namespace zlh
