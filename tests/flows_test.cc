@@ -28,7 +28,8 @@ class FlowsTest : public EngineFixture {
     ASSERT_FALSE(sim_.url().empty());
     auto s = config::Parse(R"({"timing": {"readinessProbeInterval": "50ms",
                                            "leaseHeartbeatInterval": "50ms",
-                                           "leasePollInterval": "5s"},
+                                           "leasePollInterval": "5s",
+                                           "activityTimeout": "300ms"},
                                 "proxmox": {"taskPollInterval": "10ms"},
                                 "vmids": {"first": 100, "last": 120}})");
     ASSERT_TRUE(s.ok()) << s.status().ToString();
@@ -140,15 +141,26 @@ TEST_F(FlowsTest, ConcurrentProvisioningsGetUniqueVmidsAndOneOfEverything) {
   ExpectVerified();
 }
 
-TEST_F(FlowsTest, TransientFaultsAreRetried) {
+TEST_F(FlowsTest, TransientFaultsAndTimeoutsAreRetried) {
   ASSERT_EQ(SimPost("/sim/faults", R"({"call": "proxmox.create", "mode": "error", "count": 2, "status": 500})"), 200);
   ASSERT_EQ(SimPost("/sim/faults", R"({"call": "dns.publish", "mode": "error", "count": 2, "status": 503})"), 200);
+  // Held past the 300 ms request timeout: the attempt times out and the next one goes through.
+  ASSERT_EQ(SimPost("/sim/faults", R"({"call": "proxy.register", "mode": "timeout", "count": 1, "latencyMs": 1500})"), 200);
   std::string id = Provision("retry");
   proto::WorkflowSummary s = AwaitEnd(id);
   EXPECT_EQ(s.status(), proto::COMPLETED) << s.error().message();
   json::object state = SimState();
   ASSERT_EQ(state["containers"].as_array().size(), 1u);
   EXPECT_EQ(state["containers"].as_array()[0].at("createCalls").as_int64(), 1);
+  EXPECT_EQ(state["proxyRegistrations"].as_array().size(), 1u);
+  // The retries are in the history: attempts of create_container, publish_dns, register_proxy.
+  std::map<std::string, uint32_t> attempts;
+  for (const auto& e : Events(id)) {
+    if (e.has_step_failed()) attempts[e.step_failed().name()] = e.step_failed().attempt();
+  }
+  EXPECT_EQ(attempts["create_container"], 2u);
+  EXPECT_EQ(attempts["publish_dns"], 2u);
+  EXPECT_EQ(attempts["register_proxy"], 1u);
 }
 
 TEST_F(FlowsTest, AFailureRetriesCannotFixCompensatesAndLeavesNothing) {

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <thread>
@@ -107,6 +108,11 @@ TEST_F(ZlhdApiTest, ConcurrentProvisioningsReachRunningWithOneOfEverything) {
   for (const auto& [name, count] : records) EXPECT_EQ(count, 1) << name;
   EXPECT_EQ(state["proxyRegistrations"].as_array().size(), kServers);
   EXPECT_EQ(z_.Stop(), 0);
+  // The code of this build agrees with the histories it wrote.
+  std::string wf(Body(answers[0])["workflowId"].as_string());
+  EXPECT_EQ(std::system((std::string(ZLH_JOURNAL) + " --data " + z_.data() + " replay " + wf +
+                         " > /dev/null").c_str()),
+            0);
 }
 
 TEST_F(ZlhdApiTest, ARepeatedCreateGetsItsFirstAnswerAndAChangedOneIsAConflict) {
@@ -225,6 +231,10 @@ TEST_F(ZlhdApiTest, AnUnfixableFailureCompensatesAndTheWorkflowViewExplainsIt) {
   EXPECT_EQ(Server(std::string(created["serverId"].as_string()), "c-1")["status"].as_string(), "failed");
   json::object state = z_.SimState();
   EXPECT_TRUE(state["containers"].as_array().empty());
+  // zlh-journal reads it while zlhd runs, and replays the compensation without a divergence.
+  EXPECT_EQ(std::system((std::string(ZLH_JOURNAL) + " --data " + z_.data() + " replay " + wf +
+                         " > /dev/null").c_str()),
+            0);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 //   zlh-bench wf5 --workflows N --concurrency C [--data DIR] [--sequential]
 //   zlh-bench fsync-baseline [--data DIR] [--writes N]
 //   zlh-bench recovery [--workflows N] [--data DIR]
+//   zlh-bench provision [--servers N] [--concurrency C] [--data DIR]
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
@@ -26,6 +27,7 @@
 #include "journal/format.h"
 #include "journal/journal.h"
 #include "scheduler/queues.h"
+#include "tools/bench_provision.h"
 #include "tools/bench_stats.h"
 #include "workflows/engine.h"
 
@@ -48,6 +50,9 @@ constexpr char kUsage[] =
     "      N workflows asleep in a durable timer (half of them due during the downtime), the\n"
     "      process killed with SIGKILL, the engine restarted: time to resume all and fire the\n"
     "      overdue ones. Default N=100000.\n"
+    "  zlh-bench provision [--servers N] [--concurrency C] [--data DIR]\n"
+    "      N provisionings (C at a time) against the simulated world in-process, no injected\n"
+    "      latency: the engine's own cost per provisioning. Defaults: N=500, C=8.\n"
     "Without --data a temporary directory is used and removed.\n";
 
 [[noreturn]] void Usage(const std::string& error) {
@@ -81,7 +86,8 @@ Args Parse(int argc, char** argv) {
     if (a == "--help" || a == "-h") Usage("");
     if (a == "--sequential") {
       args.sequential = true;
-    } else if (a == "--workflows" || a == "--concurrency" || a == "--data" || a == "--writes") {
+    } else if (a == "--workflows" || a == "--concurrency" || a == "--data" || a == "--writes" ||
+               a == "--servers") {
       if (i + 1 >= argc) Usage(a + " needs a value");
       args.values[a.substr(2)] = argv[++i];
     } else {
@@ -342,6 +348,11 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   Args args = Parse(argc, argv);
   if (args.verb == "wf5") return Wf5(args);
+  if (args.verb == "provision") {
+    std::unique_ptr<TempDir> tmp;
+    std::string dir = DataDir(args, tmp);
+    return bench::BenchProvision(dir, args.Int("servers", 500), args.Int("concurrency", 8));
+  }
   if (args.verb == "fsync-baseline") return FsyncBaseline(args);
   if (args.verb == "recovery") return Recovery(args, "/proc/self/exe");
   if (args.verb == "recovery-child") return RecoveryChild(args);

@@ -1,0 +1,107 @@
+#include "tools/bench_provision.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#include "api/sim_server.h"
+#include "base/ids.h"
+#include "config/config.h"
+#include "flows/flows.h"
+#include "flows/inputs.h"
+#include "flows/outside.h"
+#include "journal/journal.h"
+#include "scheduler/queues.h"
+#include "tools/bench_stats.h"
+#include "workflows/engine.h"
+
+namespace zlh::bench {
+namespace {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+}  // namespace
+
+int BenchProvision(const std::string& dir, long servers, long concurrency) {
+  auto journal = journal::Journal::Open(dir);
+  if (!journal.ok()) {
+    std::fprintf(stderr, "zlh-bench: %s\n", journal.status().ToString().c_str());
+    return 3;
+  }
+  auto settings = config::Parse(R"({"timing": {"readinessProbeInterval": "10ms"},
+                                    "proxmox": {"taskPollInterval": "1ms"},
+                                    "vmids": {"first": 100, "last": 999999}})");
+  if (!settings.ok()) return 1;
+  settings->file.set_servers_per_customer(1'000'000);
+  asio::io_context io(1);
+  auto sim = api::SimServer::Open(io, "127.0.0.1", 0, "", {"pve1", "pve2"});
+  if (!sim.ok()) return 1;
+  auto url = (*sim)->Start();
+  if (!url.ok()) return 1;
+  config::PointAtFleet(*settings, *url);
+
+  flows::Outside outside(*settings);
+  flows::Deps deps = outside.MakeDeps();
+  deps.journal = journal->get();
+  workflows::Registry registry;
+  if (!flows::Register(registry, deps).ok()) return 1;
+  scheduler::Queues queues({{"provision", static_cast<uint32_t>(concurrency)}});
+  workflows::EngineOptions options;
+  options.admission = &queues;
+  workflows::Engine engine(io, **journal, registry, options);
+  queues.Attach(engine);
+  deps.engine = &engine;
+
+  std::vector<double> latencies;
+  long next = 0, running = concurrency, failures = 0;
+  auto t0 = Clock::now();
+  for (long w = 0; w < concurrency; ++w) {
+    asio::co_spawn(
+        io,
+        [&]() -> workflows::Task<void> {
+          while (next < servers) {
+            long i = next++;
+            flows::ProvisionInput in{NewId(), "bench", "game", "s" + std::to_string(i),
+                                     "vanilla", "small", "n" + std::to_string(i)};
+            auto start = Clock::now();
+            auto started = co_await engine.Start(flows::ProvisionStart(in, *settings));
+            if (!started.ok()) {
+              ++failures;
+              continue;
+            }
+            auto end = co_await engine.AwaitTerminal(started->id);
+            if (!end.ok() || end->status() != proto::COMPLETED) ++failures;
+            latencies.push_back(
+                std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+          }
+          if (--running == 0) {
+            co_await (*sim)->Stop(Millis(1'000));
+            io.stop();
+          }
+        },
+        asio::detached);
+  }
+  io.run();
+  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (failures > 0) {
+    std::fprintf(stderr, "zlh-bench: %ld provisionings did not complete\n", failures);
+    return 1;
+  }
+  journal::WriterStats ws = journal->get()->writer_stats();
+  std::fprintf(stderr, "journal: %lu synced writes for %ld provisionings\n",
+               static_cast<unsigned long>(ws.groups), servers);
+  std::printf("engine=zlh-flow bench=provision servers=%ld concurrency=%ld provisionings_per_s=%.0f "
+              "p50_ms=%.2f p99_ms=%.2f writes_per_provisioning=%.1f rss_mb=%.0f\n",
+              servers, concurrency, static_cast<double>(servers) / secs,
+              Percentile(latencies, 50), Percentile(latencies, 99),
+              static_cast<double>(ws.groups) / static_cast<double>(servers), PeakRssMb());
+  return 0;
+}
+
+}  // namespace zlh::bench
