@@ -2,10 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <chrono>
 #include <cstdio>
 #include <vector>
 
@@ -17,16 +14,12 @@
 #include "flows/outside.h"
 #include "journal/journal.h"
 #include "scheduler/queues.h"
+#include "tools/bench_driver.h"
 #include "tools/bench_stats.h"
 #include "workflows/engine.h"
 
 namespace zlh::bench {
-namespace {
-
 namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
-
-}  // namespace
 
 int BenchProvision(const std::string& dir, long servers, long concurrency) {
   auto journal = journal::Journal::Open(dir);
@@ -58,39 +51,16 @@ int BenchProvision(const std::string& dir, long servers, long concurrency) {
   queues.Attach(engine);
   deps.engine = &engine;
 
-  std::vector<double> latencies;
-  long next = 0, running = concurrency, failures = 0;
-  auto t0 = Clock::now();
-  for (long w = 0; w < concurrency; ++w) {
-    asio::co_spawn(
-        io,
-        [&]() -> workflows::Task<void> {
-          while (next < servers) {
-            long i = next++;
-            flows::ProvisionInput in{NewId(), "bench", "game", "s" + std::to_string(i),
-                                     "vanilla", "small", "n" + std::to_string(i)};
-            auto start = Clock::now();
-            auto started = co_await engine.Start(flows::ProvisionStart(in, *settings));
-            if (!started.ok()) {
-              ++failures;
-              continue;
-            }
-            auto end = co_await engine.AwaitTerminal(started->id);
-            if (!end.ok() || end->status() != proto::COMPLETED) ++failures;
-            latencies.push_back(
-                std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-          }
-          if (--running == 0) {
-            co_await (*sim)->Stop(Millis(1'000));
-            io.stop();
-          }
-        },
-        asio::detached);
-  }
-  io.run();
-  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (failures > 0) {
-    std::fprintf(stderr, "zlh-bench: %ld provisionings did not complete\n", failures);
+  DriveResult run = Drive(
+      io, engine, servers, concurrency,
+      [&](long i) {
+        flows::ProvisionInput in{NewId(), "bench", "game", "s" + std::to_string(i), "vanilla",
+                                 "small", "n" + std::to_string(i)};
+        return flows::ProvisionStart(in, *settings);
+      },
+      [&]() -> workflows::Task<void> { co_await (*sim)->Stop(Millis(1'000)); });
+  if (run.failures > 0) {
+    std::fprintf(stderr, "zlh-bench: %ld provisionings did not complete\n", run.failures);
     return 1;
   }
   journal::WriterStats ws = journal->get()->writer_stats();
@@ -98,8 +68,8 @@ int BenchProvision(const std::string& dir, long servers, long concurrency) {
                static_cast<unsigned long>(ws.groups), servers);
   std::printf("engine=zlh-flow bench=provision servers=%ld concurrency=%ld provisionings_per_s=%.0f "
               "p50_ms=%.2f p99_ms=%.2f writes_per_provisioning=%.1f rss_mb=%.0f\n",
-              servers, concurrency, static_cast<double>(servers) / secs,
-              Percentile(latencies, 50), Percentile(latencies, 99),
+              servers, concurrency, static_cast<double>(servers) / run.seconds,
+              Percentile(run.latencies_ms, 50), Percentile(run.latencies_ms, 99),
               static_cast<double>(ws.groups) / static_cast<double>(servers), PeakRssMb());
   return 0;
 }

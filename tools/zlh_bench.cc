@@ -27,6 +27,7 @@
 #include "journal/format.h"
 #include "journal/journal.h"
 #include "scheduler/queues.h"
+#include "tools/bench_driver.h"
 #include "tools/bench_provision.h"
 #include "tools/bench_stats.h"
 #include "workflows/engine.h"
@@ -35,6 +36,8 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace zlh;
+using bench::Drive;
+using bench::DriveResult;
 using workflows::Context;
 using workflows::Task;
 using Clock = std::chrono::steady_clock;
@@ -142,39 +145,16 @@ int Wf5(const Args& args) {
   workflows::Engine engine(io, *journal, registry, options);
   queues.Attach(engine);
 
-  std::vector<double> latencies;
-  latencies.reserve(static_cast<size_t>(n));
-  long next = 0, running = c, failures = 0;
-  auto t0 = Clock::now();
-  for (long w = 0; w < c; ++w) {
-    asio::co_spawn(
-        io,
-        [&]() -> Task<void> {
-          while (next < n) {
-            ++next;
-            auto start = Clock::now();
-            workflows::StartRequest request{"wf5", "", ""};
-            auto started = co_await engine.Start(std::move(request));
-            if (!started.ok()) {
-              ++failures;
-              continue;
-            }
-            auto end = co_await engine.AwaitTerminal(started->id);
-            if (!end.ok() || end->status() != proto::COMPLETED) ++failures;
-            latencies.push_back(
-                std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-          }
-          if (--running == 0) io.stop();
-        },
-        asio::detached);
-  }
-  io.run();
-  double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-  if (failures > 0) {
-    std::fprintf(stderr, "zlh-bench: %ld workflows did not complete\n", failures);
+  DriveResult run = Drive(io, engine, n, c, [](long) {
+    workflows::StartRequest request;
+    request.type = "wf5";
+    return request;
+  });
+  if (run.failures > 0) {
+    std::fprintf(stderr, "zlh-bench: %ld workflows did not complete\n", run.failures);
     return 1;
   }
-  double wf_per_s = static_cast<double>(n) / secs;
+  double wf_per_s = static_cast<double>(n) / run.seconds;
   journal::WriterStats ws = journal->writer_stats();
   std::fprintf(stderr, "journal: %lu synced writes, %.1f appends per write\n",
                static_cast<unsigned long>(ws.groups),
@@ -182,7 +162,8 @@ int Wf5(const Args& args) {
   std::printf(
       "engine=zlh-flow wf_per_s=%.0f steps_per_s=%.0f p50_ms=%.3f p99_ms=%.3f rss_mb=%.0f "
       "durability=fsync\n",
-      wf_per_s, wf_per_s * 5, bench::Percentile(latencies, 50), bench::Percentile(latencies, 99),
+      wf_per_s, wf_per_s * 5, bench::Percentile(run.latencies_ms, 50),
+      bench::Percentile(run.latencies_ms, 99),
       bench::PeakRssMb());
   return 0;
 }
