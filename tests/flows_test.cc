@@ -9,6 +9,7 @@
 
 #include "activities/http_client.h"
 #include "fleet/tables.h"
+#include "fleet/verify.h"
 #include "flows/flows.h"
 #include "flows/inputs.h"
 #include "flows/outside.h"
@@ -85,6 +86,9 @@ class FlowsTest : public EngineFixture {
   void ExpectVerified() {
     auto v = workflows::Verify(*journal_);
     ASSERT_TRUE(v.ok());
+    auto domain = fleet::VerifyDomain(*journal_);
+    ASSERT_TRUE(domain.ok());
+    v->insert(v->end(), domain->begin(), domain->end());
     for (const auto& violation : *v) ADD_FAILURE() << violation.subject << ": " << violation.what;
   }
 

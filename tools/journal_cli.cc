@@ -20,6 +20,7 @@
 #include "journal/format.h"
 #include "journal/journal.h"
 #include "workflows/replay.h"
+#include "fleet/verify.h"
 #include "workflows/verify.h"
 #include "workflows/view.h"
 
@@ -496,6 +497,9 @@ int Verify(const Args& args, const journal::Journal& j) {
   if (!args.positional.empty()) UsageError("verify takes no arguments");
   auto violations = workflows::Verify(j);
   if (!violations.ok()) Fail(3, violations.status().ToString());
+  auto domain = fleet::VerifyDomain(j);
+  if (!domain.ok()) Fail(3, domain.status().ToString());
+  violations->insert(violations->end(), domain->begin(), domain->end());
   if (args.json) {
     json::array list;
     for (const auto& v : *violations) list.push_back(json::object{{"subject", v.subject}, {"what", v.what}});

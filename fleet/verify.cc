@@ -1,0 +1,103 @@
+#include "fleet/verify.h"
+
+#include <map>
+
+#include "fleet/tables.h"
+#include "journal/format.h"
+
+namespace zlh::fleet {
+namespace {
+
+using workflows::Violation;
+
+bool Terminal(int status) {
+  return status == proto::COMPLETED || status == proto::FAILED || status == proto::CANCELLED;
+}
+
+}  // namespace
+
+Result<std::vector<Violation>> VerifyDomain(const journal::Journal& journal) {
+  std::vector<Violation> out;
+  auto servers = ListServers(journal);
+  if (!servers.ok()) return servers.status();
+  auto vmids = ListVmids(journal);
+  if (!vmids.ok()) return vmids.status();
+
+  std::map<std::string, const proto::Server*> by_id;
+  std::map<int64_t, std::string> claimed;  // vmid → the live server that names it
+  for (const auto& s : *servers) {
+    by_id[s.server_id()] = &s;
+    if (!IsLive(s) || s.vmid() == 0) continue;
+    auto [it, fresh] = claimed.emplace(s.vmid(), s.server_id());
+    if (!fresh) {
+      out.push_back({"vmid " + std::to_string(s.vmid()),
+                     "named by two live servers, " + it->second + " and " + s.server_id()});
+    }
+  }
+  std::map<int64_t, std::string> rows(vmids->begin(), vmids->end());
+  for (const auto& [vmid, owner] : rows) {
+    auto s = by_id.find(owner);
+    if (s == by_id.end()) {
+      out.push_back({"vmid " + std::to_string(vmid), "allocated to " + owner + ", which does not exist"});
+    } else if (!IsLive(*s->second)) {
+      out.push_back({"vmid " + std::to_string(vmid),
+                     "still allocated to " + owner + ", which is " +
+                         ServerStatusName(s->second->status())});
+    } else if (s->second->vmid() != vmid) {
+      out.push_back({"vmid " + std::to_string(vmid),
+                     "allocated to " + owner + ", whose record names VMID " +
+                         std::to_string(s->second->vmid())});
+    }
+  }
+  for (const auto& [vmid, server] : claimed) {
+    auto row = rows.find(vmid);
+    if (row == rows.end() || row->second != server) {
+      out.push_back({"server " + server, "names VMID " + std::to_string(vmid) + " without holding it"});
+    }
+  }
+
+  // The name and customer indexes hold exactly the live servers.
+  std::map<std::string, std::string> names;
+  Status s = journal.Scan(journal::Cf::kDomain, journal::DomainKey('n', ""),
+                          [&](std::string_view k, std::string_view v) {
+                            names.emplace(std::string(k.substr(1)), std::string(v));
+                            return true;
+                          });
+  if (!s.ok()) return s;
+  for (const auto& server : *servers) {
+    auto it = names.find(server.name());
+    bool indexed = it != names.end() && it->second == server.server_id();
+    if (IsLive(server) && !indexed) {
+      out.push_back({"server " + server.server_id(), "live, but its name '" + server.name() + "' is not indexed to it"});
+    }
+  }
+  for (const auto& [name, id] : names) {
+    auto server = by_id.find(id);
+    if (server == by_id.end() || !IsLive(*server->second) || server->second->name() != name) {
+      out.push_back({"name " + name, "indexed to " + id + ", which is not a live server of that name"});
+    }
+  }
+
+  // Leases: held only by a workflow that exists and has not ended.
+  s = journal.Scan(journal::Cf::kDomain, journal::DomainKey('l', ""),
+                   [&](std::string_view, std::string_view v) {
+                     proto::Lease lease;
+                     if (!lease.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+                       out.push_back({"lease", "unreadable record"});
+                       return true;
+                     }
+                     if (lease.holder().empty()) return true;
+                     auto summary = journal.ReadSummary(lease.holder());
+                     std::string subject = "lease of " + lease.server_id();
+                     if (!summary.ok() || !summary->has_value()) {
+                       out.push_back({subject, "held by " + lease.holder() + ", which does not exist"});
+                     } else if (Terminal((*summary)->status())) {
+                       out.push_back({subject, "held by " + lease.holder() + ", which has ended"});
+                     }
+                     return true;
+                   });
+  if (!s.ok()) return s;
+  return out;
+}
+
+}  // namespace zlh::fleet

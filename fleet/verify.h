@@ -1,0 +1,18 @@
+// The domain tables' invariants (SPEC §8.2, §8.4), checked by zlh-journal verify beside the
+// workflows' own (workflows/verify.h): a VMID belongs to at most one server and every allocated
+// VMID to a live server that names it; every live server with a VMID holds its row; names and the
+// customer index match the live servers; a lease is held only by a workflow that has not ended.
+//
+// Thread-safety: reads only; safe beside a writing process (on a read-only journal).
+#pragma once
+
+#include <vector>
+
+#include "journal/journal.h"
+#include "workflows/verify.h"
+
+namespace zlh::fleet {
+
+Result<std::vector<workflows::Violation>> VerifyDomain(const journal::Journal& journal);
+
+}  // namespace zlh::fleet
