@@ -16,6 +16,7 @@
 
 #include "base/temp_dir.h"
 #include "tests/daemon_process.h"
+#include "tests/http_fetch.h"
 
 namespace zlh {
 namespace {
@@ -116,6 +117,53 @@ TEST(ZlhdTest, BadOrTakenListenAddressExitsTwo) {
       << ReadFile(tmp.Sub("log3"));
   first.Signal(SIGTERM);
   EXPECT_EQ(first.Wait(30'000ms), 0);
+}
+
+// With no --fleet and no config, zlhd runs the simulated fleet in-process and keeps its state in
+// the data directory, so a provisioning made before a restart is still there after it.
+TEST(ZlhdTest, TheDefaultFleetIsSimulatedInProcessWithItsStateInTheDataDir) {
+  TempDir tmp;
+  std::string data = tmp.Sub("data");
+  std::string server_id;
+  for (int run = 0; run < 2; ++run) {
+    std::string log = tmp.Sub("log" + std::to_string(run));
+    Daemon d({"--data", data, "--listen", "127.0.0.1:0"}, log);
+    ASSERT_TRUE(WaitForLog(log, "zlhd ready", 30s)) << ReadFile(log);
+    EXPECT_NE(ReadFile(log).find("simulated fleet in-process"), std::string::npos);
+    std::string addr = ReadFile(data + "/zlhd.addr");
+    addr.pop_back();
+    std::string token;
+    std::ifstream tokens(data + "/tokens");
+    for (std::string role, secret; tokens >> role >> secret;) {
+      if (role == "portal") token = secret;
+    }
+    std::vector<std::string> headers = {"Authorization: Bearer " + token,
+                                        "Content-Type: application/json"};
+    if (run == 0) {
+      EXPECT_NE(ReadFile(log).find("API tokens written to " + data + "/tokens"), std::string::npos);
+      EXPECT_EQ(ReadFile(log).find(token), std::string::npos) << "a secret was logged";
+      Fetched created = Fetch("POST", "http://" + addr + "/api/servers/create",
+                              R"({"customerId":"c-1","ctype":"game","requestNonce":"r1",)"
+                              R"("game":"vanilla","plan":"small","name":"survival"})",
+                              headers);
+      ASSERT_EQ(created.status, 202) << created.body;
+      size_t at = created.body.find("\"serverId\":\"") + 12;
+      server_id = created.body.substr(at, created.body.find('"', at) - at);
+    }
+    // Running (at once, or after the restart: the same world, the same server).
+    std::string body;
+    auto until = std::chrono::steady_clock::now() + 30s;
+    while (std::chrono::steady_clock::now() < until) {
+      body = Fetch("GET", "http://" + addr + "/api/servers/" + server_id + "?customerId=c-1", "",
+                   headers).body;
+      if (body.find("\"status\":\"running\"") != std::string::npos) break;
+      std::this_thread::sleep_for(20ms);
+    }
+    EXPECT_NE(body.find("\"status\":\"running\""), std::string::npos) << body;
+    EXPECT_NE(ReadFile(data + "/sim-state.json").find("survival"), std::string::npos);
+    d.Signal(SIGTERM);
+    EXPECT_EQ(d.Wait(30'000ms), 0);
+  }
 }
 
 }  // namespace
