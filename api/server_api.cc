@@ -3,24 +3,17 @@
 #include <boost/json.hpp>
 
 #include "api/errors.h"
+#include "api/handlers.h"
 #include "api/json_body.h"
-#include "base/clock.h"
 #include "base/ids.h"
 #include "fleet/tables.h"
 #include "flows/inputs.h"
 #include "journal/format.h"
-#include "workflows/view.h"
 
 namespace zlh::api {
 namespace {
 
 namespace json = boost::json;
-
-constexpr char kJson[] = "application/json";
-
-std::string Time(int64_t ms) { return ms ? FormatRfc3339(ms) : ""; }
-
-json::value TimeOrNull(int64_t ms) { return ms ? json::value(FormatRfc3339(ms)) : json::value(nullptr); }
 
 json::object ServerJson(const proto::Server& s) {
   return json::object{{"serverId", s.server_id()},
@@ -32,38 +25,8 @@ json::object ServerJson(const proto::Server& s) {
                       {"vmid", s.vmid()},
                       {"node", s.node()},
                       {"status", fleet::ServerStatusName(s.status())},
-                      {"createdAt", Time(s.created_ms())},
-                      {"updatedAt", Time(s.updated_ms())}};
-}
-
-Response Ok(int status, const json::object& body) {
-  return JsonResponse(status, json::serialize(body));
-}
-
-// 401 / 403 unless the request carries a token of one of the roles.
-std::optional<Response> Refuse(const Tokens& tokens, const Request& req, bool portal, bool admin) {
-  Role role = tokens.Authenticate(req);
-  if (role == Role::kNone) {
-    return ErrorResponse(401, "unauthenticated", "a valid \"Authorization: Bearer TOKEN\" is required");
-  }
-  if ((role == Role::kPortal && portal) || (role == Role::kAdmin && admin)) return std::nullopt;
-  return ErrorResponse(403, "permission_denied", "this route is not for this token's role");
-}
-
-// Whose records a read may see: the ?customerId= filter, required of the Portal (admin: optional).
-Result<std::optional<std::string>> ReadScope(const Tokens& tokens, const Request& req) {
-  auto customer = req.query.find("customerId");
-  if (customer != req.query.end()) return std::optional<std::string>(customer->second);
-  if (tokens.Authenticate(req) == Role::kAdmin) return std::optional<std::string>();
-  return InvalidArgument("customerId: required (query parameter)");
-}
-
-std::optional<Response> RefuseMediaType(const Request& req) {
-  std::string type = req.Header("content-type");
-  std::string base = type.substr(0, type.find(';'));
-  while (!base.empty() && base.back() == ' ') base.pop_back();
-  if (base == kJson) return std::nullopt;
-  return ErrorResponse(415, "unsupported_media_type", "Content-Type must be application/json");
+                      {"createdAt", Rfc3339(s.created_ms())},
+                      {"updatedAt", Rfc3339(s.updated_ms())}};
 }
 
 // The input recorded in the first event of workflow `id`.
@@ -109,7 +72,7 @@ Response Repeated(const journal::Journal& journal, const std::string& id,
                                "requestNonce (workflow " + id + ")");
     }
   }
-  return Ok(200, CreateAnswer(id, first->server_id));
+  return JsonOk(200, CreateAnswer(id, first->server_id));
 }
 
 }  // namespace
@@ -128,8 +91,6 @@ void ServerApi::AddRoutes(Router& router) {
              [this](const Request& r, const PathParams& p) { return Delete(r, p); });
   router.Add("POST", "/api/servers/{serverId}/operations",
              [this](const Request& r, const PathParams& p) { return Operate(r, p); });
-  router.Add("GET", "/api/workflows/{id}",
-             [this](const Request& r, const PathParams& p) { return GetWorkflow(r, p); });
 }
 
 Task<Response> ServerApi::Create(const Request& req) {
@@ -174,11 +135,17 @@ Task<Response> ServerApi::Create(const Request& req) {
   if (!hit.ok()) co_return ErrorResponse(hit.status());
   if (hit->has_value()) co_return Repeated(journal_, **hit, in);
 
+  auto billing = fleet::ReadBillingStatus(journal_, in.customer_id);
+  if (!billing.ok()) co_return ErrorResponse(billing.status());
+  if (*billing == "suspended") {
+    co_return ErrorResponse(402, "billing_suspended",
+                            "customer " + in.customer_id + " is suspended by billing");
+  }
   in.server_id = NewId();
   auto started = co_await engine_.Start(flows::ProvisionStart(in, settings_));
   if (!started.ok()) co_return ErrorResponse(started.status());
   if (!started->created) co_return Repeated(journal_, started->id, in);  // a concurrent twin won
-  co_return Ok(202, CreateAnswer(started->id, in.server_id));
+  co_return JsonOk(202, CreateAnswer(started->id, in.server_id));
 }
 
 Task<Response> ServerApi::Operate(const Request& req, const PathParams& params) {
@@ -214,7 +181,7 @@ Task<Response> ServerApi::Operate(const Request& req, const PathParams& params) 
   workflows::StartRequest start = flows::OperationStart(in);
   auto hit = DedupHit(journal_, start.dedup_key);
   if (!hit.ok()) co_return ErrorResponse(hit.status());
-  if (hit->has_value()) co_return Ok(200, json::object{{"workflowId", **hit}});
+  if (hit->has_value()) co_return JsonOk(200, json::object{{"workflowId", **hit}});
 
   auto server = fleet::ReadServer(journal_, in.server_id);
   if (!server.ok()) co_return ErrorResponse(server.status());
@@ -230,7 +197,7 @@ Task<Response> ServerApi::Operate(const Request& req, const PathParams& params) 
   }
   auto started = co_await engine_.Start(std::move(start));
   if (!started.ok()) co_return ErrorResponse(started.status());
-  co_return Ok(started->created ? 202 : 200, json::object{{"workflowId", started->id}});
+  co_return JsonOk(started->created ? 202 : 200, json::object{{"workflowId", started->id}});
 }
 
 Task<Response> ServerApi::Delete(const Request& req, const PathParams& params) {
@@ -249,7 +216,7 @@ Task<Response> ServerApi::Delete(const Request& req, const PathParams& params) {
   workflows::StartRequest start = flows::DeprovisionStart(server_id, customer->second);
   auto hit = DedupHit(journal_, start.dedup_key);
   if (!hit.ok()) co_return ErrorResponse(hit.status());
-  if (hit->has_value()) co_return Ok(200, json::object{{"workflowId", **hit}});
+  if (hit->has_value()) co_return JsonOk(200, json::object{{"workflowId", **hit}});
   int status = (*server)->status();
   if (status == proto::SERVER_QUEUED || status == proto::SERVER_PROVISIONING) {
     co_return ErrorResponse(409, "conflict",
@@ -258,7 +225,7 @@ Task<Response> ServerApi::Delete(const Request& req, const PathParams& params) {
   }
   auto started = co_await engine_.Start(std::move(start));
   if (!started.ok()) co_return ErrorResponse(started.status());
-  co_return Ok(started->created ? 202 : 200, json::object{{"workflowId", started->id}});
+  co_return JsonOk(started->created ? 202 : 200, json::object{{"workflowId", started->id}});
 }
 
 Task<Response> ServerApi::ListServers(const Request& req) {
@@ -270,7 +237,7 @@ Task<Response> ServerApi::ListServers(const Request& req) {
   if (!servers.ok()) co_return ErrorResponse(servers.status());
   json::array out;
   for (const auto& s : *servers) out.push_back(ServerJson(s));
-  co_return Ok(200, json::object{{"servers", std::move(out)}});
+  co_return JsonOk(200, json::object{{"servers", std::move(out)}});
 }
 
 Task<Response> ServerApi::GetServer(const Request& req, const PathParams& params) {
@@ -284,59 +251,7 @@ Task<Response> ServerApi::GetServer(const Request& req, const PathParams& params
       (*customer && (*server)->customer_id() != **customer)) {
     co_return ErrorResponse(404, "not_found", "server " + id + " not found");
   }
-  co_return Ok(200, ServerJson(**server));
-}
-
-Task<Response> ServerApi::GetWorkflow(const Request& req, const PathParams& params) {
-  if (auto refused = Refuse(tokens_, req, true, true)) co_return *refused;
-  auto customer = ReadScope(tokens_, req);
-  if (!customer.ok()) co_return ErrorResponse(customer.status());
-  const std::string& id = params.at("id");
-  auto summary = engine_.Summary(id);
-  if (!summary.ok()) co_return ErrorResponse(summary.status());
-  auto events = journal_.ReadEvents(id);
-  if (!events.ok()) co_return ErrorResponse(events.status());
-  workflows::WorkflowView view = workflows::BuildView(*summary, *events);
-  boost::system::error_code ec;
-  json::value input = json::parse(view.input, ec);
-  if (ec) input = json::value(view.input);
-  if (*customer) {
-    // A Portal sees only the workflows of its customer; another's is not revealed.
-    const json::object* o = input.if_object();
-    const json::value* owner = o ? o->if_contains("customerId") : nullptr;
-    if (!owner || !owner->is_string() || owner->as_string() != **customer) {
-      co_return ErrorResponse(404, "not_found", "workflow " + id + " not found");
-    }
-  }
-  const proto::WorkflowSummary& s = *summary;
-  json::object out{{"workflowId", s.id()},
-                   {"type", s.type()},
-                   {"status", workflows::StatusName(s.status())},
-                   {"createdAt", Time(s.created_ms())},
-                   {"updatedAt", Time(std::max(s.updated_ms(), view.updated_ms))},
-                   {"input", std::move(input)},
-                   {"result", s.status() == proto::COMPLETED ? json::value(s.result()) : json::value(nullptr)},
-                   {"error", s.has_error() ? json::value(json::object{{"code", s.error().code()},
-                                                                     {"message", s.error().message()}})
-                                           : json::value(nullptr)},
-                   {"waitingFor", s.has_waiting_for()
-                                      ? json::value(json::object{{"kind", s.waiting_for().kind()},
-                                                                 {"detail", s.waiting_for().detail()},
-                                                                 {"since", Time(s.waiting_for().since_ms())}})
-                                      : json::value(nullptr)}};
-  json::array steps;
-  for (const auto& st : view.steps) {
-    if (st.name.rfind("zlh.", 0) == 0) continue;  // recorded values (Now, Random), not steps
-    steps.push_back(json::object{{"seq", st.step},
-                                 {"name", st.name},
-                                 {"status", st.status},
-                                 {"attempts", st.attempts},
-                                 {"startedAt", TimeOrNull(st.started_ms)},
-                                 {"completedAt", TimeOrNull(st.completed_ms)},
-                                 {"error", st.error.empty() ? json::value(nullptr) : json::value(st.error)}});
-  }
-  out["steps"] = std::move(steps);
-  co_return Ok(200, out);
+  co_return JsonOk(200, ServerJson(**server));
 }
 
 }  // namespace zlh::api

@@ -1,5 +1,5 @@
-// The Portal's server routes and the workflow reads of SPEC §7.1, as far as the ZLH workflows need
-// them: create (provision), operations, delete (deprovision), server reads, workflow reads. Checks
+// The Portal's server routes of SPEC §7.1: create (provision), operations, delete (deprovision),
+// server reads. Checks
 // run in the order of §7.1: 401, 413 (the server), 415, 400, the dedup key (the same request
 // answers 200 with the first answer; a different one 409 naming the first differing field),
 // 403/404, 429 and 409 for a taken name.
@@ -30,7 +30,6 @@ class ServerApi {
   Task<Response> Delete(const Request& req, const PathParams& params);
   Task<Response> ListServers(const Request& req);
   Task<Response> GetServer(const Request& req, const PathParams& params);
-  Task<Response> GetWorkflow(const Request& req, const PathParams& params);
 
   workflows::Engine& engine_;
   journal::Journal& journal_;

@@ -15,6 +15,9 @@ constexpr char kVmids = 'v';
 constexpr char kLeases = 'l';
 constexpr char kHeartbeats = 'h';
 constexpr char kWaiters = 'w';
+constexpr char kMaintenance = 'm';
+constexpr char kBilling = 'k';
+constexpr char kBillingEvents = 'b';
 
 std::string Key(char table, std::string_view key) { return journal::DomainKey(table, key); }
 
@@ -228,6 +231,64 @@ Result<std::optional<std::string>> FirstWaiter(journal::Txn& txn, std::string_vi
   });
   if (!s.ok()) return s;
   return first;
+}
+
+Status AppendSystemInput(journal::Txn& txn, const std::string& stream, const std::string& kind,
+                         const std::string& subject, const std::string& payload) {
+  uint64_t last = 0;
+  ZLH_RETURN_IF_ERROR(txn.Scan(Cf::kEvents, journal::EventPrefix(stream),
+                               [&](std::string_view k, std::string_view) {
+                                 last = journal::EventKeySeq(k);
+                                 return true;
+                               }));
+  proto::Event e;
+  e.set_seq(last + 1);
+  e.set_time_ms(NowMs());
+  auto* in = e.mutable_system_input();
+  in->set_kind(kind);
+  in->set_subject(subject);
+  in->set_payload(payload);
+  txn.Put(Cf::kEvents, journal::EventKey(stream, e.seq()), e.SerializeAsString());
+  return Status::Ok();
+}
+
+Result<std::optional<proto::Maintenance>> ReadMaintenance(const journal::Journal& journal,
+                                                          std::string_view server_id) {
+  return Decode<proto::Maintenance>(journal.Get(Cf::kDomain, Key(kMaintenance, server_id)),
+                                    "maintenance");
+}
+
+Status SetMaintenance(journal::Txn& txn, const proto::Maintenance& m, const std::string& payload) {
+  txn.Put(Cf::kDomain, Key(kMaintenance, m.server_id()), m.SerializeAsString());
+  return AppendSystemInput(txn, "sys.maintenance." + m.server_id(), "maintenance", m.server_id(),
+                           payload);
+}
+
+Result<std::string> ReadBillingStatus(const journal::Journal& journal, std::string_view customer_id) {
+  auto b = Decode<proto::CustomerBilling>(journal.Get(Cf::kDomain, Key(kBilling, customer_id)),
+                                          "billing");
+  if (!b.ok()) return b.status();
+  return b->has_value() ? (*b)->status() : std::string("active");
+}
+
+Result<bool> ApplyBillingEvent(journal::Txn& txn, const std::string& event_id,
+                               const std::string& customer_id, const std::string& status,
+                               const std::string& payload) {
+  auto seen = txn.Get(Cf::kDomain, Key(kBillingEvents, event_id));
+  if (!seen.ok()) return seen.status();
+  if (seen->has_value()) return false;
+  txn.Put(Cf::kDomain, Key(kBillingEvents, event_id), "");
+  if (!status.empty()) {
+    proto::CustomerBilling b;
+    b.set_customer_id(customer_id);
+    b.set_status(status);
+    b.set_updated_ms(NowMs());
+    b.set_last_event_id(event_id);
+    txn.Put(Cf::kDomain, Key(kBilling, customer_id), b.SerializeAsString());
+  }
+  ZLH_RETURN_IF_ERROR(
+      AppendSystemInput(txn, "sys.billing." + customer_id, "billing", customer_id, payload));
+  return true;
 }
 
 }  // namespace zlh::fleet

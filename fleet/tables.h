@@ -12,7 +12,12 @@
 //   'l' server id            → proto.Lease
 //   'h' server id            → heartbeat time, ms  (side table)
 //   'w' server \0 workflow   → ""                  (side table: operations waiting for the lease)
+//   'm' server id            → proto.Maintenance
+//   'k' customer id          → proto.CustomerBilling
+//   'b' billing event id     → ""                  (webhook events already applied)
 //
+// Maintenance and billing change through operator and outside inputs, not workflow steps: each
+// change is also a SystemInput event on a system stream, in the same write (SPEC §4.6).
 // Thread-safety: free functions; a Txn is used on the journal's writer thread only.
 #pragma once
 
@@ -72,5 +77,23 @@ void AddWaiter(journal::Txn& txn, std::string_view server_id, std::string_view w
 void RemoveWaiter(journal::Txn& txn, std::string_view server_id, std::string_view workflow_id);
 // The oldest waiter (workflow ids are time-ordered: the first recorded), if any.
 Result<std::optional<std::string>> FirstWaiter(journal::Txn& txn, std::string_view server_id);
+
+// ---- inputs that are not workflow steps ----
+// Appends a SystemInput event to `stream` (at its next seq) inside the transaction.
+Status AppendSystemInput(journal::Txn& txn, const std::string& stream, const std::string& kind,
+                         const std::string& subject, const std::string& payload);
+
+Result<std::optional<proto::Maintenance>> ReadMaintenance(const journal::Journal& journal,
+                                                          std::string_view server_id);
+// Sets the flag and records the input on "sys.maintenance.<server>".
+Status SetMaintenance(journal::Txn& txn, const proto::Maintenance& m, const std::string& payload);
+
+// "active" unless a webhook said otherwise.
+Result<std::string> ReadBillingStatus(const journal::Journal& journal, std::string_view customer_id);
+// Applies billing webhook event `event_id` once: false (nothing changed) when it was applied
+// before. `status` empty: recorded without changing the customer's status.
+Result<bool> ApplyBillingEvent(journal::Txn& txn, const std::string& event_id,
+                               const std::string& customer_id, const std::string& status,
+                               const std::string& payload);
 
 }  // namespace zlh::fleet

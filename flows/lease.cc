@@ -85,7 +85,8 @@ workflows::Task<Result<HeldLease>> AcquireLease(workflows::Context& ctx, Deps& d
         return result(lease->epoch());
       },
       workflows::WaitSpec{"lease", server_id, NotifyKey(server_id),
-                          deps.settings ? deps.settings->lease_poll_interval : Millis(30'000)});
+                          deps.settings ? deps.settings->lease_poll_interval : Millis(30'000),
+                          /*retake_on_retry=*/true});
   if (!took.ok()) co_return took.status();
   HeldLease held;
   held.server_id = server_id;

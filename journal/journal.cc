@@ -601,6 +601,22 @@ Status Journal::Scan(Cf cf, std::string_view prefix,
   return FromRocks(it->status(), "journal scan");
 }
 
+Status Journal::ScanBefore(Cf cf, std::string_view prefix, std::string_view before,
+                          const std::function<bool(std::string_view, std::string_view)>& visit) const {
+  rocksdb::ReadOptions ro;
+  std::unique_ptr<rocksdb::Iterator> it(impl_->db->NewIterator(ro, impl_->Handle(cf)));
+  if (before.empty()) {
+    SeekLastWithPrefix(*it, prefix);
+  } else {
+    it->SeekForPrev(rocksdb::Slice(before.data(), before.size()));
+    if (it->Valid() && it->key().ToStringView() == before) it->Prev();
+  }
+  for (; it->Valid() && it->key().starts_with(prefix); it->Prev()) {
+    if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
+  }
+  return FromRocks(it->status(), "journal scan");
+}
+
 Status Journal::CatchUp() {
   if (!impl_->options.read_only) return Status::Ok();
   return FromRocks(impl_->db->TryCatchUpWithPrimary(), "journal catch-up");

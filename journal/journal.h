@@ -140,6 +140,10 @@ class Journal {
   Status Scan(Cf cf, std::string_view prefix,
               const std::function<bool(std::string_view, std::string_view)>& visit,
               Direction direction = Direction::kForward) const;
+  // Paging backwards: calls visit(key, value) for keys starting with `prefix` that sort before
+  // `before` (all of them when `before` is empty), in reverse key order, until it returns false.
+  Status ScanBefore(Cf cf, std::string_view prefix, std::string_view before,
+                    const std::function<bool(std::string_view, std::string_view)>& visit) const;
   std::unique_ptr<Cursor> NewCursor(Cf cf) const;
 
   // Following the journal as it is written (zlh-journal tail). Positions are RocksDB sequence

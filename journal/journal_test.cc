@@ -346,6 +346,20 @@ TEST(JournalReaderTest, ScansBackwardWithinAPrefix) {
                       Journal::Direction::kBackward)
                   .ok());
   EXPECT_EQ(seen, (std::vector<std::string>{std::string("b\xff", 2), "b3", "b2", "b1"}));
+
+  // Paging: keys before a cursor, within the prefix (the cursor itself need not exist).
+  auto before = [&](std::string cursor) {
+    std::vector<std::string> page;
+    EXPECT_TRUE(j->ScanBefore(Cf::kDomain, "b", cursor, [&](std::string_view k, std::string_view) {
+                   page.emplace_back(k);
+                   return page.size() < 2;
+                 }).ok());
+    return page;
+  };
+  EXPECT_EQ(before(""), (std::vector<std::string>{std::string("b\xff", 2), "b3"}));
+  EXPECT_EQ(before("b3"), (std::vector<std::string>{"b2", "b1"}));
+  EXPECT_EQ(before("b25"), (std::vector<std::string>{"b2", "b1"}));
+  EXPECT_EQ(before("b1"), std::vector<std::string>{});
 }
 
 }  // namespace

@@ -23,37 +23,16 @@ class ZlhdApiTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_TRUE(z_.Start()); }
 
-  json::object Body(const Fetched& f) {
-    boost::system::error_code ec;
-    json::value v = json::parse(f.body, ec);
-    EXPECT_FALSE(ec) << f.body;
-    return ec || !v.is_object() ? json::object() : v.as_object();
-  }
-  // Waits until workflow `id` is terminal; its status.
-  std::string AwaitWorkflow(const std::string& id, std::chrono::seconds deadline = 60s) {
-    auto until = std::chrono::steady_clock::now() + deadline;
-    std::string status;
-    while (std::chrono::steady_clock::now() < until) {
-      Fetched f = z_.Api("GET", "/api/workflows/" + id, "", true);
-      if (f.status == 200) {
-        status = std::string(Body(f)["status"].as_string());
-        if (status == "completed" || status == "failed" || status == "cancelled") return status;
-      }
-      std::this_thread::sleep_for(20ms);
-    }
-    ADD_FAILURE() << "workflow " << id << " still " << status << "\n" << ReadFile(z_.log());
-    return status;
-  }
   json::object Server(const std::string& id, const std::string& customer) {
-    return Body(z_.Api("GET", "/api/servers/" + id + "?customerId=" + customer));
+    return z_.Body(z_.Api("GET", "/api/servers/" + id + "?customerId=" + customer));
   }
   size_t ServerCount(const std::string& customer) {
-    return Body(z_.Api("GET", "/api/servers?customerId=" + customer))["servers"].as_array().size();
+    return z_.Body(z_.Api("GET", "/api/servers?customerId=" + customer))["servers"].as_array().size();
   }
   // Expects `f` to be an error with `status`, `code` and a message containing `names`.
   void ExpectError(const Fetched& f, long status, const std::string& code, const std::string& names) {
     EXPECT_EQ(f.status, status) << f.body;
-    json::object b = Body(f);
+    json::object b = z_.Body(f);
     ASSERT_TRUE(b.contains("error")) << f.body;
     EXPECT_EQ(b["error"].at("code").as_string(), code) << f.body;
     EXPECT_NE(std::string(b["error"].at("message").as_string()).find(names), std::string::npos)
@@ -80,11 +59,11 @@ TEST_F(ZlhdApiTest, ConcurrentProvisioningsReachRunningWithOneOfEverything) {
   std::set<int64_t> vmids;
   for (size_t i = 0; i < kServers; ++i) {
     ASSERT_EQ(answers[i].status, 202) << answers[i].body;
-    json::object a = Body(answers[i]);
+    json::object a = z_.Body(answers[i]);
     EXPECT_EQ(a["status"].as_string(), "queued");
     std::string wf(a["workflowId"].as_string());
     EXPECT_EQ(a["statusUrl"].as_string(), "/api/workflows/" + wf);
-    EXPECT_EQ(AwaitWorkflow(wf), "completed");
+    EXPECT_EQ(z_.AwaitWorkflow(wf), "completed");
     json::object s = Server(std::string(a["serverId"].as_string()), "c-" + std::to_string(i % 3));
     EXPECT_EQ(s["status"].as_string(), "running");
     int64_t vmid = s["vmid"].as_int64();
@@ -109,7 +88,7 @@ TEST_F(ZlhdApiTest, ConcurrentProvisioningsReachRunningWithOneOfEverything) {
   EXPECT_EQ(state["proxyRegistrations"].as_array().size(), kServers);
   EXPECT_EQ(z_.Stop(), 0);
   // The code of this build agrees with the histories it wrote.
-  std::string wf(Body(answers[0])["workflowId"].as_string());
+  std::string wf(z_.Body(answers[0])["workflowId"].as_string());
   EXPECT_EQ(std::system((std::string(ZLH_JOURNAL) + " --data " + z_.data() + " replay " + wf +
                          " > /dev/null").c_str()),
             0);
@@ -120,7 +99,7 @@ TEST_F(ZlhdApiTest, ARepeatedCreateGetsItsFirstAnswerAndAChangedOneIsAConflict) 
   ASSERT_EQ(first.status, 202) << first.body;
   Fetched again = z_.Create("c-1", "nonce-1", "alpha");
   EXPECT_EQ(again.status, 200);
-  EXPECT_EQ(Body(again), Body(first));
+  EXPECT_EQ(z_.Body(again), z_.Body(first));
   // The same key with another name: 409 naming the field.
   ExpectError(z_.Create("c-1", "nonce-1", "beta"), 409, "conflict", "name");
   EXPECT_EQ(ServerCount("c-1"), 1u);
@@ -181,9 +160,9 @@ TEST_F(ZlhdApiTest, BadRequestsAreRefusedPreciselyAndChangeNothing) {
 }
 
 TEST_F(ZlhdApiTest, OperationsAndDeletionThroughTheApi) {
-  json::object created = Body(z_.Create("c-1", "n1", "alpha"));
+  json::object created = z_.Body(z_.Create("c-1", "n1", "alpha"));
   std::string server(created["serverId"].as_string());
-  ASSERT_EQ(AwaitWorkflow(std::string(created["workflowId"].as_string())), "completed");
+  ASSERT_EQ(z_.AwaitWorkflow(std::string(created["workflowId"].as_string())), "completed");
   // Another customer's server does not exist for this one.
   ExpectError(z_.Api("POST", "/api/servers/" + server + "/operations",
                      R"({"customerId":"c-2","op":"stop","requestNonce":"o1"})"),
@@ -194,11 +173,11 @@ TEST_F(ZlhdApiTest, OperationsAndDeletionThroughTheApi) {
   Fetched stop = z_.Api("POST", "/api/servers/" + server + "/operations",
                         R"({"customerId":"c-1","op":"stop","requestNonce":"o1"})");
   ASSERT_EQ(stop.status, 202) << stop.body;
-  EXPECT_EQ(AwaitWorkflow(std::string(Body(stop)["workflowId"].as_string())), "completed");
+  EXPECT_EQ(z_.AwaitWorkflow(std::string(z_.Body(stop)["workflowId"].as_string())), "completed");
   EXPECT_EQ(Server(server, "c-1")["status"].as_string(), "stopped");
   EXPECT_EQ(z_.Api("POST", "/api/servers/" + server + "/operations",
                    R"({"customerId":"c-1","op":"stop","requestNonce":"o1"})").status, 200);
-  ExpectError(z_.Api("GET", "/api/workflows/" + std::string(Body(stop)["workflowId"].as_string()) +
+  ExpectError(z_.Api("GET", "/api/workflows/" + std::string(z_.Body(stop)["workflowId"].as_string()) +
                                 "?customerId=c-2"),
               404, "not_found", "workflow");
 
@@ -206,7 +185,7 @@ TEST_F(ZlhdApiTest, OperationsAndDeletionThroughTheApi) {
   ExpectError(z_.Api("DELETE", "/api/servers/" + server + "?customerId=c-2"), 404, "not_found", server);
   Fetched del = z_.Api("DELETE", "/api/servers/" + server + "?customerId=c-1");
   ASSERT_EQ(del.status, 202) << del.body;
-  EXPECT_EQ(AwaitWorkflow(std::string(Body(del)["workflowId"].as_string())), "completed");
+  EXPECT_EQ(z_.AwaitWorkflow(std::string(z_.Body(del)["workflowId"].as_string())), "completed");
   EXPECT_EQ(Server(server, "c-1")["status"].as_string(), "deleted");
   json::object state = z_.SimState();
   EXPECT_TRUE(state["containers"].as_array().empty());
@@ -216,10 +195,10 @@ TEST_F(ZlhdApiTest, OperationsAndDeletionThroughTheApi) {
 
 TEST_F(ZlhdApiTest, AnUnfixableFailureCompensatesAndTheWorkflowViewExplainsIt) {
   ASSERT_EQ(z_.SimPost("/sim/faults", R"({"call": "agent.install", "mode": "error", "count": 1, "status": 400})"), 200);
-  json::object created = Body(z_.Create("c-1", "n1", "alpha"));
+  json::object created = z_.Body(z_.Create("c-1", "n1", "alpha"));
   std::string wf(created["workflowId"].as_string());
-  EXPECT_EQ(AwaitWorkflow(wf), "failed");
-  json::object view = Body(z_.Api("GET", "/api/workflows/" + wf + "?customerId=c-1"));
+  EXPECT_EQ(z_.AwaitWorkflow(wf), "failed");
+  json::object view = z_.Body(z_.Api("GET", "/api/workflows/" + wf + "?customerId=c-1"));
   EXPECT_EQ(view["type"].as_string(), "provision");
   EXPECT_EQ(view["error"].at("code").as_string(), "invalid_argument");
   std::vector<std::string> names;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "base/temp_dir.h"
 #include "tests/daemon_process.h"
@@ -41,6 +42,7 @@ class ZlhdOnSim {
     for (std::string role, secret; tokens >> role >> secret;) {
       if (role == "portal") portal_ = secret;
       if (role == "admin") admin_ = secret;
+      if (role == "webhook") webhook_ = secret;
     }
     return ::testing::AssertionSuccess();
   }
@@ -65,6 +67,29 @@ class ZlhdOnSim {
     if (ctype == "game") body["game"] = "vanilla";
     return Api("POST", "/api/servers/create", boost::json::serialize(body));
   }
+  // A response's JSON object (empty, with a test failure, when it is not one).
+  static boost::json::object Body(const Fetched& f) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(f.body, ec);
+    EXPECT_FALSE(ec) << f.body;
+    return ec || !v.is_object() ? boost::json::object() : v.as_object();
+  }
+  // Waits until workflow `id` has ended (admin read); its status.
+  std::string AwaitWorkflow(const std::string& id,
+                            std::chrono::seconds deadline = std::chrono::seconds(60)) const {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    std::string status;
+    while (std::chrono::steady_clock::now() < until) {
+      Fetched f = Api("GET", "/api/workflows/" + id, "", true);
+      if (f.status == 200) {
+        status = std::string(Body(f)["status"].as_string());
+        if (status == "completed" || status == "failed" || status == "cancelled") return status;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "workflow " << id << " still " << status << "\n" << ReadFile(log_);
+    return status;
+  }
   boost::json::object SimState() const {
     Fetched f = Fetch("GET", sim_.url() + "/sim/state");
     return boost::json::parse(f.body).as_object();
@@ -75,6 +100,8 @@ class ZlhdOnSim {
 
   const std::string& log() const { return log_; }
   const std::string& portal_token() const { return portal_; }
+  const std::string& webhook_secret() const { return webhook_; }
+  const std::string& addr() const { return addr_; }
   std::string data() const { return tmp_.Sub("data"); }
 
  private:
@@ -82,7 +109,7 @@ class ZlhdOnSim {
   Sim sim_;
   std::unique_ptr<Daemon> daemon_;
   int starts_ = 0;
-  std::string log_, addr_, portal_, admin_;
+  std::string log_, addr_, portal_, admin_, webhook_;
 };
 
 // Short timings for tests.

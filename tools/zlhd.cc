@@ -21,12 +21,14 @@
 #include <memory>
 #include <string>
 
+#include "api/admin_api.h"
 #include "api/errors.h"
 #include "api/http_server.h"
 #include "api/router.h"
 #include "api/server_api.h"
 #include "api/sim_server.h"
 #include "api/tokens.h"
+#include "api/workflow_api.h"
 #include "config/config.h"
 #include "flows/flows.h"
 #include "flows/outside.h"
@@ -228,6 +230,12 @@ int main(int argc, char** argv) {
   });
   zlh::api::ServerApi server_api(*engine, j, settings, *tokens);
   server_api.AddRoutes(router);
+  zlh::api::WorkflowApi workflow_api(*engine, j, *tokens);
+  workflow_api.AddRoutes(router);
+  std::string webhook_secret = settings.file.billing().webhook_secret();
+  if (webhook_secret.empty()) webhook_secret = tokens->webhook_secret();
+  zlh::api::AdminApi admin_api(j, *tokens, webhook_secret);
+  admin_api.AddRoutes(router);
 
   zlh::api::ServerOptions http_options;
   http_options.host = flags.host;

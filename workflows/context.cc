@@ -225,7 +225,7 @@ uint64_t Context::ReserveSeq() {
 
 Status Context::RunTxnTry(journal::Txn& t, const TxnTryFn& fn, const StepInfo& info,
                           const std::string& name, uint64_t seq, int64_t started_ms,
-                          const std::string& waiting_detail,
+                          const std::string& waiting_detail, bool retake_on_retry,
                           std::optional<Result<std::string>>* outcome) {
   t.SetSavePoint();
   Result<std::optional<std::string>> r = Internal("no result");
@@ -242,6 +242,7 @@ Status Context::RunTxnTry(journal::Txn& t, const TxnTryFn& fn, const StepInfo& i
   } else if (r->has_value()) {
     t.PopSavePoint();
     e = Completed(info.step, name, **r, info.attempt, started_ms);
+    e.mutable_step_completed()->set_retake_on_retry(retake_on_retry);
     *outcome = std::move(**r);
   } else {
     t.PopSavePoint();
@@ -327,9 +328,9 @@ Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
     info.prepared = prepared;
     int64_t started_ms = NowMs();
     std::string detail = wait.kind.empty() ? wait.detail : wait.kind + " " + wait.detail;
-    journal::TxnFn txn = [fn, info, outcome, seq, name, started_ms,
-                          detail](journal::Txn& t) -> Status {
-      return RunTxnTry(t, fn, info, name, seq, started_ms, detail, outcome.get());
+    journal::TxnFn txn = [fn, info, outcome, seq, name, started_ms, detail,
+                          retake = wait.retake_on_retry](journal::Txn& t) -> Status {
+      return RunTxnTry(t, fn, info, name, seq, started_ms, detail, retake, outcome.get());
     };
     // Listening before the try: a Notify that comes while it is in flight is not lost.
     if (!wait.key.empty()) {
@@ -387,7 +388,7 @@ Status Context::FinalTxnStep(std::string name, TxnStepFn fn) {
   in_->end_txns.push_back([fn = AlwaysReady(std::move(fn)), info, name, seq,
                            started_ms](journal::Txn& t) -> Status {
     std::optional<Result<std::string>> outcome;
-    return RunTxnTry(t, fn, info, name, seq, started_ms, "", &outcome);
+    return RunTxnTry(t, fn, info, name, seq, started_ms, "", false, &outcome);
   });
   NoteOutcome(n, false);
   return Status::Ok();

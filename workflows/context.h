@@ -59,6 +59,9 @@ struct WaitSpec {
   std::string detail;  // e.g. the server id
   std::string key;     // the Engine::Notify key that wakes it
   Millis poll{30'000};
+  // What the step takes is released when the workflow ends (a lease): when the workflow is retried
+  // (Engine::Retry) the step runs again, to take it again, instead of returning its old result.
+  bool retake_on_retry = false;
 };
 
 class Engine;
@@ -143,7 +146,7 @@ class Context {
   // (nullopt) StepWaiting event inside `t`, and leaves the outcome in *outcome.
   static Status RunTxnTry(journal::Txn& t, const TxnTryFn& fn, const StepInfo& info,
                           const std::string& name, uint64_t seq, int64_t started_ms,
-                          const std::string& waiting_detail,
+                          const std::string& waiting_detail, bool retake_on_retry,
                           std::optional<Result<std::string>>* outcome);
   Task<Result<std::string>> RunTxnStep(std::string name, StepFn prepare, RetryPolicy policy,
                                        TxnTryFn fn, WaitSpec wait);

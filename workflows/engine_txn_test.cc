@@ -218,5 +218,56 @@ TEST_F(EngineTxnTest, TxnStepPrepareIsRetriedAndItsResultReachesTheTransaction) 
   EXPECT_EQ(Domain(*journal_, "seen"), "in use: 100");
 }
 
+// A retried workflow takes again what its failure released: the retake_on_retry step runs again
+// (keeping its step number) instead of returning its old result.
+TEST_F(EngineTxnTest, ARetriedWorkflowRetakesWhatItsEndReleased) {
+  int work_calls = 0;
+  ASSERT_TRUE(
+      registry_
+          .Register("holder", "default",
+                    [&](Context& ctx) -> Task<Result<std::string>> {
+                      ctx.OnEnd([](journal::Txn& t) {
+                        t.Delete(journal::Cf::kDomain, "lock");
+                        return Status::Ok();
+                      });
+                      WaitSpec wait{"lock", "the lock", "lock", Millis(60'000), true};
+                      auto took = co_await ctx.TxnStepWhen(
+                          "take",
+                          [](journal::Txn& t, const StepInfo& info) -> Result<std::optional<std::string>> {
+                            t.Put(journal::Cf::kDomain, "lock", info.workflow_id);
+                            return std::optional<std::string>("attempt " + std::to_string(info.attempt));
+                          },
+                          wait);
+                      if (!took.ok()) co_return took.status();
+                      auto work = co_await ctx.Step(
+                          "work",
+                          [&](const StepInfo&) -> Task<Result<std::string>> {
+                            if (++work_calls == 1) co_return InvalidArgument("not yet");
+                            co_return "worked";
+                          },
+                          RetryPolicy::Once());
+                      if (!work.ok()) co_return work.status();
+                      co_return *took;
+                    })
+          .ok());
+  std::string id = StartOk("holder");
+  EXPECT_EQ(AwaitEnd(id).status(), proto::FAILED);
+  EXPECT_EQ(Domain(*journal_, "lock"), "<absent>");  // released with the failure
+  ASSERT_TRUE(Await(engine_->Retry(id)).ok());
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED);
+  EXPECT_EQ(s.result(), "attempt 2");  // taken again, under the same step number
+  int takes = 0;
+  for (const auto& e : Events(id)) {
+    if (e.has_step_completed() && e.step_completed().name() == "take") {
+      ++takes;
+      EXPECT_EQ(e.step_completed().step(), 1u);
+    }
+  }
+  EXPECT_EQ(takes, 2);
+  EXPECT_EQ(work_calls, 2);
+  EXPECT_TRUE(Verify(*journal_)->empty());
+}
+
 }  // namespace
 }  // namespace zlh::workflows

@@ -46,6 +46,7 @@ void History::Apply(const proto::Event& e) {
       StepHistory& s = steps[c.step()];
       s.name = c.name();
       s.result = c.result();
+      s.retake_on_retry = c.retake_on_retry();
       s.in_flight = false;
       s.consumed_seq = c.consumed_seq();
       if (c.attempt() > s.attempts) s.attempts = c.attempt();
@@ -98,8 +99,14 @@ void History::Apply(const proto::Event& e) {
       cancel_reason = e.cancel_requested().reason();
       break;
     case proto::Event::kWorkflowRetried:
-      // The steps that failed for good run again, with a fresh count of attempts.
+      // The steps that failed for good run again, with a fresh count of attempts; so do the steps
+      // that took what the failure released (a lease).
       for (auto& [n, s] : steps) {
+        if (s.result && s.retake_on_retry) {
+          s.result.reset();
+          s.attempts_since_retry = 0;
+          continue;
+        }
         if (s.final_error && s.final_error->code() != Code::kCancelled) {
           s.final_error.reset();
           s.retry_at_ms = 0;
@@ -113,6 +120,7 @@ void History::Apply(const proto::Event& e) {
     case proto::Event::kWorkflowCompleted:
     case proto::Event::kWorkflowFailed:
     case proto::Event::kWorkflowCancelled:
+    case proto::Event::kSystemInput:  // system streams only
     case proto::Event::KIND_NOT_SET:
       break;
   }

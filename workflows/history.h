@@ -26,6 +26,7 @@ struct StepHistory {
   int64_t retry_at_ms = 0;           // the durable backoff's wake time
   std::optional<int64_t> timer_fire_at_ms;
   bool timer_fired = false;
+  bool retake_on_retry = false;      // its result is dropped when the workflow is retried
 };
 
 struct History {

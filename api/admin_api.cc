@@ -1,0 +1,198 @@
+#include "api/admin_api.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+#include <filesystem>
+
+#include "api/errors.h"
+#include "api/handlers.h"
+#include "api/json_body.h"
+#include "fleet/tables.h"
+
+namespace zlh::api {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+constexpr int64_t kWebhookTolerance = 300;  // seconds
+
+std::string Hex(const unsigned char* data, size_t n) {
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < n; ++i) {
+    out.push_back(kHex[data[i] >> 4]);
+    out.push_back(kHex[data[i] & 15]);
+  }
+  return out;
+}
+
+// What a billing event does to the customer's status ("" records it only).
+std::optional<std::string> StatusAfter(const std::string& type) {
+  if (type == "customer.suspended") return "suspended";
+  if (type == "customer.reactivated" || type == "invoice.paid") return "active";
+  if (type == "invoice.payment_failed") return "";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string SignWebhook(const std::string& body, const std::string& secret, int64_t t) {
+  std::string signed_text = std::to_string(t) + "." + body;
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac, &len);
+  return "t=" + std::to_string(t) + ",v1=" + Hex(mac, len);
+}
+
+Status CheckWebhookSignature(const std::string& header, const std::string& body,
+                             const std::string& secret, int64_t now_seconds) {
+  if (header.empty()) return InvalidArgument("X-ZLH-Signature: required");
+  std::string t, v1;
+  size_t i = 0;
+  while (i < header.size()) {
+    size_t comma = header.find(',', i);
+    std::string part = header.substr(i, comma == std::string::npos ? std::string::npos : comma - i);
+    if (part.rfind("t=", 0) == 0) t = part.substr(2);
+    if (part.rfind("v1=", 0) == 0) v1 = part.substr(3);
+    if (comma == std::string::npos) break;
+    i = comma + 1;
+  }
+  char* end = nullptr;
+  long long ts = std::strtoll(t.c_str(), &end, 10);
+  if (t.empty() || *end != '\0' || v1.empty()) {
+    return InvalidArgument("X-ZLH-Signature: expected t=<unix seconds>,v1=<hex>");
+  }
+  if (std::llabs(now_seconds - ts) > kWebhookTolerance) {
+    return InvalidArgument("X-ZLH-Signature: timestamp outside the 5-minute tolerance");
+  }
+  std::string expected = SignWebhook(body, secret, ts);
+  std::string want = expected.substr(expected.find("v1=") + 3);
+  if (want.size() != v1.size() || CRYPTO_memcmp(want.data(), v1.data(), want.size()) != 0) {
+    return InvalidArgument("X-ZLH-Signature: signature does not match");
+  }
+  return Status::Ok();
+}
+
+AdminApi::AdminApi(journal::Journal& journal, const Tokens& tokens, std::string webhook_secret,
+                   std::function<int64_t()> now_seconds)
+    : journal_(journal),
+      tokens_(tokens),
+      webhook_secret_(std::move(webhook_secret)),
+      now_seconds_(now_seconds ? std::move(now_seconds) : [] { return NowMs() / 1000; }) {}
+
+void AdminApi::AddRoutes(Router& router) {
+  router.Add("PUT", "/api/servers/{serverId}/maintenance",
+             [this](const Request& r, const PathParams& p) { return Maintenance(r, p); });
+  router.Add("POST", "/api/admin/backup", [this](const Request& r, const PathParams&) { return Backup(r); });
+  router.Add("POST", "/api/billing/webhook",
+             [this](const Request& r, const PathParams&) { return BillingWebhook(r); });
+}
+
+Task<Status> AdminApi::Write(journal::TxnFn txn) {
+  // The append's callback runs on the journal's writer: hop back to this executor.
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
+      [this, &txn, ex](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        journal_.Append({}, std::move(txn), [shared, ex](Status s) {
+          asio::post(ex, [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
+        });
+      },
+      asio::use_awaitable);
+}
+
+Task<Response> AdminApi::Maintenance(const Request& req, const PathParams& params) {
+  if (auto refused = Refuse(tokens_, req, false, true)) co_return *refused;
+  if (auto refused = RefuseMediaType(req)) co_return *refused;
+  auto body = JsonBody::Parse(req.body, {"on", "reason"});
+  if (!body.ok()) co_return ErrorResponse(body.status());
+  auto on = body->Bool("on", true);
+  if (!on.ok()) co_return ErrorResponse(on.status());
+  auto reason = body->String("reason", false);
+  if (!reason.ok()) co_return ErrorResponse(reason.status());
+  const std::string& id = params.at("serverId");
+  proto::Maintenance m;
+  m.set_server_id(id);
+  m.set_on(**on);
+  m.set_reason(reason->value_or(""));
+  m.set_since_ms(NowMs());
+  std::string payload = json::serialize(json::object{{"on", m.on()}, {"reason", m.reason()}});
+  Status s = co_await Write([m, payload](journal::Txn& t) -> Status {
+    auto server = fleet::GetServer(t, m.server_id());
+    if (!server.ok()) return server.status();
+    if (!server->has_value() || (*server)->status() == proto::SERVER_DELETED) {
+      return NotFound("server " + m.server_id() + " not found");
+    }
+    return fleet::SetMaintenance(t, m, payload);
+  });
+  if (!s.ok()) co_return ErrorResponse(s);
+  co_return JsonOk(200, json::object{{"serverId", id},
+                                     {"on", m.on()},
+                                     {"reason", m.reason()},
+                                     {"since", Rfc3339(m.since_ms())}});
+}
+
+Task<Response> AdminApi::Backup(const Request& req) {
+  if (auto refused = Refuse(tokens_, req, false, true)) co_return *refused;
+  if (auto refused = RefuseMediaType(req)) co_return *refused;
+  auto body = JsonBody::Parse(req.body, {"dir"});
+  if (!body.ok()) co_return ErrorResponse(body.status());
+  auto dir = body->String("dir", true);
+  if (!dir.ok()) co_return ErrorResponse(dir.status());
+  std::filesystem::path path(**dir);
+  if (!path.is_absolute()) co_return ErrorResponse(InvalidArgument("dir: must be an absolute path"));
+  if (!std::filesystem::is_directory(path.parent_path())) {
+    co_return ErrorResponse(InvalidArgument("dir: the parent directory " +
+                                            path.parent_path().string() + " does not exist"));
+  }
+  Status s = journal_.Checkpoint(path.string());
+  if (s.code() == Code::kAlreadyExists) co_return ErrorResponse(409, "conflict", s.message());
+  if (!s.ok()) co_return ErrorResponse(s);
+  co_return JsonOk(200, json::object{{"path", path.string()}});
+}
+
+Task<Response> AdminApi::BillingWebhook(const Request& req) {
+  Status signature = CheckWebhookSignature(req.Header("x-zlh-signature"), req.body, webhook_secret_,
+                                           now_seconds_());
+  if (!signature.ok()) co_return ErrorResponse(401, "unauthenticated", signature.message());
+  if (auto refused = RefuseMediaType(req)) co_return *refused;
+  auto body = JsonBody::Parse(req.body, {"id", "type", "customerId", "createdAt"});
+  if (!body.ok()) co_return ErrorResponse(body.status());
+  std::string fields[4];
+  const char* names[] = {"id", "type", "customerId", "createdAt"};
+  for (int i = 0; i < 4; ++i) {
+    auto v = body->String(names[i], true);
+    if (!v.ok()) co_return ErrorResponse(v.status());
+    fields[i] = **v;
+  }
+  const auto& [id, type, customer, created] = fields;
+  if (Status s = CheckIdentifier("id", id); !s.ok()) co_return ErrorResponse(s);
+  if (Status s = CheckIdentifier("customerId", customer); !s.ok()) co_return ErrorResponse(s);
+  auto status = StatusAfter(type);
+  if (!status) {
+    co_return ErrorResponse(InvalidArgument(
+        "type: '" + type + "' is not customer.suspended, customer.reactivated, invoice.paid or "
+                           "invoice.payment_failed"));
+  }
+  auto applied = std::make_shared<bool>(false);
+  std::string payload = req.body;
+  Status s = co_await Write([=, id = id, customer = customer](journal::Txn& t) -> Status {
+    auto r = fleet::ApplyBillingEvent(t, id, customer, *status, payload);
+    if (!r.ok()) return r.status();
+    *applied = *r;
+    return Status::Ok();
+  });
+  if (!s.ok()) co_return ErrorResponse(s);
+  co_return JsonOk(200, json::object{{"id", id}, {"applied", *applied}});
+}
+
+}  // namespace zlh::api

@@ -1,0 +1,42 @@
+#include "api/handlers.h"
+
+#include "api/errors.h"
+#include "base/clock.h"
+
+namespace zlh::api {
+
+std::optional<Response> Refuse(const Tokens& tokens, const Request& req, bool portal, bool admin) {
+  Role role = tokens.Authenticate(req);
+  if (role == Role::kNone) {
+    return ErrorResponse(401, "unauthenticated", "a valid \"Authorization: Bearer TOKEN\" is required");
+  }
+  if ((role == Role::kPortal && portal) || (role == Role::kAdmin && admin)) return std::nullopt;
+  return ErrorResponse(403, "permission_denied", "this route is not for this token's role");
+}
+
+std::optional<Response> RefuseMediaType(const Request& req) {
+  std::string type = req.Header("content-type");
+  std::string base = type.substr(0, type.find(';'));
+  while (!base.empty() && base.back() == ' ') base.pop_back();
+  if (base == "application/json") return std::nullopt;
+  return ErrorResponse(415, "unsupported_media_type", "Content-Type must be application/json");
+}
+
+Result<std::optional<std::string>> ReadScope(const Tokens& tokens, const Request& req) {
+  auto customer = req.query.find("customerId");
+  if (customer != req.query.end()) return std::optional<std::string>(customer->second);
+  if (tokens.Authenticate(req) == Role::kAdmin) return std::optional<std::string>();
+  return InvalidArgument("customerId: required (query parameter)");
+}
+
+Response JsonOk(int status, const boost::json::object& body) {
+  return JsonResponse(status, boost::json::serialize(body));
+}
+
+std::string Rfc3339(int64_t ms) { return ms ? FormatRfc3339(ms) : ""; }
+
+boost::json::value Rfc3339OrNull(int64_t ms) {
+  return ms ? boost::json::value(FormatRfc3339(ms)) : boost::json::value(nullptr);
+}
+
+}  // namespace zlh::api

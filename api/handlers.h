@@ -1,0 +1,29 @@
+// What every route handler does the same way: the role check (401/403), the media type (415),
+// the Portal's customer scope, JSON answers and times. Internal to api/.
+//
+// Thread-safety: pure functions.
+#pragma once
+
+#include <boost/json.hpp>
+#include <optional>
+#include <string>
+
+#include "api/http_server.h"
+#include "api/tokens.h"
+#include "base/status.h"
+
+namespace zlh::api {
+
+// 401 unless the request carries a valid token; 403 unless its role is allowed.
+std::optional<Response> Refuse(const Tokens& tokens, const Request& req, bool portal, bool admin);
+// 415 unless the body is declared application/json.
+std::optional<Response> RefuseMediaType(const Request& req);
+// Whose records a read may see: the ?customerId= filter, required of the Portal (admin: optional,
+// nullopt = everyone's).
+Result<std::optional<std::string>> ReadScope(const Tokens& tokens, const Request& req);
+Response JsonOk(int status, const boost::json::object& body);
+// RFC 3339 with milliseconds; "" (or null) for 0.
+std::string Rfc3339(int64_t ms);
+boost::json::value Rfc3339OrNull(int64_t ms);
+
+}  // namespace zlh::api

@@ -1,0 +1,194 @@
+// zlhd's workflow and admin routes end to end (SPEC §7.1): list with paging and filters, history,
+// cancel, signals, retry (409 once compensated), repair approval, maintenance, the journal backup,
+// and the billing webhook (signatures, replays, and the 402 it leads to).
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <cstdlib>
+#include <set>
+#include <thread>
+
+#include "api/admin_api.h"
+#include "base/clock.h"
+#include "tests/zlhd_fleet.h"
+
+namespace zlh {
+namespace {
+
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+class ZlhdAdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(z_.Start()); }
+
+  Fetched Admin(const std::string& method, const std::string& path, const std::string& body = "") {
+    return z_.Api(method, path, body, true);
+  }
+  std::string Provisioned(const std::string& customer, const std::string& name) {
+    json::object a = z_.Body(z_.Create(customer, "n-" + name, name));
+    EXPECT_EQ(z_.AwaitWorkflow(std::string(a["workflowId"].as_string())), "completed");
+    return std::string(a["serverId"].as_string());
+  }
+  std::string Operate(const std::string& server, const std::string& op, const std::string& nonce) {
+    Fetched f = z_.Api("POST", "/api/servers/" + server + "/operations",
+                       R"({"customerId":"c-1","op":")" + op + R"(","requestNonce":")" + nonce + "\"}");
+    EXPECT_EQ(f.status, 202) << f.body;
+    return std::string(z_.Body(f)["workflowId"].as_string());
+  }
+  Fetched Webhook(const std::string& body, int64_t skew_seconds = 0, std::string secret = "") {
+    if (secret.empty()) secret = z_.webhook_secret();
+    return Fetch("POST", "http://" + z_.addr() + "/api/billing/webhook", body,
+                 {"Content-Type: application/json",
+                  "X-ZLH-Signature: " + api::SignWebhook(body, secret, NowMs() / 1000 + skew_seconds)});
+  }
+  int JournalTool(const std::string& args) {
+    int rc = std::system((std::string(ZLH_JOURNAL) + " " + args + " > /dev/null 2>&1").c_str());
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+  }
+
+  TempDir tmp_;
+  ZlhdOnSim z_{tmp_, kFastConfig};
+};
+
+TEST_F(ZlhdAdminTest, ListPagesNewestFirstWithFiltersAndHistoryShowsEveryEvent) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) {
+    json::object a = z_.Body(z_.Create("c-" + std::to_string(i), "n", "srv" + std::to_string(i)));
+    ids.push_back(std::string(a["workflowId"].as_string()));
+  }
+  for (const auto& id : ids) z_.AwaitWorkflow(id);
+  std::vector<std::string> seen;
+  std::string after;
+  for (int page = 0; page < 5; ++page) {
+    Fetched f = Admin("GET", "/api/workflows?type=provision&status=completed&limit=2" +
+                                 (after.empty() ? "" : "&after=" + after));
+    ASSERT_EQ(f.status, 200) << f.body;
+    json::object b = z_.Body(f);
+    for (const auto& w : b["workflows"].as_array()) seen.emplace_back(w.at("workflowId").as_string());
+    if (!b.contains("next")) break;
+    after = std::string(b["next"].as_string());
+  }
+  EXPECT_EQ(seen, std::vector<std::string>(ids.rbegin(), ids.rend()));
+  EXPECT_EQ(z_.Body(Admin("GET", "/api/workflows?status=failed"))["workflows"].as_array().size(), 0u);
+  EXPECT_EQ(Admin("GET", "/api/workflows?status=nonsense").status, 400);
+  EXPECT_EQ(Admin("GET", "/api/workflows?limit=0").status, 400);
+  EXPECT_EQ(z_.Api("GET", "/api/workflows").status, 403);  // the Portal may not list
+
+  json::object h = z_.Body(Admin("GET", "/api/workflows/" + ids[0] + "/history"));
+  json::array events = h["events"].as_array();
+  ASSERT_GE(events.size(), 10u);
+  EXPECT_EQ(events[0].at("seq").as_int64(), 1);  // a number, not a string
+  EXPECT_TRUE(events[0].as_object().contains("workflowStarted"));
+  EXPECT_TRUE(events.back().as_object().contains("workflowCompleted"));
+  EXPECT_EQ(Admin("GET", "/api/workflows/NOPE/history").status, 404);
+}
+
+TEST_F(ZlhdAdminTest, CancelSignalRetryAndApprove) {
+  std::string server = Provisioned("c-1", "alpha");
+  // A restore with no backup fails without compensating: retry resumes it once there is one.
+  std::string restore = Operate(server, "restore", "r1");
+  EXPECT_EQ(z_.AwaitWorkflow(restore), "failed");
+  EXPECT_EQ(z_.AwaitWorkflow(Operate(server, "backup", "b1")), "completed");
+  Fetched retry = Admin("POST", "/api/workflows/" + restore + "/retry");
+  EXPECT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(z_.AwaitWorkflow(restore), "completed");
+  EXPECT_EQ(Admin("POST", "/api/workflows/" + restore + "/retry").status, 409);  // not failed
+
+  // A compensated provisioning cannot be retried.
+  ASSERT_EQ(z_.SimPost("/sim/faults", R"({"call": "agent.install", "mode": "error", "count": 1, "status": 400})"), 200);
+  std::string doomed(z_.Body(z_.Create("c-2", "n", "doomed"))["workflowId"].as_string());
+  EXPECT_EQ(z_.AwaitWorkflow(doomed), "failed");
+  Fetched refused = Admin("POST", "/api/workflows/" + doomed + "/retry");
+  EXPECT_EQ(refused.status, 409);
+  EXPECT_NE(refused.body.find("compensated"), std::string::npos) << refused.body;
+
+  // Signals and cancels of ended or unknown workflows.
+  EXPECT_EQ(Admin("POST", "/api/workflows/" + doomed + "/signals/go", "{}").status, 409);
+  EXPECT_EQ(Admin("POST", "/api/workflows/NOPE/signals/go", "{}").status, 404);
+  EXPECT_EQ(Admin("POST", "/api/workflows/NOPE/cancel").status, 404);
+  EXPECT_EQ(Admin("POST", "/api/workflows/" + doomed + "/cancel").status, 409);
+  EXPECT_EQ(Admin("POST", "/api/workflows/" + doomed + "/signals/go", "{bad").status, 400);
+  EXPECT_EQ(z_.Api("POST", "/api/workflows/" + doomed + "/cancel").status, 403);
+
+  // Cancel a provisioning held at the readiness gate: compensated, its VMID released.
+  ASSERT_EQ(z_.SimPost("/sim/faults", R"({"call": "agent.health", "mode": "error", "count": 1000, "status": 503})"), 200);
+  json::object slow = z_.Body(z_.Create("c-3", "n", "slow"));
+  std::string slow_id(slow["workflowId"].as_string());
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (z_.Body(Admin("GET", "/api/workflows/" + slow_id))["steps"].as_array().size() < 4 &&
+         std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(20ms);
+  }
+  Fetched cancel = Admin("POST", "/api/workflows/" + slow_id + "/cancel", R"({"reason":"operator"})");
+  EXPECT_EQ(cancel.status, 200) << cancel.body;
+  EXPECT_EQ(z_.AwaitWorkflow(slow_id), "cancelled");
+  json::object s = z_.Body(z_.Api("GET", "/api/servers/" + std::string(slow["serverId"].as_string()) +
+                                          "?customerId=c-3"));
+  EXPECT_EQ(s["status"].as_string(), "failed");
+  EXPECT_EQ(s["vmid"].as_int64(), 0);
+
+  // Only a repair waiting for approval can be approved.
+  EXPECT_EQ(Admin("POST", "/api/repairs/" + restore + "/approve").status, 404);
+  EXPECT_EQ(Admin("POST", "/api/repairs/NOPE/approve").status, 404);
+}
+
+TEST_F(ZlhdAdminTest, MaintenanceIsRecordedOnASystemStream) {
+  std::string server = Provisioned("c-1", "alpha");
+  Fetched on = Admin("PUT", "/api/servers/" + server + "/maintenance", R"({"on":true,"reason":"disk swap"})");
+  EXPECT_EQ(on.status, 200) << on.body;
+  EXPECT_EQ(z_.Body(on)["on"].as_bool(), true);
+  EXPECT_EQ(Admin("PUT", "/api/servers/" + server + "/maintenance", R"({"on":"yes"})").status, 400);
+  EXPECT_EQ(Admin("PUT", "/api/servers/" + server + "/maintenance", R"({"reason":"x"})").status, 400);
+  EXPECT_EQ(Admin("PUT", "/api/servers/NOPE/maintenance", R"({"on":true})").status, 404);
+  EXPECT_EQ(z_.Api("PUT", "/api/servers/" + server + "/maintenance", R"({"on":true})").status, 403);
+  EXPECT_EQ(Admin("PUT", "/api/servers/" + server + "/maintenance", R"({"on":false})").status, 200);
+  // Two inputs on the server's system stream, gap-free: verify passes; export shows them.
+  EXPECT_EQ(JournalTool("--data " + z_.data() + " verify"), 0);
+  int rc = std::system((std::string(ZLH_JOURNAL) + " --data " + z_.data() + " export | grep -c '\"maintenance\"' | grep -qx 2").c_str());
+  EXPECT_EQ(rc, 0);
+}
+
+TEST_F(ZlhdAdminTest, BackupWritesACheckpointThatOpensAsAJournal) {
+  Provisioned("c-1", "alpha");
+  std::string dir = tmp_.Sub("backup-1");
+  Fetched b = Admin("POST", "/api/admin/backup", json::serialize(json::object{{"dir", dir}}));
+  ASSERT_EQ(b.status, 200) << b.body;
+  EXPECT_EQ(z_.Body(b)["path"].as_string(), dir);
+  EXPECT_EQ(Admin("POST", "/api/admin/backup", json::serialize(json::object{{"dir", dir}})).status, 409);
+  EXPECT_EQ(Admin("POST", "/api/admin/backup", R"({"dir":"relative/path"})").status, 400);
+  EXPECT_EQ(Admin("POST", "/api/admin/backup", R"({"dir":"/nonexistent/parent/x"})").status, 400);
+  EXPECT_EQ(z_.Api("POST", "/api/admin/backup", R"({"dir":"/tmp/x"})").status, 403);
+  // The copy is a journal of its own: a data directory whose journal passes verify.
+  std::filesystem::create_directories(tmp_.Sub("restored"));
+  std::filesystem::rename(dir, tmp_.Sub("restored/journal"));
+  EXPECT_EQ(JournalTool("--data " + tmp_.Sub("restored") + " verify"), 0);
+  EXPECT_EQ(JournalTool("--data " + tmp_.Sub("restored") + " list"), 0);
+}
+
+TEST_F(ZlhdAdminTest, BillingWebhookIsSignedIdempotentAndGatesCreates) {
+  std::string suspended = R"({"id":"evt_1","type":"customer.suspended","customerId":"c-9","createdAt":"2026-11-27T10:00:00Z"})";
+  EXPECT_EQ(Webhook(suspended, 0, "not-the-secret-0123456789").status, 401);
+  EXPECT_EQ(Webhook(suspended, -400).status, 401);  // stale
+  EXPECT_EQ(Fetch("POST", "http://" + z_.addr() + "/api/billing/webhook", suspended,
+                  {"Content-Type: application/json"}).status, 401);
+  Fetched first = Webhook(suspended);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(z_.Body(first)["applied"].as_bool(), true);
+  Fetched replay = Webhook(suspended);
+  EXPECT_EQ(replay.status, 200);
+  EXPECT_EQ(z_.Body(replay)["applied"].as_bool(), false);
+  EXPECT_EQ(Webhook(R"({"id":"evt_2","type":"customer.exploded","customerId":"c-9","createdAt":"x"})").status, 400);
+  EXPECT_EQ(Webhook(R"({"id":"evt_3","type":"invoice.paid","customerId":"c-9"})").status, 400);
+
+  Fetched refused = z_.Create("c-9", "n1", "alpha");
+  EXPECT_EQ(refused.status, 402) << refused.body;
+  EXPECT_NE(refused.body.find("billing_suspended"), std::string::npos);
+  ASSERT_EQ(Webhook(R"({"id":"evt_4","type":"customer.reactivated","customerId":"c-9","createdAt":"2026-11-27T11:00:00Z"})").status, 200);
+  EXPECT_EQ(z_.Create("c-9", "n1", "alpha").status, 202);
+  EXPECT_EQ(JournalTool("--data " + z_.data() + " verify"), 0);
+}
+
+}  // namespace
+}  // namespace zlh
