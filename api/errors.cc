@@ -11,8 +11,48 @@ Response JsonResponse(int http_status, std::string body) {
   return r;
 }
 
+namespace {
+
+// `text` with every byte that is not part of valid UTF-8 replaced by '?': messages quote what
+// clients sent, and the answer must stay valid JSON.
+std::string ValidUtf8(std::string_view text) {
+  auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  // The length of the well-formed sequence at i (Unicode Table 3-7), 0 when there is none.
+  auto sequence = [&](size_t i) -> size_t {
+    unsigned char c = byte(i);
+    if (c < 0x80) return 1;
+    size_t n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n == 0 || i + n > text.size()) return 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+    if (byte(i + 1) < lo || byte(i + 1) > hi) return 0;
+    for (size_t k = 2; k < n; ++k) {
+      if ((byte(i + k) & 0xC0) != 0x80) return 0;
+    }
+    return n;
+  };
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    size_t n = sequence(i);
+    if (n == 0) {
+      out.push_back('?');
+      ++i;
+    } else {
+      out.append(text.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Response ErrorResponse(int http_status, std::string_view code, std::string_view message) {
-  boost::json::object error{{"code", code}, {"message", message}};
+  boost::json::object error{{"code", code}, {"message", ValidUtf8(message)}};
   return JsonResponse(http_status, boost::json::serialize(boost::json::object{{"error", error}}));
 }
 

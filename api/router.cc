@@ -47,6 +47,13 @@ bool Router::Match(const Route& route, const std::vector<std::string>& path, Pat
 }
 
 Task<Response> Router::Dispatch(const Request& request) const {
+  std::string route = "unmatched";
+  Response r = co_await Serve(request, &route);
+  ++counts_[{route, r.status}];
+  co_return r;
+}
+
+Task<Response> Router::Serve(const Request& request, std::string* route_name) const {
   std::vector<std::string> path = Split(request.path);
   // The most specific patterns that match (most literal segments) decide: "/api/servers/create"
   // is that route's path, not a server named "create".
@@ -69,7 +76,10 @@ Task<Response> Router::Dispatch(const Request& request) const {
   for (const Route& route : routes_) {
     PathParams params;
     if (literals(route) != best || !Match(route, path, &params)) continue;
-    if (route.method == request.method) co_return co_await route.fn(request, params);
+    if (route.method == request.method) {
+      *route_name = route.method + " " + route.pattern;
+      co_return co_await route.fn(request, params);
+    }
     if (allow.find(route.method) == std::string::npos) {
       allow += (allow.empty() ? "" : ", ") + route.method;
     }

@@ -23,6 +23,8 @@ class Router {
   Task<Response> Dispatch(const Request& request) const;
   // (method, pattern) of every route, in the order added.
   std::vector<std::pair<std::string, std::string>> Routes() const;
+  // Requests answered, by "METHOD pattern" ("unmatched" for no route) and HTTP status.
+  const std::map<std::pair<std::string, int>, uint64_t>& counts() const { return counts_; }
 
  private:
   struct Route {
@@ -32,7 +34,10 @@ class Router {
     RouteFn fn;
   };
   static bool Match(const Route& route, const std::vector<std::string>& path, PathParams* params);
+  Task<Response> Serve(const Request& request, std::string* route) const;
+
   std::vector<Route> routes_;
+  mutable std::map<std::pair<std::string, int>, uint64_t> counts_;
 };
 
 }  // namespace zlh::api

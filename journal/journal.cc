@@ -271,6 +271,7 @@ void Journal::Impl::CommitGroup(std::deque<PendingAppend>& group) {
 
     rocksdb::WriteOptions wo;
     wo.sync = true;
+    auto started = std::chrono::steady_clock::now();
     if (options.fault_before_write) write_status = options.fault_before_write(group.size());
     if (!write_status.ok()) {
       // An injected failure: nothing of the group is written.
@@ -300,9 +301,13 @@ void Journal::Impl::CommitGroup(std::deque<PendingAppend>& group) {
       std::lock_guard lock(mu);
       failed = write_status;
     } else {
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::lock_guard lock(mu);
       ++stats.groups;
       stats.appends += group.size();
+      stats.commit_seconds.Observe(seconds);
+      stats.group_appends.Observe(static_cast<double>(group.size()));
     }
   }
   for (PendingAppend& p : group) {

@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/histogram.h"
 #include "base/status.h"
 #include "proto/events.pb.h"
 #include "proto/records.pb.h"
@@ -91,6 +92,8 @@ struct Options {
 struct WriterStats {
   uint64_t groups = 0;   // synced writes
   uint64_t appends = 0;  // appends committed in them
+  Histogram commit_seconds;                                        // each synced write
+  Histogram group_appends{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512}};  // appends per write
 };
 
 // Reads the last key under many prefixes of one column family with one RocksDB iterator (a Scan

@@ -105,6 +105,37 @@ TEST_F(ZlhdApiTest, ARepeatedCreateGetsItsFirstAnswerAndAChangedOneIsAConflict) 
   EXPECT_EQ(ServerCount("c-1"), 1u);
 }
 
+// 50 identical creates at once: one workflow; one 202 and 49 × 200, all with the same ids.
+TEST_F(ZlhdApiTest, ConcurrentDuplicateCreatesMakeOneWorkflow) {
+  const size_t kClients = 50;
+  std::vector<Fetched> answers(kClients);
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < kClients; ++i) {
+    clients.emplace_back([&, i] { answers[i] = z_.Create("c-1", "same-nonce", "twin"); });
+  }
+  for (auto& t : clients) t.join();
+  std::map<long, int> codes;
+  std::set<std::string> bodies;
+  for (const auto& a : answers) {
+    ++codes[a.status];
+    bodies.insert(json::serialize(z_.Body(a)));
+  }
+  EXPECT_EQ(codes[202], 1);
+  EXPECT_EQ(codes[200], 49);
+  EXPECT_EQ(bodies.size(), 1u) << "the answers differ";
+  EXPECT_EQ(ServerCount("c-1"), 1u);
+  // /metrics counts what happened.
+  Fetched m = Fetch("GET", "http://" + z_.addr() + "/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_NE(m.body.find("zlh_workflows_started_total{type=\"provision\"} 1\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("zlh_http_requests_total{route=\"POST /api/servers/create\",code=\"200\"} 49\n"),
+            std::string::npos);
+  EXPECT_NE(m.body.find("zlh_http_requests_total{route=\"POST /api/servers/create\",code=\"202\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(m.body.find("# TYPE zlh_journal_commit_seconds histogram"), std::string::npos);
+  EXPECT_NE(m.body.find("zlh_queue_depth{queue=\"provision\"}"), std::string::npos);
+}
+
 TEST_F(ZlhdApiTest, BadRequestsAreRefusedPreciselyAndChangeNothing) {
   const std::string create = "/api/servers/create";
   std::string addr = ReadFile(z_.data() + "/zlhd.addr");

@@ -21,14 +21,11 @@
 #include <memory>
 #include <string>
 
-#include "api/admin_api.h"
+#include "api/api.h"
 #include "api/errors.h"
 #include "api/http_server.h"
-#include "api/router.h"
-#include "api/server_api.h"
 #include "api/sim_server.h"
 #include "api/tokens.h"
-#include "api/workflow_api.h"
 #include "config/config.h"
 #include "flows/flows.h"
 #include "flows/outside.h"
@@ -221,28 +218,14 @@ int main(int argc, char** argv) {
   deps.engine = engine.get();
 
   zlh::journal::Journal& j = **journal;
-  zlh::api::Router router;
-  router.Add("GET", "/healthz", [&j](const zlh::api::Request&, const zlh::api::PathParams&)
-                                    -> Task<zlh::api::Response> {
-    zlh::Status health = j.health();
-    if (health.ok()) co_return zlh::api::JsonResponse(200, R"({"status":"ok"})");
-    co_return zlh::api::JsonResponse(503, R"({"status":"unavailable"})");
-  });
-  zlh::api::ServerApi server_api(*engine, j, settings, *tokens);
-  server_api.AddRoutes(router);
-  zlh::api::WorkflowApi workflow_api(*engine, j, *tokens);
-  workflow_api.AddRoutes(router);
-  std::string webhook_secret = settings.file.billing().webhook_secret();
-  if (webhook_secret.empty()) webhook_secret = tokens->webhook_secret();
-  zlh::api::AdminApi admin_api(j, *tokens, webhook_secret);
-  admin_api.AddRoutes(router);
+  zlh::api::Api api({*engine, j, settings, *tokens, &queues});
 
   zlh::api::ServerOptions http_options;
   http_options.host = flags.host;
   http_options.port = flags.port;
   http_options.error_response = zlh::api::TransportError;
-  zlh::api::HttpServer http(io, http_options, [&router](const zlh::api::Request& req) {
-    return router.Dispatch(req);
+  zlh::api::HttpServer http(io, http_options, [&api](const zlh::api::Request& req) {
+    return api.Handle(req);
   });
   auto port = http.Listen();
   if (!port.ok()) {

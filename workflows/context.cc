@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <random>
 
 #include "base/ids.h"
@@ -176,8 +177,11 @@ Task<Result<std::string>> Context::Step(std::string name, StepFn fn, RetryPolicy
       co_return fatal_;
     }
     int64_t started_ms = NowMs();
+    auto t0 = std::chrono::steady_clock::now();
     Result<std::string> r = co_await engine_.RunAttempt(fn, Info(n, attempt), policy.attempt_timeout);
     h.in_flight = false;
+    engine_.stats_.step_seconds[{in_->def->type, name}].Observe(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     if (r.ok()) {
       engine_.AddEvent(*in_, Completed(n, name, *r, attempt, started_ms));
       h.result = *r;

@@ -299,6 +299,7 @@ Task<void> Engine::Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std
     spdlog::warn("workflow {} ({}) failed: {}", w.id, w.def->type, result.status().ToString());
   }
   bool ended = fatal.ok();
+  if (ended) ++stats_.ended[{w.def->type, StatusName(w.summary.status())}];
   Status s = ended ? co_await Append(TakeBatch(w), EndTxn(w)) : co_await Flush(w);
   if (!s.ok()) {
     spdlog::error("workflow {}: could not record its end: {}", w.id, s.ToString());
@@ -358,6 +359,7 @@ Task<Result<Started>> Engine::Start(StartRequest request) {
   if (!existing->empty()) co_return Started{*existing, false};
   if (!s.ok()) co_return s;
   live_[in->id] = in;
+  ++stats_.started[def->type];
   if (options_.admission) {
     options_.admission->Queued(def->queue, in->id);
   } else {

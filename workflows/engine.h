@@ -17,6 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "base/histogram.h"
 #include "journal/journal.h"
 #include "workflows/admission.h"
 #include "workflows/context.h"
@@ -42,6 +43,13 @@ struct StartRequest {
   // record domain-table changes together with the workflow (a server record). An error refuses the
   // start and nothing is written.
   std::function<Status(journal::Txn&, const std::string& id)> txn = nullptr;
+};
+
+// What the engine counts for /metrics. Read and written on the engine's thread.
+struct EngineStats {
+  std::map<std::string, uint64_t> started;                                   // by type
+  std::map<std::pair<std::string, std::string>, uint64_t> ended;             // by (type, status)
+  std::map<std::pair<std::string, std::string>, Histogram> step_seconds;     // by (type, step)
 };
 
 struct Started {
@@ -90,6 +98,7 @@ class Engine {
   Task<void> Drain(Millis deadline);
 
   size_t live_count() const { return live_.size(); }
+  const EngineStats& stats() const { return stats_; }
   boost::asio::any_io_executor executor() const;
   journal::Journal& journal() { return journal_; }
 
@@ -139,6 +148,7 @@ class Engine {
   std::shared_ptr<Completions> completions_;
   std::unordered_map<std::string, std::shared_ptr<Instance>> live_;
   std::unordered_multimap<std::string, std::weak_ptr<Instance>> notify_waiters_;
+  EngineStats stats_;
   size_t active_ = 0;  // running coroutines
   bool stopping_ = false;
 };

@@ -1,0 +1,35 @@
+#include "api/api.h"
+
+#include "api/admin_api.h"
+#include "api/errors.h"
+#include "api/metrics.h"
+#include "api/server_api.h"
+#include "api/workflow_api.h"
+
+namespace zlh::api {
+
+Api::Api(ApiDeps deps) : deps_(deps) {
+  const journal::Journal& j = deps_.journal;
+  router_.Add("GET", "/healthz", [&j](const Request&, const PathParams&) -> Task<Response> {
+    if (j.health().ok()) co_return JsonResponse(200, R"({"status":"ok"})");
+    co_return JsonResponse(503, R"({"status":"unavailable"})");
+  });
+  router_.Add("GET", "/metrics", [this](const Request&, const PathParams&) -> Task<Response> {
+    Response r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = RenderMetrics({&deps_.engine, deps_.queues, &deps_.journal, &router_});
+    co_return r;
+  });
+  servers_ = std::make_unique<ServerApi>(deps_.engine, deps_.journal, deps_.settings, deps_.tokens);
+  servers_->AddRoutes(router_);
+  workflows_ = std::make_unique<WorkflowApi>(deps_.engine, deps_.journal, deps_.tokens);
+  workflows_->AddRoutes(router_);
+  std::string secret = deps_.settings.file.billing().webhook_secret();
+  if (secret.empty()) secret = deps_.tokens.webhook_secret();
+  admin_ = std::make_unique<AdminApi>(deps_.journal, deps_.tokens, secret);
+  admin_->AddRoutes(router_);
+}
+
+Api::~Api() = default;
+
+}  // namespace zlh::api

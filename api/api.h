@@ -1,0 +1,50 @@
+// Api: every route zlhd serves (SPEC §7.1), assembled on one Router — the Portal's server routes,
+// the workflow routes, the admin and billing inputs, /healthz and /metrics. api/openapi.yaml
+// documents them; a test keeps the two equal.
+//
+// Thread-safety: serve on the engine's thread.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "api/router.h"
+#include "api/tokens.h"
+#include "config/config.h"
+#include "journal/journal.h"
+#include "scheduler/queues.h"
+#include "workflows/engine.h"
+
+namespace zlh::api {
+
+class ServerApi;
+class WorkflowApi;
+class AdminApi;
+
+struct ApiDeps {
+  workflows::Engine& engine;
+  journal::Journal& journal;
+  const config::Settings& settings;
+  const Tokens& tokens;
+  const scheduler::Queues* queues = nullptr;  // for /metrics; may be null
+};
+
+class Api {
+ public:
+  // Everything in `deps` must outlive the Api. The webhook secret is the config's, else the
+  // tokens file's.
+  explicit Api(ApiDeps deps);
+  ~Api();
+
+  Task<Response> Handle(const Request& request) const { return router_.Dispatch(request); }
+  const Router& router() const { return router_; }
+
+ private:
+  ApiDeps deps_;
+  Router router_;
+  std::unique_ptr<ServerApi> servers_;
+  std::unique_ptr<WorkflowApi> workflows_;
+  std::unique_ptr<AdminApi> admin_;
+};
+
+}  // namespace zlh::api
