@@ -190,5 +190,31 @@ TEST_F(ZlhdAdminTest, BillingWebhookIsSignedIdempotentAndGatesCreates) {
   EXPECT_EQ(JournalTool("--data " + z_.data() + " verify"), 0);
 }
 
+// zlh-journal's operator actions go to the daemon, with the exit codes of SPEC §7.3.
+TEST_F(ZlhdAdminTest, ZlhJournalActsThroughTheDaemon) {
+  std::string server = Provisioned("c-1", "alpha");
+  std::string restore = Operate(server, "restore", "r1");
+  ASSERT_EQ(z_.AwaitWorkflow(restore), "failed");  // no backup yet
+  std::string daemon = "--server http://" + z_.addr() + " --token-file " + z_.data() + "/tokens";
+  EXPECT_EQ(JournalTool(daemon + " retry NOPE"), 1);           // refused: unknown id
+  EXPECT_EQ(JournalTool(daemon + " cancel " + restore + " --reason test"), 1);  // it has ended
+  EXPECT_EQ(JournalTool(daemon + " signal " + restore + " go '{bad'"), 2);      // not JSON
+  EXPECT_EQ(JournalTool(daemon + " approve " + restore), 1);   // not a repair
+  EXPECT_EQ(JournalTool("retry " + restore), 2);               // no --server
+  EXPECT_EQ(JournalTool("--server http://127.0.0.1:1 --token-file " + z_.data() + "/tokens retry " +
+                        restore),
+            4);  // nobody listens there
+  EXPECT_EQ(JournalTool("--server http://" + z_.addr() + " --token-file /nonexistent retry x"), 2);
+  ASSERT_EQ(z_.AwaitWorkflow(Operate(server, "backup", "b1")), "completed");
+  EXPECT_EQ(JournalTool(daemon + " retry " + restore), 0);
+  EXPECT_EQ(z_.AwaitWorkflow(restore), "completed");
+  // A backup through the daemon, while it runs, that opens as a journal.
+  std::string copy = tmp_.Sub("daemon-backup");
+  EXPECT_EQ(JournalTool(daemon + " backup " + copy), 0);
+  std::filesystem::create_directories(tmp_.Sub("copy"));
+  std::filesystem::rename(copy, tmp_.Sub("copy/journal"));
+  EXPECT_EQ(JournalTool("--data " + tmp_.Sub("copy") + " verify"), 0);
+}
+
 }  // namespace
 }  // namespace zlh

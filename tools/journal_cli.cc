@@ -21,6 +21,7 @@
 #include "journal/journal.h"
 #include "workflows/replay.h"
 #include "fleet/verify.h"
+#include "tools/journal_actions.h"
 #include "workflows/verify.h"
 #include "workflows/view.h"
 
@@ -50,15 +51,25 @@ constexpr char kUsage[] =
     "  verify                                      check the journal's invariants; exit 1 listing\n"
     "                                              each violation\n"
     "  backup DIR                                  a consistent copy of the journal in DIR (new),\n"
-    "                                              which opens as a journal of its own; needs the\n"
-    "                                              journal not held by a running zlhd\n"
+    "                                              which opens as a journal of its own: written by\n"
+    "                                              the daemon with --server, else directly (no\n"
+    "                                              zlhd may hold the journal then)\n"
+    "\n"
+    "operator actions, through the daemon (--server URL --token-file F, before the verb):\n"
+    "  retry ID                                    resume a failed workflow from its failed step\n"
+    "  cancel ID [--reason TEXT]                   cancel (the workflow compensates)\n"
+    "  signal ID NAME [JSON]                       deliver a signal with an optional payload\n"
+    "  approve ID                                  approve a destructive repair\n"
     "\n"
     "  --json   machine-readable output (JSON lines for list, history and export)\n"
     "  --help   this text (also after a verb)\n"
     "\n"
-    "Exit codes: 0 fine; 1 replay or verify found a problem; 2 bad usage, unknown id or no\n"
-    "journal;\n"
-    "3 journal unreadable or of a newer format.\n";
+    "  --server URL      the daemon (zlhd) to send actions to, e.g. http://127.0.0.1:8080\n"
+    "  --token-file F    its admin token: zlhd's DATA/tokens file, or a file holding the token\n"
+    "\n"
+    "Exit codes: 0 fine; 1 replay or verify found a problem, or the daemon refused; 2 bad usage,\n"
+    "unknown id or no journal; 3 journal unreadable or of a newer format; 4 the daemon did not\n"
+    "answer.\n";
 
 [[noreturn]] void Fail(int code, const std::string& message) {
   std::fprintf(stderr, "zlh-journal: %s\n", message.c_str());
@@ -70,6 +81,8 @@ constexpr char kUsage[] =
 
 struct Args {
   std::string data = "zlh-data";
+  std::string server;
+  std::string token_file;
   bool json = false;
   bool follow = false;
   std::string verb;
@@ -90,6 +103,9 @@ Args Parse(int argc, char** argv) {
       args.data = argv[i];
     } else if (a == "--json") {
       args.json = true;
+    } else if (a == "--server" || a == "--token-file") {
+      if (++i >= argc) UsageError(a + " needs a value");
+      (a == "--server" ? args.server : args.token_file) = argv[i];
     } else if (a.rfind("--", 0) == 0) {
       UsageError("unknown option '" + a + "'");
     } else {
@@ -107,7 +123,7 @@ Args Parse(int argc, char** argv) {
       args.json = true;
     } else if (a == "--follow" || a == "-f") {
       args.follow = true;
-    } else if (a == "--status" || a == "--type" || a == "--limit") {
+    } else if (a == "--status" || a == "--type" || a == "--limit" || a == "--reason") {
       if (i + 1 >= argc) UsageError(a + " needs a value");
       args.flags[a.substr(2)] = argv[++i];
     } else if (a.rfind("--", 0) == 0) {
@@ -524,6 +540,11 @@ int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
   Args args = Parse(argc, argv);
   static const std::map<std::string, int (*)(const Args&, const journal::Journal&)> kVerbs = {
       {"list", List}, {"show", Show}, {"history", History}, {"export", Export}, {"verify", Verify}};
+  if (tools::IsDaemonAction(args.verb) || (args.verb == "backup" && !args.server.empty())) {
+    tools::ActionArgs action{args.server, args.token_file, args.verb, args.positional,
+                             args.flags.count("reason") ? args.flags.at("reason") : "", args.json};
+    return tools::RunAction(action);
+  }
   if (args.verb == "backup") return Backup(args);
   auto verb = kVerbs.find(args.verb);
   if (verb == kVerbs.end() && args.verb != "replay" && args.verb != "tail") {
