@@ -2,9 +2,11 @@
 
 #include "api/admin_api.h"
 #include "api/errors.h"
+#include "api/handlers.h"
 #include "api/metrics.h"
 #include "api/server_api.h"
 #include "api/workflow_api.h"
+#include "base/clock.h"
 
 namespace zlh::api {
 
@@ -19,6 +21,20 @@ Api::Api(ApiDeps deps) : deps_(deps) {
     r.content_type = "text/plain; version=0.0.4";
     r.body = RenderMetrics({&deps_.engine, deps_.queues, &deps_.journal, &router_});
     co_return r;
+  });
+  int64_t started_ms = NowMs();
+  router_.Add("GET", "/api/controller", [this, started_ms](const Request& req,
+                                                           const PathParams&) -> Task<Response> {
+    if (auto refused = Refuse(deps_.tokens, req, false, true)) co_return *refused;
+    if (deps_.controller) co_return JsonOk(200, deps_.controller());
+    co_return JsonOk(200, boost::json::object{{"leader", true},
+                                              {"fencingToken", 0},
+                                              {"lockTtlMs", 0},
+                                              {"lastTickAt", nullptr},
+                                              {"actingSince", Rfc3339(started_ms)},
+                                              {"redis", "off"},
+                                              {"breakers", boost::json::array()},
+                                              {"lastDecisions", boost::json::array()}});
   });
   servers_ = std::make_unique<ServerApi>(deps_.engine, deps_.journal, deps_.settings, deps_.tokens);
   servers_->AddRoutes(router_);

@@ -5,6 +5,8 @@
 // Thread-safety: serve on the engine's thread.
 #pragma once
 
+#include <boost/json.hpp>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -27,6 +29,9 @@ struct ApiDeps {
   const config::Settings& settings;
   const Tokens& tokens;
   const scheduler::Queues* queues = nullptr;  // for /metrics; may be null
+  // GET /api/controller's answer (SPEC §7.1). Null: this node runs alone, without Redis — the
+  // journal's exclusive open is its singleton — and no reconcile has run.
+  std::function<boost::json::object()> controller = nullptr;
 };
 
 class Api {

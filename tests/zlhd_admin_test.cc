@@ -190,6 +190,21 @@ TEST_F(ZlhdAdminTest, BillingWebhookIsSignedIdempotentAndGatesCreates) {
   EXPECT_EQ(JournalTool("--data " + z_.data() + " verify"), 0);
 }
 
+// Without Redis the node is its own singleton (it holds the journal): it says so.
+TEST_F(ZlhdAdminTest, ControllerStatusHasTheShapeOfSpec71) {
+  Fetched f = Admin("GET", "/api/controller");
+  ASSERT_EQ(f.status, 200) << f.body;
+  json::object c = z_.Body(f);
+  for (const char* field : {"leader", "fencingToken", "lockTtlMs", "lastTickAt", "actingSince",
+                            "redis", "breakers", "lastDecisions"}) {
+    EXPECT_TRUE(c.contains(field)) << field << " missing: " << f.body;
+  }
+  EXPECT_EQ(c["redis"].as_string(), "off");
+  EXPECT_TRUE(c["leader"].as_bool());
+  EXPECT_TRUE(c["breakers"].is_array());
+  EXPECT_EQ(z_.Api("GET", "/api/controller").status, 403);
+}
+
 // zlh-journal's operator actions go to the daemon, with the exit codes of SPEC §7.3.
 TEST_F(ZlhdAdminTest, ZlhJournalActsThroughTheDaemon) {
   std::string server = Provisioned("c-1", "alpha");
