@@ -6,9 +6,9 @@ namespace zlh::flows {
 
 Status Register(workflows::Registry& registry, Deps& deps) {
   Deps* d = &deps;
-  ZLH_RETURN_IF_ERROR(registry.Register(kProvision, "provision", [d](workflows::Context& ctx) {
-    return Provision(*d, ctx);
-  }));
+  ZLH_RETURN_IF_ERROR(registry.Register(
+      kProvision, "provision", [d](workflows::Context& ctx) { return Provision(*d, ctx); },
+      ProvisionCancelledQueued));
   ZLH_RETURN_IF_ERROR(registry.Register(kDeprovision, "operation", [d](workflows::Context& ctx) {
     return Deprovision(*d, ctx);
   }));

@@ -323,6 +323,16 @@ class Provisioning {
 
 }  // namespace
 
+Status ProvisionCancelledQueued(journal::Txn& txn, const std::string& input) {
+  auto in = ParseProvisionInput(input);
+  if (!in.ok()) return in.status();
+  auto server = fleet::GetServer(txn, in->server_id);
+  if (!server.ok()) return server.status();
+  if (!server->has_value()) return Status::Ok();
+  (*server)->set_status(proto::SERVER_FAILED);
+  return fleet::PutServer(txn, **server);
+}
+
 Task<Result<std::string>> Provision(Deps& deps, Context& ctx) {
   auto in = ParseProvisionInput(ctx.input());
   if (!in.ok()) co_return in.status();

@@ -190,6 +190,26 @@ TEST_F(ZlhdAdminTest, BillingWebhookIsSignedIdempotentAndGatesCreates) {
   EXPECT_EQ(JournalTool("--data " + z_.data() + " verify"), 0);
 }
 
+// A provisioning cancelled while it waits in its queue never ran: its server is failed at once,
+// its name and quota slot free again.
+TEST_F(ZlhdAdminTest, AProvisioningCancelledInItsQueueFailsItsServer) {
+  // The agent never gets ready: the four provision slots stay taken at the readiness gate.
+  ASSERT_EQ(z_.SimPost("/sim/faults", R"({"call": "agent.health", "mode": "error", "count": 100000, "status": 503})"), 200);
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(z_.Create("c-" + std::to_string(i), "n", "busy" + std::to_string(i)).status, 202);
+  }
+  json::object queued = z_.Body(z_.Create("c-9", "n", "waiting"));
+  std::string id(queued["workflowId"].as_string());
+  EXPECT_EQ(z_.Body(Admin("GET", "/api/workflows/" + id))["waitingFor"].at("kind").as_string(), "queue");
+  ASSERT_EQ(Admin("POST", "/api/workflows/" + id + "/cancel").status, 200);
+  EXPECT_EQ(z_.AwaitWorkflow(id), "cancelled");
+  json::object s = z_.Body(z_.Api("GET", "/api/servers/" + std::string(queued["serverId"].as_string()) +
+                                           "?customerId=c-9"));
+  EXPECT_EQ(s["status"].as_string(), "failed");
+  EXPECT_EQ(z_.Create("c-9", "n2", "waiting").status, 202);  // the name is free again
+  EXPECT_EQ(JournalTool("--data " + z_.data() + " verify"), 0);
+}
+
 // Without Redis the node is its own singleton (it holds the journal): it says so.
 TEST_F(ZlhdAdminTest, ControllerStatusHasTheShapeOfSpec71) {
   Fetched f = Admin("GET", "/api/controller");

@@ -473,7 +473,23 @@ Task<Status> Engine::Cancel(std::string id, std::string reason) {
     SetStatus(*in, proto::CANCELLED);
     StatusToProto(Status(Code::kCancelled, reason), in->summary.mutable_error());
     live_.erase(id);
-    Status s = co_await Flush(*in);
+    journal::TxnFn undo;
+    if (in->def->cancelled_queued) {
+      // Its failure must not lose the cancellation: it is undone alone, and logged.
+      undo = [fn = in->def->cancelled_queued, input = in->history.started.input(),
+              id](journal::Txn& t) {
+        t.SetSavePoint();
+        Status s = fn(t, input);
+        if (s.ok()) {
+          t.PopSavePoint();
+        } else {
+          t.RollbackToSavePoint();
+          spdlog::error("workflow {}: undoing its start failed: {}", id, s.ToString());
+        }
+        return Status::Ok();
+      };
+    }
+    Status s = co_await Append(TakeBatch(*in), std::move(undo));
     for (auto& notify : in->on_terminal) notify();
     co_return s;
   }

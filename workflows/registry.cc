@@ -2,11 +2,13 @@
 
 namespace zlh::workflows {
 
-Status Registry::Register(std::string type, std::string queue, WorkflowFn fn) {
+Status Registry::Register(std::string type, std::string queue, WorkflowFn fn,
+                          CancelledQueuedFn cancelled_queued) {
   if (type.empty() || queue.empty()) return InvalidArgument("workflow type and queue are required");
   if (defs_.count(type)) return {Code::kAlreadyExists, "workflow type '" + type + "' is registered"};
   std::string key = type;
-  defs_.emplace(std::move(key), Definition{std::move(type), std::move(queue), std::move(fn)});
+  defs_.emplace(std::move(key), Definition{std::move(type), std::move(queue), std::move(fn),
+                                            std::move(cancelled_queued)});
   return Status::Ok();
 }
 
