@@ -11,6 +11,7 @@
 #include "fleet/tables.h"
 #include "fleet/verify.h"
 #include "flows/flows.h"
+#include "flows/fold.h"
 #include "flows/inputs.h"
 #include "flows/outside.h"
 #include "tests/sim_process.h"
@@ -89,6 +90,9 @@ class FlowsTest : public EngineFixture {
     auto domain = fleet::VerifyDomain(*journal_);
     ASSERT_TRUE(domain.ok());
     v->insert(v->end(), domain->begin(), domain->end());
+    auto fold = VerifyFold(*journal_);
+    ASSERT_TRUE(fold.ok());
+    v->insert(v->end(), fold->begin(), fold->end());
     for (const auto& violation : *v) ADD_FAILURE() << violation.subject << ": " << violation.what;
   }
 
@@ -287,6 +291,39 @@ TEST_F(FlowsTest, DeprovisionFreesTheVmidAndLeavesNothing) {
   EXPECT_EQ(AwaitEnd(second->id).status(), proto::COMPLETED);
   EXPECT_EQ(Server("srv-gone-2").vmid(), vmid);
   ExpectVerified();
+}
+
+// verify's fold: the tables equal what the events say; a table changed behind the events' back
+// is named.
+TEST_F(FlowsTest, VerifyNamesATableThatDisagreesWithTheEvents) {
+  ASSERT_EQ(AwaitEnd(Provision("folded")).status(), proto::COMPLETED);
+  ASSERT_EQ(AwaitEnd(Operate("srv-folded", "stop", "s1")).status(), proto::COMPLETED);
+  ExpectVerified();
+  auto damage = [&](std::function<Status(journal::Txn&)> fn) {
+    ASSERT_TRUE(journal_->AppendSync({}, std::move(fn)).ok());
+  };
+  damage([](journal::Txn& t) {
+    auto s = fleet::GetServer(t, "srv-folded");
+    if (!s.ok()) return s.status();
+    (*s)->set_status(proto::SERVER_RUNNING);  // the stop said stopped
+    (*s)->set_vmid(777);
+    return fleet::PutServer(t, **s);
+  });
+  damage([](journal::Txn& t) {
+    auto lease = fleet::GetLease(t, "srv-folded");
+    if (!lease.ok()) return lease.status();
+    lease->set_epoch(9);
+    fleet::PutLease(t, *lease);
+    return Status::Ok();
+  });
+  auto v = VerifyFold(*journal_);
+  ASSERT_TRUE(v.ok());
+  std::string text;
+  for (const auto& x : *v) text += x.subject + ": " + x.what + "\n";
+  EXPECT_NE(text.find("server srv-folded: the table says running, the events say stopped"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("server srv-folded: the table says VMID 777"), std::string::npos) << text;
+  EXPECT_NE(text.find("lease of srv-folded: the table says epoch 9"), std::string::npos) << text;
 }
 
 TEST_F(FlowsTest, ProvisioningResumesAfterARestart) {

@@ -21,6 +21,7 @@
 #include "journal/journal.h"
 #include "workflows/replay.h"
 #include "fleet/verify.h"
+#include "flows/fold.h"
 #include "tools/journal_actions.h"
 #include "workflows/verify.h"
 #include "workflows/view.h"
@@ -516,6 +517,9 @@ int Verify(const Args& args, const journal::Journal& j) {
   auto domain = fleet::VerifyDomain(j);
   if (!domain.ok()) Fail(3, domain.status().ToString());
   violations->insert(violations->end(), domain->begin(), domain->end());
+  auto fold = flows::VerifyFold(j);
+  if (!fold.ok()) Fail(3, fold.status().ToString());
+  violations->insert(violations->end(), fold->begin(), fold->end());
   if (args.json) {
     json::array list;
     for (const auto& v : *violations) list.push_back(json::object{{"subject", v.subject}, {"what", v.what}});
