@@ -23,6 +23,7 @@
 #include "base/temp_dir.h"
 #include "journal/format.h"
 #include "journal/journal.h"
+#include "proto/domain.pb.h"
 
 namespace zlh {
 namespace {
@@ -310,6 +311,32 @@ TEST_F(ZlhJournalTest, VerifyNamesEachKindOfDamage) {
          b.Put(journal::Cf::kIndex, journal::StatusIndexKey(proto::QUEUED, "01GHOST0000000000000000000"), "");
        },
        "status index names a workflow with no summary"},
+      // The domain tables (fleet/tables.h keys): a VMID nobody holds, a lease nobody could hold,
+      // a server no provisioning made.
+      {"leaked vmid",
+       [](journal::Batch& b, const std::string&) {
+         std::string vmid;
+         journal::PutU64(&vmid, 150);
+         b.Put(journal::Cf::kDomain, journal::DomainKey('v', vmid), "srv-ghost");
+       },
+       "vmid 150: allocated to srv-ghost, which does not exist"},
+      {"lease of an unknown workflow",
+       [](journal::Batch& b, const std::string&) {
+         proto::Lease lease;
+         lease.set_server_id("srv-1");
+         lease.set_holder("01GHOST0000000000000000000");
+         lease.set_epoch(1);
+         b.Put(journal::Cf::kDomain, journal::DomainKey('l', "srv-1"), lease.SerializeAsString());
+       },
+       "lease of srv-1: held by 01GHOST0000000000000000000, which does not exist"},
+      {"server without a provisioning",
+       [](journal::Batch& b, const std::string&) {
+         proto::Server server;
+         server.set_server_id("srv-2");
+         server.set_status(proto::SERVER_FAILED);
+         b.Put(journal::Cf::kDomain, journal::DomainKey('s', "srv-2"), server.SerializeAsString());
+       },
+       "server srv-2: in the table, but no provisioning made it"},
   };
   for (const DamageCase& c : cases) {
     SCOPED_TRACE(c.name);
