@@ -97,7 +97,18 @@ Status Validate(Settings& s) {
       Duration("timing.leasePollInterval", t.lease_poll_interval(), &s.lease_poll_interval));
   ZLH_RETURN_IF_ERROR(
       Duration("timing.activityTimeout", t.activity_timeout(), &s.activity_timeout));
+  const pc::Controller& ctl = c.controller();
+  ZLH_RETURN_IF_ERROR(Duration("controller.reconcileInterval", ctl.reconcile_interval(),
+                               &s.reconcile_interval));
+  if (ctl.has_max_repair_level()) {
+    if (ctl.max_repair_level() > 2) {
+      return Bad("controller.maxRepairLevel", "0, 1 or 2 (level 3 repairs are never automatic)");
+    }
+    s.max_repair_level = ctl.max_repair_level();
+  }
+  if (ctl.observe_concurrency() != 0) s.observe_concurrency = ctl.observe_concurrency();
   for (auto [field, d] : {std::pair{"timing.readinessProbeInterval", s.readiness_probe_interval},
+                          {"controller.reconcileInterval", s.reconcile_interval},
                           {"timing.leaseHeartbeatInterval", s.lease_heartbeat_interval},
                           {"timing.leasePollInterval", s.lease_poll_interval},
                           {"timing.activityTimeout", s.activity_timeout},

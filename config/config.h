@@ -27,6 +27,9 @@ struct Settings {
   Millis lease_heartbeat_interval{10'000};
   Millis lease_poll_interval{30'000};
   Millis activity_timeout{30'000};
+  Millis reconcile_interval{60'000};
+  uint32_t max_repair_level = 1;
+  uint32_t observe_concurrency = 16;
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
   uint32_t QueueLimit(const std::string& queue) const;

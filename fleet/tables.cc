@@ -18,6 +18,7 @@ constexpr char kWaiters = 'w';
 constexpr char kMaintenance = 'm';
 constexpr char kBilling = 'k';
 constexpr char kBillingEvents = 'b';
+constexpr char kIncidents = 'i';
 
 std::string Key(char table, std::string_view key) { return journal::DomainKey(table, key); }
 
@@ -258,6 +259,10 @@ Result<std::optional<proto::Maintenance>> ReadMaintenance(const journal::Journal
                                     "maintenance");
 }
 
+Result<std::optional<proto::Maintenance>> GetMaintenance(journal::Txn& txn, std::string_view server_id) {
+  return Decode<proto::Maintenance>(txn.Get(Cf::kDomain, Key(kMaintenance, server_id)), "maintenance");
+}
+
 Status SetMaintenance(journal::Txn& txn, const proto::Maintenance& m, const std::string& payload) {
   txn.Put(Cf::kDomain, Key(kMaintenance, m.server_id()), m.SerializeAsString());
   return AppendSystemInput(txn, "sys.maintenance." + m.server_id(), "maintenance", m.server_id(),
@@ -289,6 +294,31 @@ Result<bool> ApplyBillingEvent(journal::Txn& txn, const std::string& event_id,
   ZLH_RETURN_IF_ERROR(
       AppendSystemInput(txn, "sys.billing." + customer_id, "billing", customer_id, payload));
   return true;
+}
+
+Result<std::vector<proto::Incident>> ListIncidents(journal::Txn& txn) {
+  std::vector<proto::Incident> out;
+  Status bad;
+  ZLH_RETURN_IF_ERROR(txn.Scan(Cf::kDomain, Key(kIncidents, ""), [&](std::string_view, std::string_view v) {
+    proto::Incident i;
+    if (!i.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      bad = Status(Code::kCorruption, "unreadable incident record");
+      return false;
+    }
+    out.push_back(std::move(i));
+    return true;
+  }));
+  ZLH_RETURN_IF_ERROR(bad);
+  return out;
+}
+
+void PutIncident(journal::Txn& txn, const proto::Incident& incident) {
+  txn.Put(Cf::kDomain, Key(kIncidents, Pair(incident.server_id(), incident.drift())),
+          incident.SerializeAsString());
+}
+
+void DeleteIncident(journal::Txn& txn, const std::string& server_id, const std::string& drift) {
+  txn.Delete(Cf::kDomain, Key(kIncidents, Pair(server_id, drift)));
 }
 
 }  // namespace zlh::fleet

@@ -15,6 +15,7 @@
 //   'm' server id            → proto.Maintenance
 //   'k' customer id          → proto.CustomerBilling
 //   'b' billing event id     → ""                  (webhook events already applied)
+//   'i' server \0 drift      → proto.Incident      (open incidents of the controller)
 //
 // Maintenance and billing change through operator and outside inputs, not workflow steps: each
 // change is also a SystemInput event on a system stream, in the same write (SPEC §4.6).
@@ -85,6 +86,7 @@ Status AppendSystemInput(journal::Txn& txn, const std::string& stream, const std
 
 Result<std::optional<proto::Maintenance>> ReadMaintenance(const journal::Journal& journal,
                                                           std::string_view server_id);
+Result<std::optional<proto::Maintenance>> GetMaintenance(journal::Txn& txn, std::string_view server_id);
 // Sets the flag and records the input on "sys.maintenance.<server>".
 Status SetMaintenance(journal::Txn& txn, const proto::Maintenance& m, const std::string& payload);
 
@@ -95,5 +97,10 @@ Result<std::string> ReadBillingStatus(const journal::Journal& journal, std::stri
 Result<bool> ApplyBillingEvent(journal::Txn& txn, const std::string& event_id,
                                const std::string& customer_id, const std::string& status,
                                const std::string& payload);
+
+// ---- incidents ----
+Result<std::vector<proto::Incident>> ListIncidents(journal::Txn& txn);
+void PutIncident(journal::Txn& txn, const proto::Incident& incident);
+void DeleteIncident(journal::Txn& txn, const std::string& server_id, const std::string& drift);
 
 }  // namespace zlh::fleet

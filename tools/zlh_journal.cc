@@ -1,5 +1,6 @@
 // zlh-journal: see tools/journal_cli.h.
 #include "config/config.h"
+#include "controller/controller.h"
 #include "flows/flows.h"
 #include "tools/journal_cli.h"
 
@@ -11,5 +12,6 @@ int main(int argc, char** argv) {
   deps.settings = &settings;
   zlh::workflows::Registry registry;
   if (zlh::Status s = zlh::flows::Register(registry, deps); !s.ok()) return 3;
+  if (zlh::Status s = zlh::controller::Register(registry, deps); !s.ok()) return 3;
   return zlh::tools::JournalMain(argc, argv, registry);
 }

@@ -27,9 +27,11 @@
 #include "api/sim_server.h"
 #include "api/tokens.h"
 #include "config/config.h"
+#include "controller/controller.h"
 #include "flows/flows.h"
 #include "flows/outside.h"
 #include "journal/journal.h"
+#include "scheduler/cron.h"
 #include "scheduler/queues.h"
 #include "workflows/engine.h"
 #include "workflows/registry.h"
@@ -41,6 +43,7 @@ using zlh::workflows::Task;
 
 constexpr char kUsage[] =
     "usage: zlhd [--config FILE] [--data DIR] [--listen HOST:PORT] [--fleet sim|URL]\n"
+    "            [--reconcile-interval DURATION]\n"
     "\n"
     "Runs the zlh-flow engine: resumes every unfinished workflow of the journal in DIR, serves\n"
     "the HTTP API and runs the ZLH workflows until SIGTERM/SIGINT.\n"
@@ -52,6 +55,9 @@ constexpr char kUsage[] =
     "                      the address listened on is written to DIR/zlhd.addr\n"
     "  --fleet sim|URL     sim: the simulated fleet in-process (the default when the config\n"
     "                      names no Proxmox); URL: every service at one zlh-sim\n"
+    "  --reconcile-interval DURATION\n"
+    "                      how often the controller reconciles the fleet (default 60s; 500ms, 2s,\n"
+    "                      1m...)\n"
     "  --help              this text\n"
     "\n"
     "API tokens: DIR/tokens (written at the first start, mode 0600: admin, portal, webhook).\n"
@@ -59,6 +65,7 @@ constexpr char kUsage[] =
 
 struct Flags {
   std::string config;
+  zlh::Millis reconcile_interval{0};  // 0: the config's
   std::string fleet;  // "", "sim" or a URL
   std::string data = "zlh-data";
   std::string host = "127.0.0.1";
@@ -86,6 +93,11 @@ Flags ParseFlags(int argc, char** argv) {
       flags.data = value();
     } else if (arg == "--config") {
       flags.config = value();
+    } else if (arg == "--reconcile-interval") {
+      auto d = zlh::ParseDuration(value());
+      if (!d.ok()) UsageError("--reconcile-interval: " + d.status().message());
+      if (d->count() <= 0) UsageError("--reconcile-interval: must be longer than 0");
+      flags.reconcile_interval = *d;
     } else if (arg == "--fleet") {
       flags.fleet = value();
       if (flags.fleet != "sim" && flags.fleet.rfind("http://", 0) != 0 &&
@@ -144,6 +156,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   zlh::config::Settings settings = std::move(*loaded);
+  if (flags.reconcile_interval.count() > 0) settings.reconcile_interval = flags.reconcile_interval;
   std::string fleet = flags.fleet;
   if (fleet.empty()) fleet = settings.file.proxmox().url().empty() ? "sim" : "config";
   if (fleet == "config") {
@@ -206,6 +219,10 @@ int main(int argc, char** argv) {
     spdlog::error("{}", s.ToString());
     return 2;
   }
+  if (zlh::Status s = zlh::controller::Register(registry, deps); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 2;
+  }
   std::map<std::string, uint32_t> limits;
   for (const char* q : {"provision", "operation", "repair", "control"}) {
     limits[q] = settings.QueueLimit(q);
@@ -216,6 +233,8 @@ int main(int argc, char** argv) {
   auto engine = std::make_unique<zlh::workflows::Engine>(io, **journal, registry, engine_options);
   queues.Attach(*engine);
   deps.engine = engine.get();
+  zlh::scheduler::Cron reconcile_cron(*engine, settings.reconcile_interval,
+                                      zlh::controller::ReconcileStart);
 
   zlh::journal::Journal& j = **journal;
   zlh::api::Api api({*engine, j, settings, *tokens, &queues});
@@ -251,7 +270,8 @@ int main(int argc, char** argv) {
           co_return;
         }
         http.Start();
-        spdlog::info("zlhd ready");
+        reconcile_cron.Start();
+        spdlog::info("zlhd ready (reconcile every {})", zlh::FormatDuration(settings.reconcile_interval));
       },
       asio::detached);
 
@@ -262,6 +282,7 @@ int main(int argc, char** argv) {
     asio::co_spawn(
         io,
         [&]() -> Task<void> {
+          reconcile_cron.Stop();
           co_await http.Stop(zlh::Millis(10'000));
           co_await engine->Drain(zlh::Millis(10'000));
           if (sim) co_await sim->Stop(zlh::Millis(1'000));

@@ -1,0 +1,27 @@
+// The controller's workflows (SPEC §5.3, §5.4): `reconcile`, fired by the scheduler's cron every
+// tick — observe the fleet, diff it against the tables and the policy, record the incidents, start
+// one `repair` workflow per incident, alert once per incident what is above the allowed level, and
+// write one #audit-log message for the tick — and `repair`, which runs one repair on one server
+// unless a lease or maintenance holds it back, then reports it to #alerts-repairs.
+//
+// Thread-safety: the workflows run on the engine's thread; Deps must outlive the engine.
+#pragma once
+
+#include <string>
+
+#include "flows/flows.h"
+#include "workflows/engine.h"
+#include "workflows/registry.h"
+
+namespace zlh::controller {
+
+inline constexpr char kReconcile[] = "reconcile";
+inline constexpr char kRepair[] = "repair";
+
+// Registers `reconcile` (queue control) and `repair` (queue repair).
+Status Register(workflows::Registry& registry, flows::Deps& deps);
+
+// The start of tick `tick`'s reconcile: dedup key per tick, so a restart never fires it twice.
+workflows::StartRequest ReconcileStart(int64_t tick);
+
+}  // namespace zlh::controller

@@ -1,0 +1,46 @@
+#include "controller/diff.h"
+
+namespace zlh::controller {
+namespace {
+
+void Add(std::vector<Decision>& out, const ServerObservation& s, const Policy& policy,
+         const char* drift, const char* rule, int level, const char* repair) {
+  Decision d{s.server_id, drift, rule, level, "", repair};
+  if (s.lease_held || s.maintenance) {
+    d.action = "held";  // §6.3: no repair under an operation's lease or in maintenance
+  } else if (level > policy.max_repair_level) {
+    d.action = "notify";
+  } else {
+    d.action = "repair";
+  }
+  out.push_back(std::move(d));
+}
+
+}  // namespace
+
+std::vector<Decision> Diff(const Observation& observation, const Policy& policy) {
+  std::vector<Decision> out;
+  for (const ServerObservation& s : observation.servers) {
+    bool game = s.ctype != "dev";
+    bool should_run = s.status == "running";
+    if (s.container_known && !s.container_exists) continue;  // a level-3 matter, not this slice's
+    if (s.dns_known && (!s.dns_a_ok || (game && !s.dns_srv_ok))) {
+      Add(out, s, policy, "dns_missing", "DNS record missing or wrong: republish", 1, "republish_dns");
+    }
+    if (game && s.proxy_known && !s.proxy_ok) {
+      Add(out, s, policy, "proxy_missing", "server registered nowhere in Velocity: re-register", 1,
+          "reregister_proxy");
+    }
+    if (should_run && s.container_known && s.container_status == "stopped") {
+      Add(out, s, policy, "container_stopped",
+          "container stopped, server should be running: start_container", 2, "start_container");
+    } else if (should_run && s.container_known && s.container_status == "running" &&
+               s.agent_known && s.agent == "unreachable") {
+      Add(out, s, policy, "agent_offline", "container running, agent unreachable: restart_agent", 2,
+          "restart_agent");
+    }
+  }
+  return out;
+}
+
+}  // namespace zlh::controller

@@ -1,0 +1,21 @@
+// diff (SPEC §5.4): a pure function from one observation and the policy to the drift list — the
+// rows of §6.1 this slice handles, their repair levels (§6.2), and what holds a repair back.
+//
+// Thread-safety: pure.
+#pragma once
+
+#include <vector>
+
+#include "controller/observation.h"
+
+namespace zlh::controller {
+
+struct Policy {
+  int max_repair_level = 1;  // §6.2: repairs above it become notifications
+};
+
+// The decisions for `observation`, one per drift per server, in server order. What a service did
+// not answer for is not a drift (it is unknown, not missing).
+std::vector<Decision> Diff(const Observation& observation, const Policy& policy);
+
+}  // namespace zlh::controller

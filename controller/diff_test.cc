@@ -1,0 +1,95 @@
+// diff: each drift of this slice found, at its level, held back by a lease or maintenance, turned
+// into a notification above the allowed level, and nothing found on a healthy fleet.
+#include "controller/diff.h"
+
+#include <gtest/gtest.h>
+
+namespace zlh::controller {
+namespace {
+
+ServerObservation Healthy(std::string id, std::string ctype = "game") {
+  ServerObservation s;
+  s.server_id = std::move(id);
+  s.name = "n";
+  s.ctype = std::move(ctype);
+  s.vmid = 101;
+  s.status = "running";
+  s.container_known = s.container_exists = true;
+  s.container_status = "running";
+  s.agent_known = true;
+  s.agent = "ready";
+  s.dns_known = s.dns_a_ok = s.dns_srv_ok = true;
+  s.proxy_known = s.proxy_ok = true;
+  return s;
+}
+
+std::string Summary(const std::vector<Decision>& ds) {
+  std::string out;
+  for (const auto& d : ds) out += d.server_id + ":" + d.drift + ":" + d.action + ":" + std::to_string(d.level) + " ";
+  return out;
+}
+
+TEST(DiffTest, HealthyFleetHasNoDrift) {
+  Observation o;
+  o.servers = {Healthy("a"), Healthy("b", "dev")};
+  o.servers[1].proxy_known = false;  // dev: not registered with Velocity
+  o.servers[1].dns_srv_ok = false;   // dev: A record only
+  EXPECT_EQ(Summary(Diff(o, {})), "");
+}
+
+TEST(DiffTest, EachDriftAtItsLevel) {
+  Observation o;
+  o.servers = {Healthy("dns"), Healthy("proxy"), Healthy("agent"), Healthy("stopped")};
+  o.servers[0].dns_srv_ok = false;
+  o.servers[1].proxy_ok = false;
+  o.servers[2].agent = "unreachable";
+  o.servers[3].container_status = "stopped";
+  EXPECT_EQ(Summary(Diff(o, {1})),
+            "dns:dns_missing:repair:1 proxy:proxy_missing:repair:1 agent:agent_offline:notify:2 "
+            "stopped:container_stopped:notify:2 ");
+  EXPECT_EQ(Summary(Diff(o, {2})),
+            "dns:dns_missing:repair:1 proxy:proxy_missing:repair:1 agent:agent_offline:repair:2 "
+            "stopped:container_stopped:repair:2 ");
+  EXPECT_EQ(Summary(Diff(o, {0})),
+            "dns:dns_missing:notify:1 proxy:proxy_missing:notify:1 agent:agent_offline:notify:2 "
+            "stopped:container_stopped:notify:2 ");
+}
+
+TEST(DiffTest, LeasesAndMaintenanceHoldRepairsBack) {
+  Observation o;
+  o.servers = {Healthy("leased"), Healthy("maint")};
+  o.servers[0].lease_held = true;
+  o.servers[0].dns_a_ok = false;
+  o.servers[1].maintenance = true;
+  o.servers[1].proxy_ok = false;
+  EXPECT_EQ(Summary(Diff(o, {2})), "leased:dns_missing:held:1 maint:proxy_missing:held:1 ");
+}
+
+TEST(DiffTest, WhatWasNotObservedIsNoDriftAndAStoppedServerIsNotExpectedToRun) {
+  Observation o;
+  o.servers = {Healthy("unknown"), Healthy("stopped-by-op")};
+  o.servers[0].dns_known = o.servers[0].proxy_known = o.servers[0].agent_known = false;
+  o.servers[0].dns_a_ok = o.servers[0].proxy_ok = false;
+  o.servers[1].status = "stopped";
+  o.servers[1].container_status = "stopped";
+  o.servers[1].agent_known = false;
+  EXPECT_EQ(Summary(Diff(o, {2})), "");
+}
+
+TEST(DiffTest, ObservationAndDecisionsRoundTripThroughJson) {
+  Observation o;
+  o.tick = 42;
+  o.servers = {Healthy("a")};
+  o.servers[0].agent = "unreachable";
+  o.errors = {"proxy: unavailable"};
+  auto back = ParseObservation(ToJson(o));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(ToJson(*back), ToJson(o));
+  auto ds = Diff(o, {1});
+  auto again = ParseDecisions(ToJson(ds));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(ToJson(*again), ToJson(ds));
+}
+
+}  // namespace
+}  // namespace zlh::controller

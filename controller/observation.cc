@@ -1,0 +1,113 @@
+#include "controller/observation.h"
+
+#include <boost/json.hpp>
+
+namespace zlh::controller {
+namespace {
+
+namespace json = boost::json;
+
+std::string Str(const json::object& o, std::string_view k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_string() ? std::string(v->as_string()) : "";
+}
+bool Bool(const json::object& o, std::string_view k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_bool() && v->as_bool();
+}
+int64_t Int(const json::object& o, std::string_view k) {
+  auto* v = o.if_contains(k);
+  return v && v->is_int64() ? v->as_int64() : 0;
+}
+
+Result<json::value> Parse(const std::string& text, const char* what) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return Status(Code::kCorruption, std::string(what) + ": " + ec.message());
+  return v;
+}
+
+}  // namespace
+
+std::string ToJson(const Observation& o) {
+  json::array servers;
+  for (const auto& s : o.servers) {
+    servers.push_back(json::object{
+        {"serverId", s.server_id},         {"name", s.name},
+        {"ctype", s.ctype},                {"vmid", s.vmid},
+        {"status", s.status},              {"leaseHeld", s.lease_held},
+        {"maintenance", s.maintenance},    {"containerKnown", s.container_known},
+        {"containerExists", s.container_exists}, {"containerStatus", s.container_status},
+        {"agentKnown", s.agent_known},     {"agent", s.agent},
+        {"dnsKnown", s.dns_known},         {"dnsA", s.dns_a_ok},
+        {"dnsSrv", s.dns_srv_ok},          {"proxyKnown", s.proxy_known},
+        {"proxy", s.proxy_ok}});
+  }
+  json::array errors(o.errors.begin(), o.errors.end());
+  return json::serialize(json::object{{"tick", o.tick}, {"servers", std::move(servers)}, {"errors", std::move(errors)}});
+}
+
+Result<Observation> ParseObservation(const std::string& text) {
+  auto v = Parse(text, "observation");
+  if (!v.ok()) return v.status();
+  if (!v->is_object()) return Status(Code::kCorruption, "observation: not an object");
+  const json::object& o = v->as_object();
+  Observation out;
+  out.tick = Int(o, "tick");
+  if (auto* list = o.if_contains("servers"); list && list->is_array()) {
+    for (const auto& item : list->as_array()) {
+      if (!item.is_object()) continue;
+      const json::object& s = item.as_object();
+      ServerObservation so;
+      so.server_id = Str(s, "serverId");
+      so.name = Str(s, "name");
+      so.ctype = Str(s, "ctype");
+      so.vmid = Int(s, "vmid");
+      so.status = Str(s, "status");
+      so.lease_held = Bool(s, "leaseHeld");
+      so.maintenance = Bool(s, "maintenance");
+      so.container_known = Bool(s, "containerKnown");
+      so.container_exists = Bool(s, "containerExists");
+      so.container_status = Str(s, "containerStatus");
+      so.agent_known = Bool(s, "agentKnown");
+      so.agent = Str(s, "agent");
+      so.dns_known = Bool(s, "dnsKnown");
+      so.dns_a_ok = Bool(s, "dnsA");
+      so.dns_srv_ok = Bool(s, "dnsSrv");
+      so.proxy_known = Bool(s, "proxyKnown");
+      so.proxy_ok = Bool(s, "proxy");
+      out.servers.push_back(std::move(so));
+    }
+  }
+  if (auto* errors = o.if_contains("errors"); errors && errors->is_array()) {
+    for (const auto& e : errors->as_array()) {
+      if (e.is_string()) out.errors.emplace_back(e.as_string());
+    }
+  }
+  return out;
+}
+
+std::string ToJson(const std::vector<Decision>& decisions) {
+  json::array out;
+  for (const auto& d : decisions) {
+    out.push_back(json::object{{"serverId", d.server_id}, {"drift", d.drift}, {"rule", d.rule},
+                               {"level", d.level},        {"action", d.action}, {"repair", d.repair}});
+  }
+  return json::serialize(out);
+}
+
+Result<std::vector<Decision>> ParseDecisions(const std::string& text) {
+  auto v = Parse(text, "decisions");
+  if (!v.ok()) return v.status();
+  if (!v->is_array()) return Status(Code::kCorruption, "decisions: not an array");
+  std::vector<Decision> out;
+  for (const auto& item : v->as_array()) {
+    if (!item.is_object()) continue;
+    const json::object& d = item.as_object();
+    out.push_back({Str(d, "serverId"), Str(d, "drift"), Str(d, "rule"),
+                   static_cast<int>(Int(d, "level")), Str(d, "action"), Str(d, "repair")});
+  }
+  return out;
+}
+
+}  // namespace zlh::controller

@@ -1,0 +1,62 @@
+// What one reconcile tick saw of the fleet (SPEC §5.4) and what it decided: plain values with a
+// JSON form, recorded as the results of the reconcile's `observe` and `diff` steps so that every
+// decision can be explained later from the journal (and replayed without observing again).
+//
+// Thread-safety: plain values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace zlh::controller {
+
+// One server as the tables hold it and as the outside world answered for it.
+struct ServerObservation {
+  // From the tables.
+  std::string server_id;
+  std::string name;
+  std::string ctype;
+  int64_t vmid = 0;
+  std::string status;  // running, stopped
+  bool lease_held = false;
+  bool maintenance = false;
+  // From the outside world; `*_known` is false when the service did not answer.
+  bool container_known = false;
+  bool container_exists = false;
+  std::string container_status;  // running, stopped
+  bool agent_known = false;
+  std::string agent;  // ready, installing, starting, error, unreachable
+  bool dns_known = false;
+  bool dns_a_ok = false;
+  bool dns_srv_ok = false;  // game servers only
+  bool proxy_known = false;
+  bool proxy_ok = false;  // game servers only
+};
+
+struct Observation {
+  int64_t tick = 0;
+  std::vector<ServerObservation> servers;
+  std::vector<std::string> errors;  // services that did not answer: an observation, not a crash
+};
+
+// One drift on one server and what the controller does about it.
+struct Decision {
+  std::string server_id;
+  std::string drift;   // dns_missing, proxy_missing, agent_offline, container_stopped
+  std::string rule;    // the §6.1 row that matched, in words
+  int level = 0;       // the repair's level (§6.2)
+  // repair: start the repair workflow; notify: alert only (above the allowed level);
+  // held: a lease or maintenance holds it back (audit log only).
+  std::string action;
+  std::string repair;  // republish_dns, reregister_proxy, restart_agent, start_container
+};
+
+std::string ToJson(const Observation& o);
+Result<Observation> ParseObservation(const std::string& json);
+std::string ToJson(const std::vector<Decision>& decisions);
+Result<std::vector<Decision>> ParseDecisions(const std::string& json);
+
+}  // namespace zlh::controller

@@ -1,0 +1,139 @@
+#include "controller/observe.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <memory>
+
+#include "activities/agent_http.h"
+#include "fleet/tables.h"
+#include "flows/steps.h"
+
+namespace zlh::controller {
+namespace {
+
+namespace asio = boost::asio;
+using workflows::Task;
+
+// Runs fn(0..n-1) with at most `limit` in flight; returns when all are done.
+Task<void> ForEachBounded(size_t n, size_t limit, std::function<Task<void>(size_t)> fn) {
+  auto ex = co_await asio::this_coro::executor;
+  struct Shared {
+    explicit Shared(asio::any_io_executor e) : done(e, std::chrono::hours(24)) {}
+    size_t next = 0;
+    size_t running = 0;
+    asio::steady_timer done;
+  };
+  auto shared = std::make_shared<Shared>(ex);
+  size_t workers = std::min(n, std::max<size_t>(limit, 1));
+  if (workers == 0) co_return;
+  shared->running = workers;
+  for (size_t w = 0; w < workers; ++w) {
+    asio::co_spawn(
+        ex,
+        [shared, n, fn]() -> Task<void> {
+          while (shared->next < n) co_await fn(shared->next++);
+          if (--shared->running == 0) shared->done.cancel();
+        },
+        asio::detached);
+  }
+  co_await shared->done.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+}  // namespace
+
+Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
+  Observation o;
+  o.tick = tick;
+  const config::Settings& s = *d.settings;
+  auto servers = fleet::ListServers(*d.journal);
+  if (!servers.ok()) {
+    o.errors.push_back("journal: " + servers.status().ToString());
+    co_return o;
+  }
+  for (const auto& server : *servers) {
+    if (server.status() != proto::SERVER_RUNNING && server.status() != proto::SERVER_STOPPED) continue;
+    ServerObservation so;
+    so.server_id = server.server_id();
+    so.name = server.name();
+    so.ctype = server.ctype();
+    so.vmid = server.vmid();
+    so.status = fleet::ServerStatusName(server.status());
+    auto lease = fleet::ReadLease(*d.journal, server.server_id());
+    so.lease_held = lease.ok() && !lease->holder().empty();
+    auto maintenance = fleet::ReadMaintenance(*d.journal, server.server_id());
+    so.maintenance = maintenance.ok() && maintenance->has_value() && (*maintenance)->on();
+    o.servers.push_back(std::move(so));
+  }
+
+  // One call each for the containers and the proxy's registrations.
+  auto guests = co_await d.hypervisor->Guests();
+  if (!guests.ok()) o.errors.push_back("hypervisor: " + guests.status().ToString());
+  auto registered = co_await d.proxy->List();
+  if (!registered.ok()) o.errors.push_back("proxy: " + registered.status().ToString());
+  std::map<int64_t, activities::Guest> by_vmid;
+  if (guests.ok()) {
+    for (const auto& g : *guests) by_vmid[g.vmid] = g;
+  }
+  std::map<std::string, std::string> proxy;
+  if (registered.ok()) {
+    for (const auto& r : *registered) proxy[r.name] = r.address;
+  }
+  const auto& px = s.file.proxy();
+  for (auto& so : o.servers) {
+    if (guests.ok()) {
+      so.container_known = true;
+      auto g = by_vmid.find(so.vmid);
+      so.container_exists = g != by_vmid.end() && g->second.name == so.name;
+      so.container_status = so.container_exists ? g->second.status : "";
+    }
+    if (registered.ok() && so.ctype != "dev") {
+      so.proxy_known = true;
+      auto r = proxy.find(so.name);
+      so.proxy_ok = r != proxy.end() &&
+                    r->second == activities::ContainerAddress(so.vmid) + ":" +
+                                     std::to_string(px.game_port());
+    }
+  }
+
+  // Per server: DNS records and the agent, a bounded number at once.
+  size_t dns_errors = 0, agent_errors = 0;
+  co_await ForEachBounded(o.servers.size(), s.observe_concurrency, [&](size_t i) -> Task<void> {
+    ServerObservation& so = o.servers[i];
+    bool dev = so.ctype == "dev";
+    auto records = co_await d.dns->List(flows::Fqdn(s, so.name));
+    auto srv = dev ? Result<std::vector<activities::DnsRecord>>(std::vector<activities::DnsRecord>())
+                   : co_await d.dns->List(flows::SrvName(s, so.name));
+    if (records.ok() && srv.ok()) {
+      so.dns_known = true;
+      std::string a = dev ? activities::ContainerAddress(so.vmid) : px.public_address();
+      std::string srv_content = "0 5 " + std::to_string(px.public_port()) + " " + px.public_host();
+      for (const auto& r : *records) so.dns_a_ok |= r.type == "A" && r.content == a;
+      for (const auto& r : *srv) so.dns_srv_ok |= r.type == "SRV" && r.content == srv_content;
+    } else {
+      ++dns_errors;
+    }
+    if (so.container_exists && so.container_status == "running") {
+      auto health = co_await d.agent->Health(so.vmid);
+      if (health.ok()) {
+        so.agent_known = true;
+        so.agent = *health;
+      } else if (health.status().code() == Code::kUnavailable ||
+                 health.status().code() == Code::kDeadlineExceeded) {
+        so.agent_known = true;
+        so.agent = "unreachable";
+      } else {
+        ++agent_errors;
+      }
+    }
+  });
+  if (dns_errors) o.errors.push_back("dns: " + std::to_string(dns_errors) + " servers unanswered");
+  if (agent_errors) o.errors.push_back("agent: " + std::to_string(agent_errors) + " servers unanswered");
+  co_return o;
+}
+
+}  // namespace zlh::controller

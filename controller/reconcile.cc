@@ -1,0 +1,265 @@
+// reconcile and repair (controller.h).
+#include <spdlog/spdlog.h>
+
+#include <boost/json.hpp>
+#include <map>
+#include <set>
+
+#include "activities/agent_http.h"
+#include "controller/controller.h"
+#include "controller/diff.h"
+#include "controller/observe.h"
+#include "fleet/tables.h"
+#include "flows/steps.h"
+
+namespace zlh::controller {
+namespace {
+
+namespace json = boost::json;
+using workflows::Context;
+using workflows::StepInfo;
+using workflows::Task;
+
+// A decision with its incident.
+struct Incidented {
+  Decision decision;
+  int64_t first_tick = 0;
+  bool alert = false;  // a new incident whose once-per-incident alert is due
+};
+
+
+int64_t TickOf(const std::string& input) {
+  boost::system::error_code ec;
+  json::value v = json::parse(input, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("tick") || !v.as_object().at("tick").is_int64()) {
+    return 0;
+  }
+  return v.as_object().at("tick").as_int64();
+}
+
+json::object RepairInput(const Incidented& i) {
+  return json::object{{"serverId", i.decision.server_id}, {"drift", i.decision.drift},
+                      {"repair", i.decision.repair},      {"level", i.decision.level},
+                      {"firstTick", i.first_tick},        {"rule", i.decision.rule}};
+}
+
+Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
+  int64_t tick = TickOf(ctx.input());
+  auto observed = co_await ctx.Step(
+      "observe",
+      [&d, tick](const StepInfo&) -> Task<Result<std::string>> {
+        co_return ToJson(co_await Observe(d, tick));
+      },
+      workflows::RetryPolicy::Once());
+  if (!observed.ok()) co_return observed.status();
+  Policy policy{static_cast<int>(d.settings->max_repair_level)};
+  auto decided = co_await ctx.Step(
+      "diff",
+      [&observed, policy](const StepInfo&) -> Task<Result<std::string>> {
+        auto o = ParseObservation(*observed);
+        if (!o.ok()) co_return o.status();
+        co_return ToJson(Diff(*o, policy));
+      },
+      workflows::RetryPolicy::Once());
+  if (!decided.ok()) co_return decided.status();
+  auto decisions = ParseDecisions(*decided);
+  if (!decisions.ok()) co_return decisions.status();
+
+  // Incidents: opened by the first tick that sees a drift, closed by the first that does not.
+  auto recorded = co_await ctx.TxnStep(
+      "record_incidents",
+      [decisions = *decisions, tick](journal::Txn& t, const StepInfo&) -> Result<std::string> {
+        auto open = fleet::ListIncidents(t);
+        if (!open.ok()) return open.status();
+        std::map<std::pair<std::string, std::string>, proto::Incident> by_key;
+        for (auto& i : *open) by_key[{i.server_id(), i.drift()}] = i;
+        std::set<std::pair<std::string, std::string>> seen;
+        json::array out;
+        for (const Decision& d : decisions) {
+          std::pair<std::string, std::string> key{d.server_id, d.drift};
+          seen.insert(key);
+          proto::Incident incident;
+          auto it = by_key.find(key);
+          if (it != by_key.end()) {
+            incident = it->second;
+          } else {
+            incident.set_server_id(d.server_id);
+            incident.set_drift(d.drift);
+            incident.set_first_tick(tick);
+          }
+          bool alert = d.action == "notify" && !incident.alerted();
+          if (alert) incident.set_alerted(true);
+          fleet::PutIncident(t, incident);
+          out.push_back(json::object{{"firstTick", incident.first_tick()}, {"alert", alert}});
+        }
+        for (const auto& [key, incident] : by_key) {
+          if (!seen.count(key)) fleet::DeleteIncident(t, key.first, key.second);
+        }
+        return json::serialize(out);
+      });
+  if (!recorded.ok()) co_return recorded.status();
+  std::vector<Incidented> acts;
+  {
+    json::value v = json::parse(*recorded);
+    const json::array& list = v.as_array();
+    for (size_t i = 0; i < decisions->size() && i < list.size(); ++i) {
+      acts.push_back({(*decisions)[i], list[i].at("firstTick").as_int64(), list[i].at("alert").as_bool()});
+    }
+  }
+
+  // One repair workflow per incident (its dedup key), so a repair that outlives a tick is not
+  // started twice.
+  auto started = co_await ctx.Step(
+      "start_repairs",
+      [&d, &acts](const StepInfo&) -> Task<Result<std::string>> {
+        json::array ids;
+        for (const auto& a : acts) {
+          if (a.decision.action != "repair") continue;
+          workflows::StartRequest req;
+          req.type = kRepair;
+          req.input = json::serialize(RepairInput(a));
+          req.dedup_key = "repair\x1f" + a.decision.server_id + "\x1f" + a.decision.drift + "\x1f" +
+                          std::to_string(a.first_tick);
+          auto r = co_await d.engine->Start(std::move(req));
+          if (!r.ok()) co_return r.status();
+          ids.push_back(json::string(r->id));
+        }
+        co_return json::serialize(ids);
+      });
+  if (!started.ok()) co_return started.status();
+
+  // Drift above the allowed level: #alerts-critical with a ping, once per incident.
+  for (const auto& a : acts) {
+    if (!a.alert) continue;
+    auto sent = co_await ctx.Step(
+        "alert",
+        [&d, a](const StepInfo& info) -> Task<Result<std::string>> {
+          std::string text = "Drift on server " + a.decision.server_id + ": " + a.decision.rule +
+                             " — a level-" + std::to_string(a.decision.level) +
+                             " repair, above the allowed level; not repaired. Incident since tick " +
+                             std::to_string(a.first_tick) + ".";
+          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
+          co_return "sent";
+        },
+        flows::ActivityPolicy(*d.settings));
+    if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
+  }
+
+  // #audit-log: one message per tick listing what it did (nothing when it did nothing).
+  std::string audit;
+  for (const auto& a : acts) {
+    audit += "\n- " + a.decision.server_id + ": " + a.decision.drift + " → " + a.decision.action +
+             (a.decision.action == "repair" ? " (" + a.decision.repair + ")" : "");
+  }
+  if (!audit.empty()) {
+    auto sent = co_await ctx.Step(
+        "audit",
+        [&d, tick, audit](const StepInfo& info) -> Task<Result<std::string>> {
+          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(
+              flows::CallOf(info), "audit-log", "Reconcile tick " + std::to_string(tick) + ":" + audit, false));
+          co_return "sent";
+        },
+        flows::ActivityPolicy(*d.settings));
+    if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
+  }
+  co_return *decided;
+}
+
+// The repair's action on the outside world.
+Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::Server& server,
+                       const StepInfo& info) {
+  const config::Settings& s = *d.settings;
+  const auto& px = s.file.proxy();
+  bool dev = server.ctype() == "dev";
+  auto call = flows::CallOf(info);
+  if (repair == "republish_dns") {
+    std::string a = dev ? activities::ContainerAddress(server.vmid()) : px.public_address();
+    ZLH_CO_RETURN_IF_ERROR(co_await d.dns->Publish(call, {"", "A", flows::Fqdn(s, server.name()), a}));
+    if (!dev) {
+      std::string srv = "0 5 " + std::to_string(px.public_port()) + " " + px.public_host();
+      ZLH_CO_RETURN_IF_ERROR(
+          co_await d.dns->Publish(call, {"", "SRV", flows::SrvName(s, server.name()), srv}));
+    }
+    co_return Status::Ok();
+  }
+  if (repair == "reregister_proxy") {
+    co_return co_await d.proxy->Register(
+        call, server.name(),
+        activities::ContainerAddress(server.vmid()) + ":" + std::to_string(px.game_port()));
+  }
+  if (repair == "restart_agent") co_return co_await d.hypervisor->Reboot(call, server.node(), server.vmid());
+  if (repair == "start_container") co_return co_await d.hypervisor->Start(call, server.node(), server.vmid());
+  co_return InvalidArgument("unknown repair '" + repair + "'");
+}
+
+Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
+  boost::system::error_code ec;
+  json::value v = json::parse(ctx.input(), ec);
+  if (ec || !v.is_object()) co_return Status(Code::kCorruption, "repair input is not a JSON object");
+  const json::object& in = v.as_object();
+  std::string server_id(in.at("serverId").as_string());
+  std::string repair(in.at("repair").as_string());
+  int64_t level = in.at("level").as_int64();
+  // Nothing repairs a server under an operation's lease or in maintenance (§6.3).
+  auto checked = co_await ctx.TxnStep(
+      "check", [server_id](journal::Txn& t, const StepInfo&) -> Result<std::string> {
+        auto server = fleet::GetServer(t, server_id);
+        if (!server.ok()) return server.status();
+        if (!server->has_value()) return NotFound("server " + server_id + " does not exist");
+        int status = (*server)->status();
+        if (status != proto::SERVER_RUNNING && status != proto::SERVER_STOPPED) {
+          return FailedPrecondition("server " + server_id + " is " + fleet::ServerStatusName(status));
+        }
+        auto lease = fleet::GetLease(t, server_id);
+        if (!lease.ok()) return lease.status();
+        if (!lease->holder().empty()) {
+          return FailedPrecondition("held: operation " + lease->holder() + " holds the lease");
+        }
+        auto maintenance = fleet::GetMaintenance(t, server_id);
+        if (!maintenance.ok()) return maintenance.status();
+        if (maintenance->has_value() && (*maintenance)->on()) {
+          return FailedPrecondition("held: the server is in maintenance");
+        }
+        return (*server)->SerializeAsString();
+      });
+  if (!checked.ok()) co_return checked.status();
+  proto::Server server;
+  server.ParseFromString(*checked);
+  auto done = co_await ctx.Step(
+      repair,
+      [&d, repair, server](const StepInfo& info) -> Task<Result<std::string>> {
+        ZLH_CO_RETURN_IF_ERROR(co_await RunRepair(d, repair, server, info));
+        co_return "done";
+      },
+      flows::ActivityPolicy(*d.settings));
+  if (!done.ok()) co_return done.status();
+  (void)co_await ctx.Step(
+      "notify",
+      [&d, repair, server, level](const StepInfo& info) -> Task<Result<std::string>> {
+        std::string text = "Repaired " + server.name() + " (VMID " + std::to_string(server.vmid()) +
+                           "): " + repair + " (level " + std::to_string(level) + ").";
+        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-repairs", text, false));
+        co_return "sent";
+      },
+      flows::ActivityPolicy(*d.settings));
+  co_return repair + " done on " + server_id;
+}
+
+}  // namespace
+
+workflows::StartRequest ReconcileStart(int64_t tick) {
+  workflows::StartRequest req;
+  req.type = kReconcile;
+  req.input = json::serialize(json::object{{"tick", tick}});
+  req.dedup_key = "reconcile\x1f" + std::to_string(tick);
+  return req;
+}
+
+Status Register(workflows::Registry& registry, flows::Deps& deps) {
+  flows::Deps* d = &deps;
+  ZLH_RETURN_IF_ERROR(registry.Register(kReconcile, "control",
+                                        [d](Context& ctx) { return Reconcile(*d, ctx); }));
+  return registry.Register(kRepair, "repair", [d](Context& ctx) { return Repair(*d, ctx); });
+}
+
+}  // namespace zlh::controller

@@ -1,0 +1,40 @@
+// Cron: fires a workflow at every tick of a fixed interval (the 60-second reconcile, SPEC §5.4).
+// Ticks are numbered by wall-clock time (tick = now / interval), and each start carries a dedup key
+// per tick, so a restart never fires a tick twice; after downtime only the current tick fires (the
+// missed ones collapse into it).
+//
+// Thread-safety: runs on the engine's thread; Start and Stop there too.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "base/duration.h"
+#include "workflows/engine.h"
+
+namespace zlh::scheduler {
+
+class Cron {
+ public:
+  // `make(tick)` builds the start request of tick `tick`. The engine must outlive the Cron.
+  Cron(workflows::Engine& engine, Millis interval,
+       std::function<workflows::StartRequest(int64_t tick)> make);
+  ~Cron();
+  Cron(const Cron&) = delete;
+  Cron& operator=(const Cron&) = delete;
+
+  // Fires the current tick now, then every tick.
+  void Start();
+  void Stop();
+  int64_t last_tick() const { return last_tick_; }
+
+ private:
+  struct State;
+  workflows::Engine& engine_;
+  Millis interval_;
+  std::function<workflows::StartRequest(int64_t)> make_;
+  std::shared_ptr<State> state_;
+  int64_t last_tick_ = 0;
+};
+
+}  // namespace zlh::scheduler
