@@ -193,7 +193,12 @@ std::optional<HttpReply> World::State::Begin(const std::string& call, int64_t vm
   Mutation m{call, vmid, std::nullopt, FormatRfc3339(NowMs()), false};
   auto header = http.headers.find("x-zlh-fencing-token");
   if (header != http.headers.end()) {
-    m.token = static_cast<uint64_t>(ToInt(header->second).value_or(0));
+    // Tokens are wall-clock milliseconds under Redis (13 digits and more): up to 19 digits.
+    const std::string& text = header->second;
+    bool digits = !text.empty() && text.size() <= 19 &&
+                  text.find_first_not_of("0123456789") == std::string::npos;
+    if (!digits) return ErrorReply(400, "X-ZLH-Fencing-Token: '" + text + "' is not a number");
+    m.token = std::stoull(text);
     if (*m.token < max_token) {
       m.rejected = true;
     } else {

@@ -87,6 +87,13 @@ TEST_F(SimWorldTest, StaleFencingTokensAreRejectedAndRecorded) {
   EXPECT_EQ(m[0].at("fencingToken").as_int64(), 7);
   EXPECT_TRUE(m[1].at("rejected").as_bool());
   EXPECT_EQ(m[1].at("call").as_string(), "proxmox.start");
+  // Wall-clock tokens (13 digits and more) are compared as numbers; garbage is refused.
+  EXPECT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/start", "",
+                                with_token("1795000000000"))).status, 200);
+  EXPECT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/stop", "",
+                                with_token("1794999999999"))).status, 409);
+  EXPECT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/stop", "",
+                                with_token("12abc"))).status, 400);
 }
 
 TEST_F(SimWorldTest, InjectedErrorsHitTheNamedCallCountTimes) {

@@ -20,6 +20,7 @@ Api::Api(ApiDeps deps) : deps_(deps) {
     Response r;
     r.content_type = "text/plain; version=0.0.4";
     r.body = RenderMetrics({&deps_.engine, deps_.queues, &deps_.journal, &router_});
+    if (deps_.metrics) r.body += deps_.metrics();
     co_return r;
   });
   int64_t started_ms = NowMs();

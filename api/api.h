@@ -32,6 +32,8 @@ struct ApiDeps {
   // GET /api/controller's answer (SPEC §7.1). Null: this node runs alone, without Redis — the
   // journal's exclusive open is its singleton — and no reconcile has run.
   std::function<boost::json::object()> controller = nullptr;
+  // More /metrics text (the node's own gauges), appended as is. May be null.
+  std::function<std::string()> metrics = nullptr;
 };
 
 class Api {

@@ -107,6 +107,8 @@ Status Validate(Settings& s) {
     s.max_repair_level = ctl.max_repair_level();
   }
   if (ctl.observe_concurrency() != 0) s.observe_concurrency = ctl.observe_concurrency();
+  ZLH_RETURN_IF_ERROR(Duration("controller.lockTtl", ctl.lock_ttl(), &s.lock_ttl));
+  if (s.lock_ttl < Millis(300)) return Bad("controller.lockTtl", "must be at least 300ms");
   for (auto [field, d] : {std::pair{"timing.readinessProbeInterval", s.readiness_probe_interval},
                           {"controller.reconcileInterval", s.reconcile_interval},
                           {"timing.leaseHeartbeatInterval", s.lease_heartbeat_interval},

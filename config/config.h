@@ -30,6 +30,7 @@ struct Settings {
   Millis reconcile_interval{60'000};
   uint32_t max_repair_level = 1;
   uint32_t observe_concurrency = 16;
+  Millis lock_ttl{15'000};
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
   uint32_t QueueLimit(const std::string& queue) const;

@@ -23,6 +23,13 @@ void Queues::Queued(const std::string& queue, const std::string& id) {
 
 void Queues::Resumed(const std::string& queue) { ++Get(queue).running; }
 
+void Queues::Reset() {
+  for (auto& [name, q] : queues_) {
+    q.running = 0;
+    q.waiting.clear();
+  }
+}
+
 void Queues::Finished(const std::string& queue) {
   Queue& q = Get(queue);
   if (q.running > 0) --q.running;

@@ -34,6 +34,7 @@ class Queues final : public workflows::Admission {
   void Resumed(const std::string& queue) override;
   void Finished(const std::string& queue) override;
   void Withdrawn(const std::string& queue, const std::string& id) override;
+  void Reset() override;
 
   std::map<std::string, QueueStats> stats() const;
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "tests/eventually.h"
 #include "tests/zlhd_fleet.h"
 
 namespace zlh {
@@ -56,14 +57,6 @@ class ControllerTest : public ::testing::Test {
     json::object body{{"drift", drift}, {"vmid", vmid_}};
     if (clear) body["clear"] = true;
     return z_.SimPost("/sim/faults", json::serialize(body));
-  }
-  bool Eventually(const std::function<bool()>& done, std::chrono::seconds deadline = 30s) {
-    auto until = std::chrono::steady_clock::now() + deadline;
-    while (std::chrono::steady_clock::now() < until) {
-      if (done()) return true;
-      std::this_thread::sleep_for(50ms);
-    }
-    return done();
   }
   size_t DnsRecordsNamed(const std::string& name) {
     size_t n = 0;

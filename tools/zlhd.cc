@@ -12,16 +12,22 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <unistd.h>
 #include <string>
 
 #include "api/api.h"
+#include "base/clock.h"
+#include "base/ids.h"
 #include "api/errors.h"
 #include "api/http_server.h"
 #include "api/sim_server.h"
@@ -32,6 +38,7 @@
 #include "flows/outside.h"
 #include "journal/journal.h"
 #include "scheduler/cron.h"
+#include "scheduler/redis_lock.h"
 #include "scheduler/queues.h"
 #include "workflows/engine.h"
 #include "workflows/registry.h"
@@ -43,7 +50,7 @@ using zlh::workflows::Task;
 
 constexpr char kUsage[] =
     "usage: zlhd [--config FILE] [--data DIR] [--listen HOST:PORT] [--fleet sim|URL]\n"
-    "            [--reconcile-interval DURATION]\n"
+    "            [--reconcile-interval DURATION] [--redis redis://HOST:PORT[/DB]]\n"
     "\n"
     "Runs the zlh-flow engine: resumes every unfinished workflow of the journal in DIR, serves\n"
     "the HTTP API and runs the ZLH workflows until SIGTERM/SIGINT.\n"
@@ -58,6 +65,9 @@ constexpr char kUsage[] =
     "  --reconcile-interval DURATION\n"
     "                      how often the controller reconciles the fleet (default 60s; 500ms, 2s,\n"
     "                      1m...)\n"
+    "  --redis URL         the controller lock on Redis (SPEC 6.4): this node runs workflows\n"
+    "                      only while it holds it (standby otherwise: reads, 503 to starts);\n"
+    "                      default none: holding the journal makes this node the one\n"
     "  --help              this text\n"
     "\n"
     "API tokens: DIR/tokens (written at the first start, mode 0600: admin, portal, webhook).\n"
@@ -65,6 +75,7 @@ constexpr char kUsage[] =
 
 struct Flags {
   std::string config;
+  std::optional<zlh::scheduler::RedisUrl> redis;
   zlh::Millis reconcile_interval{0};  // 0: the config's
   std::string fleet;  // "", "sim" or a URL
   std::string data = "zlh-data";
@@ -93,6 +104,10 @@ Flags ParseFlags(int argc, char** argv) {
       flags.data = value();
     } else if (arg == "--config") {
       flags.config = value();
+    } else if (arg == "--redis") {
+      auto url = zlh::scheduler::ParseRedisUrl(value());
+      if (!url.ok()) UsageError("--redis: " + url.status().message());
+      flags.redis = *url;
     } else if (arg == "--reconcile-interval") {
       auto d = zlh::ParseDuration(value());
       if (!d.ok()) UsageError("--reconcile-interval: " + d.status().message());
@@ -124,6 +139,22 @@ bool WriteFileAtomically(const std::string& path, const std::string& text) {
     if (!(out << text)) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// Whether this node leads (holds the controller lock) and what the lock wants it to be.
+struct Leadership {
+  bool leader = false;
+  bool wanted = false;
+  bool changing = false;
+  bool stopping = false;
+  int64_t since_ms = 0;
+};
+
+// This node's value for the lock: unique across nodes and restarts.
+std::string NodeId() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + zlh::NewId();
 }
 
 // The services' endpoints the config must name when zlhd acts on a real fleet.
@@ -228,16 +259,48 @@ int main(int argc, char** argv) {
     limits[q] = settings.QueueLimit(q);
   }
   zlh::scheduler::Queues queues(limits);
+  // The node lock (SPEC 6.4). With Redis this node runs workflows only while it holds the lock,
+  // and the lock's fencing token goes out with every mutating call; without, holding the journal
+  // is the lock and the token is the journal's open count.
+  std::unique_ptr<zlh::scheduler::RedisLock> lock;
   zlh::workflows::EngineOptions engine_options;
   engine_options.admission = &queues;
+  uint64_t open_count = (*journal)->open_count();
+  engine_options.fencing_token = [&lock, open_count]() -> uint64_t {
+    return lock ? lock->token() : open_count;
+  };
   auto engine = std::make_unique<zlh::workflows::Engine>(io, **journal, registry, engine_options);
   queues.Attach(*engine);
   deps.engine = engine.get();
   zlh::scheduler::Cron reconcile_cron(*engine, settings.reconcile_interval,
                                       zlh::controller::ReconcileStart);
 
+  Leadership leadership;
   zlh::journal::Journal& j = **journal;
-  zlh::api::Api api({*engine, j, settings, *tokens, &queues});
+  zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
+  api_deps.controller = [&]() -> boost::json::object {
+    int64_t tick = reconcile_cron.last_tick();
+    return boost::json::object{
+        {"leader", leadership.leader},
+        {"fencingToken", engine_options.fencing_token()},
+        {"lockTtlMs", lock ? lock->ttl().count() : 0},
+        {"lastTickAt", tick ? boost::json::value(zlh::FormatRfc3339(tick * settings.reconcile_interval.count()))
+                            : boost::json::value(nullptr)},
+        {"actingSince", leadership.leader ? boost::json::value(zlh::FormatRfc3339(leadership.since_ms))
+                                          : boost::json::value(nullptr)},
+        {"redis", !lock ? "off" : lock->redis_ok() ? "ok" : "unreachable"},
+        {"breakers", boost::json::array()},
+        {"lastDecisions", boost::json::array()}};
+  };
+  api_deps.metrics = [&]() {
+    return "# HELP zlh_controller_leader 1 while this node holds the controller lock and runs workflows.\n"
+           "# TYPE zlh_controller_leader gauge\nzlh_controller_leader " +
+           std::string(leadership.leader ? "1" : "0") +
+           "\n# HELP zlh_redis_up 1 while Redis answers (absent without --redis).\n"
+           "# TYPE zlh_redis_up gauge\n" +
+           (lock ? std::string("zlh_redis_up ") + (lock->redis_ok() ? "1" : "0") + "\n" : "");
+  };
+  zlh::api::Api api(api_deps);
 
   zlh::api::ServerOptions http_options;
   http_options.host = flags.host;
@@ -259,18 +322,66 @@ int main(int argc, char** argv) {
   spdlog::info("listening on http://{}", addr);
 
   int exit_code = 0;
-  asio::co_spawn(
-      io,
-      [&]() -> Task<void> {
-        zlh::Status recovered = co_await engine->Recover();
+  // Becomes what the lock says, one change at a time (a flip while one runs is taken after it).
+  auto follow_lock = [&]() -> Task<void> {
+    if (leadership.changing) co_return;
+    leadership.changing = true;
+    while (leadership.wanted != leadership.leader && !leadership.stopping) {
+      if (leadership.wanted) {
+        zlh::Status recovered = co_await engine->Resume();
         if (!recovered.ok()) {
           spdlog::error("recovery failed: {}", recovered.ToString());
           exit_code = 3;
           io.stop();
-          co_return;
+          break;
         }
-        http.Start();
+        leadership.leader = true;
+        leadership.since_ms = zlh::NowMs();
         reconcile_cron.Start();
+        spdlog::info("this node leads: it runs the workflows and the controller (fencing token {})",
+                     engine_options.fencing_token());
+      } else {
+        leadership.leader = false;
+        reconcile_cron.Stop();
+        co_await engine->Suspend(zlh::Millis(2'000));
+        spdlog::warn("this node does not hold the controller lock: it runs no workflow (standby)");
+      }
+    }
+    leadership.changing = false;
+  };
+  asio::co_spawn(
+      io,
+      [&]() -> Task<void> {
+        if (!flags.redis) {
+          zlh::Status recovered = co_await engine->Recover();
+          if (!recovered.ok()) {
+            spdlog::error("recovery failed: {}", recovered.ToString());
+            exit_code = 3;
+            io.stop();
+            co_return;
+          }
+          leadership.leader = leadership.wanted = true;
+          leadership.since_ms = zlh::NowMs();
+          http.Start();
+          reconcile_cron.Start();
+        } else {
+          co_await engine->Suspend(zlh::Millis(0));  // until the lock is ours
+          http.Start();
+          zlh::scheduler::RedisLockOptions lock_options;
+          lock_options.owner = NodeId();
+          lock_options.ttl = settings.lock_ttl;
+          lock_options.renew = settings.lock_ttl / 3;
+          lock = std::make_unique<zlh::scheduler::RedisLock>(
+              *flags.redis, lock_options, [&](bool held, uint64_t) {
+                asio::post(io, [&, held] {
+                  leadership.wanted = held;
+                  asio::co_spawn(io, follow_lock(), asio::detached);
+                });
+              });
+          lock->Start();
+          spdlog::info("standby until the controller lock on redis://{}:{} is ours",
+                       flags.redis->host, flags.redis->port);
+        }
         spdlog::info("zlhd ready (reconcile every {})", zlh::FormatDuration(settings.reconcile_interval));
       },
       asio::detached);
@@ -282,6 +393,7 @@ int main(int argc, char** argv) {
     asio::co_spawn(
         io,
         [&]() -> Task<void> {
+          leadership.stopping = true;
           reconcile_cron.Stop();
           co_await http.Stop(zlh::Millis(10'000));
           co_await engine->Drain(zlh::Millis(10'000));
@@ -292,6 +404,7 @@ int main(int argc, char** argv) {
   });
 
   io.run();
+  lock.reset();      // releases the lock (its callbacks post to an io_context that no longer runs)
   engine.reset();    // before the journal, which it unhooks itself from
   journal->reset();  // commits what is queued; the io_context no longer runs its callbacks
   spdlog::info("zlhd stopped");

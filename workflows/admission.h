@@ -22,6 +22,8 @@ class Admission {
   virtual void Finished(const std::string& queue) = 0;
   // Queued workflow `id` ended (cancelled) before it was launched.
   virtual void Withdrawn(const std::string& queue, const std::string& id) = 0;
+  // The engine forgot every workflow (Engine::Suspend): forget them too.
+  virtual void Reset() {}
 };
 
 }  // namespace zlh::workflows

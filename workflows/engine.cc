@@ -580,6 +580,26 @@ Result<proto::WorkflowSummary> Engine::Summary(const std::string& id) const {
   return std::move(**summary);
 }
 
+Task<void> Engine::Suspend(Millis deadline) {
+  co_await Drain(deadline);
+  live_.clear();
+  notify_waiters_.clear();
+  if (options_.admission) options_.admission->Reset();
+}
+
+Task<Status> Engine::Resume() {
+  // A step still in an outside call when the suspension came ends first: two runs of one workflow
+  // must never overlap.
+  asio::steady_timer poll(io_);
+  while (active_ > 0) {
+    poll.expires_after(std::chrono::milliseconds(10));
+    co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  live_.clear();
+  stopping_ = false;
+  co_return co_await Recover();
+}
+
 Task<void> Engine::Drain(Millis deadline) {
   stopping_ = true;
   for (auto& [id, in] : live_) WakeUp(*in);

@@ -97,6 +97,14 @@ class Engine {
   // `deadline`.
   Task<void> Drain(Millis deadline);
 
+  // Stops running workflows as Drain does, then forgets them (their progress is durable): a node
+  // that lost its lock (SPEC §6.4). Start answers kUnavailable until Resume.
+  Task<void> Suspend(Millis deadline);
+  // Takes work again once every suspended coroutine has stopped: recovers every unfinished
+  // workflow from the journal, as at boot.
+  Task<Status> Resume();
+  bool suspended() const { return stopping_; }
+
   size_t live_count() const { return live_.size(); }
   const EngineStats& stats() const { return stats_; }
   boost::asio::any_io_executor executor() const;

@@ -2,6 +2,8 @@
 // end (OnEnd, FinalTxnStep), and transactional steps that wait for their condition (TxnStepWhen).
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "journal/format.h"
 #include "workflows/engine.h"
 #include "workflows/engine_fixture.h"
@@ -266,6 +268,39 @@ TEST_F(EngineTxnTest, ARetriedWorkflowRetakesWhatItsEndReleased) {
   }
   EXPECT_EQ(takes, 2);
   EXPECT_EQ(work_calls, 2);
+  EXPECT_TRUE(Verify(*journal_)->empty());
+}
+
+// A node that loses its lock suspends the engine: nothing runs, starts are refused; on Resume
+// every unfinished workflow goes on from the journal, once.
+TEST_F(EngineTxnTest, SuspendStopsEverythingAndResumeRecoversFromTheJournal) {
+  int calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("napper", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(200)));
+                              auto r = co_await ctx.Step("after", [&](const StepInfo&) -> Task<Result<std::string>> {
+                                ++calls;
+                                co_return "woke";
+                              });
+                              co_return r;
+                            })
+                  .ok());
+  std::string id = StartOk("napper");
+  ASSERT_TRUE(RunUntilDurably(id, proto::WAITING));
+  Await(engine_->Suspend(Millis(5'000)));
+  EXPECT_TRUE(engine_->suspended());
+  EXPECT_EQ(engine_->live_count(), 0u);
+  auto refused = Await(engine_->Start({"napper", "", ""}));
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  // Past its wake time while suspended: nothing ran.
+  RunUntil([] { return false; }, std::chrono::seconds(0));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  RunUntil([] { return false; }, std::chrono::seconds(0));
+  EXPECT_EQ(calls, 0);
+  ASSERT_TRUE(Await(engine_->Resume()).ok());
+  EXPECT_EQ(AwaitEnd(id).status(), proto::COMPLETED);
+  EXPECT_EQ(calls, 1);
   EXPECT_TRUE(Verify(*journal_)->empty());
 }
 
