@@ -109,6 +109,8 @@ Status Validate(Settings& s) {
   if (ctl.observe_concurrency() != 0) s.observe_concurrency = ctl.observe_concurrency();
   ZLH_RETURN_IF_ERROR(Duration("controller.lockTtl", ctl.lock_ttl(), &s.lock_ttl));
   if (s.lock_ttl < Millis(300)) return Bad("controller.lockTtl", "must be at least 300ms");
+  ZLH_RETURN_IF_ERROR(Duration("controller.leaseStaleAfter", ctl.lease_stale_after(),
+                               &s.lease_stale_after));
   for (auto [field, d] : {std::pair{"timing.readinessProbeInterval", s.readiness_probe_interval},
                           {"controller.reconcileInterval", s.reconcile_interval},
                           {"timing.leaseHeartbeatInterval", s.lease_heartbeat_interval},

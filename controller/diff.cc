@@ -5,7 +5,7 @@ namespace {
 
 void Add(std::vector<Decision>& out, const ServerObservation& s, const Policy& policy,
          const char* drift, const char* rule, int level, const char* repair) {
-  Decision d{s.server_id, drift, rule, level, "", repair};
+  Decision d{s.server_id, drift, rule, level, "", repair, "", 0};
   if (s.lease_held || s.maintenance) {
     d.action = "held";  // §6.3: no repair under an operation's lease or in maintenance
   } else if (level > policy.max_repair_level) {
@@ -39,6 +39,20 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
       Add(out, s, policy, "agent_offline", "container running, agent unreachable: restart_agent", 2,
           "restart_agent");
     }
+  }
+  // Housekeeping, outside the levels (§6.1): a stale lease of an ended or unknown holder is
+  // cleared; one whose holder lives is only alerted.
+  for (const StaleLease& l : observation.stale_leases) {
+    Decision d{l.server_id, "stale_lease", "", 0, "", "", l.holder, l.epoch};
+    if (l.holder_state == "live") {
+      d.rule = "a stale lease whose holder is live: alert once, never cleared automatically";
+      d.action = "notify";
+    } else {
+      d.rule = "a stale lease whose holder is " + l.holder_state + ": clear it, bumping the epoch";
+      d.action = "repair";
+      d.repair = "clear_stale_lease";
+    }
+    out.push_back(std::move(d));
   }
   return out;
 }

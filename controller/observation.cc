@@ -43,8 +43,16 @@ std::string ToJson(const Observation& o) {
         {"dnsSrv", s.dns_srv_ok},          {"proxyKnown", s.proxy_known},
         {"proxy", s.proxy_ok}});
   }
+  json::array leases;
+  for (const auto& l : o.stale_leases) {
+    leases.push_back(json::object{{"serverId", l.server_id}, {"holder", l.holder}, {"epoch", l.epoch},
+                                  {"holderState", l.holder_state}, {"silentMs", l.silent_ms}});
+  }
   json::array errors(o.errors.begin(), o.errors.end());
-  return json::serialize(json::object{{"tick", o.tick}, {"servers", std::move(servers)}, {"errors", std::move(errors)}});
+  return json::serialize(json::object{{"tick", o.tick},
+                                      {"servers", std::move(servers)},
+                                      {"staleLeases", std::move(leases)},
+                                      {"errors", std::move(errors)}});
 }
 
 Result<Observation> ParseObservation(const std::string& text) {
@@ -79,6 +87,15 @@ Result<Observation> ParseObservation(const std::string& text) {
       out.servers.push_back(std::move(so));
     }
   }
+  if (auto* leases = o.if_contains("staleLeases"); leases && leases->is_array()) {
+    for (const auto& item : leases->as_array()) {
+      if (!item.is_object()) continue;
+      const json::object& l = item.as_object();
+      out.stale_leases.push_back({Str(l, "serverId"), Str(l, "holder"),
+                                  static_cast<uint64_t>(Int(l, "epoch")), Str(l, "holderState"),
+                                  Int(l, "silentMs")});
+    }
+  }
   if (auto* errors = o.if_contains("errors"); errors && errors->is_array()) {
     for (const auto& e : errors->as_array()) {
       if (e.is_string()) out.errors.emplace_back(e.as_string());
@@ -91,7 +108,8 @@ std::string ToJson(const std::vector<Decision>& decisions) {
   json::array out;
   for (const auto& d : decisions) {
     out.push_back(json::object{{"serverId", d.server_id}, {"drift", d.drift}, {"rule", d.rule},
-                               {"level", d.level},        {"action", d.action}, {"repair", d.repair}});
+                               {"level", d.level},        {"action", d.action}, {"repair", d.repair},
+                               {"holder", d.holder},      {"epoch", d.epoch}});
   }
   return json::serialize(out);
 }
@@ -105,7 +123,8 @@ Result<std::vector<Decision>> ParseDecisions(const std::string& text) {
     if (!item.is_object()) continue;
     const json::object& d = item.as_object();
     out.push_back({Str(d, "serverId"), Str(d, "drift"), Str(d, "rule"),
-                   static_cast<int>(Int(d, "level")), Str(d, "action"), Str(d, "repair")});
+                   static_cast<int>(Int(d, "level")), Str(d, "action"), Str(d, "repair"),
+                   Str(d, "holder"), static_cast<uint64_t>(Int(d, "epoch"))});
   }
   return out;
 }

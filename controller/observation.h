@@ -36,9 +36,19 @@ struct ServerObservation {
   bool proxy_ok = false;  // game servers only
 };
 
+// A held server lease not heartbeated for longer than the stale limit.
+struct StaleLease {
+  std::string server_id;
+  std::string holder;
+  uint64_t epoch = 0;
+  std::string holder_state;  // live, ended, unknown
+  int64_t silent_ms = 0;     // since the last heartbeat
+};
+
 struct Observation {
   int64_t tick = 0;
   std::vector<ServerObservation> servers;
+  std::vector<StaleLease> stale_leases;
   std::vector<std::string> errors;  // services that did not answer: an observation, not a crash
 };
 
@@ -51,7 +61,11 @@ struct Decision {
   // repair: start the repair workflow; notify: alert only (above the allowed level);
   // held: a lease or maintenance holds it back (audit log only).
   std::string action;
-  std::string repair;  // republish_dns, reregister_proxy, restart_agent, start_container
+  std::string repair;  // republish_dns, reregister_proxy, restart_agent, start_container,
+                       // clear_stale_lease
+  // clear_stale_lease: the lease as observed (the repair clears only that holder at that epoch).
+  std::string holder;
+  uint64_t epoch = 0;
 };
 
 std::string ToJson(const Observation& o);

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "activities/agent_http.h"
+#include "base/clock.h"
 #include "fleet/tables.h"
 #include "flows/steps.h"
 
@@ -68,6 +69,25 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     auto maintenance = fleet::ReadMaintenance(*d.journal, server.server_id());
     so.maintenance = maintenance.ok() && maintenance->has_value() && (*maintenance)->on();
     o.servers.push_back(std::move(so));
+  }
+
+  // Leases not heartbeated for longer than the stale limit, and whether their holders live.
+  auto leases = fleet::ListLeases(*d.journal);
+  if (!leases.ok()) o.errors.push_back("journal: " + leases.status().ToString());
+  for (const auto& lease : leases.ok() ? *leases : std::vector<proto::Lease>()) {
+    if (lease.holder().empty()) continue;
+    auto beat = fleet::ReadHeartbeat(*d.journal, lease.server_id());
+    int64_t last = beat.ok() && beat->has_value() ? **beat : lease.acquired_ms();
+    int64_t silent = NowMs() - last;
+    if (silent <= s.lease_stale_after.count()) continue;
+    auto summary = d.journal->ReadSummary(lease.holder());
+    std::string state = "unknown";
+    if (summary.ok() && summary->has_value()) {
+      int st = (*summary)->status();
+      bool ended = st == proto::COMPLETED || st == proto::FAILED || st == proto::CANCELLED;
+      state = ended ? "ended" : "live";
+    }
+    o.stale_leases.push_back({lease.server_id(), lease.holder(), lease.epoch(), state, silent});
   }
 
   // One call each for the containers and the proxy's registrations.

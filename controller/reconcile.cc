@@ -40,7 +40,8 @@ int64_t TickOf(const std::string& input) {
 json::object RepairInput(const Incidented& i) {
   return json::object{{"serverId", i.decision.server_id}, {"drift", i.decision.drift},
                       {"repair", i.decision.repair},      {"level", i.decision.level},
-                      {"firstTick", i.first_tick},        {"rule", i.decision.rule}};
+                      {"firstTick", i.first_tick},        {"rule", i.decision.rule},
+                      {"holder", i.decision.holder},      {"epoch", i.decision.epoch}};
 }
 
 Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
@@ -134,10 +135,12 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
     auto sent = co_await ctx.Step(
         "alert",
         [&d, a](const StepInfo& info) -> Task<Result<std::string>> {
+          std::string why = a.decision.level > 0
+                                ? " — a level-" + std::to_string(a.decision.level) +
+                                      " repair, above the allowed level; not repaired"
+                                : "";
           std::string text = "Drift on server " + a.decision.server_id + ": " + a.decision.rule +
-                             " — a level-" + std::to_string(a.decision.level) +
-                             " repair, above the allowed level; not repaired. Incident since tick " +
-                             std::to_string(a.first_tick) + ".";
+                             why + ". Incident since tick " + std::to_string(a.first_tick) + ".";
           ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
           co_return "sent";
         },
@@ -192,6 +195,33 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
   co_return InvalidArgument("unknown repair '" + repair + "'");
 }
 
+// Housekeeping: clears a stale lease if the holder observed still holds it at the epoch observed
+// (bumping the epoch, recorded on the server's lease stream), and alerts: it breaks §8.4.
+Task<Result<std::string>> ClearStaleLease(flows::Deps& d, Context& ctx, const std::string& server_id,
+                                          const std::string& holder, uint64_t epoch) {
+  auto cleared = co_await ctx.TxnStep(
+      "clear_stale_lease",
+      [server_id, holder, epoch](journal::Txn& t, const StepInfo&) -> Result<std::string> {
+        auto done = fleet::ClearLease(t, server_id, holder, epoch);
+        if (!done.ok()) return done.status();
+        return *done ? "cleared" : "changed meanwhile: left alone";
+      });
+  if (!cleared.ok()) co_return cleared.status();
+  if (*cleared == "cleared") {
+    (void)co_await ctx.Step(
+        "notify",
+        [&d, server_id, holder, epoch](const StepInfo& info) -> Task<Result<std::string>> {
+          std::string text = "Cleared the stale lease of server " + server_id + " held by " + holder +
+                             " (epoch " + std::to_string(epoch) + " → " + std::to_string(epoch + 1) +
+                             "): its holder had ended or was unknown, which must not happen (§8.4).";
+          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
+          co_return "sent";
+        },
+        flows::ActivityPolicy(*d.settings));
+  }
+  co_return *cleared;
+}
+
 Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
   boost::system::error_code ec;
   json::value v = json::parse(ctx.input(), ec);
@@ -200,6 +230,10 @@ Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
   std::string server_id(in.at("serverId").as_string());
   std::string repair(in.at("repair").as_string());
   int64_t level = in.at("level").as_int64();
+  if (repair == "clear_stale_lease") {
+    co_return co_await ClearStaleLease(d, ctx, server_id, std::string(in.at("holder").as_string()),
+                                       in.at("epoch").to_number<uint64_t>());
+  }
   // Nothing repairs a server under an operation's lease or in maintenance (§6.3).
   auto checked = co_await ctx.TxnStep(
       "check", [server_id](journal::Txn& t, const StepInfo&) -> Result<std::string> {

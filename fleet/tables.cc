@@ -201,6 +201,36 @@ void PutLease(journal::Txn& txn, const proto::Lease& lease) {
   txn.Put(Cf::kDomain, Key(kLeases, lease.server_id()), lease.SerializeAsString());
 }
 
+Result<std::vector<proto::Lease>> ListLeases(const journal::Journal& journal) {
+  std::vector<proto::Lease> out;
+  Status bad;
+  ZLH_RETURN_IF_ERROR(journal.Scan(Cf::kDomain, Key(kLeases, ""), [&](std::string_view, std::string_view v) {
+    proto::Lease l;
+    if (!l.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      bad = Status(Code::kCorruption, "unreadable lease record");
+      return false;
+    }
+    out.push_back(std::move(l));
+    return true;
+  }));
+  ZLH_RETURN_IF_ERROR(bad);
+  return out;
+}
+
+Result<bool> ClearLease(journal::Txn& txn, const std::string& server_id, const std::string& holder,
+                        uint64_t epoch) {
+  auto lease = GetLease(txn, server_id);
+  if (!lease.ok()) return lease.status();
+  if (lease->holder() != holder || lease->epoch() != epoch) return false;
+  lease->clear_holder();
+  lease->clear_acquired_ms();
+  lease->set_epoch(epoch + 1);
+  PutLease(txn, *lease);
+  std::string payload = "{\"epoch\":" + std::to_string(epoch + 1) + ",\"clearedHolder\":\"" + holder + "\"}";
+  ZLH_RETURN_IF_ERROR(AppendSystemInput(txn, "sys.lease." + server_id, "lease", server_id, payload));
+  return true;
+}
+
 void PutHeartbeat(journal::Batch& batch, std::string_view server_id, int64_t at_ms) {
   std::string v;
   journal::PutU64(&v, static_cast<uint64_t>(at_ms));

@@ -70,6 +70,12 @@ Result<std::vector<std::pair<int64_t, std::string>>> ListVmids(const journal::Jo
 Result<proto::Lease> GetLease(journal::Txn& txn, std::string_view server_id);
 Result<proto::Lease> ReadLease(const journal::Journal& journal, std::string_view server_id);
 void PutLease(journal::Txn& txn, const proto::Lease& lease);
+// Every lease row (held or not).
+Result<std::vector<proto::Lease>> ListLeases(const journal::Journal& journal);
+// Clears the lease if `holder` still holds it at `epoch`: the epoch is bumped, and the clearing is
+// recorded on "sys.lease.<server>" (SPEC §4.6). False when the lease changed meanwhile.
+Result<bool> ClearLease(journal::Txn& txn, const std::string& server_id, const std::string& holder,
+                        uint64_t epoch);
 // Side tables.
 void PutHeartbeat(journal::Batch& batch, std::string_view server_id, int64_t at_ms);
 Result<std::optional<int64_t>> ReadHeartbeat(const journal::Journal& journal,

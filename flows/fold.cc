@@ -162,6 +162,21 @@ Result<FoldedDomain> FoldDomain(const journal::Journal& journal) {
     if (c.release_vmid) it->second.set_vmid(0);
   }
 
+  // A cleared lease (the controller's housekeeping) is free at the epoch the clearing set.
+  auto cleared = LastInputs(journal, "sys.lease.");
+  if (!cleared.ok()) return cleared.status();
+  for (const auto& [server, payload] : *cleared) {
+    boost::system::error_code ec;
+    json::value v = json::parse(payload, ec);
+    if (ec || !v.is_object() || !v.as_object().contains("epoch")) continue;
+    uint64_t epoch = v.as_object().at("epoch").to_number<uint64_t>();
+    proto::Lease& lease = out.leases[server];
+    if (epoch >= lease.epoch()) {
+      lease.set_server_id(server);
+      lease.set_epoch(epoch);
+      lease.clear_holder();
+    }
+  }
   auto maintenance = LastInputs(journal, "sys.maintenance.");
   if (!maintenance.ok()) return maintenance.status();
   for (const auto& [server, payload] : *maintenance) {
