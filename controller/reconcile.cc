@@ -6,8 +6,10 @@
 #include <set>
 
 #include "activities/agent_http.h"
+#include "base/clock.h"
 #include "controller/controller.h"
 #include "controller/diff.h"
+#include "controller/incidents.h"
 #include "controller/observe.h"
 #include "fleet/tables.h"
 #include "flows/steps.h"
@@ -20,14 +22,6 @@ using workflows::Context;
 using workflows::StepInfo;
 using workflows::Task;
 
-// A decision with its incident.
-struct Incidented {
-  Decision decision;
-  int64_t first_tick = 0;
-  bool alert = false;  // a new incident whose once-per-incident alert is due
-};
-
-
 int64_t TickOf(const std::string& input) {
   boost::system::error_code ec;
   json::value v = json::parse(input, ec);
@@ -37,11 +31,33 @@ int64_t TickOf(const std::string& input) {
   return v.as_object().at("tick").as_int64();
 }
 
-json::object RepairInput(const Incidented& i) {
-  return json::object{{"serverId", i.decision.server_id}, {"drift", i.decision.drift},
-                      {"repair", i.decision.repair},      {"level", i.decision.level},
-                      {"firstTick", i.first_tick},        {"rule", i.decision.rule},
-                      {"holder", i.decision.holder},      {"epoch", i.decision.epoch}};
+json::object RepairInput(const Act& a) {
+  return json::object{{"serverId", a.decision.server_id}, {"drift", a.decision.drift},
+                      {"repair", a.decision.repair},      {"level", a.decision.level},
+                      {"firstTick", a.first_tick},        {"attempt", a.attempt},
+                      {"rule", a.decision.rule},          {"holder", a.decision.holder},
+                      {"epoch", a.decision.epoch}};
+}
+
+Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& info) {
+  const Decision& dec = a.decision;
+  std::string text;
+  if (a.outcome == "exhausted") {
+    text = "Repair " + dec.repair + " of server " + dec.server_id + " failed " +
+           std::to_string(kMaxRepairAttempts) + " times (" + dec.drift + "): it needs a person.";
+  } else if (a.outcome == "breaker") {
+    text = "Circuit breaker tripped on server " + dec.server_id + ": " +
+           std::to_string(kBreakerRepairsPerHour) + " repairs in the last hour; " + dec.drift +
+           " is not repaired until the hour has passed.";
+  } else {
+    std::string why = dec.level > 0 ? " — a level-" + std::to_string(dec.level) +
+                                          " repair, above the allowed level; not repaired"
+                                    : "";
+    text = "Drift on server " + dec.server_id + ": " + dec.rule + why + ". Incident since tick " +
+           std::to_string(a.first_tick) + ".";
+  }
+  ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
+  co_return "sent";
 }
 
 Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
@@ -66,61 +82,30 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
   auto decisions = ParseDecisions(*decided);
   if (!decisions.ok()) co_return decisions.status();
 
-  // Incidents: opened by the first tick that sees a drift, closed by the first that does not.
+  // Incidents, attempts and breakers, in the same write as this step's event.
   auto recorded = co_await ctx.TxnStep(
       "record_incidents",
       [decisions = *decisions, tick](journal::Txn& t, const StepInfo&) -> Result<std::string> {
-        auto open = fleet::ListIncidents(t);
-        if (!open.ok()) return open.status();
-        std::map<std::pair<std::string, std::string>, proto::Incident> by_key;
-        for (auto& i : *open) by_key[{i.server_id(), i.drift()}] = i;
-        std::set<std::pair<std::string, std::string>> seen;
-        json::array out;
-        for (const Decision& d : decisions) {
-          std::pair<std::string, std::string> key{d.server_id, d.drift};
-          seen.insert(key);
-          proto::Incident incident;
-          auto it = by_key.find(key);
-          if (it != by_key.end()) {
-            incident = it->second;
-          } else {
-            incident.set_server_id(d.server_id);
-            incident.set_drift(d.drift);
-            incident.set_first_tick(tick);
-          }
-          bool alert = d.action == "notify" && !incident.alerted();
-          if (alert) incident.set_alerted(true);
-          fleet::PutIncident(t, incident);
-          out.push_back(json::object{{"firstTick", incident.first_tick()}, {"alert", alert}});
-        }
-        for (const auto& [key, incident] : by_key) {
-          if (!seen.count(key)) fleet::DeleteIncident(t, key.first, key.second);
-        }
-        return json::serialize(out);
+        auto acts = RecordIncidents(t, decisions, tick, NowMs());
+        if (!acts.ok()) return acts.status();
+        return ToJson(*acts);
       });
   if (!recorded.ok()) co_return recorded.status();
-  std::vector<Incidented> acts;
-  {
-    json::value v = json::parse(*recorded);
-    const json::array& list = v.as_array();
-    for (size_t i = 0; i < decisions->size() && i < list.size(); ++i) {
-      acts.push_back({(*decisions)[i], list[i].at("firstTick").as_int64(), list[i].at("alert").as_bool()});
-    }
-  }
+  auto parsed = ParseActs(*recorded, *decisions);
+  if (!parsed.ok()) co_return parsed.status();
+  std::vector<Act> acts = std::move(*parsed);
 
-  // One repair workflow per incident (its dedup key), so a repair that outlives a tick is not
-  // started twice.
+  // One repair workflow per attempt (its dedup key), so none is started twice.
   auto started = co_await ctx.Step(
       "start_repairs",
       [&d, &acts](const StepInfo&) -> Task<Result<std::string>> {
         json::array ids;
         for (const auto& a : acts) {
-          if (a.decision.action != "repair") continue;
+          if (a.outcome != "repair") continue;
           workflows::StartRequest req;
           req.type = kRepair;
           req.input = json::serialize(RepairInput(a));
-          req.dedup_key = "repair\x1f" + a.decision.server_id + "\x1f" + a.decision.drift + "\x1f" +
-                          std::to_string(a.first_tick);
+          req.dedup_key = RepairDedupKey(a);
           auto r = co_await d.engine->Start(std::move(req));
           if (!r.ok()) co_return r.status();
           ids.push_back(json::string(r->id));
@@ -129,20 +114,14 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
       });
   if (!started.ok()) co_return started.status();
 
-  // Drift above the allowed level: #alerts-critical with a ping, once per incident.
+  // #alerts-critical, with a ping, once: drift above the allowed level (once per incident), a
+  // repair that failed 3 times (once per incident), a tripped breaker (once per server per hour).
   for (const auto& a : acts) {
     if (!a.alert) continue;
     auto sent = co_await ctx.Step(
         "alert",
         [&d, a](const StepInfo& info) -> Task<Result<std::string>> {
-          std::string why = a.decision.level > 0
-                                ? " — a level-" + std::to_string(a.decision.level) +
-                                      " repair, above the allowed level; not repaired"
-                                : "";
-          std::string text = "Drift on server " + a.decision.server_id + ": " + a.decision.rule +
-                             why + ". Incident since tick " + std::to_string(a.first_tick) + ".";
-          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
-          co_return "sent";
+          co_return co_await Alert(d, a, info);
         },
         flows::ActivityPolicy(*d.settings));
     if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
@@ -151,8 +130,10 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
   // #audit-log: one message per tick listing what it did (nothing when it did nothing).
   std::string audit;
   for (const auto& a : acts) {
-    audit += "\n- " + a.decision.server_id + ": " + a.decision.drift + " → " + a.decision.action +
-             (a.decision.action == "repair" ? " (" + a.decision.repair + ")" : "");
+    audit += "\n- " + a.decision.server_id + ": " + a.decision.drift + " → " + a.outcome +
+             (a.outcome == "repair" ? " (" + a.decision.repair + ", attempt " +
+                                          std::to_string(a.attempt) + ")"
+                                    : "");
   }
   if (!audit.empty()) {
     auto sent = co_await ctx.Step(

@@ -19,6 +19,7 @@ constexpr char kMaintenance = 'm';
 constexpr char kBilling = 'k';
 constexpr char kBillingEvents = 'b';
 constexpr char kIncidents = 'i';
+constexpr char kBreakers = 'r';
 
 std::string Key(char table, std::string_view key) { return journal::DomainKey(table, key); }
 
@@ -349,6 +350,29 @@ void PutIncident(journal::Txn& txn, const proto::Incident& incident) {
 
 void DeleteIncident(journal::Txn& txn, const std::string& server_id, const std::string& drift) {
   txn.Delete(Cf::kDomain, Key(kIncidents, Pair(server_id, drift)));
+}
+
+Result<proto::Breaker> GetBreaker(journal::Txn& txn, const std::string& server_id) {
+  auto found = Decode<proto::Breaker>(txn.Get(Cf::kDomain, Key(kBreakers, server_id)), "breaker");
+  if (!found.ok()) return found.status();
+  if (found->has_value()) return std::move(**found);
+  proto::Breaker b;
+  b.set_server_id(server_id);
+  return b;
+}
+
+void PutBreaker(journal::Txn& txn, const proto::Breaker& breaker) {
+  txn.Put(Cf::kDomain, Key(kBreakers, breaker.server_id()), breaker.SerializeAsString());
+}
+
+Result<std::vector<proto::Breaker>> ListBreakers(const journal::Journal& journal) {
+  std::vector<proto::Breaker> out;
+  ZLH_RETURN_IF_ERROR(journal.Scan(Cf::kDomain, Key(kBreakers, ""), [&](std::string_view, std::string_view v) {
+    proto::Breaker b;
+    if (b.ParseFromArray(v.data(), static_cast<int>(v.size()))) out.push_back(std::move(b));
+    return true;
+  }));
+  return out;
 }
 
 }  // namespace zlh::fleet

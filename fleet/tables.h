@@ -16,6 +16,7 @@
 //   'k' customer id          → proto.CustomerBilling
 //   'b' billing event id     → ""                  (webhook events already applied)
 //   'i' server \0 drift      → proto.Incident      (open incidents of the controller)
+//   'r' server id            → proto.Breaker       (repairs in the last hour, per server)
 //
 // Maintenance and billing change through operator and outside inputs, not workflow steps: each
 // change is also a SystemInput event on a system stream, in the same write (SPEC §4.6).
@@ -108,5 +109,8 @@ Result<bool> ApplyBillingEvent(journal::Txn& txn, const std::string& event_id,
 Result<std::vector<proto::Incident>> ListIncidents(journal::Txn& txn);
 void PutIncident(journal::Txn& txn, const proto::Incident& incident);
 void DeleteIncident(journal::Txn& txn, const std::string& server_id, const std::string& drift);
+Result<proto::Breaker> GetBreaker(journal::Txn& txn, const std::string& server_id);
+void PutBreaker(journal::Txn& txn, const proto::Breaker& breaker);
+Result<std::vector<proto::Breaker>> ListBreakers(const journal::Journal& journal);
 
 }  // namespace zlh::fleet

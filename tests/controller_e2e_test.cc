@@ -130,5 +130,44 @@ TEST_F(ControllerTest, MaintenanceHoldsARepairBackUntilItEnds) {
   EXPECT_TRUE(Eventually([&] { return DnsRecordsNamed("alpha.play.example") == 1; }));
 }
 
+// A repair that keeps failing is tried 3 times for its incident, then #alerts-critical is pinged
+// once; no fourth attempt.
+TEST_F(ControllerTest, ARepairFailingThreeTimesIsAlertedOnce) {
+  ASSERT_EQ(z_.SimPost("/sim/faults", R"({"call": "dns.publish", "mode": "error", "count": 1000, "status": 400})"), 200);
+  ASSERT_EQ(Drift("dns_missing"), 200);
+  ASSERT_TRUE(Eventually([&] { return Messages("alerts-critical").size() == 1; }));
+  WaitTicks(3);
+  EXPECT_EQ(Messages("alerts-critical").size(), 1u);
+  EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find("failed 3 times"),
+            std::string::npos);
+  json::object repairs = z_.Body(z_.Api("GET", "/api/workflows?type=repair", "", true));
+  EXPECT_EQ(repairs["workflows"].as_array().size(), 3u);
+  for (const auto& w : repairs["workflows"].as_array()) EXPECT_EQ(w.at("status").as_string(), "failed");
+}
+
+// The breaker: 3 repairs of one server in the rolling hour, whatever the drift; the fourth drift
+// is held back and alerted once, also after a restart (the breaker is persisted).
+TEST_F(ControllerTest, TheBreakerTripsAtThreeRepairsAnHourAndHoldsAcrossARestart) {
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(Drift(i % 2 ? "proxy_missing" : "dns_missing"), 200);
+    ASSERT_TRUE(Eventually([&] {
+      return DnsRecordsNamed("alpha.play.example") == 1 &&
+             z_.SimState()["proxyRegistrations"].as_array().size() == 1;
+    })) << "repair " << i;
+    WaitTicks(1);  // the incident closes
+  }
+  ASSERT_EQ(Drift("dns_missing"), 200);
+  ASSERT_TRUE(Eventually([&] { return Messages("alerts-critical").size() == 1; }));
+  EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find("breaker"),
+            std::string::npos);
+  WaitTicks(2);
+  EXPECT_EQ(DnsRecordsNamed("alpha.play.example"), 0u) << "repaired past the breaker";
+  EXPECT_EQ(z_.Stop(), 0);
+  ASSERT_TRUE(z_.Start());
+  WaitTicks(3);
+  EXPECT_EQ(DnsRecordsNamed("alpha.play.example"), 0u) << "a restart reset the breaker";
+  EXPECT_EQ(Messages("alerts-critical").size(), 1u) << "alerted more than once in the hour";
+}
+
 }  // namespace
 }  // namespace zlh

@@ -1,0 +1,137 @@
+#include "controller/incidents.h"
+
+#include <boost/json.hpp>
+#include <map>
+#include <set>
+
+#include "fleet/tables.h"
+#include "journal/format.h"
+#include "proto/records.pb.h"
+
+namespace zlh::controller {
+namespace {
+
+namespace json = boost::json;
+
+constexpr int64_t kHourMs = 3'600'000;
+
+// The state of attempt `attempt`'s repair workflow: "" (not started yet), or its status.
+Result<int> RepairStatus(journal::Txn& t, const std::string& dedup_key) {
+  auto id = t.Get(journal::Cf::kIndex, journal::DedupIndexKey(dedup_key));
+  if (!id.ok()) return id.status();
+  if (!id->has_value()) return 0;
+  auto raw = t.Get(journal::Cf::kSummaries, **id);
+  if (!raw.ok()) return raw.status();
+  proto::WorkflowSummary s;
+  if (!raw->has_value() || !s.ParseFromString(**raw)) return 0;
+  return static_cast<int>(s.status());
+}
+
+bool Terminal(int status) {
+  return status == proto::COMPLETED || status == proto::FAILED || status == proto::CANCELLED;
+}
+
+}  // namespace
+
+std::string RepairDedupKey(const Act& a) {
+  return "repair\x1f" + a.decision.server_id + "\x1f" + a.decision.drift + "\x1f" +
+         std::to_string(a.first_tick) + "\x1f" + std::to_string(a.attempt);
+}
+
+Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Decision>& decisions,
+                                         int64_t tick, int64_t now_ms) {
+  auto open = fleet::ListIncidents(t);
+  if (!open.ok()) return open.status();
+  std::map<std::pair<std::string, std::string>, proto::Incident> incidents;
+  for (auto& i : *open) incidents[{i.server_id(), i.drift()}] = i;
+  std::set<std::pair<std::string, std::string>> seen;
+  std::vector<Act> acts;
+  for (const Decision& d : decisions) {
+    std::pair<std::string, std::string> key{d.server_id, d.drift};
+    seen.insert(key);
+    proto::Incident& incident = incidents[key];
+    if (incident.server_id().empty()) {
+      incident.set_server_id(d.server_id);
+      incident.set_drift(d.drift);
+      incident.set_first_tick(tick);
+    }
+    Act act{d, incident.first_tick(), d.action, 0, false};
+    if (d.action == "notify") {
+      act.alert = !incident.alerted();
+      incident.set_alerted(true);
+    } else if (d.action == "repair") {
+      bool start = true;
+      if (incident.attempts() > 0) {
+        Act last = act;
+        last.attempt = incident.attempts();
+        auto status = RepairStatus(t, RepairDedupKey(last));
+        if (!status.ok()) return status.status();
+        if (!Terminal(*status)) {
+          start = false;
+          act.outcome = "in_progress";
+        } else if (incident.attempts() >= kMaxRepairAttempts) {
+          start = false;
+          act.outcome = "exhausted";
+          act.alert = !incident.alerted();
+          incident.set_alerted(true);
+        }
+      }
+      if (start && d.level > 0) {
+        auto breaker = fleet::GetBreaker(t, d.server_id);
+        if (!breaker.ok()) return breaker.status();
+        proto::Breaker kept;
+        kept.set_server_id(d.server_id);
+        kept.set_alerted_ms(breaker->alerted_ms());
+        for (int64_t at : breaker->repairs_ms()) {
+          if (now_ms - at < kHourMs) kept.add_repairs_ms(at);
+        }
+        if (static_cast<size_t>(kept.repairs_ms_size()) >= kBreakerRepairsPerHour) {
+          start = false;
+          act.outcome = "breaker";
+          act.alert = now_ms - kept.alerted_ms() >= kHourMs;
+          if (act.alert) kept.set_alerted_ms(now_ms);
+        } else {
+          kept.add_repairs_ms(now_ms);
+        }
+        fleet::PutBreaker(t, kept);
+      }
+      if (start) {
+        incident.set_attempts(incident.attempts() + 1);
+        act.outcome = "repair";
+        act.attempt = incident.attempts();
+      }
+    }
+    fleet::PutIncident(t, incident);
+    acts.push_back(std::move(act));
+  }
+  for (const auto& [key, incident] : incidents) {
+    if (!seen.count(key)) fleet::DeleteIncident(t, key.first, key.second);
+  }
+  return acts;
+}
+
+std::string ToJson(const std::vector<Act>& acts) {
+  json::array out;
+  for (const auto& a : acts) {
+    out.push_back(json::object{{"firstTick", a.first_tick}, {"outcome", a.outcome},
+                               {"attempt", a.attempt},      {"alert", a.alert}});
+  }
+  return json::serialize(out);
+}
+
+Result<std::vector<Act>> ParseActs(const std::string& text, const std::vector<Decision>& decisions) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_array() || v.as_array().size() != decisions.size()) {
+    return Status(Code::kCorruption, "record_incidents: unreadable result");
+  }
+  std::vector<Act> out;
+  for (size_t i = 0; i < decisions.size(); ++i) {
+    const json::object& o = v.as_array()[i].as_object();
+    out.push_back({decisions[i], o.at("firstTick").as_int64(), std::string(o.at("outcome").as_string()),
+                   static_cast<uint32_t>(o.at("attempt").as_int64()), o.at("alert").as_bool()});
+  }
+  return out;
+}
+
+}  // namespace zlh::controller
