@@ -18,8 +18,11 @@ namespace zlh::controller {
 inline constexpr char kReconcile[] = "reconcile";
 inline constexpr char kRepair[] = "repair";
 
-// Registers `reconcile` (queue control) and `repair` (queue repair).
-Status Register(workflows::Registry& registry, flows::Deps& deps);
+class DecisionLog;
+
+// Registers `reconcile` (queue control) and `repair` (queue repair). `log`, when set, receives
+// every decision (GET /api/controller); it must outlive the engine.
+Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* log = nullptr);
 
 // The start of tick `tick`'s reconcile: dedup key per tick, so a restart never fires it twice.
 workflows::StartRequest ReconcileStart(int64_t tick);

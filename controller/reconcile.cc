@@ -8,6 +8,7 @@
 #include "activities/agent_http.h"
 #include "base/clock.h"
 #include "controller/controller.h"
+#include "controller/decision_log.h"
 #include "controller/diff.h"
 #include "controller/incidents.h"
 #include "controller/observe.h"
@@ -60,7 +61,7 @@ Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& in
   co_return "sent";
 }
 
-Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
+Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& ctx) {
   int64_t tick = TickOf(ctx.input());
   auto observed = co_await ctx.Step(
       "observe",
@@ -113,6 +114,18 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
         co_return json::serialize(ids);
       });
   if (!started.ok()) co_return started.status();
+  if (log) {
+    json::value ids = json::parse(*started);
+    size_t next = 0;
+    for (const auto& a : acts) {
+      std::string id;
+      if (a.outcome == "repair" && next < ids.as_array().size()) {
+        id = std::string(ids.as_array()[next++].as_string());
+      }
+      log->Add({tick, a.decision.server_id, a.decision.drift, a.decision.rule, a.outcome,
+                a.outcome == "breaker" ? "repairs_per_hour" : "", id});
+    }
+  }
 
   // #alerts-critical, with a ping, once: drift above the allowed level (once per incident), a
   // repair that failed 3 times (once per incident), a tripped breaker (once per server per hour).
@@ -146,6 +159,7 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, Context& ctx) {
         flows::ActivityPolicy(*d.settings));
     if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
   }
+  if (log) log->TickDone(tick, NowMs());
   co_return *decided;
 }
 
@@ -270,10 +284,10 @@ workflows::StartRequest ReconcileStart(int64_t tick) {
   return req;
 }
 
-Status Register(workflows::Registry& registry, flows::Deps& deps) {
+Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* log) {
   flows::Deps* d = &deps;
   ZLH_RETURN_IF_ERROR(registry.Register(kReconcile, "control",
-                                        [d](Context& ctx) { return Reconcile(*d, ctx); }));
+                                        [d, log](Context& ctx) { return Reconcile(*d, log, ctx); }));
   return registry.Register(kRepair, "repair", [d](Context& ctx) { return Repair(*d, ctx); });
 }
 

@@ -93,6 +93,16 @@ TEST_F(ControllerTest, AMissingDnsRecordIsRepublished) {
   EXPECT_EQ(Messages("alerts-repairs").size(), 1u);
   EXPECT_FALSE(Messages("alerts-repairs")[0].at("ping").as_bool());
   EXPECT_FALSE(Messages("audit-log").empty());
+  // GET /api/controller explains it: which drift, which rule, which action, which workflow.
+  json::object c = z_.Body(z_.Api("GET", "/api/controller", "", true));
+  EXPECT_FALSE(c["lastTickAt"].is_null());
+  bool explained = false;
+  for (const auto& d : c["lastDecisions"].as_array()) {
+    explained |= d.at("serverId").as_string() == server_ && d.at("drift").as_string() == "dns_missing" &&
+                 d.at("action").as_string() == "repair" && d.at("workflowId").is_string() &&
+                 !d.at("rule").as_string().empty();
+  }
+  EXPECT_TRUE(explained) << json::serialize(c);
 }
 
 TEST_F(ControllerTest, AMissingProxyRegistrationIsRestored) {
@@ -162,6 +172,10 @@ TEST_F(ControllerTest, TheBreakerTripsAtThreeRepairsAnHourAndHoldsAcrossARestart
             std::string::npos);
   WaitTicks(2);
   EXPECT_EQ(DnsRecordsNamed("alpha.play.example"), 0u) << "repaired past the breaker";
+  json::object c = z_.Body(z_.Api("GET", "/api/controller", "", true));
+  ASSERT_EQ(c["breakers"].as_array().size(), 1u) << json::serialize(c);
+  EXPECT_EQ(c["breakers"].as_array()[0].at("count").as_int64(), 3);
+  EXPECT_FALSE(c["breakers"].as_array()[0].at("openUntil").is_null());
   EXPECT_EQ(z_.Stop(), 0);
   ASSERT_TRUE(z_.Start());
   WaitTicks(3);

@@ -16,6 +16,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +35,8 @@
 #include "api/tokens.h"
 #include "config/config.h"
 #include "controller/controller.h"
+#include "controller/decision_log.h"
+#include "fleet/tables.h"
 #include "flows/flows.h"
 #include "flows/outside.h"
 #include "journal/journal.h"
@@ -250,7 +253,8 @@ int main(int argc, char** argv) {
     spdlog::error("{}", s.ToString());
     return 2;
   }
-  if (zlh::Status s = zlh::controller::Register(registry, deps); !s.ok()) {
+  zlh::controller::DecisionLog decisions;
+  if (zlh::Status s = zlh::controller::Register(registry, deps, &decisions); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 2;
   }
@@ -279,18 +283,35 @@ int main(int argc, char** argv) {
   zlh::journal::Journal& j = **journal;
   zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
   api_deps.controller = [&]() -> boost::json::object {
-    int64_t tick = reconcile_cron.last_tick();
+    int64_t tick_ms = decisions.last_tick_ms();
+    boost::json::array breakers;
+    auto rows = zlh::fleet::ListBreakers(j);
+    for (const auto& b : rows.ok() ? *rows : std::vector<zlh::proto::Breaker>()) {
+      std::vector<int64_t> recent;
+      for (int64_t at : b.repairs_ms()) {
+        if (zlh::NowMs() - at < 3'600'000) recent.push_back(at);
+      }
+      if (recent.empty()) continue;
+      bool open = recent.size() >= 3;
+      breakers.push_back(boost::json::object{
+          {"serverId", b.server_id()},
+          {"kind", "repairs_per_hour"},
+          {"count", recent.size()},
+          {"openUntil", open ? boost::json::value(zlh::FormatRfc3339(
+                                   *std::min_element(recent.begin(), recent.end()) + 3'600'000))
+                             : boost::json::value(nullptr)}});
+    }
     return boost::json::object{
         {"leader", leadership.leader},
         {"fencingToken", engine_options.fencing_token()},
         {"lockTtlMs", lock ? lock->ttl().count() : 0},
-        {"lastTickAt", tick ? boost::json::value(zlh::FormatRfc3339(tick * settings.reconcile_interval.count()))
-                            : boost::json::value(nullptr)},
+        {"lastTickAt", tick_ms ? boost::json::value(zlh::FormatRfc3339(tick_ms))
+                               : boost::json::value(nullptr)},
         {"actingSince", leadership.leader ? boost::json::value(zlh::FormatRfc3339(leadership.since_ms))
                                           : boost::json::value(nullptr)},
         {"redis", !lock ? "off" : lock->redis_ok() ? "ok" : "unreachable"},
-        {"breakers", boost::json::array()},
-        {"lastDecisions", boost::json::array()}};
+        {"breakers", std::move(breakers)},
+        {"lastDecisions", decisions.Json()}};
   };
   api_deps.metrics = [&]() {
     return "# HELP zlh_controller_leader 1 while this node holds the controller lock and runs workflows.\n"
