@@ -18,7 +18,17 @@ struct Cron::State {
   explicit State(asio::any_io_executor ex) : timer(ex) {}
   asio::steady_timer timer;
   bool stopped = false;
+  std::string previous;  // the last tick's workflow
 };
+
+// A tick whose previous run has not ended is skipped: slow ticks collapse instead of queueing.
+bool Cron::PreviousRunning(const State& state) const {
+  if (state.previous.empty()) return false;
+  auto summary = engine_.Summary(state.previous);
+  if (!summary.ok()) return false;
+  int s = summary->status();
+  return s == proto::QUEUED || s == proto::RUNNING || s == proto::WAITING;
+}
 
 Cron::Cron(workflows::Engine& engine, Millis interval,
            std::function<workflows::StartRequest(int64_t)> make)
@@ -35,11 +45,13 @@ void Cron::Start() {
         const int64_t every = interval_.count();
         while (!state->stopped) {
           int64_t tick = NowMs() / every;
-          if (tick != last_tick_) {
+          if (tick != last_tick_ && !PreviousRunning(*state)) {
             last_tick_ = tick;
             auto started = co_await engine_.Start(make_(tick));
             if (state->stopped) co_return;
-            if (!started.ok()) {
+            if (started.ok()) {
+              state->previous = started->id;
+            } else {
               spdlog::warn("cron: tick {} not started: {}", tick, started.status().ToString());
             }
           }

@@ -1,7 +1,8 @@
 // Cron: fires a workflow at every tick of a fixed interval (the 60-second reconcile, SPEC §5.4).
 // Ticks are numbered by wall-clock time (tick = now / interval), and each start carries a dedup key
 // per tick, so a restart never fires a tick twice; after downtime only the current tick fires (the
-// missed ones collapse into it).
+// missed ones collapse into it), and a tick whose previous run has not ended is skipped, so slow
+// runs never pile up.
 //
 // Thread-safety: runs on the engine's thread; Start and Stop there too.
 #pragma once
@@ -30,6 +31,7 @@ class Cron {
 
  private:
   struct State;
+  bool PreviousRunning(const State& state) const;
   workflows::Engine& engine_;
   Millis interval_;
   std::function<workflows::StartRequest(int64_t)> make_;
