@@ -3,6 +3,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 
 namespace zlh::api {
 
@@ -10,25 +11,28 @@ namespace asio = boost::asio;
 
 Result<std::unique_ptr<SimServer>> SimServer::Open(asio::io_context& io, std::string host,
                                                    uint16_t port, std::string state_file,
-                                                   std::vector<std::string> nodes) {
+                                                   std::vector<std::string> nodes, Millis latency) {
   auto world = activities::sim::World::Open(std::move(state_file), std::move(nodes));
   if (!world.ok()) return world.status();
   ServerOptions options;
   options.host = std::move(host);
   options.port = port;
   options.body_limit = 1 << 20;
-  return std::unique_ptr<SimServer>(new SimServer(io, std::move(options), std::move(*world)));
+  return std::unique_ptr<SimServer>(
+      new SimServer(io, std::move(options), std::move(*world), latency));
 }
 
 SimServer::SimServer(asio::io_context& io, ServerOptions options,
-                     std::unique_ptr<activities::sim::World> world)
+                     std::unique_ptr<activities::sim::World> world, Millis latency)
     : world_(std::move(world)),
+      latency_(std::make_shared<Millis>(latency)),
       host_(options.host),
       http_(io, options, [this, &io](const Request& req) -> Task<Response> {
         activities::sim::HttpReply reply =
             world_->Handle({req.method, req.path, req.query, req.headers, req.body});
-        if (reply.delay_ms > 0) {
-          asio::steady_timer delay(io, std::chrono::milliseconds(reply.delay_ms));
+        int64_t wait = std::max<int64_t>(reply.delay_ms, latency_->count());
+        if (wait > 0) {
+          asio::steady_timer delay(io, std::chrono::milliseconds(wait));
           co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
         }
         Response r;

@@ -17,18 +17,23 @@ namespace zlh::api {
 class SimServer {
  public:
   // Opens the world (`state_file` may be empty: memory only). Errors from World::Open.
+  // `latency`: every answer is held this long (zlh-bench's slow-world runs).
   static Result<std::unique_ptr<SimServer>> Open(boost::asio::io_context& io, std::string host,
                                                  uint16_t port, std::string state_file,
-                                                 std::vector<std::string> nodes);
+                                                 std::vector<std::string> nodes,
+                                                 Millis latency = Millis(0));
   // Binds, listens and starts serving; "http://HOST:PORT".
   Result<std::string> Start();
   Task<void> Stop(Millis deadline);
+  // Every answer from now on is held at least `latency`.
+  void SetLatency(Millis latency) { *latency_ = latency; }
 
  private:
   SimServer(boost::asio::io_context& io, ServerOptions options,
-            std::unique_ptr<activities::sim::World> world);
+            std::unique_ptr<activities::sim::World> world, Millis latency);
 
   std::unique_ptr<activities::sim::World> world_;
+  std::shared_ptr<Millis> latency_;
   std::string host_;
   HttpServer http_;
 };

@@ -29,7 +29,7 @@ struct Settings {
   Millis activity_timeout{30'000};
   Millis reconcile_interval{60'000};
   uint32_t max_repair_level = 1;
-  uint32_t observe_concurrency = 16;
+  uint32_t observe_concurrency = 32;
   Millis lock_ttl{15'000};
   Millis lease_stale_after{60'000};
 

@@ -1,5 +1,7 @@
 #include "flows/outside.h"
 
+#include <algorithm>
+
 namespace zlh::flows {
 namespace {
 
@@ -16,7 +18,9 @@ Options WithTls(Options o, const pc::Tls& tls) {
 
 Outside::Outside(const config::Settings& s) : settings_(s) {
   const pc::Config& c = s.file;
-  http_ = std::make_unique<activities::HttpClient>(8);
+  // Calls block a worker each (libcurl's easy interface): as many workers as the controller's
+  // observation keeps in flight, so a 10,000-server tick is not throttled by threads.
+  http_ = std::make_unique<activities::HttpClient>(std::max<size_t>(8, s.observe_concurrency));
 
   activities::ProxmoxOptions pve;
   pve.base_url = c.proxmox().url();

@@ -18,6 +18,9 @@
 #include "tests/daemon_process.h"
 #include "tests/http_fetch.h"
 
+#include <boost/json.hpp>
+#include <sstream>
+
 namespace zlh {
 namespace {
 
@@ -117,6 +120,28 @@ TEST(ZlhdTest, BadOrTakenListenAddressExitsTwo) {
       << ReadFile(tmp.Sub("log3"));
   first.Signal(SIGTERM);
   EXPECT_EQ(first.Wait(30'000ms), 0);
+}
+
+TEST(ZlhdTest, JsonLogsAreOneObjectPerLine) {
+  TempDir tmp;
+  Daemon d({"--data", tmp.Sub("data"), "--listen", "127.0.0.1:0", "--log-format", "json"},
+           tmp.Sub("log"));
+  ASSERT_TRUE(WaitForLog(tmp.Sub("log"), "zlhd ready", 30s)) << ReadFile(tmp.Sub("log"));
+  d.Signal(SIGTERM);
+  EXPECT_EQ(d.Wait(30'000ms), 0);
+  std::istringstream lines(ReadFile(tmp.Sub("log")));
+  int n = 0;
+  for (std::string line; std::getline(lines, line); ++n) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(line, ec);
+    ASSERT_FALSE(ec) << "not JSON: " << line;
+    EXPECT_TRUE(v.is_object() && v.as_object().contains("time") && v.as_object().contains("level") &&
+                v.as_object().contains("msg"))
+        << line;
+  }
+  EXPECT_GE(n, 3);
+  Daemon bad({"--log-format", "yaml"}, tmp.Sub("log2"));
+  EXPECT_EQ(bad.Wait(30'000ms), 2);
 }
 
 // With no --fleet and no config, zlhd runs the simulated fleet in-process and keeps its state in

@@ -4,6 +4,7 @@
 //   zlh-bench fsync-baseline [--data DIR] [--writes N]
 //   zlh-bench recovery [--workflows N] [--data DIR]
 //   zlh-bench provision [--servers N] [--concurrency C] [--data DIR]
+//   zlh-bench reconcile [--servers N] [--latency-ms L] [--concurrency C] [--data DIR]
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
@@ -29,6 +30,7 @@
 #include "scheduler/queues.h"
 #include "tools/bench_driver.h"
 #include "tools/bench_provision.h"
+#include "tools/bench_reconcile.h"
 #include "tools/bench_stats.h"
 #include "workflows/engine.h"
 
@@ -56,6 +58,9 @@ constexpr char kUsage[] =
     "  zlh-bench provision [--servers N] [--concurrency C] [--data DIR]\n"
     "      N provisionings (C at a time) against the simulated world in-process, no injected\n"
     "      latency: the engine's own cost per provisioning. Defaults: N=500, C=8.\n"
+    "  zlh-bench reconcile [--servers N] [--latency-ms L] [--concurrency C] [--data DIR]\n"
+    "      one reconcile tick over N healthy servers of the simulated world in-process, every\n"
+    "      answer held L ms, C probes in flight. Defaults: N=10000, L=0, C=32.\n"
     "Without --data a temporary directory is used and removed.\n";
 
 [[noreturn]] void Usage(const std::string& error) {
@@ -90,7 +95,7 @@ Args Parse(int argc, char** argv) {
     if (a == "--sequential") {
       args.sequential = true;
     } else if (a == "--workflows" || a == "--concurrency" || a == "--data" || a == "--writes" ||
-               a == "--servers") {
+               a == "--servers" || a == "--latency-ms") {
       if (i + 1 >= argc) Usage(a + " needs a value");
       args.values[a.substr(2)] = argv[++i];
     } else {
@@ -333,6 +338,13 @@ int main(int argc, char** argv) {
     std::unique_ptr<TempDir> tmp;
     std::string dir = DataDir(args, tmp);
     return bench::BenchProvision(dir, args.Int("servers", 500), args.Int("concurrency", 8));
+  }
+  if (args.verb == "reconcile") {
+    std::unique_ptr<TempDir> tmp;
+    std::string dir = DataDir(args, tmp);
+    long latency = args.values.count("latency-ms") ? std::stol(args.values.at("latency-ms")) : 0;
+    if (latency < 0) Usage("--latency-ms must not be negative");
+    return bench::BenchReconcile(dir, args.Int("servers", 10000), latency, args.Int("concurrency", 32));
   }
   if (args.verb == "fsync-baseline") return FsyncBaseline(args);
   if (args.verb == "recovery") return Recovery(args, "/proc/self/exe");

@@ -7,6 +7,7 @@
 // Exit codes: 0 clean stop; 2 bad usage or configuration (an address it cannot listen on);
 // 3 journal unusable (held by another process, newer format, corrupt).
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -54,6 +55,7 @@ using zlh::workflows::Task;
 constexpr char kUsage[] =
     "usage: zlhd [--config FILE] [--data DIR] [--listen HOST:PORT] [--fleet sim|URL]\n"
     "            [--reconcile-interval DURATION] [--redis redis://HOST:PORT[/DB]]\n"
+    "            [--log-format text|json]\n"
     "\n"
     "Runs the zlh-flow engine: resumes every unfinished workflow of the journal in DIR, serves\n"
     "the HTTP API and runs the ZLH workflows until SIGTERM/SIGINT.\n"
@@ -71,6 +73,7 @@ constexpr char kUsage[] =
     "  --redis URL         the controller lock on Redis (SPEC 6.4): this node runs workflows\n"
     "                      only while it holds it (standby otherwise: reads, 503 to starts);\n"
     "                      default none: holding the journal makes this node the one\n"
+    "  --log-format F      text (default) or json: one JSON object per line on stderr\n"
     "  --help              this text\n"
     "\n"
     "API tokens: DIR/tokens (written at the first start, mode 0600: admin, portal, webhook).\n"
@@ -78,6 +81,7 @@ constexpr char kUsage[] =
 
 struct Flags {
   std::string config;
+  bool json_logs = false;
   std::optional<zlh::scheduler::RedisUrl> redis;
   zlh::Millis reconcile_interval{0};  // 0: the config's
   std::string fleet;  // "", "sim" or a URL
@@ -107,6 +111,10 @@ Flags ParseFlags(int argc, char** argv) {
       flags.data = value();
     } else if (arg == "--config") {
       flags.config = value();
+    } else if (arg == "--log-format") {
+      std::string f = value();
+      if (f != "text" && f != "json") UsageError("--log-format: 'text' or 'json', not '" + f + "'");
+      flags.json_logs = f == "json";
     } else if (arg == "--redis") {
       auto url = zlh::scheduler::ParseRedisUrl(value());
       if (!url.ok()) UsageError("--redis: " + url.status().message());
@@ -143,6 +151,32 @@ bool WriteFileAtomically(const std::string& path, const std::string& text) {
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
+
+// The log message escaped as a JSON string's content (--log-format json).
+class JsonMessage : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      switch (c) {
+        case '"': dest.append(std::string_view("\\\"")); break;
+        case '\\': dest.append(std::string_view("\\\\")); break;
+        case '\n': dest.append(std::string_view("\\n")); break;
+        case '\t': dest.append(std::string_view("\\t")); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            char esc[8];
+            std::snprintf(esc, sizeof esc, "\\u%04x", c);
+            dest.append(std::string_view(esc));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonMessage>();
+  }
+};
 
 // Whether this node leads (holds the controller lock) and what the lock wants it to be.
 struct Leadership {
@@ -181,7 +215,14 @@ int main(int argc, char** argv) {
   Flags flags = ParseFlags(argc, argv);
   // Logs go to stderr, one line per event; stdout stays free for what a caller may parse.
   spdlog::set_default_logger(spdlog::stderr_color_mt("zlhd"));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  if (flags.json_logs) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonMessage>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"})");
+    spdlog::set_formatter(std::move(formatter));
+  } else {
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  }
 
   auto loaded = flags.config.empty() ? zlh::Result<zlh::config::Settings>(zlh::config::Defaults())
                                      : zlh::config::Load(flags.config);

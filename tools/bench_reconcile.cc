@@ -1,0 +1,126 @@
+#include "tools/bench_reconcile.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <chrono>
+#include <cstdio>
+
+#include "activities/agent_http.h"
+#include "api/sim_server.h"
+#include "config/config.h"
+#include "controller/controller.h"
+#include "fleet/tables.h"
+#include "flows/flows.h"
+#include "flows/outside.h"
+#include "flows/steps.h"
+#include "scheduler/queues.h"
+#include "tools/bench_stats.h"
+
+namespace zlh::bench {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+int BenchReconcile(const std::string& dir, long servers, long latency_ms, long concurrency) {
+  auto journal = journal::Journal::Open(dir);
+  if (!journal.ok()) {
+    std::fprintf(stderr, "zlh-bench: %s\n", journal.status().ToString().c_str());
+    return 3;
+  }
+  auto settings = config::Parse(R"({"proxmox": {"taskPollInterval": "1ms"},
+                                    "vmids": {"first": 100, "last": 999999}})");
+  if (!settings.ok()) return 1;
+  settings->observe_concurrency = static_cast<uint32_t>(concurrency);
+  asio::io_context io(1);
+  auto sim = api::SimServer::Open(io, "127.0.0.1", 0, "", {"pve1", "pve2"}, Millis(0));
+  if (!sim.ok()) return 1;
+  auto url = (*sim)->Start();
+  if (!url.ok()) return 1;
+  config::PointAtFleet(*settings, *url);
+  flows::Outside outside(*settings);
+  flows::Deps deps = outside.MakeDeps();
+  deps.journal = journal->get();
+  workflows::Registry registry;
+  if (!flows::Register(registry, deps).ok() || !controller::Register(registry, deps).ok()) return 1;
+  workflows::Engine engine(io, **journal, registry, {});
+  deps.engine = &engine;
+
+  int code = 0;
+  double seconds = 0;
+  size_t decisions = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> workflows::Task<void> {
+        // The fleet: N healthy servers in the tables and in the world, made through the same
+        // HTTP activities the workflows use, `concurrency` at a time.
+        std::fprintf(stderr, "populating %ld servers...\n", servers);
+        long next = 0, running = concurrency;
+        asio::steady_timer done(io, std::chrono::hours(1));
+        const auto& px = settings->file.proxy();
+        for (long w = 0; w < concurrency; ++w) {
+          asio::co_spawn(
+              io,
+              [&]() -> workflows::Task<void> {
+                while (next < servers) {
+                  long i = next++;
+                  int64_t vmid = 100 + i;
+                  std::string name = "s" + std::to_string(i);
+                  activities::CallContext c{"bench:" + name, 0};
+                  (void)co_await deps.hypervisor->Clone(c, "pve1", 9000, i % 2 ? "pve2" : "pve1", vmid, name);
+                  (void)co_await deps.hypervisor->Start(c, i % 2 ? "pve2" : "pve1", vmid);
+                  (void)co_await deps.dns->Publish(c, {"", "A", flows::Fqdn(*settings, name), px.public_address()});
+                  (void)co_await deps.dns->Publish(
+                      c, {"", "SRV", flows::SrvName(*settings, name),
+                          "0 5 " + std::to_string(px.public_port()) + " " + px.public_host()});
+                  (void)co_await deps.proxy->Register(
+                      c, name, activities::ContainerAddress(vmid) + ":" + std::to_string(px.game_port()));
+                  proto::Server s;
+                  s.set_server_id("srv-" + std::to_string(i));
+                  s.set_customer_id("c" + std::to_string(i));
+                  s.set_ctype("game");
+                  s.set_name(name);
+                  s.set_vmid(vmid);
+                  s.set_node(i % 2 ? "pve2" : "pve1");
+                  s.set_status(proto::SERVER_RUNNING);
+                  (*journal)->Append({}, [s](journal::Txn& t) { return fleet::PutServer(t, s); },
+                                     [](Status) {});
+                }
+                if (--running == 0) done.cancel();
+              },
+              asio::detached);
+        }
+        co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+        // Now the tick, against a world that answers after `latency`.
+        (*sim)->SetLatency(Millis(latency_ms));
+        std::fprintf(stderr, "reconciling...\n");
+        auto t0 = Clock::now();
+        auto started = co_await engine.Start(controller::ReconcileStart(1));
+        if (!started.ok()) {
+          code = 1;
+        } else {
+          auto end = co_await engine.AwaitTerminal(started->id);
+          seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+          if (!end.ok() || end->status() != proto::COMPLETED) code = 1;
+          if (end.ok()) decisions = static_cast<size_t>(std::count(end->result().begin(), end->result().end(), '{'));
+        }
+        co_await engine.Drain(Millis(1'000));
+        co_await (*sim)->Stop(Millis(1'000));
+        io.stop();
+      },
+      asio::detached);
+  io.run();
+  if (code != 0) {
+    std::fprintf(stderr, "zlh-bench: the reconcile did not complete\n");
+    return code;
+  }
+  std::printf("engine=zlh-flow bench=reconcile servers=%ld latency_ms=%ld concurrency=%ld "
+              "tick_s=%.2f decisions=%zu rss_mb=%.0f\n",
+              servers, latency_ms, concurrency, seconds, decisions, PeakRssMb());
+  return 0;
+}
+
+}  // namespace zlh::bench
