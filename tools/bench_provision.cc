@@ -6,15 +6,13 @@
 #include <cstdio>
 #include <vector>
 
-#include "api/sim_server.h"
 #include "base/ids.h"
 #include "config/config.h"
-#include "flows/flows.h"
 #include "flows/inputs.h"
-#include "flows/outside.h"
 #include "journal/journal.h"
 #include "scheduler/queues.h"
 #include "tools/bench_driver.h"
+#include "tools/bench_world.h"
 #include "tools/bench_stats.h"
 #include "workflows/engine.h"
 
@@ -22,48 +20,34 @@ namespace zlh::bench {
 namespace asio = boost::asio;
 
 int BenchProvision(const std::string& dir, long servers, long concurrency) {
-  auto journal = journal::Journal::Open(dir);
-  if (!journal.ok()) {
-    std::fprintf(stderr, "zlh-bench: %s\n", journal.status().ToString().c_str());
-    return 3;
-  }
   auto settings = config::Parse(R"({"timing": {"readinessProbeInterval": "10ms"},
                                     "proxmox": {"taskPollInterval": "1ms"},
                                     "vmids": {"first": 100, "last": 999999}})");
   if (!settings.ok()) return 1;
   settings->file.set_servers_per_customer(1'000'000);
-  asio::io_context io(1);
-  auto sim = api::SimServer::Open(io, "127.0.0.1", 0, "", {"pve1", "pve2"});
-  if (!sim.ok()) return 1;
-  auto url = (*sim)->Start();
-  if (!url.ok()) return 1;
-  config::PointAtFleet(*settings, *url);
-
-  flows::Outside outside(*settings);
-  flows::Deps deps = outside.MakeDeps();
-  deps.journal = journal->get();
-  workflows::Registry registry;
-  if (!flows::Register(registry, deps).ok()) return 1;
+  auto world = BenchWorld::Make(dir, *settings);
+  if (!world) return 1;
+  asio::io_context& io = world->io;
   scheduler::Queues queues({{"provision", static_cast<uint32_t>(concurrency)}});
   workflows::EngineOptions options;
   options.admission = &queues;
-  workflows::Engine engine(io, **journal, registry, options);
+  workflows::Engine engine(io, *world->journal, world->registry, options);
   queues.Attach(engine);
-  deps.engine = &engine;
+  world->deps.engine = &engine;
 
   DriveResult run = Drive(
       io, engine, servers, concurrency,
       [&](long i) {
         flows::ProvisionInput in{NewId(), "bench", "game", "s" + std::to_string(i), "vanilla",
                                  "small", "n" + std::to_string(i)};
-        return flows::ProvisionStart(in, *settings);
+        return flows::ProvisionStart(in, world->settings);
       },
-      [&]() -> workflows::Task<void> { co_await (*sim)->Stop(Millis(1'000)); });
+      [&]() -> workflows::Task<void> { co_await world->sim->Stop(Millis(1'000)); });
   if (run.failures > 0) {
     std::fprintf(stderr, "zlh-bench: %ld provisionings did not complete\n", run.failures);
     return 1;
   }
-  journal::WriterStats ws = journal->get()->writer_stats();
+  journal::WriterStats ws = world->journal->writer_stats();
   std::fprintf(stderr, "journal: %lu synced writes for %ld provisionings\n",
                static_cast<unsigned long>(ws.groups), servers);
   std::printf("engine=zlh-flow bench=provision servers=%ld concurrency=%ld provisionings_per_s=%.0f "

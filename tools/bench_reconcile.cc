@@ -10,15 +10,13 @@
 #include <cstdio>
 
 #include "activities/agent_http.h"
-#include "api/sim_server.h"
 #include "config/config.h"
 #include "controller/controller.h"
 #include "fleet/tables.h"
 #include "flows/flows.h"
-#include "flows/outside.h"
 #include "flows/steps.h"
-#include "scheduler/queues.h"
 #include "tools/bench_stats.h"
+#include "tools/bench_world.h"
 
 namespace zlh::bench {
 
@@ -26,27 +24,15 @@ namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
 int BenchReconcile(const std::string& dir, long servers, long latency_ms, long concurrency) {
-  auto journal = journal::Journal::Open(dir);
-  if (!journal.ok()) {
-    std::fprintf(stderr, "zlh-bench: %s\n", journal.status().ToString().c_str());
-    return 3;
-  }
   auto settings = config::Parse(R"({"proxmox": {"taskPollInterval": "1ms"},
                                     "vmids": {"first": 100, "last": 999999}})");
   if (!settings.ok()) return 1;
   settings->observe_concurrency = static_cast<uint32_t>(concurrency);
-  asio::io_context io(1);
-  auto sim = api::SimServer::Open(io, "127.0.0.1", 0, "", {"pve1", "pve2"}, Millis(0));
-  if (!sim.ok()) return 1;
-  auto url = (*sim)->Start();
-  if (!url.ok()) return 1;
-  config::PointAtFleet(*settings, *url);
-  flows::Outside outside(*settings);
-  flows::Deps deps = outside.MakeDeps();
-  deps.journal = journal->get();
-  workflows::Registry registry;
-  if (!flows::Register(registry, deps).ok() || !controller::Register(registry, deps).ok()) return 1;
-  workflows::Engine engine(io, **journal, registry, {});
+  auto world = BenchWorld::Make(dir, *settings);
+  if (!world) return 1;
+  asio::io_context& io = world->io;
+  flows::Deps& deps = world->deps;
+  workflows::Engine engine(io, *world->journal, world->registry, {});
   deps.engine = &engine;
 
   int code = 0;
@@ -60,7 +46,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
         std::fprintf(stderr, "populating %ld servers...\n", servers);
         long next = 0, running = concurrency;
         asio::steady_timer done(io, std::chrono::hours(1));
-        const auto& px = settings->file.proxy();
+        const auto& px = world->settings.file.proxy();
         for (long w = 0; w < concurrency; ++w) {
           asio::co_spawn(
               io,
@@ -72,9 +58,9 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                   activities::CallContext c{"bench:" + name, 0};
                   (void)co_await deps.hypervisor->Clone(c, "pve1", 9000, i % 2 ? "pve2" : "pve1", vmid, name);
                   (void)co_await deps.hypervisor->Start(c, i % 2 ? "pve2" : "pve1", vmid);
-                  (void)co_await deps.dns->Publish(c, {"", "A", flows::Fqdn(*settings, name), px.public_address()});
+                  (void)co_await deps.dns->Publish(c, {"", "A", flows::Fqdn(world->settings, name), px.public_address()});
                   (void)co_await deps.dns->Publish(
-                      c, {"", "SRV", flows::SrvName(*settings, name),
+                      c, {"", "SRV", flows::SrvName(world->settings, name),
                           "0 5 " + std::to_string(px.public_port()) + " " + px.public_host()});
                   (void)co_await deps.proxy->Register(
                       c, name, activities::ContainerAddress(vmid) + ":" + std::to_string(px.game_port()));
@@ -86,7 +72,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                   s.set_vmid(vmid);
                   s.set_node(i % 2 ? "pve2" : "pve1");
                   s.set_status(proto::SERVER_RUNNING);
-                  (*journal)->Append({}, [s](journal::Txn& t) { return fleet::PutServer(t, s); },
+                  world->journal->Append({}, [s](journal::Txn& t) { return fleet::PutServer(t, s); },
                                      [](Status) {});
                 }
                 if (--running == 0) done.cancel();
@@ -95,7 +81,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
         }
         co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
         // Now the tick, against a world that answers after `latency`.
-        (*sim)->SetLatency(Millis(latency_ms));
+        world->sim->SetLatency(Millis(latency_ms));
         std::fprintf(stderr, "reconciling...\n");
         auto t0 = Clock::now();
         auto started = co_await engine.Start(controller::ReconcileStart(1));
@@ -108,7 +94,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
           if (end.ok()) decisions = static_cast<size_t>(std::count(end->result().begin(), end->result().end(), '{'));
         }
         co_await engine.Drain(Millis(1'000));
-        co_await (*sim)->Stop(Millis(1'000));
+        co_await world->sim->Stop(Millis(1'000));
         io.stop();
       },
       asio::detached);
