@@ -153,11 +153,13 @@ HttpReply World::State::DnsCall(const HttpCall& call, const std::vector<std::str
   };
   if (call.method == "GET" && p.size() == 5) {
     json::array out;
+    auto type = call.query.find("type");
+    auto name = call.query.find("name");
+    const std::string* want_type = type != call.query.end() ? &type->second : nullptr;
+    const std::string* want_name = name != call.query.end() ? &name->second : nullptr;
     for (const DnsRecord& r : dns) {
-      auto type = call.query.find("type");
-      auto name = call.query.find("name");
-      if (type != call.query.end() && type->second != r.type) continue;
-      if (name != call.query.end() && name->second != r.name) continue;
+      if (want_name && *want_name != r.name) continue;
+      if (want_type && *want_type != r.type) continue;
       out.push_back(record_json(r));
     }
     // Paged as Cloudflare pages: `page` from 1, `per_page` (default 100).

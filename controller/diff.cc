@@ -23,7 +23,14 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
   for (const ServerObservation& s : observation.servers) {
     bool game = s.ctype != "dev";
     bool should_run = s.status == "running";
-    if (s.container_known && !s.container_exists) continue;  // a level-3 matter, not this slice's
+    if (s.container_known && !s.container_exists) {
+      // Level 3: never automatic; proposed, and done only once an operator approves (§6.2).
+      Decision d{s.server_id, "container_missing",
+                 "container gone from the hypervisor, server should exist: propose rebuild_container",
+                 3, s.lease_held || s.maintenance ? "held" : "propose", "rebuild_container", "", 0};
+      out.push_back(std::move(d));
+      continue;
+    }
     if (s.dns_known && (!s.dns_a_ok || (game && !s.dns_srv_ok))) {
       Add(out, s, policy, "dns_missing", "DNS record missing or wrong: republish", 1, "republish_dns");
     }

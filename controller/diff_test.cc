@@ -76,6 +76,14 @@ TEST(DiffTest, WhatWasNotObservedIsNoDriftAndAStoppedServerIsNotExpectedToRun) {
   EXPECT_EQ(Summary(Diff(o, {2})), "");
 }
 
+TEST(DiffTest, AMissingContainerIsOnlyProposed) {
+  Observation o;
+  o.servers = {Healthy("gone")};
+  o.servers[0].container_exists = false;
+  o.servers[0].agent_known = false;
+  EXPECT_EQ(Summary(Diff(o, {2})), "gone:container_missing:propose:3 ");
+}
+
 TEST(DiffTest, ObservationAndDecisionsRoundTripThroughJson) {
   Observation o;
   o.tick = 42;

@@ -59,6 +59,14 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
     if (d.action == "notify") {
       act.alert = !incident.alerted();
       incident.set_alerted(true);
+    } else if (d.action == "propose") {
+      // One open destructive candidate per incident until the operator reviews it (§6.3).
+      if (incident.attempts() == 0) {
+        incident.set_attempts(1);
+        act.attempt = 1;
+      } else {
+        act.outcome = "proposed";
+      }
     } else if (d.action == "repair") {
       bool start = true;
       if (incident.attempts() > 0) {

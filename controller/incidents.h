@@ -22,7 +22,8 @@ namespace zlh::controller {
 struct Act {
   Decision decision;
   int64_t first_tick = 0;
-  // repair (start attempt `attempt`), in_progress, exhausted, breaker, notify, held
+  // repair (start attempt `attempt`), propose (start the proposal), proposed (one is open),
+  // in_progress, exhausted, breaker, notify, held
   std::string outcome;
   uint32_t attempt = 0;
   bool alert = false;  // its once-only alert is due now

@@ -58,11 +58,12 @@ struct Decision {
   std::string drift;   // dns_missing, proxy_missing, agent_offline, container_stopped
   std::string rule;    // the §6.1 row that matched, in words
   int level = 0;       // the repair's level (§6.2)
-  // repair: start the repair workflow; notify: alert only (above the allowed level);
-  // held: a lease or maintenance holds it back (audit log only).
+  // repair: start the repair workflow; propose: start it as a proposal that waits for the
+  // operator's approval (level 3); notify: alert only (above the allowed level); held: a lease or
+  // maintenance holds it back (audit log only).
   std::string action;
   std::string repair;  // republish_dns, reregister_proxy, restart_agent, start_container,
-                       // clear_stale_lease
+                       // clear_stale_lease, rebuild_container
   // clear_stale_lease: the lease as observed (the repair clears only that holder at that epoch).
   std::string holder;
   uint64_t epoch = 0;

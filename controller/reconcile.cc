@@ -1,6 +1,10 @@
 // reconcile and repair (controller.h).
 #include <spdlog/spdlog.h>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <map>
 #include <set>
@@ -102,7 +106,7 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
       [&d, &acts](const StepInfo&) -> Task<Result<std::string>> {
         json::array ids;
         for (const auto& a : acts) {
-          if (a.outcome != "repair") continue;
+          if (a.outcome != "repair" && a.outcome != "propose") continue;
           workflows::StartRequest req;
           req.type = kRepair;
           req.input = json::serialize(RepairInput(a));
@@ -119,7 +123,7 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
     size_t next = 0;
     for (const auto& a : acts) {
       std::string id;
-      if (a.outcome == "repair" && next < ids.as_array().size()) {
+      if ((a.outcome == "repair" || a.outcome == "propose") && next < ids.as_array().size()) {
         id = std::string(ids.as_array()[next++].as_string());
       }
       log->Add({tick, a.decision.server_id, a.decision.drift, a.decision.rule, a.outcome,
@@ -186,6 +190,24 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
         activities::ContainerAddress(server.vmid()) + ":" + std::to_string(px.game_port()));
   }
   if (repair == "restart_agent") co_return co_await d.hypervisor->Reboot(call, server.node(), server.vmid());
+  if (repair == "rebuild_container") {
+    // The container again, as provisioning made it: cloned from its template, started, its agent
+    // given time to come up, the workload installed. DNS and proxy still name its address.
+    const proto::config::Template* tpl = s.FindTemplate(dev ? "dev" : server.game());
+    if (!tpl) co_return InvalidArgument("no template for '" + server.game() + "'");
+    ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Clone(call, tpl->template_node(), tpl->template_vmid(),
+                                                        server.node(), server.vmid(), server.name()));
+    ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Start(call, server.node(), server.vmid()));
+    boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
+    for (int probe = 0;; ++probe) {
+      auto health = co_await d.agent->Health(server.vmid());
+      if (health.ok() && *health == "ready") break;
+      if (probe >= 120) co_return Status(Code::kDeadlineExceeded, "the rebuilt container's agent never got ready");
+      wait.expires_after(s.readiness_probe_interval);
+      co_await wait.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+    co_return co_await d.agent->Install(call, server.vmid(), dev ? "dev" : server.game(), tpl->loader());
+  }
   if (repair == "start_container") co_return co_await d.hypervisor->Start(call, server.node(), server.vmid());
   co_return InvalidArgument("unknown repair '" + repair + "'");
 }
@@ -254,13 +276,32 @@ Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
   if (!checked.ok()) co_return checked.status();
   proto::Server server;
   server.ParseFromString(*checked);
+  if (level >= 3) {
+    // Destructive: only ever proposed (§5.3). The operator approves it through the API or
+    // zlh-journal; a week without an answer ends the proposal.
+    auto proposed = co_await ctx.Step(
+        "propose",
+        [&d, repair, server, id = ctx.id()](const StepInfo& info) -> Task<Result<std::string>> {
+          std::string text = "Proposed " + repair + " for server " + server.name() + " (VMID " +
+                             std::to_string(server.vmid()) + "): its container is gone from the " +
+                             "hypervisor. Nothing is done until an operator approves: " +
+                             "POST /api/repairs/" + id + "/approve (zlh-journal approve " + id + ").";
+          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
+          co_return "sent";
+        },
+        flows::ActivityPolicy(*d.settings));
+    if (!proposed.ok()) co_return proposed.status();
+    auto approved = co_await ctx.WaitSignal("approve", Millis(7LL * 24 * 3600 * 1000));
+    if (!approved.ok()) co_return approved.status();
+  }
   auto done = co_await ctx.Step(
       repair,
       [&d, repair, server](const StepInfo& info) -> Task<Result<std::string>> {
         ZLH_CO_RETURN_IF_ERROR(co_await RunRepair(d, repair, server, info));
         co_return "done";
       },
-      flows::ActivityPolicy(*d.settings));
+      // A rebuild is not repeated blindly after a crash (§5.1b).
+      level >= 3 ? workflows::RetryPolicy::AtMostOnce() : flows::ActivityPolicy(*d.settings));
   if (!done.ok()) co_return done.status();
   (void)co_await ctx.Step(
       "notify",

@@ -140,6 +140,41 @@ TEST_F(ControllerTest, MaintenanceHoldsARepairBackUntilItEnds) {
   EXPECT_TRUE(Eventually([&] { return DnsRecordsNamed("alpha.play.example") == 1; }));
 }
 
+// A missing container is level 3: proposed to #alerts-critical with a ping, and rebuilt only once
+// an operator approves the proposal (POST /api/repairs/{id}/approve).
+TEST_F(ControllerTest, AMissingContainerIsProposedAndRebuiltOnlyOnApproval) {
+  ASSERT_EQ(Drift("container_missing"), 200);
+  std::string repair;
+  ASSERT_TRUE(Eventually([&] {
+    json::object page = z_.Body(z_.Api("GET", "/api/workflows?type=repair", "", true));
+    for (const auto& w : page["workflows"].as_array()) {
+      const json::value& waiting = w.at("waitingFor");
+      if (waiting.is_object() && waiting.at("kind").as_string() == "signal" &&
+          waiting.at("detail").as_string() == "approve") {
+        repair = std::string(w.at("workflowId").as_string());
+      }
+    }
+    return !repair.empty();
+  }));
+  ASSERT_EQ(Messages("alerts-critical").size(), 1u);
+  EXPECT_TRUE(Messages("alerts-critical")[0].at("ping").as_bool());
+  EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find(repair),
+            std::string::npos) << "the proposal does not say how to approve it";
+  WaitTicks(2);  // one open candidate: no second proposal, and nothing done
+  EXPECT_EQ(z_.Body(z_.Api("GET", "/api/workflows?type=repair", "", true))["workflows"].as_array().size(), 1u);
+  EXPECT_TRUE(z_.SimState()["containers"].as_array().empty());
+  EXPECT_EQ(z_.Api("POST", "/api/repairs/" + repair + "/approve", "", false).status, 403);  // portal
+  Fetched approved = z_.Api("POST", "/api/repairs/" + repair + "/approve", "", true);
+  ASSERT_EQ(approved.status, 200) << approved.body;
+  EXPECT_EQ(z_.AwaitWorkflow(repair), "completed");
+  json::array containers = z_.SimState()["containers"].as_array();
+  ASSERT_EQ(containers.size(), 1u);
+  EXPECT_EQ(containers[0].at("hostname").as_string(), "alpha");
+  EXPECT_EQ(containers[0].at("vmid").as_int64(), vmid_);
+  EXPECT_EQ(containers[0].at("status").as_string(), "running");
+  EXPECT_EQ(z_.Api("POST", "/api/repairs/" + repair + "/approve", "", true).status, 409);
+}
+
 // A repair that keeps failing is tried 3 times for its incident, then #alerts-critical is pinged
 // once; no fourth attempt.
 TEST_F(ControllerTest, ARepairFailingThreeTimesIsAlertedOnce) {
