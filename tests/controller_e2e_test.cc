@@ -5,6 +5,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 
 #include "tests/eventually.h"
@@ -141,7 +142,7 @@ TEST_F(ControllerTest, MaintenanceHoldsARepairBackUntilItEnds) {
 }
 
 // A missing container is level 3: proposed to #alerts-critical with a ping, and rebuilt only once
-// an operator approves the proposal (POST /api/repairs/{id}/approve).
+// an operator approves the proposal (zlh-journal approve → POST /api/repairs/{id}/approve).
 TEST_F(ControllerTest, AMissingContainerIsProposedAndRebuiltOnlyOnApproval) {
   ASSERT_EQ(Drift("container_missing"), 200);
   std::string repair;
@@ -164,8 +165,11 @@ TEST_F(ControllerTest, AMissingContainerIsProposedAndRebuiltOnlyOnApproval) {
   EXPECT_EQ(z_.Body(z_.Api("GET", "/api/workflows?type=repair", "", true))["workflows"].as_array().size(), 1u);
   EXPECT_TRUE(z_.SimState()["containers"].as_array().empty());
   EXPECT_EQ(z_.Api("POST", "/api/repairs/" + repair + "/approve", "", false).status, 403);  // portal
-  Fetched approved = z_.Api("POST", "/api/repairs/" + repair + "/approve", "", true);
-  ASSERT_EQ(approved.status, 200) << approved.body;
+  // The operator approves with zlh-journal, which takes it to the daemon's API.
+  int approved = std::system((std::string(ZLH_JOURNAL) + " --server http://" + z_.addr() +
+                              " --token-file " + z_.data() + "/tokens approve " + repair +
+                              " > /dev/null").c_str());
+  ASSERT_EQ(approved, 0);
   EXPECT_EQ(z_.AwaitWorkflow(repair), "completed");
   json::array containers = z_.SimState()["containers"].as_array();
   ASSERT_EQ(containers.size(), 1u);
