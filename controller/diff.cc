@@ -1,11 +1,13 @@
 #include "controller/diff.h"
 
+#include <map>
+
 namespace zlh::controller {
 namespace {
 
 void Add(std::vector<Decision>& out, const ServerObservation& s, const Policy& policy,
          const char* drift, const char* rule, int level, const char* repair) {
-  Decision d{s.server_id, drift, rule, level, "", repair, "", 0};
+  Decision d{s.server_id, drift, rule, level, "", repair, "", 0, ""};
   if (s.lease_held || s.maintenance) {
     d.action = "held";  // §6.3: no repair under an operation's lease or in maintenance
   } else if (level > policy.max_repair_level) {
@@ -27,7 +29,7 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
       // Level 3: never automatic; proposed, and done only once an operator approves (§6.2).
       Decision d{s.server_id, "container_missing",
                  "container gone from the hypervisor, server should exist: propose rebuild_container",
-                 3, s.lease_held || s.maintenance ? "held" : "propose", "rebuild_container", "", 0};
+                 3, s.lease_held || s.maintenance ? "held" : "propose", "rebuild_container", "", 0, ""};
       out.push_back(std::move(d));
       continue;
     }
@@ -47,10 +49,35 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
           "restart_agent");
     }
   }
+  // Billing enforcement, housekeeping outside the levels (§6.1): a suspended customer's running
+  // servers are stopped by an operation (reason billing); a reactivated customer's servers that
+  // billing stopped are started again; billing that says otherwise than the webhooks is applied.
+  std::map<std::string, const CustomerObservation*> customers;
+  for (const auto& c : observation.customers) customers[c.customer_id] = &c;
+  for (const ServerObservation& s : observation.servers) {
+    auto c = customers.find(s.customer_id);
+    if (c == customers.end()) continue;
+    if (c->second->recorded == "suspended" && s.status == "running") {
+      out.push_back({s.server_id, "billing_suspended",
+                     "billing suspended and server running: a stop operation, reason billing", 0,
+                     "billing_stop", "", "", 0, s.customer_id});
+    } else if (c->second->recorded == "active" && s.status == "stopped" && s.stopped_by_billing) {
+      out.push_back({s.server_id, "billing_reactivated",
+                     "customer reactivated: start what billing stopped", 0, "billing_start", "",
+                     "", 0, s.customer_id});
+    }
+  }
+  for (const auto& c : observation.customers) {
+    if (!c.billing.empty() && c.billing != c.recorded) {
+      out.push_back({"customer:" + c.customer_id, "billing_mismatch",
+                     "billing state differs from what webhooks told us: apply it", 0,
+                     "billing_apply", "", "", 0, c.billing});
+    }
+  }
   // Housekeeping, outside the levels (§6.1): a stale lease of an ended or unknown holder is
   // cleared; one whose holder lives is only alerted.
   for (const StaleLease& l : observation.stale_leases) {
-    Decision d{l.server_id, "stale_lease", "", 0, "", "", l.holder, l.epoch};
+    Decision d{l.server_id, "stale_lease", "", 0, "", "", l.holder, l.epoch, ""};
     if (l.holder_state == "live") {
       d.rule = "a stale lease whose holder is live: alert once, never cleared automatically";
       d.action = "notify";

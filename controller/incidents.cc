@@ -59,6 +59,29 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
     if (d.action == "notify") {
       act.alert = !incident.alerted();
       incident.set_alerted(true);
+    } else if (d.action == "billing_stop" || d.action == "billing_start") {
+      // One operation per incident (its nonce is the incident's first tick).
+      if (incident.attempts() == 0) {
+        incident.set_attempts(1);
+        act.outcome = "billing";
+      } else {
+        act.outcome = "in_progress";
+      }
+    } else if (d.action == "billing_apply") {
+      // Applied in this very write, recorded on the customer's billing stream; alerted once.
+      if (incident.attempts() == 0) {
+        incident.set_attempts(1);
+        std::string customer = d.server_id.substr(std::string("customer:").size());
+        auto applied = fleet::ApplyBillingEvent(
+            t, "reconcile:" + std::to_string(tick) + ":" + customer, customer, d.value,
+            R"({"type":")" + std::string(d.value == "suspended" ? "customer.suspended" : "customer.reactivated") +
+                R"(","source":"reconcile"})");
+        if (!applied.ok()) return applied.status();
+        act.outcome = "applied";
+        act.alert = true;
+      } else {
+        act.outcome = "in_progress";
+      }
     } else if (d.action == "propose") {
       // One open destructive candidate per incident until the operator reviews it (§6.3).
       if (incident.attempts() == 0) {

@@ -33,7 +33,8 @@ std::string ToJson(const Observation& o) {
   json::array servers;
   for (const auto& s : o.servers) {
     servers.push_back(json::object{
-        {"serverId", s.server_id},         {"name", s.name},
+        {"serverId", s.server_id},         {"customerId", s.customer_id},
+        {"stoppedByBilling", s.stopped_by_billing}, {"name", s.name},
         {"ctype", s.ctype},                {"vmid", s.vmid},
         {"status", s.status},              {"leaseHeld", s.lease_held},
         {"maintenance", s.maintenance},    {"containerKnown", s.container_known},
@@ -48,8 +49,14 @@ std::string ToJson(const Observation& o) {
     leases.push_back(json::object{{"serverId", l.server_id}, {"holder", l.holder}, {"epoch", l.epoch},
                                   {"holderState", l.holder_state}, {"silentMs", l.silent_ms}});
   }
+  json::array customers;
+  for (const auto& c : o.customers) {
+    customers.push_back(json::object{{"customerId", c.customer_id}, {"recorded", c.recorded},
+                                     {"billing", c.billing}});
+  }
   json::array errors(o.errors.begin(), o.errors.end());
   return json::serialize(json::object{{"tick", o.tick},
+                                      {"customers", std::move(customers)},
                                       {"servers", std::move(servers)},
                                       {"staleLeases", std::move(leases)},
                                       {"errors", std::move(errors)}});
@@ -68,6 +75,8 @@ Result<Observation> ParseObservation(const std::string& text) {
       const json::object& s = item.as_object();
       ServerObservation so;
       so.server_id = Str(s, "serverId");
+      so.customer_id = Str(s, "customerId");
+      so.stopped_by_billing = Bool(s, "stoppedByBilling");
       so.name = Str(s, "name");
       so.ctype = Str(s, "ctype");
       so.vmid = Int(s, "vmid");
@@ -85,6 +94,13 @@ Result<Observation> ParseObservation(const std::string& text) {
       so.proxy_known = Bool(s, "proxyKnown");
       so.proxy_ok = Bool(s, "proxy");
       out.servers.push_back(std::move(so));
+    }
+  }
+  if (auto* customers = o.if_contains("customers"); customers && customers->is_array()) {
+    for (const auto& item : customers->as_array()) {
+      if (!item.is_object()) continue;
+      const json::object& c = item.as_object();
+      out.customers.push_back({Str(c, "customerId"), Str(c, "recorded"), Str(c, "billing")});
     }
   }
   if (auto* leases = o.if_contains("staleLeases"); leases && leases->is_array()) {
@@ -109,7 +125,8 @@ std::string ToJson(const std::vector<Decision>& decisions) {
   for (const auto& d : decisions) {
     out.push_back(json::object{{"serverId", d.server_id}, {"drift", d.drift}, {"rule", d.rule},
                                {"level", d.level},        {"action", d.action}, {"repair", d.repair},
-                               {"holder", d.holder},      {"epoch", d.epoch}});
+                               {"holder", d.holder},      {"epoch", d.epoch},
+                               {"value", d.value}});
   }
   return json::serialize(out);
 }
@@ -124,7 +141,7 @@ Result<std::vector<Decision>> ParseDecisions(const std::string& text) {
     const json::object& d = item.as_object();
     out.push_back({Str(d, "serverId"), Str(d, "drift"), Str(d, "rule"),
                    static_cast<int>(Int(d, "level")), Str(d, "action"), Str(d, "repair"),
-                   Str(d, "holder"), static_cast<uint64_t>(Int(d, "epoch"))});
+                   Str(d, "holder"), static_cast<uint64_t>(Int(d, "epoch")), Str(d, "value")});
   }
   return out;
 }

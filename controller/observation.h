@@ -17,8 +17,10 @@ namespace zlh::controller {
 struct ServerObservation {
   // From the tables.
   std::string server_id;
+  std::string customer_id;
   std::string name;
   std::string ctype;
+  bool stopped_by_billing = false;
   int64_t vmid = 0;
   std::string status;  // running, stopped
   bool lease_held = false;
@@ -45,8 +47,16 @@ struct StaleLease {
   int64_t silent_ms = 0;     // since the last heartbeat
 };
 
+// A customer with live servers: what the billing webhooks told us, and what billing says now.
+struct CustomerObservation {
+  std::string customer_id;
+  std::string recorded;  // active, suspended (from the webhooks)
+  std::string billing;   // active, suspended; "" when billing did not answer
+};
+
 struct Observation {
   int64_t tick = 0;
+  std::vector<CustomerObservation> customers;
   std::vector<ServerObservation> servers;
   std::vector<StaleLease> stale_leases;
   std::vector<std::string> errors;  // services that did not answer: an observation, not a crash
@@ -67,6 +77,8 @@ struct Decision {
   // clear_stale_lease: the lease as observed (the repair clears only that holder at that epoch).
   std::string holder;
   uint64_t epoch = 0;
+  // billing_stop / billing_start: the customer; billing_apply: the status billing says.
+  std::string value;
 };
 
 std::string ToJson(const Observation& o);

@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <set>
 #include <memory>
 
 #include "activities/agent_http.h"
@@ -64,6 +65,8 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     so.ctype = server.ctype();
     so.vmid = server.vmid();
     so.status = fleet::ServerStatusName(server.status());
+    so.customer_id = server.customer_id();
+    so.stopped_by_billing = server.stopped_by_billing();
     auto lease = fleet::ReadLease(*d.journal, server.server_id());
     so.lease_held = lease.ok() && !lease->holder().empty();
     auto maintenance = fleet::ReadMaintenance(*d.journal, server.server_id());
@@ -119,6 +122,25 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
                                      std::to_string(px.game_port());
     }
   }
+
+  // Per customer with live servers: the webhooks' word and billing's.
+  std::set<std::string> customers;
+  for (const auto& so : o.servers) customers.insert(so.customer_id);
+  for (const auto& id : customers) {
+    auto recorded = fleet::ReadBillingStatus(*d.journal, id);
+    o.customers.push_back({id, recorded.ok() ? *recorded : "active", ""});
+  }
+  size_t billing_errors = 0;
+  co_await ForEachBounded(o.customers.size(), s.observe_concurrency, [&](size_t i) -> Task<void> {
+    if (!d.billing) co_return;
+    auto status = co_await d.billing->CustomerStatus(o.customers[i].customer_id);
+    if (status.ok()) {
+      o.customers[i].billing = *status;
+    } else if (status.status().code() != Code::kNotFound) {
+      ++billing_errors;
+    }
+  });
+  if (billing_errors) o.errors.push_back("billing: " + std::to_string(billing_errors) + " customers unanswered");
 
   // Per server: DNS records and the agent, a bounded number at once.
   size_t dns_errors = 0, agent_errors = 0;

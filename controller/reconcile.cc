@@ -17,6 +17,7 @@
 #include "controller/incidents.h"
 #include "controller/observe.h"
 #include "fleet/tables.h"
+#include "flows/inputs.h"
 #include "flows/steps.h"
 
 namespace zlh::controller {
@@ -47,7 +48,12 @@ json::object RepairInput(const Act& a) {
 Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& info) {
   const Decision& dec = a.decision;
   std::string text;
-  if (a.outcome == "exhausted") {
+  std::string channel = "alerts-critical";
+  if (a.outcome == "applied") {
+    channel = "alerts-billing";
+    text = "Billing says customer " + dec.server_id.substr(9) + " is " + dec.value +
+           ", which no webhook told us (a webhook was missed): applied.";
+  } else if (a.outcome == "exhausted") {
     text = "Repair " + dec.repair + " of server " + dec.server_id + " failed " +
            std::to_string(kMaxRepairAttempts) + " times (" + dec.drift + "): it needs a person.";
   } else if (a.outcome == "breaker") {
@@ -61,7 +67,7 @@ Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& in
     text = "Drift on server " + dec.server_id + ": " + dec.rule + why + ". Incident since tick " +
            std::to_string(a.first_tick) + ".";
   }
-  ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
+  ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), channel, text, true));
   co_return "sent";
 }
 
@@ -106,11 +112,17 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
       [&d, &acts](const StepInfo&) -> Task<Result<std::string>> {
         json::array ids;
         for (const auto& a : acts) {
-          if (a.outcome != "repair" && a.outcome != "propose") continue;
+          if (a.outcome != "repair" && a.outcome != "propose" && a.outcome != "billing") continue;
           workflows::StartRequest req;
-          req.type = kRepair;
-          req.input = json::serialize(RepairInput(a));
-          req.dedup_key = RepairDedupKey(a);
+          if (a.outcome == "billing") {
+            bool stop = a.decision.action == "billing_stop";
+            req = flows::OperationStart({a.decision.server_id, a.decision.value, stop ? "stop" : "start",
+                                         "billing-" + std::to_string(a.first_tick), "", "billing"});
+          } else {
+            req.type = kRepair;
+            req.input = json::serialize(RepairInput(a));
+            req.dedup_key = RepairDedupKey(a);
+          }
           auto r = co_await d.engine->Start(std::move(req));
           if (!r.ok()) co_return r.status();
           ids.push_back(json::string(r->id));
@@ -123,7 +135,8 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
     size_t next = 0;
     for (const auto& a : acts) {
       std::string id;
-      if ((a.outcome == "repair" || a.outcome == "propose") && next < ids.as_array().size()) {
+      if ((a.outcome == "repair" || a.outcome == "propose" || a.outcome == "billing") &&
+          next < ids.as_array().size()) {
         id = std::string(ids.as_array()[next++].as_string());
       }
       log->Add({tick, a.decision.server_id, a.decision.drift, a.decision.rule, a.outcome,
@@ -139,6 +152,25 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
         "alert",
         [&d, a](const StepInfo& info) -> Task<Result<std::string>> {
           co_return co_await Alert(d, a, info);
+        },
+        flows::ActivityPolicy(*d.settings));
+    if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
+  }
+
+  // #alerts-billing: billing enforcement stopped or restarted servers (no ping).
+  std::string billing;
+  for (const auto& a : acts) {
+    if (a.outcome != "billing") continue;
+    billing += "\n- " + a.decision.server_id + " (customer " + a.decision.value + "): " +
+               (a.decision.action == "billing_stop" ? "stopped" : "started again");
+  }
+  if (!billing.empty()) {
+    auto sent = co_await ctx.Step(
+        "billing_notice",
+        [&d, billing](const StepInfo& info) -> Task<Result<std::string>> {
+          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(
+              flows::CallOf(info), "alerts-billing", "Billing enforcement:" + billing, false));
+          co_return "sent";
         },
         flows::ActivityPolicy(*d.settings));
     if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();

@@ -24,6 +24,7 @@ struct Deps {
   activities::Dns* dns = nullptr;
   activities::Backups* backups = nullptr;
   activities::Notifier* notifier = nullptr;
+  activities::Billing* billing = nullptr;
   const config::Settings* settings = nullptr;
   journal::Journal* journal = nullptr;
   workflows::Engine* engine = nullptr;

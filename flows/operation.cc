@@ -50,9 +50,9 @@ class LeasedWork {
   }
 
   // Step `set_status`: the server's status in the table, if the lease is still ours.
-  Task<Status> SetStatus(proto::ServerStatus status) {
+  Task<Status> SetStatus(proto::ServerStatus status, bool by_billing = false) {
     auto r = co_await ctx_.TxnStep(
-        "set_status", [lease = lease_, me = ctx_.id(), status](journal::Txn& t,
+        "set_status", [lease = lease_, me = ctx_.id(), status, by_billing](journal::Txn& t,
                                                                const StepInfo&) -> Result<std::string> {
           auto now = fleet::GetLease(t, lease.server_id);
           if (!now.ok()) return now.status();
@@ -63,6 +63,7 @@ class LeasedWork {
           if (!server.ok()) return server.status();
           if (!server->has_value()) return NotFound("server " + lease.server_id + " does not exist");
           (*server)->set_status(status);
+          (*server)->set_stopped_by_billing(by_billing && status == proto::SERVER_STOPPED);
           ZLH_RETURN_IF_ERROR(fleet::PutServer(t, **server));
           return fleet::ServerStatusName(status);
         });
@@ -130,7 +131,7 @@ Task<Result<std::string>> Operation(Deps& d, Context& ctx) {
   if (op == "stop") {
     ZLH_CO_RETURN_IF_ERROR(co_await w.StopWorkload());
     ZLH_CO_RETURN_IF_ERROR(co_await w.StopContainer());
-    ZLH_CO_RETURN_IF_ERROR(co_await w.SetStatus(proto::SERVER_STOPPED));
+    ZLH_CO_RETURN_IF_ERROR(co_await w.SetStatus(proto::SERVER_STOPPED, in->reason == "billing"));
   } else if (op == "start") {
     ZLH_CO_RETURN_IF_ERROR(co_await w.StartContainer());
     ZLH_CO_RETURN_IF_ERROR(co_await w.StartWorkload());

@@ -78,6 +78,7 @@ Deps Outside::MakeDeps() const {
   d.dns = dns_.get();
   d.backups = backups_.get();
   d.notifier = notifier_.get();
+  d.billing = billing_.get();
   d.settings = &settings_;
   return d;
 }

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "api/admin_api.h"
+#include "base/clock.h"
 #include "tests/eventually.h"
 #include "tests/zlhd_fleet.h"
 
@@ -177,6 +179,45 @@ TEST_F(ControllerTest, AMissingContainerIsProposedAndRebuiltOnlyOnApproval) {
   EXPECT_EQ(containers[0].at("vmid").as_int64(), vmid_);
   EXPECT_EQ(containers[0].at("status").as_string(), "running");
   EXPECT_EQ(z_.Api("POST", "/api/repairs/" + repair + "/approve", "", true).status, 409);
+}
+
+// Billing enforcement (housekeeping): a suspended customer's running server is stopped by an
+// operation with reason billing, started again on reactivation; billing that says otherwise than
+// the webhooks is applied and alerted. #alerts-billing hears of it all.
+TEST_F(ControllerTest, BillingIsEnforcedAndAMissedWebhookIsNoticed) {
+  auto webhook = [&](const std::string& id, const std::string& type) {
+    std::string body = R"({"id":")" + id + R"(","type":")" + type +
+                       R"(","customerId":"c-1","createdAt":"2026-11-27T10:00:00Z"})";
+    return Fetch("POST", "http://" + z_.addr() + "/api/billing/webhook", body,
+                 {"Content-Type: application/json",
+                  "X-ZLH-Signature: " + api::SignWebhook(body, z_.webhook_secret(), NowMs() / 1000)})
+        .status;
+  };
+  auto status = [&] {
+    return std::string(z_.Body(z_.Api("GET", "/api/servers/" + server_ + "?customerId=c-1"))["status"].as_string());
+  };
+  // Billing itself must agree, or the controller would apply billing's word.
+  ASSERT_EQ(z_.SimPost("/sim/billing", R"({"customerId": "c-1", "status": "suspended"})"), 200);
+  ASSERT_EQ(webhook("evt_1", "customer.suspended"), 200);
+  ASSERT_TRUE(Eventually([&] { return status() == "stopped"; }));
+  EXPECT_EQ(z_.SimState()["containers"].as_array()[0].at("status").as_string(), "stopped");
+  ASSERT_TRUE(Eventually([&] { return !Messages("alerts-billing").empty(); }));
+  EXPECT_FALSE(Messages("alerts-billing")[0].at("ping").as_bool());
+
+  ASSERT_EQ(z_.SimPost("/sim/billing", R"({"customerId": "c-1", "status": "active"})"), 200);
+  ASSERT_EQ(webhook("evt_2", "customer.reactivated"), 200);
+  ASSERT_TRUE(Eventually([&] { return status() == "running"; }));
+
+  // Suspended behind the webhooks' back: applied, alerted with a ping, enforced.
+  ASSERT_EQ(z_.SimPost("/sim/billing", R"({"customerId": "c-1", "status": "suspended"})"), 200);
+  ASSERT_TRUE(Eventually([&] { return status() == "stopped"; }));
+  bool missed = false;
+  for (const auto& m : Messages("alerts-billing")) {
+    missed |= m.at("ping").as_bool() &&
+              std::string(m.at("content").as_string()).find("webhook was missed") != std::string::npos;
+  }
+  EXPECT_TRUE(missed);
+  EXPECT_EQ(z_.Create("c-1", "n2", "bravo").status, 402);  // the journal now knows it too
 }
 
 // A repair that keeps failing is tried 3 times for its incident, then #alerts-critical is pinged
