@@ -111,6 +111,9 @@ Status Validate(Settings& s) {
   if (s.lock_ttl < Millis(300)) return Bad("controller.lockTtl", "must be at least 300ms");
   ZLH_RETURN_IF_ERROR(Duration("controller.leaseStaleAfter", ctl.lease_stale_after(),
                                &s.lease_stale_after));
+  ZLH_RETURN_IF_ERROR(Duration("controller.stuckProvisioning", ctl.stuck_provisioning(),
+                               &s.stuck_provisioning));
+  ZLH_RETURN_IF_ERROR(Duration("controller.stuckWorkflow", ctl.stuck_workflow(), &s.stuck_workflow));
   for (auto [field, d] : {std::pair{"timing.readinessProbeInterval", s.readiness_probe_interval},
                           {"controller.reconcileInterval", s.reconcile_interval},
                           {"timing.leaseHeartbeatInterval", s.lease_heartbeat_interval},

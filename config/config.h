@@ -32,6 +32,8 @@ struct Settings {
   uint32_t observe_concurrency = 32;
   Millis lock_ttl{15'000};
   Millis lease_stale_after{60'000};
+  Millis stuck_provisioning{15 * 60'000};
+  Millis stuck_workflow{30 * 60'000};
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
   uint32_t QueueLimit(const std::string& queue) const;

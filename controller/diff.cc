@@ -74,6 +74,19 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
                      "billing_apply", "", "", 0, c.billing});
     }
   }
+  // Stuck workflows: a provisioning is failed cleanly (cancelled: it compensates and releases its
+  // VMID); any other is alerted once.
+  for (const StuckWorkflow& w : observation.stuck) {
+    if (w.type == "provision" && w.silent_ms > policy.stuck_provisioning_ms) {
+      out.push_back({"workflow:" + w.workflow_id, "stuck_provisioning",
+                     "provisioning with no progress: fail cleanly, release its VMID", 0,
+                     "fail_stuck", "", "", 0, w.workflow_id});
+    } else if (w.type != "provision" && w.silent_ms > policy.stuck_workflow_ms) {
+      out.push_back({"workflow:" + w.workflow_id, "stuck_workflow",
+                     "workflow " + w.workflow_id + " (" + w.type + ") without progress past its limit", 0,
+                     "notify", "", "", 0, w.workflow_id});
+    }
+  }
   // Housekeeping, outside the levels (§6.1): a stale lease of an ended or unknown holder is
   // cleared; one whose holder lives is only alerted.
   for (const StaleLease& l : observation.stale_leases) {

@@ -12,6 +12,8 @@ namespace zlh::controller {
 
 struct Policy {
   int max_repair_level = 1;  // §6.2: repairs above it become notifications
+  int64_t stuck_provisioning_ms = 15 * 60'000;
+  int64_t stuck_workflow_ms = 30 * 60'000;
 };
 
 // The decisions for `observation`, one per drift per server, in server order. What a service did

@@ -59,6 +59,13 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
     if (d.action == "notify") {
       act.alert = !incident.alerted();
       incident.set_alerted(true);
+    } else if (d.action == "fail_stuck") {
+      if (incident.attempts() == 0) {
+        incident.set_attempts(1);
+        act.outcome = "fail";
+      } else {
+        act.outcome = "in_progress";
+      }
     } else if (d.action == "billing_stop" || d.action == "billing_start") {
       // One operation per incident (its nonce is the incident's first tick).
       if (incident.attempts() == 0) {

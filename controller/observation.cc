@@ -49,6 +49,10 @@ std::string ToJson(const Observation& o) {
     leases.push_back(json::object{{"serverId", l.server_id}, {"holder", l.holder}, {"epoch", l.epoch},
                                   {"holderState", l.holder_state}, {"silentMs", l.silent_ms}});
   }
+  json::array stuck;
+  for (const auto& w : o.stuck) {
+    stuck.push_back(json::object{{"workflowId", w.workflow_id}, {"type", w.type}, {"silentMs", w.silent_ms}});
+  }
   json::array customers;
   for (const auto& c : o.customers) {
     customers.push_back(json::object{{"customerId", c.customer_id}, {"recorded", c.recorded},
@@ -57,6 +61,7 @@ std::string ToJson(const Observation& o) {
   json::array errors(o.errors.begin(), o.errors.end());
   return json::serialize(json::object{{"tick", o.tick},
                                       {"customers", std::move(customers)},
+                                      {"stuck", std::move(stuck)},
                                       {"servers", std::move(servers)},
                                       {"staleLeases", std::move(leases)},
                                       {"errors", std::move(errors)}});
@@ -94,6 +99,13 @@ Result<Observation> ParseObservation(const std::string& text) {
       so.proxy_known = Bool(s, "proxyKnown");
       so.proxy_ok = Bool(s, "proxy");
       out.servers.push_back(std::move(so));
+    }
+  }
+  if (auto* stuck = o.if_contains("stuck"); stuck && stuck->is_array()) {
+    for (const auto& item : stuck->as_array()) {
+      if (!item.is_object()) continue;
+      const json::object& w = item.as_object();
+      out.stuck.push_back({Str(w, "workflowId"), Str(w, "type"), Int(w, "silentMs")});
     }
   }
   if (auto* customers = o.if_contains("customers"); customers && customers->is_array()) {

@@ -54,9 +54,17 @@ struct CustomerObservation {
   std::string billing;   // active, suspended; "" when billing did not answer
 };
 
+// A workflow running (not waiting on a timer, signal or lease) without an event for a while.
+struct StuckWorkflow {
+  std::string workflow_id;
+  std::string type;
+  int64_t silent_ms = 0;
+};
+
 struct Observation {
   int64_t tick = 0;
   std::vector<CustomerObservation> customers;
+  std::vector<StuckWorkflow> stuck;
   std::vector<ServerObservation> servers;
   std::vector<StaleLease> stale_leases;
   std::vector<std::string> errors;  // services that did not answer: an observation, not a crash

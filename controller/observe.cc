@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <algorithm>
 #include <map>
 #include <set>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "activities/agent_http.h"
 #include "base/clock.h"
 #include "fleet/tables.h"
+#include "journal/format.h"
 #include "flows/steps.h"
 
 namespace zlh::controller {
@@ -120,6 +122,28 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
       so.proxy_ok = r != proxy.end() &&
                     r->second == activities::ContainerAddress(so.vmid) + ":" +
                                      std::to_string(px.game_port());
+    }
+  }
+
+  // Workflows running (not waiting) without an event for longer than the smaller stuck limit.
+  {
+    int64_t limit = std::min(s.stuck_provisioning, s.stuck_workflow).count();
+    std::string prefix = journal::StatusIndexPrefix(proto::RUNNING);
+    std::vector<std::string> running;
+    (void)d.journal->Scan(journal::Cf::kIndex, prefix, [&](std::string_view k, std::string_view) {
+      running.emplace_back(k.substr(prefix.size()));
+      return true;
+    });
+    auto cursor = d.journal->NewCursor(journal::Cf::kEvents);
+    for (const auto& id : running) {
+      if (!cursor->SeekLast(journal::EventPrefix(id))) continue;
+      proto::Event last;
+      if (!last.ParseFromArray(cursor->value().data(), static_cast<int>(cursor->value().size()))) continue;
+      int64_t silent = NowMs() - last.time_ms();
+      if (silent <= limit) continue;
+      auto summary = d.engine ? d.engine->Summary(id) : Result<proto::WorkflowSummary>(NotFound(""));
+      if (!summary.ok() || summary->status() != proto::RUNNING) continue;  // waits are legitimate
+      o.stuck.push_back({id, summary->type(), silent});
     }
   }
 

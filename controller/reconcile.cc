@@ -80,7 +80,8 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
       },
       workflows::RetryPolicy::Once());
   if (!observed.ok()) co_return observed.status();
-  Policy policy{static_cast<int>(d.settings->max_repair_level)};
+  Policy policy{static_cast<int>(d.settings->max_repair_level), d.settings->stuck_provisioning.count(),
+                d.settings->stuck_workflow.count()};
   auto decided = co_await ctx.Step(
       "diff",
       [&observed, policy](const StepInfo&) -> Task<Result<std::string>> {
@@ -112,6 +113,13 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
       [&d, &acts](const StepInfo&) -> Task<Result<std::string>> {
         json::array ids;
         for (const auto& a : acts) {
+          if (a.outcome == "fail") {
+            // Cancelled: it compensates, releasing its VMID; an ended one is left alone.
+            Status s = co_await d.engine->Cancel(a.decision.value, "stuck: no progress for " +
+                                                 FormatDuration(d.settings->stuck_provisioning));
+            if (!s.ok() && s.code() != Code::kFailedPrecondition) co_return s;
+            continue;
+          }
           if (a.outcome != "repair" && a.outcome != "propose" && a.outcome != "billing") continue;
           workflows::StartRequest req;
           if (a.outcome == "billing") {

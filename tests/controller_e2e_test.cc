@@ -220,6 +220,47 @@ TEST_F(ControllerTest, BillingIsEnforcedAndAMissedWebhookIsNoticed) {
   EXPECT_EQ(z_.Create("c-1", "n2", "bravo").status, 402);  // the journal now knows it too
 }
 
+// A provisioning silent past its limit is failed cleanly (it compensates: no container, VMID
+// released); another workflow silent past its limit is alerted once.
+TEST(ControllerStuckTest, AStuckProvisioningIsFailedAndAStuckOperationAlerted) {
+  TempDir tmp;
+  ZlhdOnSim z(tmp, R"({
+    "timing": {"readinessProbeInterval": "50ms"},
+    "proxmox": {"taskPollInterval": "10ms", "requestTimeout": "3s"},
+    "agent": {"requestTimeout": "3s"},
+    "controller": {"reconcileInterval": "300ms", "stuckProvisioning": "1s", "stuckWorkflow": "1s"}
+  })");
+  ASSERT_TRUE(z.Start());
+  // The install hangs past the agent's timeout: no event for 3 s.
+  ASSERT_EQ(z.SimPost("/sim/faults", R"({"call": "agent.install", "mode": "timeout", "count": 1, "latencyMs": 10000})"), 200);
+  json::object a = z.Body(z.Create("c-1", "n1", "alpha"));
+  std::string id(a["workflowId"].as_string());
+  EXPECT_EQ(z.AwaitWorkflow(id), "cancelled");
+  json::object server = z.Body(z.Api("GET", "/api/servers/" + std::string(a["serverId"].as_string()) + "?customerId=c-1"));
+  EXPECT_EQ(server["status"].as_string(), "failed");
+  EXPECT_EQ(server["vmid"].as_int64(), 0);
+  EXPECT_TRUE(Eventually([&] { return z.SimState()["containers"].as_array().empty(); }));
+
+  // An operation whose call hangs: alerted once, left to finish.
+  json::object b = z.Body(z.Create("c-1", "n2", "bravo"));
+  ASSERT_EQ(z.AwaitWorkflow(std::string(b["workflowId"].as_string())), "completed");
+  ASSERT_EQ(z.SimPost("/sim/faults", R"({"call": "backup.run", "mode": "latency", "count": 1, "latencyMs": 2500})"), 200);
+  Fetched op = z.Api("POST", "/api/servers/" + std::string(b["serverId"].as_string()) + "/operations",
+                     R"({"customerId":"c-1","op":"backup","requestNonce":"b1"})");
+  ASSERT_EQ(op.status, 202);
+  std::string op_id(z.Body(op)["workflowId"].as_string());
+  EXPECT_EQ(z.AwaitWorkflow(op_id), "completed");
+  size_t alerts = 0;
+  json::object state = z.SimState();
+  for (const auto& m : state["discordMessages"].as_array()) {
+    if (m.at("channel").as_string() == "alerts-critical" &&
+        std::string(m.at("content").as_string()).find(op_id) != std::string::npos) {
+      ++alerts;
+    }
+  }
+  EXPECT_EQ(alerts, 1u);
+}
+
 // A repair that keeps failing is tried 3 times for its incident, then #alerts-critical is pinged
 // once; no fourth attempt.
 TEST_F(ControllerTest, ARepairFailingThreeTimesIsAlertedOnce) {
