@@ -172,5 +172,33 @@ TEST_F(SplitBrainTest, OneLeaderAtATimeFailoverFencingAndRedisRestarts) {
   }));
 }
 
+// With Redis down nobody can hold the lock: no controller acts, and after two ticks that is itself
+// an alert, once per outage.
+TEST_F(SplitBrainTest, NoControllerActingForTwoTicksIsAlertedOncePerOutage) {
+  Node a(tmp_, "a", sim_.url(), redis_.url());
+  a.Start();
+  ASSERT_TRUE(Eventually([&] { return a.Leads(); }));
+  auto outage_alerts = [&] {
+    json::value state = json::parse(Fetch("GET", sim_.url() + "/sim/state").body);
+    size_t n = 0;
+    for (const auto& m : state.at("discordMessages").as_array()) {
+      n += m.at("channel").as_string() == "alerts-critical" && m.at("ping").as_bool() &&
+           std::string(m.at("content").as_string()).find("No controller has acted") != std::string::npos;
+    }
+    return n;
+  };
+  EXPECT_EQ(outage_alerts(), 0u);
+  redis_.Stop();
+  ASSERT_TRUE(Eventually([&] { return outage_alerts() == 1; }));
+  ASSERT_TRUE(Eventually([&] { return !a.Leads(); }));
+  std::this_thread::sleep_for(1500ms);  // more ticks of silence: still one alert
+  EXPECT_EQ(outage_alerts(), 1u);
+  redis_.Start();
+  ASSERT_TRUE(Eventually([&] { return a.Leads(); }));
+  std::this_thread::sleep_for(1s);  // a tick or two: the outage is over
+  redis_.Stop();
+  EXPECT_TRUE(Eventually([&] { return outage_alerts() == 2; })) << "a second outage was not alerted";
+}
+
 }  // namespace
 }  // namespace zlh

@@ -37,6 +37,7 @@
 #include "config/config.h"
 #include "controller/controller.h"
 #include "controller/decision_log.h"
+#include "controller/watchdog.h"
 #include "fleet/tables.h"
 #include "flows/flows.h"
 #include "flows/outside.h"
@@ -321,6 +322,12 @@ int main(int argc, char** argv) {
                                       zlh::controller::ReconcileStart);
 
   Leadership leadership;
+  zlh::controller::Watchdog watchdog(io.get_executor(), settings.reconcile_interval, decisions,
+                                     *deps.notifier, [&] {
+                                       // Another node holds the lock and Redis answers.
+                                       return lock && lock->redis_ok() && !leadership.leader &&
+                                              !lock->held();
+                                     });
   zlh::journal::Journal& j = **journal;
   zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
   api_deps.controller = [&]() -> boost::json::object {
@@ -444,6 +451,7 @@ int main(int argc, char** argv) {
           spdlog::info("standby until the controller lock on redis://{}:{} is ours",
                        flags.redis->host, flags.redis->port);
         }
+        watchdog.Start();
         spdlog::info("zlhd ready (reconcile every {})", zlh::FormatDuration(settings.reconcile_interval));
       },
       asio::detached);
@@ -456,6 +464,7 @@ int main(int argc, char** argv) {
         io,
         [&]() -> Task<void> {
           leadership.stopping = true;
+          watchdog.Stop();
           reconcile_cron.Stop();
           co_await http.Stop(zlh::Millis(10'000));
           co_await engine->Drain(zlh::Millis(10'000));

@@ -1,0 +1,41 @@
+// Watchdog: SPEC §6.4's "when no controller has acted for more than two ticks (Redis down, lock
+// lost), that is itself an alert" — #alerts-critical with a ping, once per outage. It runs on every
+// node whatever its role and outside any workflow (a node without the lock runs none), so its
+// alert is a plain notification: at most one per outage and node.
+//
+// A node counts the controller as acting when it completed a tick itself, or when Redis answers
+// and another node holds the lock (`others_act`).
+//
+// Thread-safety: runs on the engine's thread; Start and Stop there too.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <functional>
+#include <memory>
+
+#include "activities/services.h"
+#include "base/duration.h"
+#include "controller/decision_log.h"
+
+namespace zlh::controller {
+
+class Watchdog {
+ public:
+  // Everything must outlive the Watchdog.
+  Watchdog(boost::asio::any_io_executor ex, Millis interval, const DecisionLog& log,
+           activities::Notifier& notifier, std::function<bool()> others_act);
+  ~Watchdog();
+  void Start();
+  void Stop();
+
+ private:
+  struct State;
+  boost::asio::any_io_executor ex_;
+  Millis interval_;
+  const DecisionLog& log_;
+  activities::Notifier& notifier_;
+  std::function<bool()> others_act_;
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace zlh::controller
