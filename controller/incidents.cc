@@ -39,7 +39,26 @@ std::string RepairDedupKey(const Act& a) {
 }
 
 Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Decision>& decisions,
-                                         int64_t tick, int64_t now_ms) {
+                                         int64_t tick, int64_t now_ms, uint64_t fencing_token) {
+  if (fencing_token != 0) {
+    // Two kinds of token never compare: Redis's are wall-clock milliseconds, the journal's are
+    // open counts.
+    bool redis = fencing_token > 1'000'000'000'000ULL;
+    std::string key = journal::DomainKey('f', redis ? "redis" : "journal");
+    auto stored = t.Get(journal::Cf::kDomain, key);
+    if (!stored.ok()) return stored.status();
+    if (stored->has_value() && (*stored)->size() == 8) {
+      uint64_t newest = journal::GetU64(**stored);
+      if (fencing_token < newest) {
+        return FailedPrecondition("fencing: token " + std::to_string(fencing_token) +
+                                  " is older than " + std::to_string(newest) +
+                                  ", already recorded: this node's decisions are refused");
+      }
+    }
+    std::string v;
+    journal::PutU64(&v, fencing_token);
+    t.Put(journal::Cf::kDomain, key, v);
+  }
   auto open = fleet::ListIncidents(t);
   if (!open.ok()) return open.status();
   std::map<std::pair<std::string, std::string>, proto::Incident> incidents;

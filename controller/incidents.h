@@ -34,8 +34,11 @@ inline constexpr size_t kBreakerRepairsPerHour = 3;
 
 std::string RepairDedupKey(const Act& act);
 
+// `fencing_token` is the node's token when it decided (SPEC §6.4): the decisions are recorded with
+// it, and refused (kFailedPrecondition, nothing written) when a newer token of the same kind —
+// Redis's wall-clock tokens or the journal's open counts — has been recorded already.
 Result<std::vector<Act>> RecordIncidents(journal::Txn& txn, const std::vector<Decision>& decisions,
-                                         int64_t tick, int64_t now_ms);
+                                         int64_t tick, int64_t now_ms, uint64_t fencing_token = 0);
 
 std::string ToJson(const std::vector<Act>& acts);
 Result<std::vector<Act>> ParseActs(const std::string& json, const std::vector<Decision>& decisions);

@@ -97,8 +97,8 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
   // Incidents, attempts and breakers, in the same write as this step's event.
   auto recorded = co_await ctx.TxnStep(
       "record_incidents",
-      [decisions = *decisions, tick](journal::Txn& t, const StepInfo&) -> Result<std::string> {
-        auto acts = RecordIncidents(t, decisions, tick, NowMs());
+      [decisions = *decisions, tick](journal::Txn& t, const StepInfo& info) -> Result<std::string> {
+        auto acts = RecordIncidents(t, decisions, tick, NowMs(), info.fencing_token);
         if (!acts.ok()) return acts.status();
         return ToJson(*acts);
       });

@@ -17,6 +17,7 @@
 //   'b' billing event id     → ""                  (webhook events already applied)
 //   'i' server \0 drift      → proto.Incident      (open incidents of the controller)
 //   'r' server id            → proto.Breaker       (repairs in the last hour, per server)
+//   'f' redis | journal      → u64 BE              (the newest fencing token decisions were made with)
 //
 // Maintenance and billing change through operator and outside inputs, not workflow steps: each
 // change is also a SystemInput event on a system stream, in the same write (SPEC §4.6).
