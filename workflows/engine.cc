@@ -314,7 +314,10 @@ Task<void> Engine::Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std
 }
 
 Task<Result<Started>> Engine::Start(StartRequest request) {
-  if (stopping_) co_return Unavailable("the engine is stopping");
+  if (stopping_) {
+    co_return Unavailable(
+        "this node is not running workflows (it is stopping, or a standby without the lock)");
+  }
   ZLH_CO_RETURN_IF_ERROR(journal_.health());
   const Definition* def = registry_.Find(request.type);
   if (!def) co_return InvalidArgument("unknown workflow type '" + request.type + "'");
