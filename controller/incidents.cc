@@ -15,16 +15,16 @@ namespace json = boost::json;
 
 constexpr int64_t kHourMs = 3'600'000;
 
-// The state of attempt `attempt`'s repair workflow: "" (not started yet), or its status.
-Result<int> RepairStatus(journal::Txn& t, const std::string& dedup_key) {
+// The summary of the repair workflow started under `dedup_key` (status 0 when not started yet).
+Result<proto::WorkflowSummary> RepairSummary(journal::Txn& t, const std::string& dedup_key) {
+  proto::WorkflowSummary s;
   auto id = t.Get(journal::Cf::kIndex, journal::DedupIndexKey(dedup_key));
   if (!id.ok()) return id.status();
-  if (!id->has_value()) return 0;
+  if (!id->has_value()) return s;
   auto raw = t.Get(journal::Cf::kSummaries, **id);
   if (!raw.ok()) return raw.status();
-  proto::WorkflowSummary s;
-  if (!raw->has_value() || !s.ParseFromString(**raw)) return 0;
-  return static_cast<int>(s.status());
+  if (raw->has_value()) s.ParseFromString(**raw);
+  return s;
 }
 
 bool Terminal(int status) {
@@ -121,12 +121,24 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
       if (incident.attempts() > 0) {
         Act last = act;
         last.attempt = incident.attempts();
-        auto status = RepairStatus(t, RepairDedupKey(last));
-        if (!status.ok()) return status.status();
-        if (!Terminal(*status)) {
+        auto summary = RepairSummary(t, RepairDedupKey(last));
+        if (!summary.ok()) return summary.status();
+        // A repair its own check refused (a lease or maintenance came between observing and
+        // acting) did not try: it does not count towards the attempts' limit.
+        if (summary->status() == proto::FAILED && summary->error().message().rfind("held:", 0) == 0) {
+          incident.set_refused(incident.refused() + 1);
+          // Nor does it count for the breaker.
+          auto breaker = fleet::GetBreaker(t, d.server_id);
+          if (!breaker.ok()) return breaker.status();
+          if (breaker->repairs_ms_size() > 0) {
+            breaker->mutable_repairs_ms()->RemoveLast();
+            fleet::PutBreaker(t, *breaker);
+          }
+        }
+        if (!Terminal(summary->status())) {
           start = false;
           act.outcome = "in_progress";
-        } else if (incident.attempts() >= kMaxRepairAttempts) {
+        } else if (incident.attempts() - incident.refused() >= kMaxRepairAttempts) {
           start = false;
           act.outcome = "exhausted";
           act.alert = !incident.alerted();

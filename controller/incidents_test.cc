@@ -6,6 +6,7 @@
 
 #include "base/temp_dir.h"
 #include "fleet/tables.h"
+#include "journal/format.h"
 
 namespace zlh::controller {
 namespace {
@@ -64,6 +65,49 @@ TEST_F(IncidentsTest, DecisionsWithAnOlderFencingTokenAreRefused) {
   // The journal's own tokens (open counts) are another kind: not compared with Redis's.
   EXPECT_TRUE(Record({Dns("b")}, 13, 3).ok());
   EXPECT_FALSE(Record({Dns("b")}, 14, 2).ok());
+}
+
+// The repair workflow of attempt `attempt` has ended with `status` (and `message`).
+void Ended(journal::Journal& j, const Act& act, uint32_t attempt, int status, const std::string& message) {
+  Act a = act;
+  a.attempt = attempt;
+  std::string id = "wf-" + std::to_string(attempt);
+  proto::WorkflowSummary s;
+  s.set_id(id);
+  s.set_type("repair");
+  s.set_status(static_cast<proto::WorkflowStatus>(status));
+  s.mutable_error()->set_message(message);
+  journal::Batch b;
+  b.Put(journal::Cf::kIndex, journal::DedupIndexKey(RepairDedupKey(a)), id);
+  b.PutSummary(s);
+  ASSERT_TRUE(j.AppendSync(std::move(b)).ok());
+}
+
+TEST_F(IncidentsTest, ThreeFailedAttemptsExhaustAnIncidentButARefusedOneDoesNotCount) {
+  auto first = Record({Dns("a")}, 10, 0);
+  ASSERT_TRUE(first.ok());
+  Act act = (*first)[0];
+  // Attempt 1 refused by its own check (an operation took the lease meanwhile).
+  Ended(*journal_, act, 1, proto::FAILED, "held: operation 01X holds the lease");
+  auto second = Record({Dns("a")}, 11, 0);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)[0].outcome, "repair");
+  EXPECT_EQ((*second)[0].attempt, 2u);
+  // Attempts 2 and 3 fail for real; 4 is still allowed (the refused one did not count).
+  Ended(*journal_, act, 2, proto::FAILED, "unavailable: dns down");
+  auto third = Record({Dns("a")}, 12, 0);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ((*third)[0].attempt, 3u);
+  Ended(*journal_, act, 3, proto::FAILED, "unavailable: dns down");
+  auto fourth = Record({Dns("a")}, 13, 0);
+  ASSERT_TRUE(fourth.ok());
+  EXPECT_EQ((*fourth)[0].outcome, "repair") << "the refused attempt counted";
+  EXPECT_EQ((*fourth)[0].attempt, 4u);
+  Ended(*journal_, act, 4, proto::FAILED, "unavailable: dns down");
+  auto fifth = Record({Dns("a")}, 14, 0);
+  ASSERT_TRUE(fifth.ok());
+  EXPECT_EQ((*fifth)[0].outcome, "exhausted");
+  EXPECT_TRUE((*fifth)[0].alert);
 }
 
 }  // namespace
