@@ -63,6 +63,18 @@ TEST(IdsTest, IdsAreValidUniqueAndIncreasing) {
   EXPECT_EQ(seen.size(), 10000u);
 }
 
+TEST(IdsTest, FirstIdAtCutsByCreationTime) {
+  std::string before = NewId();
+  TimeMs cut = NowMs() + 5;
+  while (NowMs() <= cut) {
+  }
+  std::string after = NewId();
+  std::string first = FirstIdAt(cut);
+  EXPECT_TRUE(IsValidId(first));
+  EXPECT_LT(before, first);
+  EXPECT_GT(after, first);
+}
+
 TEST(IdsTest, RejectsMalformedIds) {
   EXPECT_FALSE(IsValidId("not-an-id"));
   EXPECT_FALSE(IsValidId(std::string(kIdLength, 'I')));  // not in Crockford's alphabet

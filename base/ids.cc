@@ -40,6 +40,8 @@ std::string Encode(uint64_t ms, uint16_t hi, uint64_t lo) {
 
 std::string NewId() { return NewIdAt(NowMs()); }
 
+std::string FirstIdAt(TimeMs t) { return Encode(static_cast<uint64_t>(t), 0, 0); }
+
 std::string NewIdAt(TimeMs t) {
   Generator& g = Gen();
   std::lock_guard lock(g.mu);

@@ -17,6 +17,9 @@ std::string NewId();
 // A new id for time `t` (tests); still greater than every earlier id of this process.
 std::string NewIdAt(TimeMs t);
 
+// The smallest id of time `t`: every id made before `t` sorts below it (retention cut-offs).
+std::string FirstIdAt(TimeMs t);
+
 // True when `id` has the shape NewId makes.
 bool IsValidId(std::string_view id);
 

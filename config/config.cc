@@ -114,6 +114,7 @@ Status Validate(Settings& s) {
   ZLH_RETURN_IF_ERROR(Duration("controller.stuckProvisioning", ctl.stuck_provisioning(),
                                &s.stuck_provisioning));
   ZLH_RETURN_IF_ERROR(Duration("controller.stuckWorkflow", ctl.stuck_workflow(), &s.stuck_workflow));
+  ZLH_RETURN_IF_ERROR(Duration("controller.retention", ctl.retention(), &s.retention));
   for (auto [field, d] : {std::pair{"timing.readinessProbeInterval", s.readiness_probe_interval},
                           {"controller.reconcileInterval", s.reconcile_interval},
                           {"timing.leaseHeartbeatInterval", s.lease_heartbeat_interval},

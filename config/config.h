@@ -34,6 +34,7 @@ struct Settings {
   Millis lease_stale_after{60'000};
   Millis stuck_provisioning{15 * 60'000};
   Millis stuck_workflow{30 * 60'000};
+  Millis retention{7LL * 24 * 3'600'000};
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
   uint32_t QueueLimit(const std::string& queue) const;

@@ -16,6 +16,7 @@
 #include "controller/diff.h"
 #include "controller/incidents.h"
 #include "controller/observe.h"
+#include "controller/retention.h"
 #include "fleet/tables.h"
 #include "flows/inputs.h"
 #include "flows/steps.h"
@@ -183,6 +184,16 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
         flows::ActivityPolicy(*d.settings));
     if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
   }
+
+  // Housekeeping: finished reconciles past the retention are deleted (a bounded number per tick).
+  auto expired = co_await ctx.TxnStep(
+      "delete_expired",
+      [retention = d.settings->retention](journal::Txn& t, const StepInfo&) -> Result<std::string> {
+        auto n = DeleteExpired(t, {kReconcile}, NowMs() - retention.count(), 1000);
+        if (!n.ok()) return n.status();
+        return std::to_string(*n);
+      });
+  if (!expired.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
 
   // #audit-log: one message per tick listing what it did (nothing when it did nothing).
   std::string audit;

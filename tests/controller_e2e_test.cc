@@ -261,6 +261,27 @@ TEST(ControllerStuckTest, AStuckProvisioningIsFailedAndAStuckOperationAlerted) {
   EXPECT_EQ(alerts, 1u);
 }
 
+// Finished reconciles past the retention are deleted (events, summary, index entries), and the
+// journal stays consistent.
+TEST(ControllerRetentionTest, FinishedReconcilesPastTheRetentionAreDeleted) {
+  TempDir tmp;
+  ZlhdOnSim z(tmp, R"({"controller": {"reconcileInterval": "200ms", "retention": "1s"}})");
+  ASSERT_TRUE(z.Start());
+  std::string first;
+  ASSERT_TRUE(Eventually([&] {
+    json::object page = z.Body(z.Api("GET", "/api/workflows?type=reconcile&status=completed&limit=1000", "", true));
+    const json::array& list = page["workflows"].as_array();
+    if (!list.empty()) first = std::string(list.back().at("workflowId").as_string());  // the oldest
+    return !first.empty();
+  }));
+  ASSERT_TRUE(Eventually([&] { return z.Api("GET", "/api/workflows/" + first, "", true).status == 404; }));
+  json::object page = z.Body(z.Api("GET", "/api/workflows?type=reconcile&limit=1000", "", true));
+  EXPECT_LE(page["workflows"].as_array().size(), 15u) << "reconciles pile up past their retention";
+  EXPECT_EQ(z.Stop(), 0);
+  int verify = std::system((std::string(ZLH_JOURNAL) + " --data " + z.data() + " verify > /dev/null 2>&1").c_str());
+  EXPECT_EQ(verify, 0);
+}
+
 // A repair that keeps failing is tried 3 times for its incident, then #alerts-critical is pinged
 // once; no fourth attempt.
 TEST_F(ControllerTest, ARepairFailingThreeTimesIsAlertedOnce) {
