@@ -34,8 +34,9 @@ bool Terminal(int status) {
 }  // namespace
 
 std::string RepairDedupKey(const Act& a) {
-  return "repair\x1f" + a.decision.server_id + "\x1f" + a.decision.drift + "\x1f" +
-         std::to_string(a.first_tick) + "\x1f" + std::to_string(a.attempt);
+  std::string key = "repair\x1f" + a.decision.server_id + "\x1f" + a.decision.drift + "\x1f" +
+                    std::to_string(a.first_tick) + "\x1f";
+  return a.outcome == "exhausted_propose" ? key + "restore_backup" : key + std::to_string(a.attempt);
 }
 
 Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Decision>& decisions,
@@ -142,6 +143,8 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
           start = false;
           act.outcome = "exhausted";
           act.alert = !incident.alerted();
+          // A level-2 repair failed 3 times: restore_backup is proposed (level 3), once (§6.1).
+          if (act.alert && d.level == 2) act.outcome = "exhausted_propose";
           incident.set_alerted(true);
         }
       }

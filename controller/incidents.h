@@ -23,7 +23,8 @@ struct Act {
   Decision decision;
   int64_t first_tick = 0;
   // repair (start attempt `attempt`), propose (start the proposal), proposed (one is open),
-  // in_progress, exhausted, breaker, notify, held
+  // in_progress, exhausted (3 failures), exhausted_propose (3 failures of a level-2 repair: alert
+  // and propose restore_backup), breaker, notify, held
   std::string outcome;
   uint32_t attempt = 0;
   bool alert = false;  // its once-only alert is due now

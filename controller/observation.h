@@ -81,7 +81,7 @@ struct Decision {
   // maintenance holds it back (audit log only).
   std::string action;
   std::string repair;  // republish_dns, reregister_proxy, restart_agent, start_container,
-                       // clear_stale_lease, rebuild_container
+                       // clear_stale_lease, rebuild_container, restore_backup
   // clear_stale_lease: the lease as observed (the repair clears only that holder at that epoch).
   std::string holder;
   uint64_t epoch = 0;

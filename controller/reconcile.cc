@@ -54,7 +54,7 @@ Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& in
     channel = "alerts-billing";
     text = "Billing says customer " + dec.server_id.substr(9) + " is " + dec.value +
            ", which no webhook told us (a webhook was missed): applied.";
-  } else if (a.outcome == "exhausted") {
+  } else if (a.outcome == "exhausted" || a.outcome == "exhausted_propose") {
     text = "Repair " + dec.repair + " of server " + dec.server_id + " failed " +
            std::to_string(kMaxRepairAttempts) + " times (" + dec.drift + "): it needs a person.";
   } else if (a.outcome == "breaker") {
@@ -121,9 +121,19 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
             if (!s.ok() && s.code() != Code::kFailedPrecondition) co_return s;
             continue;
           }
-          if (a.outcome != "repair" && a.outcome != "propose" && a.outcome != "billing") continue;
+          if (a.outcome != "repair" && a.outcome != "propose" && a.outcome != "billing" &&
+              a.outcome != "exhausted_propose") {
+            continue;
+          }
           workflows::StartRequest req;
-          if (a.outcome == "billing") {
+          if (a.outcome == "exhausted_propose") {
+            Act restore = a;
+            restore.decision.repair = "restore_backup";
+            restore.decision.level = 3;
+            req.type = kRepair;
+            req.input = json::serialize(RepairInput(restore));
+            req.dedup_key = RepairDedupKey(a);
+          } else if (a.outcome == "billing") {
             bool stop = a.decision.action == "billing_stop";
             req = flows::OperationStart({a.decision.server_id, a.decision.value, stop ? "stop" : "start",
                                          "billing-" + std::to_string(a.first_tick), "", "billing"});
@@ -144,7 +154,8 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
     size_t next = 0;
     for (const auto& a : acts) {
       std::string id;
-      if ((a.outcome == "repair" || a.outcome == "propose" || a.outcome == "billing") &&
+      if ((a.outcome == "repair" || a.outcome == "propose" || a.outcome == "billing" ||
+           a.outcome == "exhausted_propose") &&
           next < ids.as_array().size()) {
         id = std::string(ids.as_array()[next++].as_string());
       }
@@ -241,6 +252,18 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
         activities::ContainerAddress(server.vmid()) + ":" + std::to_string(px.game_port()));
   }
   if (repair == "restart_agent") co_return co_await d.hypervisor->Reboot(call, server.node(), server.vmid());
+  if (repair == "restore_backup") {
+    // The newest backup over the container (Proxmox restores only a stopped one), then started.
+    auto backups = co_await d.backups->List(server.node(), server.vmid());
+    if (!backups.ok()) co_return backups.status();
+    if (backups->empty()) co_return FailedPrecondition("server " + server.name() + " has no backup");
+    auto power = co_await d.hypervisor->PowerState(server.node(), server.vmid());
+    if (power.ok() && *power == "running") {
+      ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Stop(call, server.node(), server.vmid()));
+    }
+    ZLH_CO_RETURN_IF_ERROR(co_await d.backups->Restore(call, server.node(), server.vmid(), backups->back().id));
+    co_return co_await d.hypervisor->Start(call, server.node(), server.vmid());
+  }
   if (repair == "rebuild_container") {
     // The container again, as provisioning made it: cloned from its template, started, its agent
     // given time to come up, the workload installed. DNS and proxy still name its address.
@@ -333,10 +356,13 @@ Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
     auto proposed = co_await ctx.Step(
         "propose",
         [&d, repair, server, id = ctx.id()](const StepInfo& info) -> Task<Result<std::string>> {
+          std::string why = repair == "rebuild_container"
+                                ? "its container is gone from the hypervisor"
+                                : "its level-2 repair failed 3 times";
           std::string text = "Proposed " + repair + " for server " + server.name() + " (VMID " +
-                             std::to_string(server.vmid()) + "): its container is gone from the " +
-                             "hypervisor. Nothing is done until an operator approves: " +
-                             "POST /api/repairs/" + id + "/approve (zlh-journal approve " + id + ").";
+                             std::to_string(server.vmid()) + "): " + why +
+                             ". Nothing is done until an operator approves: POST /api/repairs/" +
+                             id + "/approve (zlh-journal approve " + id + ").";
           ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
           co_return "sent";
         },

@@ -261,6 +261,57 @@ TEST(ControllerStuckTest, AStuckProvisioningIsFailedAndAStuckOperationAlerted) {
   EXPECT_EQ(alerts, 1u);
 }
 
+// Level 2 allowed: an offline agent's restart_agent (a reboot) that fails 3 times is alerted once
+// and restore_backup is proposed; approved, the newest backup is restored and the server runs.
+TEST(ControllerLevelTwoTest, ARepairFailingThreeTimesProposesARestore) {
+  TempDir tmp;
+  ZlhdOnSim z(tmp, R"({
+    "timing": {"readinessProbeInterval": "50ms", "leaseHeartbeatInterval": "100ms"},
+    "proxmox": {"taskPollInterval": "10ms"},
+    "controller": {"reconcileInterval": "300ms", "maxRepairLevel": 2}
+  })");
+  ASSERT_TRUE(z.Start());
+  json::object a = z.Body(z.Create("c-1", "n1", "alpha"));
+  ASSERT_EQ(z.AwaitWorkflow(std::string(a["workflowId"].as_string())), "completed");
+  std::string server(a["serverId"].as_string());
+  Fetched backup = z.Api("POST", "/api/servers/" + server + "/operations",
+                         R"({"customerId":"c-1","op":"backup","requestNonce":"b1"})");
+  ASSERT_EQ(z.AwaitWorkflow(std::string(z.Body(backup)["workflowId"].as_string())), "completed");
+  int64_t vmid = z.Body(z.Api("GET", "/api/servers/" + server + "?customerId=c-1"))["vmid"].as_int64();
+  ASSERT_EQ(z.SimPost("/sim/faults", R"({"call": "proxmox.reboot", "mode": "error", "count": 1000, "status": 400})"), 200);
+  ASSERT_EQ(z.SimPost("/sim/faults", json::serialize(json::object{{"drift", "agent_offline"}, {"vmid", vmid}})), 200);
+  std::string proposal;
+  ASSERT_TRUE(Eventually([&] {
+    json::object page = z.Body(z.Api("GET", "/api/workflows?type=repair", "", true));
+    for (const auto& w : page["workflows"].as_array()) {
+      const json::value& waiting = w.at("waitingFor");
+      if (waiting.is_object() && waiting.at("detail").as_string() == "approve") {
+        proposal = std::string(w.at("workflowId").as_string());
+      }
+    }
+    return !proposal.empty();
+  }));
+  json::object state = z.SimState();
+  size_t failed_alerts = 0, proposals = 0;
+  for (const auto& m : state["discordMessages"].as_array()) {
+    std::string content(m.at("content").as_string());
+    if (m.at("channel").as_string() != "alerts-critical") continue;
+    failed_alerts += content.find("failed 3 times") != std::string::npos && content.find("Proposed") == std::string::npos;
+    proposals += content.find("Proposed restore_backup") != std::string::npos;
+  }
+  EXPECT_EQ(failed_alerts, 1u);
+  EXPECT_EQ(proposals, 1u);
+  ASSERT_EQ(z.Api("POST", "/api/repairs/" + proposal + "/approve", "", true).status, 200);
+  EXPECT_EQ(z.AwaitWorkflow(proposal), "completed");
+  bool restored = false;
+  json::object after = z.SimState();
+  for (const auto& m : after["mutations"].as_array()) {
+    restored |= m.at("call").as_string() == "backup.restore" && !m.at("rejected").as_bool();
+  }
+  EXPECT_TRUE(restored);
+  EXPECT_EQ(z.SimState()["containers"].as_array()[0].at("status").as_string(), "running");
+}
+
 // Finished reconciles past the retention are deleted (events, summary, index entries), and the
 // journal stays consistent.
 TEST(ControllerRetentionTest, FinishedReconcilesPastTheRetentionAreDeleted) {
