@@ -47,6 +47,25 @@ Result<std::optional<Message>> Decode(Result<std::optional<std::string>> raw, st
   return std::optional<Message>(std::move(m));
 }
 
+// Every record of `table` in `source` (a Journal or a Txn), decoded; kCorruption at the first that
+// cannot be.
+template <typename Message, typename Source>
+Result<std::vector<Message>> DecodeAll(Source& source, char table, std::string_view what) {
+  std::vector<Message> out;
+  Status bad;
+  ZLH_RETURN_IF_ERROR(source.Scan(Cf::kDomain, Key(table, ""), [&](std::string_view, std::string_view v) {
+    Message m;
+    if (!m.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      bad = Status(Code::kCorruption, "unreadable " + std::string(what) + " record");
+      return false;
+    }
+    out.push_back(std::move(m));
+    return true;
+  }));
+  ZLH_RETURN_IF_ERROR(bad);
+  return out;
+}
+
 Result<proto::Lease> LeaseOf(Result<std::optional<proto::Lease>> found, std::string_view server_id) {
   if (!found.ok()) return found.status();
   if (found->has_value()) return std::move(**found);
@@ -122,22 +141,8 @@ Result<size_t> LiveServerCount(journal::Txn& txn, std::string_view customer_id) 
 
 Result<std::vector<proto::Server>> ListServers(const journal::Journal& journal,
                                                std::string_view customer_id) {
+  if (customer_id.empty()) return DecodeAll<proto::Server>(journal, kServers, "server");
   std::vector<proto::Server> out;
-  Status bad;
-  if (customer_id.empty()) {
-    Status s = journal.Scan(Cf::kDomain, Key(kServers, ""), [&](std::string_view, std::string_view v) {
-      proto::Server server;
-      if (!server.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-        bad = Status(Code::kCorruption, "unreadable server record");
-        return false;
-      }
-      out.push_back(std::move(server));
-      return true;
-    });
-    if (!s.ok()) return s;
-    if (!bad.ok()) return bad;
-    return out;
-  }
   std::string prefix = Key(kCustomers, Pair(customer_id, ""));
   std::vector<std::string> ids;
   Status s = journal.Scan(Cf::kDomain, prefix, [&](std::string_view k, std::string_view) {
@@ -203,19 +208,7 @@ void PutLease(journal::Txn& txn, const proto::Lease& lease) {
 }
 
 Result<std::vector<proto::Lease>> ListLeases(const journal::Journal& journal) {
-  std::vector<proto::Lease> out;
-  Status bad;
-  ZLH_RETURN_IF_ERROR(journal.Scan(Cf::kDomain, Key(kLeases, ""), [&](std::string_view, std::string_view v) {
-    proto::Lease l;
-    if (!l.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      bad = Status(Code::kCorruption, "unreadable lease record");
-      return false;
-    }
-    out.push_back(std::move(l));
-    return true;
-  }));
-  ZLH_RETURN_IF_ERROR(bad);
-  return out;
+  return DecodeAll<proto::Lease>(journal, kLeases, "lease");
 }
 
 Result<bool> ClearLease(journal::Txn& txn, const std::string& server_id, const std::string& holder,
@@ -328,19 +321,7 @@ Result<bool> ApplyBillingEvent(journal::Txn& txn, const std::string& event_id,
 }
 
 Result<std::vector<proto::Incident>> ListIncidents(journal::Txn& txn) {
-  std::vector<proto::Incident> out;
-  Status bad;
-  ZLH_RETURN_IF_ERROR(txn.Scan(Cf::kDomain, Key(kIncidents, ""), [&](std::string_view, std::string_view v) {
-    proto::Incident i;
-    if (!i.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      bad = Status(Code::kCorruption, "unreadable incident record");
-      return false;
-    }
-    out.push_back(std::move(i));
-    return true;
-  }));
-  ZLH_RETURN_IF_ERROR(bad);
-  return out;
+  return DecodeAll<proto::Incident>(txn, kIncidents, "incident");
 }
 
 void PutIncident(journal::Txn& txn, const proto::Incident& incident) {
