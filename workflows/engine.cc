@@ -22,6 +22,20 @@ namespace {
 
 constexpr auto kForever = std::chrono::hours(24 * 365);
 
+// Runs `fn` within a save point of `t`: its failure undoes only its own changes and is logged (as
+// `what` of workflow `id`), so it cannot take the rest of the write down with it.
+void RunAlone(journal::Txn& t, const std::function<Status(journal::Txn&)>& fn, std::string_view id,
+              std::string_view what) {
+  t.SetSavePoint();
+  Status s = fn(t);
+  if (s.ok()) {
+    t.PopSavePoint();
+  } else {
+    t.RollbackToSavePoint();
+    spdlog::error("workflow {}: {} failed (undone): {}", id, what, s.ToString());
+  }
+}
+
 }  // namespace
 
 // Hands work from the journal's writer thread to the engine's thread: one post per burst, however
@@ -481,14 +495,7 @@ Task<Status> Engine::Cancel(std::string id, std::string reason) {
       // Its failure must not lose the cancellation: it is undone alone, and logged.
       undo = [fn = in->def->cancelled_queued, input = in->history.started.input(),
               id](journal::Txn& t) {
-        t.SetSavePoint();
-        Status s = fn(t, input);
-        if (s.ok()) {
-          t.PopSavePoint();
-        } else {
-          t.RollbackToSavePoint();
-          spdlog::error("workflow {}: undoing its start failed: {}", id, s.ToString());
-        }
+        RunAlone(t, [&](journal::Txn& txn) { return fn(txn, input); }, id, "undoing its start");
         return Status::Ok();
       };
     }
@@ -551,16 +558,7 @@ void Engine::Notify(const std::string& key) {
 journal::TxnFn Engine::EndTxn(Instance& in) {
   if (in.end_txns.empty()) return nullptr;
   return [txns = std::move(in.end_txns), id = in.id](journal::Txn& t) -> Status {
-    for (const auto& fn : txns) {
-      t.SetSavePoint();
-      Status s = fn(t);
-      if (s.ok()) {
-        t.PopSavePoint();
-      } else {
-        t.RollbackToSavePoint();
-        spdlog::error("workflow {}: an end transaction failed (undone): {}", id, s.ToString());
-      }
-    }
+    for (const auto& fn : txns) RunAlone(t, fn, id, "an end transaction");
     return Status::Ok();
   };
 }
@@ -593,11 +591,7 @@ Task<void> Engine::Suspend(Millis deadline) {
 Task<Status> Engine::Resume() {
   // A step still in an outside call when the suspension came ends first: two runs of one workflow
   // must never overlap.
-  asio::steady_timer poll(io_);
-  while (active_ > 0) {
-    poll.expires_after(std::chrono::milliseconds(10));
-    co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
+  co_await WaitIdle(kForever);
   live_.clear();
   stopping_ = false;
   co_return co_await Recover();
@@ -606,13 +600,17 @@ Task<Status> Engine::Resume() {
 Task<void> Engine::Drain(Millis deadline) {
   stopping_ = true;
   for (auto& [id, in] : live_) WakeUp(*in);
+  co_await WaitIdle(deadline);
+  if (active_ > 0) spdlog::warn("drain: {} workflows still busy at the deadline", active_);
+}
+
+Task<void> Engine::WaitIdle(std::chrono::steady_clock::duration deadline) {
   auto until = std::chrono::steady_clock::now() + deadline;
   asio::steady_timer poll(io_);
   while (active_ > 0 && std::chrono::steady_clock::now() < until) {
     poll.expires_after(std::chrono::milliseconds(5));
     co_await poll.async_wait(asio::as_tuple(asio::use_awaitable));
   }
-  if (active_ > 0) spdlog::warn("drain: {} workflows still busy at the deadline", active_);
 }
 
 }  // namespace zlh::workflows

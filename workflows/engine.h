@@ -10,6 +10,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -146,6 +147,9 @@ class Engine {
   // The transaction that ends workflow `in`: its end_txns, each in a save point (a failing one is
   // logged and undone; the end is recorded regardless).
   static journal::TxnFn EndTxn(Instance& in);
+
+  // Waits until no workflow coroutine runs, at most `deadline`.
+  Task<void> WaitIdle(std::chrono::steady_clock::duration deadline);
 
   class Completions;
 
