@@ -14,8 +14,7 @@
 #include <cstdlib>
 #include <map>
 
-#include "api/api.h"
-#include "workflows/engine_fixture.h"
+#include "api/api_fixture.h"
 
 namespace zlh::api {
 namespace {
@@ -95,25 +94,13 @@ rc::Gen<std::string> Body() {
       }));
 }
 
-class FuzzTest : public workflows::EngineFixture {};
+using FuzzTest = ApiFixture;
 
 TEST_F(FuzzTest, HostileRequestsGetAnAnswerAndRefusalsChangeNothing) {
-  config::Settings settings = config::Defaults();
-  TempDir tmp;
-  bool created = false;
-  auto tokens = Tokens::LoadOrCreate(tmp.Sub("tokens"), &created);
-  ASSERT_TRUE(tokens.ok());
   // The workflow types the routes start, doing nothing: the fuzzing is about the API.
-  for (const char* type : {"provision", "operation", "deprovision"}) {
-    ASSERT_TRUE(registry_
-                    .Register(type, type == std::string("provision") ? "provision" : "operation",
-                              [](workflows::Context&) -> workflows::Task<Result<std::string>> {
-                                co_return "done";
-                              })
-                    .ok());
-  }
-  Api api({*engine_, *journal_, settings, *tokens, nullptr});
-  std::string portal = tokens->TokenOf(Role::kPortal), admin = tokens->TokenOf(Role::kAdmin);
+  RegisterNoOps({"provision", "operation", "deprovision"});
+  auto api = MakeApi();
+  std::string portal = tokens_.TokenOf(Role::kPortal), admin = tokens_.TokenOf(Role::kAdmin);
   long requests = 0;
   std::map<int, long> by_status;
 
@@ -150,7 +137,7 @@ TEST_F(FuzzTest, HostileRequestsGetAnAnswerAndRefusalsChangeNothing) {
       if (type == 2) req.headers["content-type"] = "text/plain";
       req.query["customerId"] = "c-1";
       uint64_t before = journal_->LatestPosition();
-      Response r = Await(api.Handle(req));
+      Response r = Await(api->Handle(req));
       ++requests;
       ++by_status[r.status];
       RC_ASSERT(r.status >= 200);

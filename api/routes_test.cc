@@ -6,13 +6,12 @@
 #include <regex>
 #include <set>
 
-#include "api/api.h"
-#include "workflows/engine_fixture.h"
+#include "api/api_fixture.h"
 
 namespace zlh::api {
 namespace {
 
-using RoutesTest = workflows::EngineFixture;
+using RoutesTest = ApiFixture;
 
 std::set<std::pair<std::string, std::string>> Documented() {
   std::ifstream in(ZLH_OPENAPI);
@@ -36,14 +35,9 @@ std::set<std::pair<std::string, std::string>> Documented() {
 }
 
 TEST_F(RoutesTest, EveryRouteIsDocumentedAndNothingElse) {
-  config::Settings settings = config::Defaults();
-  TempDir tmp;
-  bool created = false;
-  auto tokens = Tokens::LoadOrCreate(tmp.Sub("tokens"), &created);
-  ASSERT_TRUE(tokens.ok());
-  Api api({*engine_, *journal_, settings, *tokens, nullptr});
+  auto api = MakeApi();
   std::set<std::pair<std::string, std::string>> served;
-  for (const auto& r : api.router().Routes()) served.insert(r);
+  for (const auto& r : api->router().Routes()) served.insert(r);
   std::set<std::pair<std::string, std::string>> documented = Documented();
   ASSERT_GE(documented.size(), 10u) << "could not read " << ZLH_OPENAPI;
   for (const auto& r : served) {
@@ -55,36 +49,26 @@ TEST_F(RoutesTest, EveryRouteIsDocumentedAndNothingElse) {
 }
 
 TEST_F(RoutesTest, AFailedJournalAnswers503AndHealthzSaysSo) {
-  ASSERT_TRUE(registry_
-                  .Register("provision", "provision",
-                            [](workflows::Context&) -> workflows::Task<Result<std::string>> {
-                              co_return "done";
-                            })
-                  .ok());
+  RegisterNoOps({"provision"});
   journal_options_.fault_before_write = [](size_t) { return Status(Code::kIOError, "disk gone"); };
   Restart();
-  config::Settings settings = config::Defaults();
-  TempDir tmp;
-  bool created = false;
-  auto tokens = Tokens::LoadOrCreate(tmp.Sub("tokens"), &created);
-  ASSERT_TRUE(tokens.ok());
-  Api api({*engine_, *journal_, settings, *tokens, nullptr});
+  auto api = MakeApi();
   Request create;
   create.method = "POST";
   create.path = "/api/servers/create";
-  create.headers = {{"authorization", "Bearer " + tokens->TokenOf(Role::kPortal)},
+  create.headers = {{"authorization", "Bearer " + tokens_.TokenOf(Role::kPortal)},
                     {"content-type", "application/json"}};
   create.body = R"({"customerId":"c-1","ctype":"game","requestNonce":"n1","game":"vanilla","plan":"small","name":"survival"})";
-  Response first = Await(api.Handle(create));  // the write fails: the journal fail-stops
+  Response first = Await(api->Handle(create));  // the write fails: the journal fail-stops
   EXPECT_EQ(first.status, 503) << first.body;
   EXPECT_NE(first.body.find("\"unavailable\""), std::string::npos) << first.body;
   create.body = R"({"customerId":"c-1","ctype":"game","requestNonce":"n2","game":"vanilla","plan":"small","name":"other"})";
-  Response second = Await(api.Handle(create));
+  Response second = Await(api->Handle(create));
   EXPECT_EQ(second.status, 503) << second.body;
   Request health;
   health.method = "GET";
   health.path = "/healthz";
-  EXPECT_EQ(Await(api.Handle(health)).status, 503);
+  EXPECT_EQ(Await(api->Handle(health)).status, 503);
 }
 
 }  // namespace

@@ -1,0 +1,48 @@
+// ApiFixture: the Api over an EngineFixture's engine, with the default config and a fresh tokens
+// file, for tests that call the routes in-process. Test-only.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+
+#include "api/api.h"
+#include "api/tokens.h"
+#include "base/temp_dir.h"
+#include "config/config.h"
+#include "workflows/engine_fixture.h"
+
+namespace zlh::api {
+
+class ApiFixture : public workflows::EngineFixture {
+ protected:
+  void SetUp() override {
+    EngineFixture::SetUp();
+    bool created = false;
+    auto tokens = Tokens::LoadOrCreate(tokens_dir_.Sub("tokens"), &created);
+    ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
+    tokens_ = std::move(*tokens);
+  }
+  // The Api over the current engine (make it again after a Restart).
+  std::unique_ptr<Api> MakeApi() {
+    return std::make_unique<Api>(ApiDeps{*engine_, *journal_, settings_, tokens_, nullptr});
+  }
+  // Registers workflow types that do nothing: tests about the API, not the workflows.
+  void RegisterNoOps(std::initializer_list<const char*> types) {
+    for (const char* type : types) {
+      std::string queue = type == std::string("provision") ? "provision" : "operation";
+      ASSERT_TRUE(registry_
+                      .Register(type, queue,
+                                [](workflows::Context&) -> workflows::Task<Result<std::string>> {
+                                  co_return "done";
+                                })
+                      .ok());
+    }
+  }
+
+  config::Settings settings_ = config::Defaults();
+  TempDir tokens_dir_;
+  Tokens tokens_;
+};
+
+}  // namespace zlh::api
