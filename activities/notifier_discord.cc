@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 namespace zlh::activities {
@@ -45,7 +46,39 @@ void ReplaceAll(std::string& text, const std::string& from, const std::string& t
 
 }  // namespace
 
-std::string DiscordMessageBody(const std::string& content, bool ping, const std::string& role_id) {
+std::vector<std::string> SplitDiscordContent(const std::string& content, size_t limit) {
+  std::vector<std::string> parts;
+  size_t at = 0;
+  while (content.size() - at > limit) {
+    // The last line break that keeps the part within the limit, else a character boundary.
+    size_t end = content.rfind('\n', at + limit);
+    if (end == std::string::npos || end <= at) {
+      end = at + limit;
+      while (end > at && (static_cast<unsigned char>(content[end]) & 0xC0) == 0x80) --end;
+      if (end == at) end = at + limit;  // not UTF-8: cut anyway rather than loop
+    }
+    parts.push_back(content.substr(at, end - at));
+    at = end;
+    if (at < content.size() && content[at] == '\n') ++at;
+  }
+  if (at < content.size() || parts.empty()) parts.push_back(content.substr(at));
+  return parts;
+}
+
+std::string DiscordNonce(const std::string& idempotency_key, size_t part) {
+  // FNV-1a, 64 bits: 16 hex digits, plus the part, within Discord's 25 characters.
+  uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : idempotency_key) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(hex) + "." + std::to_string(part);
+}
+
+std::string DiscordMessageBody(const std::string& content, bool ping, const std::string& role_id,
+                               const std::string& nonce) {
   json::object mentions;
   std::string text = content;
   if (!ping) {
@@ -57,8 +90,12 @@ std::string DiscordMessageBody(const std::string& content, bool ping, const std:
     text = "@here " + content;
     mentions["parse"] = json::array{"everyone"};
   }
-  return json::serialize(
-      json::object{{"content", Cut(std::move(text))}, {"allowed_mentions", std::move(mentions)}});
+  json::object body{{"content", Cut(std::move(text))}, {"allowed_mentions", std::move(mentions)}};
+  if (!nonce.empty()) {
+    body["nonce"] = nonce;
+    body["enforce_nonce"] = true;
+  }
+  return json::serialize(body);
 }
 
 std::optional<Millis> DiscordRetryAfter(const HttpResponse& response) {
@@ -97,17 +134,29 @@ Task<Status> DiscordNotifier::Post(const CallContext& ctx, std::string channel, 
                                    bool ping) {
   auto url = Webhook(channel);
   if (!url.ok()) co_return url.status();
-  std::string what = "discord post to #" + channel;
   auto role = options_.roles.find(channel);
-  std::string body =
-      DiscordMessageBody(content, ping, role == options_.roles.end() ? "" : role->second);
+  std::string role_id = role == options_.roles.end() ? "" : role->second;
+  // Room for the mention in front ("<@&ROLE> " or "@here ").
+  std::vector<std::string> parts = SplitDiscordContent(content, kMaxContent - 32);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    std::string nonce = ctx.idempotency_key.empty() ? "" : DiscordNonce(ctx.idempotency_key, i);
+    // Only the first part pings: one alert is one ping.
+    std::string body = DiscordMessageBody(parts[i], ping && i == 0, role_id, nonce);
+    ZLH_CO_RETURN_IF_ERROR(co_await PostOne(ctx, channel, *url, body));
+  }
+  co_return Status::Ok();
+}
+
+Task<Status> DiscordNotifier::PostOne(const CallContext& ctx, const std::string& channel,
+                                      const std::string& url, const std::string& body) {
+  std::string what = "discord post to #" + channel;
   asio::steady_timer wait(co_await asio::this_coro::executor);
   for (int waits = 0;; ++waits) {
-    auto res = co_await service_.Send("POST", *url, body, &ctx);
+    auto res = co_await service_.Send("POST", url, body, &ctx);
     if (!res.ok()) {
       // HttpClient names the URL, which is the webhook's secret.
       std::string message = res.status().message();
-      ReplaceAll(message, url->substr(0, url->find('?')), "the webhook of #" + channel);
+      ReplaceAll(message, url.substr(0, url.find('?')), "the webhook of #" + channel);
       spdlog::warn("{}: {}", what, message);
       co_return Status(res.status().code(), message);
     }

@@ -1,6 +1,10 @@
 // DiscordNotifier: the Notifier over Discord webhooks (EXTERNAL-APIS.md), one webhook per channel.
 // Mentions are explicit (allowed_mentions): nobody is pinged unless `ping`, which pings the
-// channel's configured role, or @here when it has none. A 429 is waited out (retry_after) on a
+// channel's configured role, or @here when it has none. Content longer than one message is split
+// at line breaks into several (only the first pings). Every message carries a nonce derived from
+// the call's idempotency key and its part (`enforce_nonce`), so a post repeated after a crash is
+// recognised by the receiver instead of shown twice (zlh-sim honours it, as Discord does for
+// message creation). A 429 is waited out (retry_after) on a
 // timer, not a blocked thread. Webhook URLs are secrets: logs and errors name the channel only.
 // Errors: kUnavailable / kDeadlineExceeded for what a retry may fix (no answer, 5xx, still rate
 // limited), kFailedPrecondition for a stale fencing token, kInvalidArgument for other refusals
@@ -14,6 +18,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "activities/http_client.h"
 #include "activities/json_service.h"
@@ -42,6 +47,9 @@ class DiscordNotifier final : public Notifier {
                     bool ping) override;
 
  private:
+  // Posts one message body, waiting out 429s.
+  Task<Status> PostOne(const CallContext& ctx, const std::string& channel, const std::string& url,
+                       const std::string& body);
   // The channel's webhook URL; kInvalidArgument when it has none.
   Result<std::string> Webhook(const std::string& channel) const;
 
@@ -51,8 +59,19 @@ class DiscordNotifier final : public Notifier {
 
 // The message body Post sends: `content` with the mention in front when `ping` ("<@&ROLE> " for
 // `role_id`, "@here " without one), cut to 2,000 bytes (so to 2,000 characters however Discord
-// counts them) ending in "…", and allowed_mentions letting through only that mention.
-std::string DiscordMessageBody(const std::string& content, bool ping, const std::string& role_id);
+// counts them) ending in "…", allowed_mentions letting through only that mention, and `nonce`
+// with enforce_nonce unless it is empty.
+std::string DiscordMessageBody(const std::string& content, bool ping, const std::string& role_id,
+                               const std::string& nonce = "");
+
+// `content` in parts of at most `limit` bytes, split after a line break where there is one in
+// reach, else at a character boundary; the line break a split falls on is dropped. One part (maybe
+// empty) at least.
+std::vector<std::string> SplitDiscordContent(const std::string& content, size_t limit);
+
+// The nonce of part `part` of the message posted under `idempotency_key`: the same on every retry,
+// at most 25 characters (Discord's limit).
+std::string DiscordNonce(const std::string& idempotency_key, size_t part);
 
 // How long a 429 asks to wait: the body's retry_after (seconds, fractional), else the Retry-After
 // header (seconds); nullopt when it says neither.

@@ -260,7 +260,19 @@ HttpReply World::State::DiscordCall(const HttpCall& call, const std::vector<std:
       ping |= it != a.end() && it->value().is_array() && !it->value().as_array().empty();
     }
   }
-  discord.push_back(DiscordMessage{p[2], content, ping, FormatRfc3339(NowMs())});
+  // enforce_nonce: a message this channel already shows under the nonce is not shown again.
+  std::string nonce = String(*body, "nonce");
+  auto enforce = body->find("enforce_nonce");
+  bool repeat = false;
+  if (!nonce.empty() && enforce != body->end() && enforce->value().is_bool() &&
+      enforce->value().as_bool()) {
+    for (const DiscordMessage& m : discord) repeat |= m.channel == p[2] && m.nonce == nonce;
+  }
+  if (repeat) {
+    ++discord_repeats;
+  } else {
+    discord.push_back(DiscordMessage{p[2], content, ping, FormatRfc3339(NowMs()), nonce});
+  }
   HttpReply r;
   r.status = 204;
   r.delay_ms = delay;

@@ -44,6 +44,7 @@ struct DiscordMessage {
   std::string content;
   bool ping = false;
   std::string at;
+  std::string nonce;  // empty when the post had none
 };
 
 struct Mutation {
@@ -68,6 +69,7 @@ struct World::State {
   std::vector<DnsRecord> dns;
   std::map<std::string, std::string> proxy;  // server name -> address
   std::vector<DiscordMessage> discord;
+  int64_t discord_repeats = 0;  // posts recognised by their nonce as already shown
   std::map<std::string, std::string> billing;  // customer -> active | suspended
   std::map<int64_t, int64_t> backups;          // vmid -> last backup (ms)
   std::vector<Mutation> mutations;

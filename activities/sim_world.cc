@@ -77,7 +77,9 @@ json::object World::State::ToJson(bool with_internal) const {
     ps.push_back(json::object{{"name", name}, {"address", address}});
   }
   for (const DiscordMessage& m : discord) {
-    msgs.push_back(json::object{{"channel", m.channel}, {"content", m.content}, {"ping", m.ping}, {"at", m.at}});
+    json::object o{{"channel", m.channel}, {"content", m.content}, {"ping", m.ping}, {"at", m.at}};
+    if (!m.nonce.empty()) o["nonce"] = m.nonce;
+    msgs.push_back(std::move(o));
   }
   for (const auto& [customer, status] : billing) {
     bill.push_back(json::object{{"customerId", customer}, {"status", status}});
@@ -95,7 +97,8 @@ json::object World::State::ToJson(bool with_internal) const {
   json::object out{{"containers", std::move(cs)},     {"agents", std::move(as)},
                    {"dnsRecords", std::move(ds)},     {"proxyRegistrations", std::move(ps)},
                    {"discordMessages", std::move(msgs)}, {"billing", std::move(bill)},
-                   {"backups", std::move(backs)},     {"mutations", std::move(ms)}};
+                   {"backups", std::move(backs)},     {"mutations", std::move(ms)},
+                   {"discordRepeats", discord_repeats}};
   if (with_internal) {
     json::object fs;
     for (const auto& [call, queue] : faults) {
@@ -138,7 +141,13 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
     }
     for (const auto& p : o.at("proxyRegistrations").as_array()) state->proxy[str(p, "name")] = str(p, "address");
     for (const auto& m : o.at("discordMessages").as_array()) {
-      state->discord.push_back(DiscordMessage{str(m, "channel"), str(m, "content"), m.at("ping").as_bool(), str(m, "at")});
+      const json::value* nonce = m.as_object().if_contains("nonce");
+      state->discord.push_back(DiscordMessage{str(m, "channel"), str(m, "content"),
+                                              m.at("ping").as_bool(), str(m, "at"),
+                                              nonce ? str(m, "nonce") : ""});
+    }
+    if (const json::value* r = o.if_contains("discordRepeats")) {
+      state->discord_repeats = r->to_number<int64_t>();
     }
     for (const auto& b : o.at("billing").as_array()) state->billing[str(b, "customerId")] = str(b, "status");
     for (const auto& m : o.at("mutations").as_array()) {

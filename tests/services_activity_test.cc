@@ -343,9 +343,9 @@ TEST_F(ServicesActivityTest, SimRestoresLikeProxmox) {
 
 TEST_F(ServicesActivityTest, DiscordPostLandsWithTheRightMentions) {
   DiscordNotifier discord = MakeDiscord();
-  ASSERT_TRUE(Run(discord.Post(ctx_, "alerts-repairs", "repaired survival", false)).ok());
-  ASSERT_TRUE(Run(discord.Post(ctx_, "alerts-repairs", "cannot repair survival", true)).ok());
-  ASSERT_TRUE(Run(discord.Post(ctx_, "digest", "all well", true)).ok());
+  ASSERT_TRUE(Run(discord.Post({"wf:1", 0}, "alerts-repairs", "repaired survival", false)).ok());
+  ASSERT_TRUE(Run(discord.Post({"wf:2", 0}, "alerts-repairs", "cannot repair survival", true)).ok());
+  ASSERT_TRUE(Run(discord.Post({"wf:3", 0}, "digest", "all well", true)).ok());
   json::array m = State("discordMessages");
   ASSERT_EQ(m.size(), 3u);
   EXPECT_EQ(m[0].at("channel").as_string(), "alerts-repairs");
@@ -358,17 +358,40 @@ TEST_F(ServicesActivityTest, DiscordPostLandsWithTheRightMentions) {
   EXPECT_TRUE(m[2].at("ping").as_bool());
 }
 
-TEST_F(ServicesActivityTest, DiscordCutsLongContentAndNeedsAWebhook) {
-  ASSERT_TRUE(Run(MakeDiscord().Post(ctx_, "digest", std::string(2500, 'x'), false)).ok());
-  std::string content(State("discordMessages").at(0).at("content").as_string());
-  EXPECT_EQ(content.size(), 2000u);
-  EXPECT_EQ(content.substr(content.size() - 3), "\xE2\x80\xA6");
+TEST_F(ServicesActivityTest, DiscordSplitsLongContentAtLinesAndNeedsAWebhook) {
+  // 60 lines of 50 bytes: two messages, split at a line break, the ping on the first only.
+  std::string content;
+  for (int i = 0; i < 60; ++i) content += "line " + std::to_string(100 + i) + std::string(41, '.') + "\n";
+  content.pop_back();
+  ASSERT_TRUE(Run(MakeDiscord().Post(ctx_, "audit-log", content, true)).ok());
+  json::array m = State("discordMessages");
+  ASSERT_EQ(m.size(), 2u);
+  std::string first(m[0].at("content").as_string()), second(m[1].at("content").as_string());
+  EXPECT_LE(first.size(), 2000u);
+  EXPECT_TRUE(m[0].at("ping").as_bool());
+  EXPECT_FALSE(m[1].at("ping").as_bool());
+  EXPECT_EQ(second.substr(0, 5), "line ");  // a whole line starts the second part
+  EXPECT_EQ(first.substr(first.find(' ') + 1) + "\n" + second, content);  // nothing lost
+
   DiscordOptions only;
   only.webhooks = {{"alerts", sim_.url() + "/api/webhooks/alerts/tok"}};
   DiscordNotifier configured = MakeDiscord(only);
   ASSERT_TRUE(Run(configured.Post(ctx_, "alerts", "hi", false)).ok());
-  EXPECT_EQ(State("discordMessages").at(1).at("channel").as_string(), "alerts");
+  EXPECT_EQ(State("discordMessages").at(2).at("channel").as_string(), "alerts");
   EXPECT_EQ(Run(configured.Post(ctx_, "digest", "hi", false)).code(), Code::kInvalidArgument);
+}
+
+TEST_F(ServicesActivityTest, DiscordRepeatedPostIsShownOnce) {
+  // The retry of a step after a crash posts again under the same idempotency key: its nonce lets
+  // the receiver recognise it. Another key is another message, even with the same text.
+  DiscordNotifier discord = MakeDiscord();
+  ASSERT_TRUE(Run(discord.Post({"wf:9:4", 0}, "alerts-critical", "agent down", true)).ok());
+  ASSERT_TRUE(Run(discord.Post({"wf:9:4", 0}, "alerts-critical", "agent down", true)).ok());
+  ASSERT_TRUE(Run(discord.Post({"wf:9:5", 0}, "alerts-critical", "agent down", true)).ok());
+  json::array m = State("discordMessages");
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_NE(m[0].at("nonce").as_string(), m[1].at("nonce").as_string());
+  EXPECT_EQ(SimState().at("discordRepeats").as_int64(), 1);
 }
 
 TEST_F(ServicesActivityTest, Discord429IsWaitedOutThenPosted) {
@@ -421,6 +444,18 @@ TEST(DiscordMessageTest, BodyAndRetryAfter) {
   std::string cut(json::parse(DiscordMessageBody(wide, false, "")).at("content").as_string());
   EXPECT_LE(cut.size(), 2000u);
   EXPECT_EQ(cut.size() % 2, 1u);  // whole "é"s plus the 3-byte "…"
+  // Neither does a split; a nonce fits Discord's 25 characters and differs by part.
+  for (const std::string& part : SplitDiscordContent(wide, 1001)) {
+    EXPECT_LE(part.size(), 1001u);
+    EXPECT_EQ(part.size() % 2, 0u);
+  }
+  EXPECT_EQ(SplitDiscordContent("", 10), std::vector<std::string>{""});
+  EXPECT_EQ(SplitDiscordContent("ab\ncd\nef", 5), (std::vector<std::string>{"ab\ncd", "ef"}));
+  EXPECT_LE(DiscordNonce(std::string(200, 'k'), 123).size(), 25u);
+  EXPECT_NE(DiscordNonce("wf:1", 0), DiscordNonce("wf:1", 1));
+  json::value with = json::parse(DiscordMessageBody("hi", false, "", "n1"));
+  EXPECT_EQ(with.at("nonce").as_string(), "n1");
+  EXPECT_TRUE(with.at("enforce_nonce").as_bool());
 
   HttpResponse body{429, R"({"message":"slow down","retry_after":0.25,"global":false})", {}};
   EXPECT_EQ(DiscordRetryAfter(body), Millis(250));
