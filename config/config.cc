@@ -115,6 +115,25 @@ Status Validate(Settings& s) {
                                &s.stuck_provisioning));
   ZLH_RETURN_IF_ERROR(Duration("controller.stuckWorkflow", ctl.stuck_workflow(), &s.stuck_workflow));
   ZLH_RETURN_IF_ERROR(Duration("controller.retention", ctl.retention(), &s.retention));
+  if (ctl.repair_concurrency() != 0) s.repair_concurrency = ctl.repair_concurrency();
+  if (ctl.repair_concurrency_per_host() != 0) {
+    s.repair_concurrency_per_host = ctl.repair_concurrency_per_host();
+  }
+  ZLH_RETURN_IF_ERROR(Duration("controller.backupPeriod", ctl.backup_period(), &s.backup_period));
+  ZLH_RETURN_IF_ERROR(Duration("controller.backupGrace", ctl.backup_grace(), &s.backup_grace));
+  if (s.backup_period.count() <= 0) return Bad("controller.backupPeriod", "must be longer than 0");
+  const pc::BusinessHours& bh = c.business_hours();
+  auto hours = calendar::ParseBusinessHours(
+      "businessHours", bh.time_zone(), {bh.days().begin(), bh.days().end()}, bh.hours());
+  if (!hours.ok()) return hours.status();
+  s.business_hours = *hours;
+  if (ctl.digest_at() == "off") {
+    s.digest_minute.reset();
+  } else if (!ctl.digest_at().empty()) {
+    auto minute = calendar::ParseClock(ctl.digest_at());
+    if (!minute.ok()) return Bad("controller.digestAt", minute.status().message() + " (or \"off\")");
+    s.digest_minute = *minute;
+  }
   for (auto [field, d] : {std::pair{"timing.readinessProbeInterval", s.readiness_probe_interval},
                           {"controller.reconcileInterval", s.reconcile_interval},
                           {"timing.leaseHeartbeatInterval", s.lease_heartbeat_interval},
@@ -180,6 +199,8 @@ bool Settings::HasPlan(std::string_view plan) const {
 Settings Defaults() {
   Settings s;
   ApplyDefaults(s.file);
+  auto hours = calendar::ParseBusinessHours("businessHours", "UTC", {}, "");
+  if (hours.ok()) s.business_hours = *hours;  // UTC is in every tz database
   return s;
 }
 

@@ -8,7 +8,10 @@
 #include <string>
 #include <string_view>
 
+#include <optional>
+
 #include "base/duration.h"
+#include "calendar/calendar.h"
 #include "base/status.h"
 #include "proto/config.pb.h"
 
@@ -35,6 +38,12 @@ struct Settings {
   Millis stuck_provisioning{15 * 60'000};
   Millis stuck_workflow{30 * 60'000};
   Millis retention{7LL * 24 * 3'600'000};
+  uint32_t repair_concurrency = 4;
+  uint32_t repair_concurrency_per_host = 2;
+  Millis backup_period{24LL * 3'600'000};
+  Millis backup_grace{2LL * 3'600'000};
+  calendar::BusinessHours business_hours;  // mon-fri 09:00-18:00 UTC unless configured
+  std::optional<int> digest_minute = 8 * 60;  // local minute of the day; nullopt: no digest
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
   uint32_t QueueLimit(const std::string& queue) const;

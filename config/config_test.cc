@@ -19,6 +19,11 @@ TEST(ConfigTest, DefaultsAreComplete) {
   EXPECT_TRUE(s.HasPlan("medium"));
   EXPECT_EQ(s.file.servers_per_customer(), 5u);
   EXPECT_EQ(s.readiness_timeout, Millis(600'000));
+  EXPECT_EQ(s.repair_concurrency, 4u);
+  EXPECT_EQ(s.repair_concurrency_per_host, 2u);
+  EXPECT_EQ(s.digest_minute, 8 * 60);
+  ASSERT_NE(s.business_hours.zone, nullptr);
+  EXPECT_TRUE(s.business_hours.days[1] && s.business_hours.days[5] && !s.business_hours.days[0]);
 }
 
 TEST(ConfigTest, ParsesFieldsAndDurations) {
@@ -54,6 +59,11 @@ TEST(ConfigTest, RefusesBadFieldsNamingThem) {
            Case{R"({"templates": [{"name": "vanilla", "templateVmid": 0, "templateNode": "p"}]})",
                 "templates[0].templateVmid"},
            Case{R"({"discord": {"webhooks": {"audit-log": ""}}})", "discord.webhooks.audit-log"},
+           Case{R"({"businessHours": {"timeZone": "Europe/Atlantis"}})", "businessHours.timeZone"},
+           Case{R"({"businessHours": {"hours": "18:00-09:00"}})", "businessHours.hours"},
+           Case{R"({"businessHours": {"days": ["mon", "someday"]}})", "businessHours.days[1]"},
+           Case{R"({"controller": {"digestAt": "8am"}})", "controller.digestAt"},
+           Case{R"({"controller": {"backupPeriod": "0s"}})", "controller.backupPeriod"},
            Case{R"({"vmids": )", ""},
        }) {
     auto s = Parse(c.json);

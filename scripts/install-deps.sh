@@ -8,7 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   librocksdb-dev libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libhiredis-dev libcurl4-openssl-dev libssl-dev
-  libgtest-dev librapidcheck-dev
+  libgtest-dev librapidcheck-dev libhowardhinnant-date-dev tzdata
   redis-server
 )
 
