@@ -44,6 +44,7 @@ Task<Result<std::vector<BackupInfo>>> ProxmoxBackups::Content(const std::string&
       BackupInfo b;
       b.id = std::string(o.at("volid").as_string());
       b.created_ms = o.contains("ctime") ? o.at("ctime").to_number<int64_t>() * 1000 : 0;
+      b.vmid = o.contains("vmid") ? o.at("vmid").to_number<int64_t>() : 0;
       out.push_back(std::move(b));
     }
   } catch (const std::exception& e) {
@@ -58,6 +59,16 @@ Task<Result<std::vector<BackupInfo>>> ProxmoxBackups::Content(const std::string&
 
 Task<Result<std::vector<BackupInfo>>> ProxmoxBackups::List(std::string node, int64_t vmid) {
   co_return co_await Content(node, options_.storage, vmid);
+}
+
+Task<Result<std::map<int64_t, int64_t>>> ProxmoxBackups::Newest(std::string node) {
+  auto all = co_await Content(node, options_.storage, 0);
+  if (!all.ok()) co_return all.status();
+  std::map<int64_t, int64_t> newest;
+  for (const BackupInfo& b : *all) {
+    if (b.vmid > 0) newest[b.vmid] = std::max(newest[b.vmid], b.created_ms);
+  }
+  co_return newest;
 }
 
 Task<Status> ProxmoxBackups::Restore(const CallContext& ctx, std::string node, int64_t vmid,

@@ -30,6 +30,7 @@ class ProxmoxBackups final : public Backups {
   Task<Status> Run(const CallContext& ctx, std::string node, int64_t vmid) override;
   // The backups of `vmid` on the configured storage, oldest first.
   Task<Result<std::vector<BackupInfo>>> List(std::string node, int64_t vmid) override;
+  Task<Result<std::map<int64_t, int64_t>>> Newest(std::string node) override;
   // kNotFound when `backup_id` (a volume id, "STORAGE:backup/...") is not on `node`. Proxmox
   // refuses to overwrite a running container, so a running one is stopped first (a proxmox.stop);
   // the restored container ends stopped, its VMID kept.

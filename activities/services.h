@@ -13,6 +13,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,7 @@ class Billing {
 struct BackupInfo {
   std::string id;  // the volume id, e.g. "local:backup/vzdump-lxc-101-2026_11_27-10_00_00.tar.zst"
   int64_t created_ms = 0;
+  int64_t vmid = 0;  // the container it is a backup of (0 when the storage does not say)
 };
 
 // Container backups (Proxmox vzdump).
@@ -99,6 +101,9 @@ class Backups {
   // The container's backups, oldest first.
   virtual boost::asio::awaitable<Result<std::vector<BackupInfo>>> List(std::string node,
                                                                        int64_t vmid) = 0;
+  // The newest backup of every container backed up on `node`'s backup storage (one call per node,
+  // for the controller's backup check): vmid -> its creation time (ms).
+  virtual boost::asio::awaitable<Result<std::map<int64_t, int64_t>>> Newest(std::string node) = 0;
   // Restores container `vmid` from backup `backup_id` (the container is replaced), and waits.
   virtual boost::asio::awaitable<Status> Restore(const CallContext& ctx, std::string node,
                                                  int64_t vmid, std::string backup_id) = 0;

@@ -20,7 +20,8 @@ inline constexpr char kRepair[] = "repair";
 
 class DecisionLog;
 
-// Registers `reconcile` (queue control) and `repair` (queue repair). `log`, when set, receives
+// Registers `reconcile` and `digest` (controller/digest.h; queue control) and `repair` (queue
+// repair). `log`, when set, receives
 // every decision (GET /api/controller); it must outlive the engine.
 Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* log = nullptr);
 

@@ -2,12 +2,18 @@
 
 #include <map>
 
+#include "base/clock.h"
+
 namespace zlh::controller {
 namespace {
 
+std::string Subject(const ServerObservation& s) {
+  return s.name + " (VMID " + std::to_string(s.vmid) + ")";
+}
+
 void Add(std::vector<Decision>& out, const ServerObservation& s, const Policy& policy,
          const char* drift, const char* rule, int level, const char* repair) {
-  Decision d{s.server_id, drift, rule, level, "", repair, "", 0, ""};
+  Decision d{s.server_id, drift, rule, level, "", repair, "", 0, "", Subject(s)};
   if (s.lease_held || s.maintenance) {
     d.action = "held";  // §6.3: no repair under an operation's lease or in maintenance
   } else if (level > policy.max_repair_level) {
@@ -29,7 +35,8 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
       // Level 3: never automatic; proposed, and done only once an operator approves (§6.2).
       Decision d{s.server_id, "container_missing",
                  "container gone from the hypervisor, server should exist: propose rebuild_container",
-                 3, s.lease_held || s.maintenance ? "held" : "propose", "rebuild_container", "", 0, ""};
+                 3, s.lease_held || s.maintenance ? "held" : "propose", "rebuild_container", "", 0, "",
+                 Subject(s)};
       out.push_back(std::move(d));
       continue;
     }
@@ -48,6 +55,25 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
       Add(out, s, policy, "agent_offline", "container running, agent unreachable: restart_agent", 2,
           "restart_agent");
     }
+    // A backup older than one schedule period + grace is missed (since the server's creation when
+    // it has none): #system-health; two periods in a row: #alerts-critical. Notify only.
+    if (s.backups_known && observation.observed_ms > 0 && policy.backup_period_ms > 0) {
+      int64_t age = observation.observed_ms - (s.last_backup_ms > 0 ? s.last_backup_ms : s.created_ms);
+      if (age > policy.backup_period_ms + policy.backup_grace_ms) {
+        int64_t missed = (age - policy.backup_grace_ms) / policy.backup_period_ms;
+        std::string last = s.last_backup_ms > 0 ? "last backup " + FormatRfc3339(s.last_backup_ms)
+                                                : "no backup yet";
+        if (missed >= 2) {
+          out.push_back({s.server_id, "backup_missed_twice",
+                         "backup missed two periods in a row (" + last + "): alert", 0, "notify",
+                         "", "", 0, "", Subject(s)});
+        } else {
+          out.push_back({s.server_id, "backup_missed",
+                         "backup missed (" + last + "): notify #system-health", 0, "notice", "",
+                         "", 0, "", Subject(s)});
+        }
+      }
+    }
   }
   // Billing enforcement, housekeeping outside the levels (§6.1): a suspended customer's running
   // servers are stopped by an operation (reason billing); a reactivated customer's servers that
@@ -60,37 +86,43 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
     if (c->second->recorded == "suspended" && s.status == "running") {
       out.push_back({s.server_id, "billing_suspended",
                      "billing suspended and server running: a stop operation, reason billing", 0,
-                     "billing_stop", "", "", 0, s.customer_id});
+                     "billing_stop", "", "", 0, s.customer_id, Subject(s)});
     } else if (c->second->recorded == "active" && s.status == "stopped" && s.stopped_by_billing) {
       out.push_back({s.server_id, "billing_reactivated",
                      "customer reactivated: start what billing stopped", 0, "billing_start", "",
-                     "", 0, s.customer_id});
+                     "", 0, s.customer_id, Subject(s)});
     }
   }
   for (const auto& c : observation.customers) {
     if (!c.billing.empty() && c.billing != c.recorded) {
       out.push_back({"customer:" + c.customer_id, "billing_mismatch",
                      "billing state differs from what webhooks told us: apply it", 0,
-                     "billing_apply", "", "", 0, c.billing});
+                     "billing_apply", "", "", 0, c.billing, "customer " + c.customer_id});
     }
   }
   // Stuck workflows: a provisioning is failed cleanly (cancelled: it compensates and releases its
   // VMID); any other is alerted once.
   for (const StuckWorkflow& w : observation.stuck) {
+    std::string subject = "workflow " + w.workflow_id + " (" + w.type + ")" +
+                          (w.step.empty() ? "" : " at step " + w.step);
     if (w.type == "provision" && w.silent_ms > policy.stuck_provisioning_ms) {
       out.push_back({"workflow:" + w.workflow_id, "stuck_provisioning",
                      "provisioning with no progress: fail cleanly, release its VMID", 0,
-                     "fail_stuck", "", "", 0, w.workflow_id});
+                     "fail_stuck", "", "", 0, w.workflow_id, subject});
     } else if (w.type != "provision" && w.silent_ms > policy.stuck_workflow_ms) {
       out.push_back({"workflow:" + w.workflow_id, "stuck_workflow",
                      "workflow " + w.workflow_id + " (" + w.type + ") without progress past its limit", 0,
-                     "notify", "", "", 0, w.workflow_id});
+                     "notify", "", "", 0, w.workflow_id, subject});
     }
   }
   // Housekeeping, outside the levels (§6.1): a stale lease of an ended or unknown holder is
   // cleared; one whose holder lives is only alerted.
+  std::map<std::string, const ServerObservation*> servers;
+  for (const auto& s : observation.servers) servers[s.server_id] = &s;
   for (const StaleLease& l : observation.stale_leases) {
-    Decision d{l.server_id, "stale_lease", "", 0, "", "", l.holder, l.epoch, ""};
+    auto server = servers.find(l.server_id);
+    Decision d{l.server_id, "stale_lease", "", 0, "", "", l.holder, l.epoch, "",
+               server == servers.end() ? "server " + l.server_id : Subject(*server->second)};
     if (l.holder_state == "live") {
       d.rule = "a stale lease whose holder is live: alert once, never cleared automatically";
       d.action = "notify";

@@ -14,6 +14,8 @@ struct Policy {
   int max_repair_level = 1;  // §6.2: repairs above it become notifications
   int64_t stuck_provisioning_ms = 15 * 60'000;
   int64_t stuck_workflow_ms = 30 * 60'000;
+  int64_t backup_period_ms = 24 * 3'600'000;  // the backup schedule's period
+  int64_t backup_grace_ms = 2 * 3'600'000;
 };
 
 // The decisions for `observation`, one per drift per server, in server order. What a service did

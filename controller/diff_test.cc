@@ -101,3 +101,29 @@ TEST(DiffTest, ObservationAndDecisionsRoundTripThroughJson) {
 
 }  // namespace
 }  // namespace zlh::controller
+
+namespace zlh::controller {
+namespace {
+
+TEST(DiffTest, AMissedBackupIsNotedOnceThenTwiceIsCritical) {
+  constexpr int64_t kHour = 3'600'000;
+  Observation o;
+  o.observed_ms = 1000 * kHour;
+  o.servers = {Healthy("fresh"), Healthy("late"), Healthy("later"), Healthy("never"), Healthy("unknown")};
+  for (auto& s : o.servers) s.backups_known = true;
+  o.servers[0].last_backup_ms = o.observed_ms - 25 * kHour;  // within period + grace
+  o.servers[1].last_backup_ms = o.observed_ms - 27 * kHour;  // one period missed
+  o.servers[2].last_backup_ms = o.observed_ms - 51 * kHour;  // two in a row
+  o.servers[3].created_ms = o.observed_ms - 30 * kHour;      // none since its creation
+  o.servers[4].backups_known = false;                        // the storage did not answer
+  o.servers[4].created_ms = 0;
+  Policy p;  // 24h + 2h grace
+  auto ds = Diff(o, p);
+  EXPECT_EQ(Summary(ds), "late:backup_missed:notice:0 later:backup_missed_twice:notify:0 "
+                         "never:backup_missed:notice:0 ");
+  EXPECT_EQ(ds[0].subject, "n (VMID 101)");
+  EXPECT_NE(ds[2].rule.find("no backup yet"), std::string::npos) << ds[2].rule;
+}
+
+}  // namespace
+}  // namespace zlh::controller

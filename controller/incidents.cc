@@ -39,8 +39,23 @@ std::string RepairDedupKey(const Act& a) {
   return a.outcome == "exhausted_propose" ? key + "restore_backup" : key + std::to_string(a.attempt);
 }
 
+RepairLimits RepairLimits::Of(const Observation& observation, int64_t global, int64_t per_host) {
+  RepairLimits l;
+  l.global = global;
+  l.per_host = per_host;
+  l.observed_ms = observation.observed_ms;
+  for (const ServerObservation& s : observation.servers) {
+    l.node_of[s.server_id] = s.node;
+    l.in_flight += s.repairs_in_flight;
+    l.in_flight_by_node[s.node] += s.repairs_in_flight;
+    if (s.open_proposal) l.open_proposals.insert(s.server_id);
+  }
+  return l;
+}
+
 Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Decision>& decisions,
-                                         int64_t tick, int64_t now_ms, uint64_t fencing_token) {
+                                         int64_t tick, int64_t now_ms, uint64_t fencing_token,
+                                         RepairLimits limits) {
   if (fencing_token != 0) {
     // Two kinds of token never compare: Redis's are wall-clock milliseconds, the journal's are
     // open counts.
@@ -76,7 +91,7 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
       incident.set_first_tick(tick);
     }
     Act act{d, incident.first_tick(), d.action, 0, false};
-    if (d.action == "notify") {
+    if (d.action == "notify" || d.action == "notice") {
       act.alert = !incident.alerted();
       incident.set_alerted(true);
     } else if (d.action == "fail_stuck") {
@@ -110,12 +125,16 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
         act.outcome = "in_progress";
       }
     } else if (d.action == "propose") {
-      // One open destructive candidate per incident until the operator reviews it (§6.3).
-      if (incident.attempts() == 0) {
+      // One open destructive candidate per server until the operator reviews it (§6.3).
+      if (incident.attempts() > 0) {
+        act.outcome = "proposed";
+      } else if (limits.open_proposals.count(d.server_id)) {
+        act.outcome = "limited";
+        act.breaker = "open_proposal";
+      } else {
         incident.set_attempts(1);
         act.attempt = 1;
-      } else {
-        act.outcome = "proposed";
+        limits.open_proposals.insert(d.server_id);
       }
     } else if (d.action == "repair") {
       bool start = true;
@@ -124,9 +143,16 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
         last.attempt = incident.attempts();
         auto summary = RepairSummary(t, RepairDedupKey(last));
         if (!summary.ok()) return summary.status();
+        // Still running, or ended after this tick observed (its effect may not show yet): the
+        // next tick judges it.
+        bool judged_later = !Terminal(summary->status()) ||
+                            (limits.observed_ms > 0 && summary->updated_ms() > limits.observed_ms);
         // A repair its own check refused (a lease or maintenance came between observing and
         // acting) did not try: it does not count towards the attempts' limit.
-        if (summary->status() == proto::FAILED && summary->error().message().rfind("held:", 0) == 0) {
+        // Counted once, though a limit may keep the next attempt waiting for several ticks.
+        if (!judged_later && incident.judged() < incident.attempts() &&
+            summary->status() == proto::FAILED &&
+            summary->error().message().rfind("held:", 0) == 0) {
           incident.set_refused(incident.refused() + 1);
           // Nor does it count for the breaker.
           auto breaker = fleet::GetBreaker(t, d.server_id);
@@ -136,16 +162,38 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
             fleet::PutBreaker(t, *breaker);
           }
         }
-        if (!Terminal(summary->status())) {
+        if (!judged_later) incident.set_judged(incident.attempts());
+        if (judged_later) {
           start = false;
           act.outcome = "in_progress";
         } else if (incident.attempts() - incident.refused() >= kMaxRepairAttempts) {
           start = false;
           act.outcome = "exhausted";
           act.alert = !incident.alerted();
-          // A level-2 repair failed 3 times: restore_backup is proposed (level 3), once (§6.1).
-          if (act.alert && d.level == 2) act.outcome = "exhausted_propose";
+          // A level-2 repair failed 3 times: restore_backup is proposed (level 3), once (§6.1),
+          // unless the server has a destructive proposal open already.
+          if (act.alert && d.level == 2) {
+            if (limits.open_proposals.count(d.server_id)) {
+              act.breaker = "open_proposal";
+            } else {
+              act.outcome = "exhausted_propose";
+              limits.open_proposals.insert(d.server_id);
+            }
+          }
           incident.set_alerted(true);
+        }
+      }
+      // The concurrency limits (§6.3): the repair waits for a later tick; nothing is counted.
+      const std::string& node = limits.node_of[d.server_id];
+      if (start && d.level > 0) {
+        if (limits.in_flight >= limits.global) {
+          start = false;
+          act.outcome = "limited";
+          act.breaker = "repair_concurrency";
+        } else if (limits.in_flight_by_node[node] >= limits.per_host) {
+          start = false;
+          act.outcome = "limited";
+          act.breaker = "host_concurrency";
         }
       }
       if (start && d.level > 0) {
@@ -160,6 +208,7 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
         if (static_cast<size_t>(kept.repairs_ms_size()) >= kBreakerRepairsPerHour) {
           start = false;
           act.outcome = "breaker";
+          act.breaker = "repairs_per_hour";
           act.alert = now_ms - kept.alerted_ms() >= kHourMs;
           if (act.alert) kept.set_alerted_ms(now_ms);
         } else {
@@ -171,6 +220,10 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
         incident.set_attempts(incident.attempts() + 1);
         act.outcome = "repair";
         act.attempt = incident.attempts();
+        if (d.level > 0) {
+          ++limits.in_flight;
+          ++limits.in_flight_by_node[node];
+        }
       }
     }
     fleet::PutIncident(t, incident);
@@ -186,7 +239,8 @@ std::string ToJson(const std::vector<Act>& acts) {
   json::array out;
   for (const auto& a : acts) {
     out.push_back(json::object{{"firstTick", a.first_tick}, {"outcome", a.outcome},
-                               {"attempt", a.attempt},      {"alert", a.alert}});
+                               {"attempt", a.attempt},      {"alert", a.alert},
+                               {"breaker", a.breaker}});
   }
   return json::serialize(out);
 }
@@ -200,8 +254,10 @@ Result<std::vector<Act>> ParseActs(const std::string& text, const std::vector<De
   std::vector<Act> out;
   for (size_t i = 0; i < decisions.size(); ++i) {
     const json::object& o = v.as_array()[i].as_object();
+    const json::value* breaker = o.if_contains("breaker");
     out.push_back({decisions[i], o.at("firstTick").as_int64(), std::string(o.at("outcome").as_string()),
-                   static_cast<uint32_t>(o.at("attempt").as_int64()), o.at("alert").as_bool()});
+                   static_cast<uint32_t>(o.at("attempt").as_int64()), o.at("alert").as_bool(),
+                   breaker && breaker->is_string() ? std::string(breaker->as_string()) : ""});
   }
   return out;
 }

@@ -3,14 +3,18 @@
 // the incidents, the attempt counts and the breakers change in the same write as its event.
 //
 // Per decision: a new incident opens at this tick; a repair starts only when none of the
-// incident's is still running, at most 3 per incident (then #alerts-critical once), and at most 3
-// per server per rolling hour whatever the drift (the breaker; the first drift it holds back
-// alerts once per server per hour). Housekeeping (level 0) is not counted by the breakers.
-// Incidents no longer observed close.
+// incident's is still running, at most 3 per incident (then #alerts-critical once), while fewer
+// than the global and the per-host limits of repairs are in flight (else it waits, audit-log
+// only), and at most 3 per server per rolling hour whatever the drift (the breaker; the first
+// drift it holds back alerts once per server per hour). A server has at most one open destructive
+// proposal until the operator has reviewed it. Housekeeping (level 0) is not counted by the
+// breakers. Incidents no longer observed close.
 //
 // Thread-safety: runs on the journal's writer inside a transaction.
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,10 +28,29 @@ struct Act {
   int64_t first_tick = 0;
   // repair (start attempt `attempt`), propose (start the proposal), proposed (one is open),
   // in_progress, exhausted (3 failures), exhausted_propose (3 failures of a level-2 repair: alert
-  // and propose restore_backup), breaker, notify, held
+  // and propose restore_backup), breaker, limited (a concurrency limit or an open proposal holds
+  // it back for now), notify (#alerts-critical), notice (#system-health), held
   std::string outcome;
   uint32_t attempt = 0;
   bool alert = false;  // its once-only alert is due now
+  // The breaker or limit that held it back: repairs_per_hour, repair_concurrency,
+  // host_concurrency, open_proposal; "" when none did.
+  std::string breaker;
+};
+
+// The §6.3 limits on repairs in flight, and what is in flight, from one observation.
+struct RepairLimits {
+  int64_t global = 4;    // level 1-2 repairs in flight at once, fleet-wide
+  int64_t per_host = 2;  // ... on one hypervisor node
+  int64_t in_flight = 0;
+  std::map<std::string, int64_t> in_flight_by_node;
+  std::map<std::string, std::string> node_of;  // server id -> node
+  std::set<std::string> open_proposals;         // servers with a destructive proposal open
+  // When the tick's observe began: a repair that ended after it is judged by the next tick's
+  // observation, not this one (which may predate the repair's effect). 0: no such check.
+  int64_t observed_ms = 0;
+
+  static RepairLimits Of(const Observation& observation, int64_t global, int64_t per_host);
 };
 
 inline constexpr uint32_t kMaxRepairAttempts = 3;
@@ -39,7 +62,8 @@ std::string RepairDedupKey(const Act& act);
 // it, and refused (kFailedPrecondition, nothing written) when a newer token of the same kind —
 // Redis's wall-clock tokens or the journal's open counts — has been recorded already.
 Result<std::vector<Act>> RecordIncidents(journal::Txn& txn, const std::vector<Decision>& decisions,
-                                         int64_t tick, int64_t now_ms, uint64_t fencing_token = 0);
+                                         int64_t tick, int64_t now_ms, uint64_t fencing_token = 0,
+                                         RepairLimits limits = {});
 
 std::string ToJson(const std::vector<Act>& acts);
 Result<std::vector<Act>> ParseActs(const std::string& json, const std::vector<Decision>& decisions);

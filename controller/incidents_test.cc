@@ -68,7 +68,8 @@ TEST_F(IncidentsTest, DecisionsWithAnOlderFencingTokenAreRefused) {
 }
 
 // The repair workflow of attempt `attempt` has ended with `status` (and `message`).
-void Ended(journal::Journal& j, const Act& act, uint32_t attempt, int status, const std::string& message) {
+void Ended(journal::Journal& j, const Act& act, uint32_t attempt, int status, const std::string& message,
+           int64_t ended_ms = 0) {
   Act a = act;
   a.attempt = attempt;
   std::string id = "wf-" + std::to_string(attempt);
@@ -77,6 +78,7 @@ void Ended(journal::Journal& j, const Act& act, uint32_t attempt, int status, co
   s.set_type("repair");
   s.set_status(static_cast<proto::WorkflowStatus>(status));
   s.mutable_error()->set_message(message);
+  s.set_updated_ms(ended_ms);
   journal::Batch b;
   b.Put(journal::Cf::kIndex, journal::DedupIndexKey(RepairDedupKey(a)), id);
   b.PutSummary(s);
@@ -108,6 +110,115 @@ TEST_F(IncidentsTest, ThreeFailedAttemptsExhaustAnIncidentButARefusedOneDoesNotC
   ASSERT_TRUE(fifth.ok());
   EXPECT_EQ((*fifth)[0].outcome, "exhausted");
   EXPECT_TRUE((*fifth)[0].alert);
+}
+
+}  // namespace
+}  // namespace zlh::controller
+
+namespace zlh::controller {
+namespace {
+
+Decision Propose(std::string server, std::string drift) {
+  return {std::move(server), std::move(drift), "rule", 3, "propose", "rebuild_container", "", 0, ""};
+}
+
+class RepairLimitsTest : public IncidentsTest {
+ protected:
+  Result<std::vector<Act>> Record(const std::vector<Decision>& decisions, RepairLimits limits) {
+    Result<std::vector<Act>> out = Internal("not run");
+    Status s = journal_->AppendSync({}, [&](journal::Txn& t) {
+      out = RecordIncidents(t, decisions, 10, 1'000'000, 0, limits);
+      return out.ok() ? Status::Ok() : out.status();
+    });
+    if (!s.ok()) return s;
+    return out;
+  }
+  static std::string Outcomes(const std::vector<Act>& acts) {
+    std::string out;
+    for (const auto& a : acts) out += a.outcome + (a.breaker.empty() ? "" : "(" + a.breaker + ")") + " ";
+    return out;
+  }
+};
+
+TEST_F(RepairLimitsTest, GlobalAndPerHostLimitsHoldRepairsBackWithoutCountingThem) {
+  RepairLimits limits;
+  limits.global = 4;
+  limits.per_host = 2;
+  for (const char* s : {"a", "b", "c", "d"}) limits.node_of[s] = "pve1";
+  limits.node_of["e"] = "pve2";
+  limits.node_of["f"] = "pve2";
+  limits.in_flight = 1;  // one repair already runs on pve2
+  limits.in_flight_by_node["pve2"] = 1;
+  auto acts = Record({Dns("a"), Dns("b"), Dns("c"), Dns("e"), Dns("f")}, limits);
+  ASSERT_TRUE(acts.ok()) << acts.status().ToString();
+  // pve1 takes two (its limit), pve2 one more makes the global four; the rest wait.
+  EXPECT_EQ(Outcomes(*acts), "repair repair limited(host_concurrency) repair limited(repair_concurrency) ");
+  // What waited was not counted: no attempt, and no repair in the breaker's hour.
+  auto breakers = fleet::ListBreakers(*journal_);
+  ASSERT_TRUE(breakers.ok());
+  for (const auto& b : *breakers) EXPECT_NE(b.server_id(), "c");
+  auto next = Record({Dns("c")}, RepairLimits{});
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ((*next)[0].outcome, "repair");
+  EXPECT_EQ((*next)[0].attempt, 1u) << "the held-back tick was no attempt";
+}
+
+TEST_F(RepairLimitsTest, OneOpenDestructiveProposalPerServer) {
+  RepairLimits limits;
+  auto acts = Record({Propose("a", "container_missing"), Propose("a", "other_drift")}, limits);
+  ASSERT_TRUE(acts.ok());
+  EXPECT_EQ(Outcomes(*acts), "propose limited(open_proposal) ");
+  limits.open_proposals.insert("b");  // b's proposal awaits the operator
+  auto b = Record({Propose("b", "container_missing")}, limits);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(Outcomes(*b), "limited(open_proposal) ");
+  auto reviewed = Record({Propose("b", "container_missing")}, RepairLimits{});
+  ASSERT_TRUE(reviewed.ok());
+  EXPECT_EQ(Outcomes(*reviewed), "propose ");
+}
+
+}  // namespace
+}  // namespace zlh::controller
+
+namespace zlh::controller {
+namespace {
+
+// A tick that observed before the incident's repair ended cannot tell whether the repair worked:
+// it starts no second repair; the next tick, observing after the end, judges it.
+TEST_F(RepairLimitsTest, ARepairThatEndedAfterTheTickObservedIsJudgedByTheNextTick) {
+  auto first = Record({Dns("a")}, RepairLimits{});
+  ASSERT_TRUE(first.ok());
+  Ended(*journal_, (*first)[0], 1, proto::COMPLETED, "", 5'000);
+  RepairLimits stale;
+  stale.observed_ms = 4'000;  // observed while the repair still ran
+  auto second = Record({Dns("a")}, stale);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ((*second)[0].outcome, "in_progress");
+  RepairLimits fresh;
+  fresh.observed_ms = 6'000;  // the drift is still there after the repair: try again
+  auto third = Record({Dns("a")}, fresh);
+  ASSERT_TRUE(third.ok());
+  EXPECT_EQ((*third)[0].outcome, "repair");
+  EXPECT_EQ((*third)[0].attempt, 2u);
+}
+
+// A refused attempt is taken off the breaker once, also when a limit keeps the next attempt
+// waiting for several ticks.
+TEST_F(RepairLimitsTest, ARefusedAttemptIsDiscountedOnceWhileALimitHoldsTheNext) {
+  auto first = Record({Dns("a")}, RepairLimits{});
+  ASSERT_TRUE(first.ok());
+  Ended(*journal_, (*first)[0], 1, proto::FAILED, "held: the server is in maintenance");
+  RepairLimits full;
+  full.global = 0;  // nothing may start
+  for (int tick = 0; tick < 3; ++tick) {
+    auto held = Record({Dns("a")}, full);
+    ASSERT_TRUE(held.ok());
+    EXPECT_EQ((*held)[0].outcome, "limited");
+  }
+  auto incidents = fleet::ListIncidents(*journal_);
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 1u);
+  EXPECT_EQ((*incidents)[0].refused(), 1u);
 }
 
 }  // namespace

@@ -42,7 +42,10 @@ std::string ToJson(const Observation& o) {
         {"agentKnown", s.agent_known},     {"agent", s.agent},
         {"dnsKnown", s.dns_known},         {"dnsA", s.dns_a_ok},
         {"dnsSrv", s.dns_srv_ok},          {"proxyKnown", s.proxy_known},
-        {"proxy", s.proxy_ok}});
+        {"proxy", s.proxy_ok},             {"node", s.node},
+        {"repairsInFlight", s.repairs_in_flight}, {"openProposal", s.open_proposal},
+        {"createdMs", s.created_ms},       {"backupsKnown", s.backups_known},
+        {"lastBackupMs", s.last_backup_ms}});
   }
   json::array leases;
   for (const auto& l : o.stale_leases) {
@@ -51,7 +54,8 @@ std::string ToJson(const Observation& o) {
   }
   json::array stuck;
   for (const auto& w : o.stuck) {
-    stuck.push_back(json::object{{"workflowId", w.workflow_id}, {"type", w.type}, {"silentMs", w.silent_ms}});
+    stuck.push_back(json::object{{"workflowId", w.workflow_id}, {"type", w.type}, {"silentMs", w.silent_ms},
+                                 {"step", w.step}});
   }
   json::array customers;
   for (const auto& c : o.customers) {
@@ -60,6 +64,7 @@ std::string ToJson(const Observation& o) {
   }
   json::array errors(o.errors.begin(), o.errors.end());
   return json::serialize(json::object{{"tick", o.tick},
+                                      {"observedMs", o.observed_ms},
                                       {"customers", std::move(customers)},
                                       {"stuck", std::move(stuck)},
                                       {"servers", std::move(servers)},
@@ -74,6 +79,7 @@ Result<Observation> ParseObservation(const std::string& text) {
   const json::object& o = v->as_object();
   Observation out;
   out.tick = Int(o, "tick");
+  out.observed_ms = Int(o, "observedMs");
   if (auto* list = o.if_contains("servers"); list && list->is_array()) {
     for (const auto& item : list->as_array()) {
       if (!item.is_object()) continue;
@@ -85,6 +91,12 @@ Result<Observation> ParseObservation(const std::string& text) {
       so.name = Str(s, "name");
       so.ctype = Str(s, "ctype");
       so.vmid = Int(s, "vmid");
+      so.node = Str(s, "node");
+      so.created_ms = Int(s, "createdMs");
+      so.backups_known = Bool(s, "backupsKnown");
+      so.last_backup_ms = Int(s, "lastBackupMs");
+      so.repairs_in_flight = Int(s, "repairsInFlight");
+      so.open_proposal = Bool(s, "openProposal");
       so.status = Str(s, "status");
       so.lease_held = Bool(s, "leaseHeld");
       so.maintenance = Bool(s, "maintenance");
@@ -105,7 +117,7 @@ Result<Observation> ParseObservation(const std::string& text) {
     for (const auto& item : stuck->as_array()) {
       if (!item.is_object()) continue;
       const json::object& w = item.as_object();
-      out.stuck.push_back({Str(w, "workflowId"), Str(w, "type"), Int(w, "silentMs")});
+      out.stuck.push_back({Str(w, "workflowId"), Str(w, "type"), Int(w, "silentMs"), Str(w, "step")});
     }
   }
   if (auto* customers = o.if_contains("customers"); customers && customers->is_array()) {
@@ -138,7 +150,7 @@ std::string ToJson(const std::vector<Decision>& decisions) {
     out.push_back(json::object{{"serverId", d.server_id}, {"drift", d.drift}, {"rule", d.rule},
                                {"level", d.level},        {"action", d.action}, {"repair", d.repair},
                                {"holder", d.holder},      {"epoch", d.epoch},
-                               {"value", d.value}});
+                               {"value", d.value},        {"subject", d.subject}});
   }
   return json::serialize(out);
 }
@@ -153,7 +165,8 @@ Result<std::vector<Decision>> ParseDecisions(const std::string& text) {
     const json::object& d = item.as_object();
     out.push_back({Str(d, "serverId"), Str(d, "drift"), Str(d, "rule"),
                    static_cast<int>(Int(d, "level")), Str(d, "action"), Str(d, "repair"),
-                   Str(d, "holder"), static_cast<uint64_t>(Int(d, "epoch")), Str(d, "value")});
+                   Str(d, "holder"), static_cast<uint64_t>(Int(d, "epoch")), Str(d, "value"),
+                   Str(d, "subject")});
   }
   return out;
 }

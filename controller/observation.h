@@ -22,9 +22,13 @@ struct ServerObservation {
   std::string ctype;
   bool stopped_by_billing = false;
   int64_t vmid = 0;
+  std::string node;
+  int64_t created_ms = 0;
   std::string status;  // running, stopped
   bool lease_held = false;
   bool maintenance = false;
+  int64_t repairs_in_flight = 0;  // level 1-2 repair workflows of this server not ended
+  bool open_proposal = false;     // a level-3 repair proposed or approved and not ended
   // From the outside world; `*_known` is false when the service did not answer.
   bool container_known = false;
   bool container_exists = false;
@@ -36,6 +40,8 @@ struct ServerObservation {
   bool dns_srv_ok = false;  // game servers only
   bool proxy_known = false;
   bool proxy_ok = false;  // game servers only
+  bool backups_known = false;
+  int64_t last_backup_ms = 0;  // the newest backup; 0: none
 };
 
 // A held server lease not heartbeated for longer than the stale limit.
@@ -59,10 +65,12 @@ struct StuckWorkflow {
   std::string workflow_id;
   std::string type;
   int64_t silent_ms = 0;
+  std::string step;  // the step it was last seen in (or after); "" before its first
 };
 
 struct Observation {
   int64_t tick = 0;
+  int64_t observed_ms = 0;  // when observe began (wall clock)
   std::vector<CustomerObservation> customers;
   std::vector<StuckWorkflow> stuck;
   std::vector<ServerObservation> servers;
@@ -87,6 +95,8 @@ struct Decision {
   uint64_t epoch = 0;
   // billing_stop / billing_start: the customer; billing_apply: the status billing says.
   std::string value;
+  // What an alert names: "survival (VMID 101)", "customer c-1", "workflow … (type) at step …".
+  std::string subject;
 };
 
 std::string ToJson(const Observation& o);

@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <map>
 #include <set>
 #include <memory>
@@ -48,11 +49,47 @@ Task<void> ForEachBounded(size_t n, size_t limit, std::function<Task<void>(size_
   co_await shared->done.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
+// The repairs not ended, per server: level-3 proposals (open until they end) and level 1-2
+// repairs (in flight, for the concurrency limits).
+void CountRepairs(const journal::Journal& journal, std::vector<ServerObservation>& servers) {
+  std::map<std::string, ServerObservation*> by_id;
+  for (auto& so : servers) by_id[so.server_id] = &so;
+  for (int status : {proto::QUEUED, proto::RUNNING, proto::WAITING}) {
+    std::string prefix = journal::StatusIndexPrefix(status);
+    std::vector<std::string> ids;
+    (void)journal.Scan(journal::Cf::kIndex, prefix, [&](std::string_view k, std::string_view) {
+      ids.emplace_back(k.substr(prefix.size()));
+      return true;
+    });
+    for (const auto& id : ids) {
+      auto summary = journal.ReadSummary(id);
+      if (!summary.ok() || !summary->has_value() || (*summary)->type() != "repair") continue;
+      auto first = journal.Get(journal::Cf::kEvents, journal::EventKey(id, 1));
+      proto::Event started;
+      if (!first.ok() || !first->has_value() || !started.ParseFromString(**first)) continue;
+      boost::system::error_code ec;
+      boost::json::value in = boost::json::parse(started.workflow_started().input(), ec);
+      if (ec || !in.is_object()) continue;
+      const auto* server = in.as_object().if_contains("serverId");
+      const auto* level = in.as_object().if_contains("level");
+      if (!server || !server->is_string() || !level || !level->is_int64()) continue;
+      auto it = by_id.find(std::string(server->as_string()));
+      if (it == by_id.end()) continue;
+      if (level->as_int64() >= 3) {
+        it->second->open_proposal = true;
+      } else if (level->as_int64() >= 1) {  // housekeeping (level 0) is not limited
+        ++it->second->repairs_in_flight;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
   Observation o;
   o.tick = tick;
+  o.observed_ms = NowMs();
   const config::Settings& s = *d.settings;
   auto servers = fleet::ListServers(*d.journal);
   if (!servers.ok()) {
@@ -66,6 +103,8 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     so.name = server.name();
     so.ctype = server.ctype();
     so.vmid = server.vmid();
+    so.node = server.node();
+    so.created_ms = server.created_ms();
     so.status = fleet::ServerStatusName(server.status());
     so.customer_id = server.customer_id();
     so.stopped_by_billing = server.stopped_by_billing();
@@ -75,6 +114,7 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     so.maintenance = maintenance.ok() && maintenance->has_value() && (*maintenance)->on();
     o.servers.push_back(std::move(so));
   }
+  CountRepairs(*d.journal, o.servers);
 
   // Leases not heartbeated for longer than the stale limit, and whether their holders live.
   auto leases = fleet::ListLeases(*d.journal);
@@ -125,6 +165,24 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     }
   }
 
+  // The newest backup of each server: one call per node's backup storage.
+  if (d.backups) {
+    std::map<std::string, std::vector<ServerObservation*>> by_node;
+    for (auto& so : o.servers) by_node[so.node].push_back(&so);
+    for (auto& [node, on_node] : by_node) {
+      auto newest = co_await d.backups->Newest(node);
+      if (!newest.ok()) {
+        o.errors.push_back("backups on " + node + ": " + newest.status().ToString());
+        continue;
+      }
+      for (ServerObservation* so : on_node) {
+        so->backups_known = true;
+        auto it = newest->find(so->vmid);
+        so->last_backup_ms = it == newest->end() ? 0 : it->second;
+      }
+    }
+  }
+
   // Workflows running (not waiting) without an event for longer than the smaller stuck limit.
   {
     int64_t limit = std::min(s.stuck_provisioning, s.stuck_workflow).count();
@@ -143,7 +201,12 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
       if (silent <= limit) continue;
       auto summary = d.engine ? d.engine->Summary(id) : Result<proto::WorkflowSummary>(NotFound(""));
       if (!summary.ok() || summary->status() != proto::RUNNING) continue;  // waits are legitimate
-      o.stuck.push_back({id, summary->type(), silent});
+      std::string step = last.has_step_started()     ? last.step_started().name()
+                         : last.has_step_completed() ? last.step_completed().name()
+                         : last.has_step_failed()    ? last.step_failed().name()
+                         : last.has_step_waiting()   ? last.step_waiting().name()
+                                                     : "";
+      o.stuck.push_back({id, summary->type(), silent, step});
     }
   }
 

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "controller/controller.h"
 #include "controller/decision_log.h"
+#include "controller/digest.h"
 #include "controller/diff.h"
 #include "controller/incidents.h"
 #include "controller/observe.h"
@@ -43,32 +44,39 @@ json::object RepairInput(const Act& a) {
                       {"repair", a.decision.repair},      {"level", a.decision.level},
                       {"firstTick", a.first_tick},        {"attempt", a.attempt},
                       {"rule", a.decision.rule},          {"holder", a.decision.holder},
-                      {"epoch", a.decision.epoch}};
+                      {"epoch", a.decision.epoch},        {"subject", a.decision.subject}};
 }
 
 Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& info) {
   const Decision& dec = a.decision;
+  // Decisions recorded before subjects were: the id is all there is.
+  const std::string& subject = dec.subject.empty() ? dec.server_id : dec.subject;
   std::string text;
   std::string channel = "alerts-critical";
-  if (a.outcome == "applied") {
+  bool ping = true;
+  if (a.outcome == "notice") {
+    channel = "system-health";
+    ping = false;
+    text = "Backup missed on " + subject + ": " + dec.rule + ".";
+  } else if (a.outcome == "applied") {
     channel = "alerts-billing";
     text = "Billing says customer " + dec.server_id.substr(9) + " is " + dec.value +
            ", which no webhook told us (a webhook was missed): applied.";
   } else if (a.outcome == "exhausted" || a.outcome == "exhausted_propose") {
-    text = "Repair " + dec.repair + " of server " + dec.server_id + " failed " +
+    text = "Repair " + dec.repair + " of " + subject + " failed " +
            std::to_string(kMaxRepairAttempts) + " times (" + dec.drift + "): it needs a person.";
   } else if (a.outcome == "breaker") {
-    text = "Circuit breaker tripped on server " + dec.server_id + ": " +
+    text = "Circuit breaker tripped on " + subject + ": " +
            std::to_string(kBreakerRepairsPerHour) + " repairs in the last hour; " + dec.drift +
            " is not repaired until the hour has passed.";
   } else {
     std::string why = dec.level > 0 ? " — a level-" + std::to_string(dec.level) +
                                           " repair, above the allowed level; not repaired"
                                     : "";
-    text = "Drift on server " + dec.server_id + ": " + dec.rule + why + ". Incident since tick " +
+    text = "Drift on " + subject + ": " + dec.rule + why + ". Incident since tick " +
            std::to_string(a.first_tick) + ".";
   }
-  ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), channel, text, true));
+  ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), channel, text, ping));
   co_return "sent";
 }
 
@@ -82,7 +90,8 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
       workflows::RetryPolicy::Once());
   if (!observed.ok()) co_return observed.status();
   Policy policy{static_cast<int>(d.settings->max_repair_level), d.settings->stuck_provisioning.count(),
-                d.settings->stuck_workflow.count()};
+                d.settings->stuck_workflow.count(), d.settings->backup_period.count(),
+                d.settings->backup_grace.count()};
   auto decided = co_await ctx.Step(
       "diff",
       [&observed, policy](const StepInfo&) -> Task<Result<std::string>> {
@@ -98,8 +107,13 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
   // Incidents, attempts and breakers, in the same write as this step's event.
   auto recorded = co_await ctx.TxnStep(
       "record_incidents",
-      [decisions = *decisions, tick](journal::Txn& t, const StepInfo& info) -> Result<std::string> {
-        auto acts = RecordIncidents(t, decisions, tick, NowMs(), info.fencing_token);
+      [&d, &observed, decisions = *decisions, tick](journal::Txn& t,
+                                                    const StepInfo& info) -> Result<std::string> {
+        auto o = ParseObservation(*observed);
+        if (!o.ok()) return o.status();
+        auto acts = RecordIncidents(
+            t, decisions, tick, NowMs(), info.fencing_token,
+            RepairLimits::Of(*o, d.settings->repair_concurrency, d.settings->repair_concurrency_per_host));
         if (!acts.ok()) return acts.status();
         return ToJson(*acts);
       });
@@ -160,7 +174,7 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
         id = std::string(ids.as_array()[next++].as_string());
       }
       log->Add({tick, a.decision.server_id, a.decision.drift, a.decision.rule, a.outcome,
-                a.outcome == "breaker" ? "repairs_per_hour" : "", id});
+                a.breaker, id});
     }
   }
 
@@ -200,7 +214,7 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
   auto expired = co_await ctx.TxnStep(
       "delete_expired",
       [retention = d.settings->retention](journal::Txn& t, const StepInfo&) -> Result<std::string> {
-        auto n = DeleteExpired(t, {kReconcile}, NowMs() - retention.count(), 1000);
+        auto n = DeleteExpired(t, {kReconcile, kDigest}, NowMs() - retention.count(), 1000);
         if (!n.ok()) return n.status();
         return std::to_string(*n);
       });
@@ -209,7 +223,8 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
   // #audit-log: one message per tick listing what it did (nothing when it did nothing).
   std::string audit;
   for (const auto& a : acts) {
-    audit += "\n- " + a.decision.server_id + ": " + a.decision.drift + " → " + a.outcome +
+    audit += "\n- " + (a.decision.subject.empty() ? a.decision.server_id : a.decision.subject) +
+             ": " + a.decision.drift + " → " + a.outcome +
              (a.outcome == "repair" ? " (" + a.decision.repair + ", attempt " +
                                           std::to_string(a.attempt) + ")"
                                     : "");
@@ -289,7 +304,8 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
 // Housekeeping: clears a stale lease if the holder observed still holds it at the epoch observed
 // (bumping the epoch, recorded on the server's lease stream), and alerts: it breaks §8.4.
 Task<Result<std::string>> ClearStaleLease(flows::Deps& d, Context& ctx, const std::string& server_id,
-                                          const std::string& holder, uint64_t epoch) {
+                                          const std::string& subject, const std::string& holder,
+                                          uint64_t epoch) {
   auto cleared = co_await ctx.TxnStep(
       "clear_stale_lease",
       [server_id, holder, epoch](journal::Txn& t, const StepInfo&) -> Result<std::string> {
@@ -301,8 +317,8 @@ Task<Result<std::string>> ClearStaleLease(flows::Deps& d, Context& ctx, const st
   if (*cleared == "cleared") {
     (void)co_await ctx.Step(
         "notify",
-        [&d, server_id, holder, epoch](const StepInfo& info) -> Task<Result<std::string>> {
-          std::string text = "Cleared the stale lease of server " + server_id + " held by " + holder +
+        [&d, subject, holder, epoch](const StepInfo& info) -> Task<Result<std::string>> {
+          std::string text = "Cleared the stale lease of " + subject + " held by " + holder +
                              " (epoch " + std::to_string(epoch) + " → " + std::to_string(epoch + 1) +
                              "): its holder had ended or was unknown, which must not happen (§8.4).";
           ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
@@ -311,6 +327,24 @@ Task<Result<std::string>> ClearStaleLease(flows::Deps& d, Context& ctx, const st
         flows::ActivityPolicy(*d.settings));
   }
   co_return *cleared;
+}
+
+// The daily digest (§5.5): gathered, recorded, then posted to #system-health.
+Task<Result<std::string>> Digest(flows::Deps& d, Context& ctx) {
+  auto text = co_await ctx.Step(
+      "gather",
+      [&d](const StepInfo&) -> Task<Result<std::string>> { co_return DigestText(*d.journal, NowMs()); },
+      workflows::RetryPolicy::Once());
+  if (!text.ok()) co_return text.status();
+  auto sent = co_await ctx.Step(
+      "post",
+      [&d, &text](const StepInfo& info) -> Task<Result<std::string>> {
+        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "system-health", *text, false));
+        co_return "sent";
+      },
+      flows::ActivityPolicy(*d.settings));
+  if (!sent.ok()) co_return sent.status();
+  co_return *text;
 }
 
 Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
@@ -322,7 +356,12 @@ Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
   std::string repair(in.at("repair").as_string());
   int64_t level = in.at("level").as_int64();
   if (repair == "clear_stale_lease") {
-    co_return co_await ClearStaleLease(d, ctx, server_id, std::string(in.at("holder").as_string()),
+    const json::value* subject = in.if_contains("subject");
+    co_return co_await ClearStaleLease(d, ctx, server_id,
+                                       subject && subject->is_string() && !subject->as_string().empty()
+                                           ? std::string(subject->as_string())
+                                           : "server " + server_id,
+                                       std::string(in.at("holder").as_string()),
                                        in.at("epoch").to_number<uint64_t>());
   }
   // Nothing repairs a server under an operation's lease or in maintenance (§6.3).
@@ -385,7 +424,9 @@ Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
       [&d, repair, server, level](const StepInfo& info) -> Task<Result<std::string>> {
         std::string text = "Repaired " + server.name() + " (VMID " + std::to_string(server.vmid()) +
                            "): " + repair + " (level " + std::to_string(level) + ").";
-        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-repairs", text, false));
+        // A level-2 repair (a reboot, a start) pings when nobody is at work to see it (§6.5).
+        bool ping = level == 2 && !d.settings->business_hours.Contains(NowMs());
+        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-repairs", text, ping));
         co_return "sent";
       },
       flows::ActivityPolicy(*d.settings));
@@ -406,6 +447,7 @@ Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* l
   flows::Deps* d = &deps;
   ZLH_RETURN_IF_ERROR(registry.Register(kReconcile, "control",
                                         [d, log](Context& ctx) { return Reconcile(*d, log, ctx); }));
+  ZLH_RETURN_IF_ERROR(registry.Register(kDigest, "control", [d](Context& ctx) { return Digest(*d, ctx); }));
   return registry.Register(kRepair, "repair", [d](Context& ctx) { return Repair(*d, ctx); });
 }
 

@@ -324,6 +324,10 @@ Result<std::vector<proto::Incident>> ListIncidents(journal::Txn& txn) {
   return DecodeAll<proto::Incident>(txn, kIncidents, "incident");
 }
 
+Result<std::vector<proto::Incident>> ListIncidents(const journal::Journal& journal) {
+  return DecodeAll<proto::Incident>(journal, kIncidents, "incident");
+}
+
 void PutIncident(journal::Txn& txn, const proto::Incident& incident) {
   txn.Put(Cf::kDomain, Key(kIncidents, Pair(incident.server_id(), incident.drift())),
           incident.SerializeAsString());

@@ -108,6 +108,7 @@ Result<bool> ApplyBillingEvent(journal::Txn& txn, const std::string& event_id,
 
 // ---- incidents ----
 Result<std::vector<proto::Incident>> ListIncidents(journal::Txn& txn);
+Result<std::vector<proto::Incident>> ListIncidents(const journal::Journal& journal);
 void PutIncident(journal::Txn& txn, const proto::Incident& incident);
 void DeleteIncident(journal::Txn& txn, const std::string& server_id, const std::string& drift);
 Result<proto::Breaker> GetBreaker(journal::Txn& txn, const std::string& server_id);

@@ -8,6 +8,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
+
 #include "base/clock.h"
 
 namespace zlh::scheduler {
@@ -30,9 +32,18 @@ bool Cron::PreviousRunning(const State& state) const {
   return s == proto::QUEUED || s == proto::RUNNING || s == proto::WAITING;
 }
 
+Schedule Schedule::Every(Millis interval) {
+  int64_t every = std::max<int64_t>(interval.count(), 1);
+  return {[every](int64_t now) { return now / every; }, [every](int64_t tick) { return tick * every; }};
+}
+
 Cron::Cron(workflows::Engine& engine, Millis interval,
            std::function<workflows::StartRequest(int64_t)> make)
-    : engine_(engine), interval_(interval), make_(std::move(make)) {}
+    : Cron(engine, Schedule::Every(interval), std::move(make)) {}
+
+Cron::Cron(workflows::Engine& engine, Schedule schedule,
+           std::function<workflows::StartRequest(int64_t)> make)
+    : engine_(engine), schedule_(std::move(schedule)), make_(std::move(make)) {}
 
 Cron::~Cron() { Stop(); }
 
@@ -42,9 +53,8 @@ void Cron::Start() {
   asio::co_spawn(
       engine_.executor(),
       [this, state = state_]() -> workflows::Task<void> {
-        const int64_t every = interval_.count();
         while (!state->stopped) {
-          int64_t tick = NowMs() / every;
+          int64_t tick = schedule_.tick_at(NowMs());
           if (tick != last_tick_ && !PreviousRunning(*state)) {
             last_tick_ = tick;
             auto started = co_await engine_.Start(make_(tick));
@@ -56,7 +66,8 @@ void Cron::Start() {
             }
           }
           // Sleep to the next tick's boundary.
-          state->timer.expires_after(std::chrono::milliseconds((tick + 1) * every - NowMs() + 1));
+          state->timer.expires_after(
+              std::chrono::milliseconds(std::max<int64_t>(schedule_.start_of(tick + 1) - NowMs() + 1, 1)));
           co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
         }
       },

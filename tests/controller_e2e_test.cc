@@ -48,14 +48,7 @@ class ControllerTest : public ::testing::Test {
     }
     return calls;
   }
-  std::vector<json::object> Messages(const std::string& channel) {
-    std::vector<json::object> out;
-    json::object state = z_.SimState();  // kept: the loop must not run over a destroyed temporary
-    for (const auto& m : state["discordMessages"].as_array()) {
-      if (m.at("channel").as_string() == channel) out.push_back(m.as_object());
-    }
-    return out;
-  }
+  std::vector<json::object> Messages(const std::string& channel) { return z_.Messages(channel); }
   long Drift(const std::string& drift, bool clear = false) {
     json::object body{{"drift", drift}, {"vmid", vmid_}};
     if (clear) body["clear"] = true;

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <vector>
 #include <thread>
 
 #include "base/temp_dir.h"
@@ -97,6 +98,15 @@ class ZlhdOnSim {
   long SimPost(const std::string& path, const std::string& body) const {
     return Fetch("POST", sim_.url() + path, body).status;
   }
+  // The Discord messages zlh-sim holds for `channel`, oldest first.
+  std::vector<boost::json::object> Messages(const std::string& channel) const {
+    std::vector<boost::json::object> out;
+    boost::json::object state = SimState();  // kept: a loop must not run over a destroyed temporary
+    for (const auto& m : state["discordMessages"].as_array()) {
+      if (m.at("channel").as_string() == channel) out.push_back(m.as_object());
+    }
+    return out;
+  }
 
   const std::string& log() const { return log_; }
   const std::string& portal_token() const { return portal_; }
@@ -111,6 +121,19 @@ class ZlhdOnSim {
   int starts_ = 0;
   std::string log_, addr_, portal_, admin_, webhook_;
 };
+
+// A config for controller tests: short timings, reconcile every 300 ms, no daily digest (unless
+// `controller_extra` sets digestAt), plus `controller_extra` members of "controller" and
+// `top_extra` top-level members (JSON).
+inline std::string ControllerConfig(const std::string& controller_extra = "",
+                                    const std::string& top_extra = "") {
+  std::string controller = R"("reconcileInterval": "300ms")";
+  if (controller_extra.find("digestAt") == std::string::npos) controller += R"(, "digestAt": "off")";
+  if (!controller_extra.empty()) controller += ", " + controller_extra;
+  return R"({"timing": {"readinessProbeInterval": "50ms", "leaseHeartbeatInterval": "100ms"},
+             "proxmox": {"taskPollInterval": "10ms"}, "controller": {)" +
+         controller + "}" + (top_extra.empty() ? "" : ", " + top_extra) + "}";
+}
 
 // Short timings for tests.
 inline constexpr char kFastConfig[] = R"({

@@ -42,6 +42,7 @@
 #include "flows/flows.h"
 #include "flows/outside.h"
 #include "journal/journal.h"
+#include "controller/digest.h"
 #include "scheduler/cron.h"
 #include "scheduler/redis_lock.h"
 #include "scheduler/queues.h"
@@ -320,6 +321,24 @@ int main(int argc, char** argv) {
   deps.engine = engine.get();
   zlh::scheduler::Cron reconcile_cron(*engine, settings.reconcile_interval,
                                       zlh::controller::ReconcileStart);
+  // The daily digest at its local time (SPEC 5.5), unless configured off.
+  std::optional<zlh::scheduler::Cron> digest_cron;
+  if (settings.digest_minute) {
+    zlh::calendar::Daily daily{settings.business_hours.zone, *settings.digest_minute};
+    digest_cron.emplace(*engine,
+                        zlh::scheduler::Schedule{[daily](int64_t now) { return daily.PeriodAt(now); },
+                                                 [daily](int64_t day) { return daily.StartOf(day); }},
+                        zlh::controller::DigestStart);
+  }
+  // The controller's crons run on the node that leads, only.
+  auto start_crons = [&] {
+    reconcile_cron.Start();
+    if (digest_cron) digest_cron->Start();
+  };
+  auto stop_crons = [&] {
+    reconcile_cron.Stop();
+    if (digest_cron) digest_cron->Stop();
+  };
 
   Leadership leadership;
   zlh::controller::Watchdog watchdog(io.get_executor(), settings.reconcile_interval, decisions,
@@ -406,12 +425,12 @@ int main(int argc, char** argv) {
         }
         leadership.leader = true;
         leadership.since_ms = zlh::NowMs();
-        reconcile_cron.Start();
+        start_crons();
         spdlog::info("this node leads: it runs the workflows and the controller (fencing token {})",
                      engine_options.fencing_token());
       } else {
         leadership.leader = false;
-        reconcile_cron.Stop();
+        stop_crons();
         co_await engine->Suspend(zlh::Millis(2'000));
         spdlog::warn("this node does not hold the controller lock: it runs no workflow (standby)");
       }
@@ -432,7 +451,7 @@ int main(int argc, char** argv) {
           leadership.leader = leadership.wanted = true;
           leadership.since_ms = zlh::NowMs();
           http.Start();
-          reconcile_cron.Start();
+          start_crons();
         } else {
           co_await engine->Suspend(zlh::Millis(0));  // until the lock is ours
           http.Start();
@@ -465,7 +484,7 @@ int main(int argc, char** argv) {
         [&]() -> Task<void> {
           leadership.stopping = true;
           watchdog.Stop();
-          reconcile_cron.Stop();
+          stop_crons();
           co_await http.Stop(zlh::Millis(10'000));
           co_await engine->Drain(zlh::Millis(10'000));
           if (sim) co_await sim->Stop(zlh::Millis(1'000));
