@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace zlh {
 
@@ -14,5 +16,7 @@ TimeMs NowMs();
 
 // "2026-11-27T18:11:12.345Z".
 std::string FormatRfc3339(TimeMs t);
+// The inverse of FormatRfc3339 (that exact form, UTC with milliseconds); nullopt otherwise.
+std::optional<TimeMs> ParseRfc3339(std::string_view text);
 
 }  // namespace zlh

@@ -21,6 +21,7 @@
 #include <set>
 #include <thread>
 
+#include "base/clock.h"
 #include "tests/zlhd_fleet.h"
 
 namespace zlh {
@@ -30,12 +31,7 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 int64_t ParseMs(const json::value& v) {
-  if (!v.is_string()) return 0;
-  // "2026-11-27T20:50:26.683Z" → ms since the epoch.
-  std::string s(v.as_string());
-  std::tm tm{};
-  strptime(s.substr(0, 19).c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  return static_cast<int64_t>(timegm(&tm)) * 1000 + std::stoi(s.substr(20, 3));
+  return v.is_string() ? ParseRfc3339(v.as_string()).value_or(0) : 0;
 }
 
 json::object Parse(const Fetched& f) {
