@@ -68,8 +68,8 @@ std::vector<std::string> SplitDiscordContent(const std::string& content, size_t 
 std::string DiscordNonce(const std::string& idempotency_key, size_t part) {
   // FNV-1a, 64 bits: 16 hex digits, plus the part, within Discord's 25 characters.
   uint64_t h = 14695981039346656037ULL;
-  for (unsigned char c : idempotency_key) {
-    h ^= c;
+  for (char c : idempotency_key) {
+    h ^= static_cast<unsigned char>(c);
     h *= 1099511628211ULL;
   }
   char hex[17];

@@ -31,7 +31,7 @@ Result<int> ParseClock(std::string_view text, bool allow_24) {
     return InvalidArgument("'" + std::string(text) + "' is not a time of day HH:MM");
   };
   if (text.size() != 5 || text[2] != ':') return bad();
-  for (size_t i : {0, 1, 3, 4}) {
+  for (size_t i : {size_t{0}, size_t{1}, size_t{3}, size_t{4}}) {
     if (text[i] < '0' || text[i] > '9') return bad();
   }
   int h = (text[0] - '0') * 10 + (text[1] - '0');
@@ -58,7 +58,7 @@ Result<BusinessHours> ParseBusinessHours(std::string_view field, std::string_vie
   out.zone = *z;
   static constexpr std::array<const char*, 7> kNames{"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
   if (days.empty()) {
-    for (int d = 1; d <= 5; ++d) out.days[d] = true;
+    for (size_t d = 1; d <= 5; ++d) out.days[d] = true;
   }
   for (size_t i = 0; i < days.size(); ++i) {
     std::string name = days[i];

@@ -1,9 +1,11 @@
 #include "controller/incidents.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <map>
 #include <set>
 
+#include "base/clock.h"
 #include "fleet/tables.h"
 #include "journal/format.h"
 #include "proto/records.pb.h"
@@ -32,6 +34,27 @@ bool Terminal(int status) {
 }
 
 }  // namespace
+
+Result<json::array> BreakersJson(const journal::Journal& journal, int64_t now_ms) {
+  auto rows = fleet::ListBreakers(journal);
+  if (!rows.ok()) return rows.status();
+  json::array out;
+  for (const auto& b : *rows) {
+    std::vector<int64_t> recent;
+    for (int64_t at : b.repairs_ms()) {
+      if (now_ms - at < kHourMs) recent.push_back(at);
+    }
+    if (recent.empty()) continue;
+    bool open = recent.size() >= kBreakerRepairsPerHour;
+    out.push_back(json::object{
+        {"serverId", b.server_id()},
+        {"kind", "repairs_per_hour"},
+        {"count", recent.size()},
+        {"openUntil", open ? json::value(FormatRfc3339(*std::min_element(recent.begin(), recent.end()) + kHourMs))
+                           : json::value(nullptr)}});
+  }
+  return out;
+}
 
 std::string RepairDedupKey(const Act& a) {
   std::string key = "repair\x1f" + a.decision.server_id + "\x1f" + a.decision.drift + "\x1f" +
@@ -90,7 +113,7 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
       incident.set_drift(d.drift);
       incident.set_first_tick(tick);
     }
-    Act act{d, incident.first_tick(), d.action, 0, false};
+    Act act{d, incident.first_tick(), d.action, 0, false, ""};
     if (d.action == "notify" || d.action == "notice") {
       act.alert = !incident.alerted();
       incident.set_alerted(true);

@@ -13,6 +13,7 @@
 // Thread-safety: runs on the journal's writer inside a transaction.
 #pragma once
 
+#include <boost/json.hpp>
 #include <map>
 #include <set>
 #include <string>
@@ -57,6 +58,10 @@ inline constexpr uint32_t kMaxRepairAttempts = 3;
 inline constexpr size_t kBreakerRepairsPerHour = 3;
 
 std::string RepairDedupKey(const Act& act);
+
+// The per-hour breakers with repairs in the last hour as of `now_ms`, for GET /api/controller:
+// [{serverId, kind: "repairs_per_hour", count, openUntil (RFC 3339, null while closed)}].
+Result<boost::json::array> BreakersJson(const journal::Journal& journal, int64_t now_ms);
 
 // `fencing_token` is the node's token when it decided (SPEC §6.4): the decisions are recorded with
 // it, and refused (kFailedPrecondition, nothing written) when a newer token of the same kind —

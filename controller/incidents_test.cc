@@ -33,7 +33,7 @@ class IncidentsTest : public ::testing::Test {
 };
 
 Decision Dns(std::string server) {
-  return {std::move(server), "dns_missing", "rule", 1, "repair", "republish_dns", "", 0, ""};
+  return {std::move(server), "dns_missing", "rule", 1, "repair", "republish_dns", "", 0, "", ""};
 }
 
 TEST_F(IncidentsTest, AnIncidentLastsWhileItsDriftIsSeen) {
@@ -119,7 +119,7 @@ namespace zlh::controller {
 namespace {
 
 Decision Propose(std::string server, std::string drift) {
-  return {std::move(server), std::move(drift), "rule", 3, "propose", "rebuild_container", "", 0, ""};
+  return {std::move(server), std::move(drift), "rule", 3, "propose", "rebuild_container", "", 0, "", ""};
 }
 
 class RepairLimitsTest : public IncidentsTest {

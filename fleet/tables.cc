@@ -351,13 +351,7 @@ void PutBreaker(journal::Txn& txn, const proto::Breaker& breaker) {
 }
 
 Result<std::vector<proto::Breaker>> ListBreakers(const journal::Journal& journal) {
-  std::vector<proto::Breaker> out;
-  ZLH_RETURN_IF_ERROR(journal.Scan(Cf::kDomain, Key(kBreakers, ""), [&](std::string_view, std::string_view v) {
-    proto::Breaker b;
-    if (b.ParseFromArray(v.data(), static_cast<int>(v.size()))) out.push_back(std::move(b));
-    return true;
-  }));
-  return out;
+  return DecodeAll<proto::Breaker>(journal, kBreakers, "breaker");
 }
 
 }  // namespace zlh::fleet

@@ -34,12 +34,6 @@ using namespace std::chrono_literals;
 constexpr int kServers = 6;
 constexpr int kRounds = 10;
 
-json::object Parse(const Fetched& f) {
-  boost::system::error_code ec;
-  json::value v = json::parse(f.body, ec);
-  return ec || !v.is_object() ? json::object() : v.as_object();
-}
-
 struct Server {
   std::string id, name;
   int64_t vmid = 0;
@@ -90,7 +84,7 @@ TEST(ControllerCrashTest, NoRepairOrNotificationIsLostOrDoubledByKills) {
   static const char* kDrifts[] = {"dns_missing", "proxy_missing", "container_stopped", "agent_offline"};
   int kills = 0;
   for (int round = 0; round < kRounds; ++round) {
-    const Server& s = servers[round % kServers];
+    const Server& s = servers[static_cast<size_t>(round % kServers)];
     std::string drift = kDrifts[rng() % 4];
     json::object body{{"drift", drift}, {"vmid", s.vmid}};
     ASSERT_EQ(z.SimPost("/sim/faults", json::serialize(body)), 200) << drift << " on " << s.name;

@@ -16,36 +16,37 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/json.hpp>
-#include <cstdio>
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
-#include <unistd.h>
 #include <string>
+#include <unistd.h>
 
 #include "api/api.h"
-#include "base/clock.h"
-#include "base/ids.h"
 #include "api/errors.h"
 #include "api/http_server.h"
 #include "api/sim_server.h"
 #include "api/tokens.h"
+#include "base/clock.h"
+#include "base/ids.h"
 #include "config/config.h"
 #include "controller/controller.h"
 #include "controller/decision_log.h"
+#include "controller/digest.h"
+#include "controller/incidents.h"
 #include "controller/watchdog.h"
-#include "fleet/tables.h"
 #include "flows/flows.h"
 #include "flows/outside.h"
 #include "journal/journal.h"
-#include "controller/digest.h"
 #include "scheduler/cron.h"
-#include "scheduler/redis_lock.h"
+#include "scheduler/leadership.h"
 #include "scheduler/queues.h"
+#include "scheduler/redis_lock.h"
 #include "workflows/engine.h"
 #include "workflows/registry.h"
 
@@ -180,15 +181,6 @@ class JsonMessage : public spdlog::custom_flag_formatter {
   }
 };
 
-// Whether this node leads (holds the controller lock) and what the lock wants it to be.
-struct Leadership {
-  bool leader = false;
-  bool wanted = false;
-  bool changing = false;
-  bool stopping = false;
-  int64_t since_ms = 0;
-};
-
 // This node's value for the lock: unique across nodes and restarts.
 std::string NodeId() {
   char host[256] = {};
@@ -309,13 +301,10 @@ int main(int argc, char** argv) {
   // The node lock (SPEC 6.4). With Redis this node runs workflows only while it holds the lock,
   // and the lock's fencing token goes out with every mutating call; without, holding the journal
   // is the lock and the token is the journal's open count.
-  std::unique_ptr<zlh::scheduler::RedisLock> lock;
+  zlh::scheduler::Leadership leadership(io, (*journal)->open_count());
   zlh::workflows::EngineOptions engine_options;
   engine_options.admission = &queues;
-  uint64_t open_count = (*journal)->open_count();
-  engine_options.fencing_token = [&lock, open_count]() -> uint64_t {
-    return lock ? lock->token() : open_count;
-  };
+  engine_options.fencing_token = [&leadership] { return leadership.fencing_token(); };
   auto engine = std::make_unique<zlh::workflows::Engine>(io, **journal, registry, engine_options);
   queues.Attach(*engine);
   deps.engine = engine.get();
@@ -331,59 +320,35 @@ int main(int argc, char** argv) {
                         zlh::controller::DigestStart);
   }
   // The controller's crons run on the node that leads, only.
-  auto start_crons = [&] {
-    reconcile_cron.Start();
-    if (digest_cron) digest_cron->Start();
-  };
-  auto stop_crons = [&] {
-    reconcile_cron.Stop();
-    if (digest_cron) digest_cron->Stop();
-  };
-
-  Leadership leadership;
+  std::vector<zlh::scheduler::Cron*> crons{&reconcile_cron};
+  if (digest_cron) crons.push_back(&*digest_cron);
+  leadership.Attach(*engine, crons);
   zlh::controller::Watchdog watchdog(io.get_executor(), settings.reconcile_interval, decisions,
-                                     *deps.notifier, [&] {
-                                       // Another node holds the lock and Redis answers.
-                                       return lock && lock->redis_ok() && !leadership.leader &&
-                                              !lock->held();
-                                     });
+                                     *deps.notifier, [&] { return leadership.OtherLeads(); });
   zlh::journal::Journal& j = **journal;
   zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
   api_deps.controller = [&]() -> boost::json::object {
+    const zlh::scheduler::RedisLock* lock = leadership.lock();
     int64_t tick_ms = decisions.last_tick_ms();
-    boost::json::array breakers;
-    auto rows = zlh::fleet::ListBreakers(j);
-    for (const auto& b : rows.ok() ? *rows : std::vector<zlh::proto::Breaker>()) {
-      std::vector<int64_t> recent;
-      for (int64_t at : b.repairs_ms()) {
-        if (zlh::NowMs() - at < 3'600'000) recent.push_back(at);
-      }
-      if (recent.empty()) continue;
-      bool open = recent.size() >= 3;
-      breakers.push_back(boost::json::object{
-          {"serverId", b.server_id()},
-          {"kind", "repairs_per_hour"},
-          {"count", recent.size()},
-          {"openUntil", open ? boost::json::value(zlh::FormatRfc3339(
-                                   *std::min_element(recent.begin(), recent.end()) + 3'600'000))
-                             : boost::json::value(nullptr)}});
-    }
+    auto breakers = zlh::controller::BreakersJson(j, zlh::NowMs());
+    if (!breakers.ok()) spdlog::warn("GET /api/controller: {}", breakers.status().ToString());
     return boost::json::object{
-        {"leader", leadership.leader},
-        {"fencingToken", engine_options.fencing_token()},
+        {"leader", leadership.leader()},
+        {"fencingToken", leadership.fencing_token()},
         {"lockTtlMs", lock ? lock->ttl().count() : 0},
         {"lastTickAt", tick_ms ? boost::json::value(zlh::FormatRfc3339(tick_ms))
                                : boost::json::value(nullptr)},
-        {"actingSince", leadership.leader ? boost::json::value(zlh::FormatRfc3339(leadership.since_ms))
+        {"actingSince", leadership.leader() ? boost::json::value(zlh::FormatRfc3339(leadership.since_ms()))
                                           : boost::json::value(nullptr)},
         {"redis", !lock ? "off" : lock->redis_ok() ? "ok" : "unreachable"},
-        {"breakers", std::move(breakers)},
+        {"breakers", breakers.ok() ? std::move(*breakers) : boost::json::array()},
         {"lastDecisions", decisions.Json()}};
   };
   api_deps.metrics = [&]() {
+    const zlh::scheduler::RedisLock* lock = leadership.lock();
     return "# HELP zlh_controller_leader 1 while this node holds the controller lock and runs workflows.\n"
            "# TYPE zlh_controller_leader gauge\nzlh_controller_leader " +
-           std::string(leadership.leader ? "1" : "0") +
+           std::string(leadership.leader() ? "1" : "0") +
            "\n# HELP zlh_redis_up 1 while Redis answers (absent without --redis).\n"
            "# TYPE zlh_redis_up gauge\n" +
            (lock ? std::string("zlh_redis_up ") + (lock->redis_ok() ? "1" : "0") + "\n" : "");
@@ -410,65 +375,28 @@ int main(int argc, char** argv) {
   spdlog::info("listening on http://{}", addr);
 
   int exit_code = 0;
-  // Becomes what the lock says, one change at a time (a flip while one runs is taken after it).
-  auto follow_lock = [&]() -> Task<void> {
-    if (leadership.changing) co_return;
-    leadership.changing = true;
-    while (leadership.wanted != leadership.leader && !leadership.stopping) {
-      if (leadership.wanted) {
-        zlh::Status recovered = co_await engine->Resume();
-        if (!recovered.ok()) {
-          spdlog::error("recovery failed: {}", recovered.ToString());
-          exit_code = 3;
-          io.stop();
-          break;
-        }
-        leadership.leader = true;
-        leadership.since_ms = zlh::NowMs();
-        start_crons();
-        spdlog::info("this node leads: it runs the workflows and the controller (fencing token {})",
-                     engine_options.fencing_token());
-      } else {
-        leadership.leader = false;
-        stop_crons();
-        co_await engine->Suspend(zlh::Millis(2'000));
-        spdlog::warn("this node does not hold the controller lock: it runs no workflow (standby)");
-      }
-    }
-    leadership.changing = false;
-  };
   asio::co_spawn(
       io,
       [&]() -> Task<void> {
         if (!flags.redis) {
-          zlh::Status recovered = co_await engine->Recover();
+          zlh::Status recovered = co_await leadership.LeadAlone();
           if (!recovered.ok()) {
             spdlog::error("recovery failed: {}", recovered.ToString());
             exit_code = 3;
             io.stop();
             co_return;
           }
-          leadership.leader = leadership.wanted = true;
-          leadership.since_ms = zlh::NowMs();
           http.Start();
-          start_crons();
         } else {
-          co_await engine->Suspend(zlh::Millis(0));  // until the lock is ours
-          http.Start();
           zlh::scheduler::RedisLockOptions lock_options;
           lock_options.owner = NodeId();
           lock_options.ttl = settings.lock_ttl;
           lock_options.renew = settings.lock_ttl / 3;
-          lock = std::make_unique<zlh::scheduler::RedisLock>(
-              *flags.redis, lock_options, [&](bool held, uint64_t) {
-                asio::post(io, [&, held] {
-                  leadership.wanted = held;
-                  asio::co_spawn(io, follow_lock(), asio::detached);
-                });
-              });
-          lock->Start();
-          spdlog::info("standby until the controller lock on redis://{}:{} is ours",
-                       flags.redis->host, flags.redis->port);
+          co_await leadership.FollowLock(*flags.redis, lock_options, [&](const zlh::Status&) {
+            exit_code = 3;
+            io.stop();
+          });
+          http.Start();
         }
         watchdog.Start();
         spdlog::info("zlhd ready (reconcile every {})", zlh::FormatDuration(settings.reconcile_interval));
@@ -482,9 +410,8 @@ int main(int argc, char** argv) {
     asio::co_spawn(
         io,
         [&]() -> Task<void> {
-          leadership.stopping = true;
+          leadership.Stop();
           watchdog.Stop();
-          stop_crons();
           co_await http.Stop(zlh::Millis(10'000));
           co_await engine->Drain(zlh::Millis(10'000));
           if (sim) co_await sim->Stop(zlh::Millis(1'000));
@@ -494,7 +421,7 @@ int main(int argc, char** argv) {
   });
 
   io.run();
-  lock.reset();      // releases the lock (its callbacks post to an io_context that no longer runs)
+  leadership.ReleaseLock();  // its callbacks post to an io_context that no longer runs
   engine.reset();    // before the journal, which it unhooks itself from
   journal->reset();  // commits what is queued; the io_context no longer runs its callbacks
   spdlog::info("zlhd stopped");
