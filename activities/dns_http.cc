@@ -86,6 +86,7 @@ std::string ErrorsText(const json::value& envelope) {
 
 CloudflareDns::CloudflareDns(HttpClient& http, CloudflareOptions options)
     : per_page_(std::max(1, options.per_page)),
+      zone_per_page_(std::max(1, options.zone_per_page)),
       service_(http, JsonServiceOptions{std::move(options.token), options.verify_tls,
                                         std::move(options.ca_file), options.request_timeout}) {
   while (!options.base_url.empty() && options.base_url.back() == '/') options.base_url.pop_back();
@@ -127,13 +128,14 @@ Task<Result<CloudflareDns::Answer>> CloudflareDns::Call(std::string method, std:
 }
 
 Task<Result<std::vector<DnsRecord>>> CloudflareDns::Query(const std::string& type,
-                                                          const std::string& name) {
-  std::string what = "cloudflare list " + (type.empty() ? "" : type + " ") + name;
+                                                          const std::string& name, int per_page) {
+  std::string what = "cloudflare list " + (type.empty() ? "" : type + " ") +
+                     (name.empty() ? "the zone" : name);
   std::vector<DnsRecord> out;
   for (int64_t page = 1;; ++page) {
-    std::string query = "?name=" + UrlEscape(name) +
-                        (type.empty() ? "" : "&type=" + UrlEscape(type)) +
-                        "&page=" + std::to_string(page) + "&per_page=" + std::to_string(per_page_);
+    std::string query = "?page=" + std::to_string(page) + "&per_page=" + std::to_string(per_page) +
+                        (name.empty() ? "" : "&name=" + UrlEscape(name)) +
+                        (type.empty() ? "" : "&type=" + UrlEscape(type));
     auto a = co_await Call("GET", query, "", nullptr, what);
     if (!a.ok()) co_return a.status();
     if (!a->status.ok()) co_return a->status;
@@ -147,7 +149,7 @@ Task<Result<std::vector<DnsRecord>>> CloudflareDns::Query(const std::string& typ
     const json::object* info = a->result_info.if_object();
     if (info && info->contains("total_pages") && info->at("total_pages").is_number()) {
       if (page >= info->at("total_pages").to_number<int64_t>()) break;
-    } else if (records.size() < static_cast<size_t>(per_page_)) {
+    } else if (records.size() < static_cast<size_t>(per_page)) {
       break;
     }
     if (records.empty() || page >= 10'000) break;  // a server that pages forever
@@ -156,7 +158,11 @@ Task<Result<std::vector<DnsRecord>>> CloudflareDns::Query(const std::string& typ
 }
 
 Task<Result<std::vector<DnsRecord>>> CloudflareDns::List(std::string name) {
-  co_return co_await Query("", name);
+  co_return co_await Query("", name, per_page_);
+}
+
+Task<Result<std::vector<DnsRecord>>> CloudflareDns::ListZone() {
+  co_return co_await Query("", "", zone_per_page_);
 }
 
 Task<Status> CloudflareDns::Delete(const CallContext& ctx, const DnsRecord& record) {
@@ -188,7 +194,7 @@ Task<Status> CloudflareDns::Publish(const CallContext& ctx, DnsRecord record) {
     co_return InvalidArgument(what + ": the type must be A or SRV");
   }
 
-  auto existing = co_await Query(record.type, record.name);
+  auto existing = co_await Query(record.type, record.name, per_page_);
   if (!existing.ok()) co_return existing.status();
   bool present = false;
   for (const DnsRecord& r : *existing) {
@@ -209,7 +215,7 @@ Task<Status> CloudflareDns::Unpublish(const CallContext& ctx, std::string type, 
   if (type.empty() || name.empty()) {
     co_return InvalidArgument("cloudflare unpublish: a type and a name are required");
   }
-  auto existing = co_await Query(type, name);
+  auto existing = co_await Query(type, name, per_page_);
   if (!existing.ok()) co_return existing.status();
   for (const DnsRecord& r : *existing) ZLH_CO_RETURN_IF_ERROR(co_await Delete(ctx, r));
   co_return Status::Ok();

@@ -24,7 +24,8 @@ struct CloudflareOptions {
   bool verify_tls = true;
   std::string ca_file;
   Millis request_timeout{10'000};
-  int per_page = 100;  // records a list asks for at a time
+  int per_page = 100;        // records a list by name asks for at a time
+  int zone_per_page = 5000;  // records a list of the whole zone asks for at a time
 };
 
 class CloudflareDns final : public Dns {
@@ -32,6 +33,7 @@ class CloudflareDns final : public Dns {
   CloudflareDns(HttpClient& http, CloudflareOptions options);
 
   Task<Result<std::vector<DnsRecord>>> List(std::string name) override;
+  Task<Result<std::vector<DnsRecord>>> ListZone() override;
   // `record.type` "A" (content: the IPv4 address) or "SRV" (content "PRIORITY WEIGHT PORT TARGET");
   // kInvalidArgument for anything else. Records of the type and name with other content are
   // deleted before the new one is created.
@@ -40,8 +42,10 @@ class CloudflareDns final : public Dns {
 
  private:
   struct Answer;  // dns_http.cc
-  // Every record named `name` (of `type` unless it is empty), through every page.
-  Task<Result<std::vector<DnsRecord>>> Query(const std::string& type, const std::string& name);
+  // Every record named `name` (every name when empty; of `type` unless it is empty), through every
+  // page of `per_page` records.
+  Task<Result<std::vector<DnsRecord>>> Query(const std::string& type, const std::string& name,
+                                             int per_page);
   // DELETE of record `id`; one already gone is success.
   Task<Status> Delete(const CallContext& ctx, const DnsRecord& record);
   // One call of the API below the zone: Cloudflare's envelope and what it means (Answer::status);
@@ -51,6 +55,7 @@ class CloudflareDns final : public Dns {
 
   std::string records_url_;  // {base}/zones/{zone}/dns_records
   int per_page_;
+  int zone_per_page_;
   JsonService service_;
 };
 

@@ -69,6 +69,8 @@ class Dns {
   virtual ~Dns() = default;
   // The records named `name` (every type).
   virtual boost::asio::awaitable<Result<std::vector<DnsRecord>>> List(std::string name) = 0;
+  // Every record of the zone (for the controller's observe: a few paged calls, not two per server).
+  virtual boost::asio::awaitable<Result<std::vector<DnsRecord>>> ListZone() = 0;
   // Creates the record; the same type, name and content already present is success, and a record
   // of that type and name with other content is replaced.
   virtual boost::asio::awaitable<Status> Publish(const CallContext& ctx, DnsRecord record) = 0;

@@ -46,7 +46,9 @@ Task<void> ForEachBounded(size_t n, size_t limit, std::function<Task<void>(size_
         },
         asio::detached);
   }
-  co_await shared->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  // A worker whose calls all completed without suspending may have finished already (co_spawn can
+  // run it inline): then there is nothing to wait for, and a cancel before the wait would be lost.
+  if (shared->running > 0) co_await shared->done.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
 // The repairs not ended, per server: level-3 proposals (open until they end) and level 1-2
@@ -229,23 +231,30 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
   });
   if (billing_errors) o.errors.push_back("billing: " + std::to_string(billing_errors) + " customers unanswered");
 
-  // Per server: DNS records and the agent, a bounded number at once.
-  size_t dns_errors = 0, agent_errors = 0;
+  // DNS: the whole zone in a few paged calls, then each server's records from it.
+  auto zone = co_await d.dns->ListZone();
+  if (zone.ok()) {
+    std::map<std::string, std::vector<const activities::DnsRecord*>> by_name;
+    for (const auto& r : *zone) by_name[r.name].push_back(&r);
+    std::string srv_content = "0 5 " + std::to_string(px.public_port()) + " " + px.public_host();
+    for (auto& so : o.servers) {
+      bool dev = so.ctype == "dev";
+      std::string a = dev ? activities::ContainerAddress(so.vmid) : px.public_address();
+      so.dns_known = true;
+      for (const auto* r : by_name[flows::Fqdn(s, so.name)]) so.dns_a_ok |= r->type == "A" && r->content == a;
+      if (dev) continue;
+      for (const auto* r : by_name[flows::SrvName(s, so.name)]) {
+        so.dns_srv_ok |= r->type == "SRV" && r->content == srv_content;
+      }
+    }
+  } else {
+    o.errors.push_back("dns: " + zone.status().ToString());
+  }
+
+  // Per server: the agent, a bounded number at once.
+  size_t agent_errors = 0;
   co_await ForEachBounded(o.servers.size(), s.observe_concurrency, [&](size_t i) -> Task<void> {
     ServerObservation& so = o.servers[i];
-    bool dev = so.ctype == "dev";
-    auto records = co_await d.dns->List(flows::Fqdn(s, so.name));
-    auto srv = dev ? Result<std::vector<activities::DnsRecord>>(std::vector<activities::DnsRecord>())
-                   : co_await d.dns->List(flows::SrvName(s, so.name));
-    if (records.ok() && srv.ok()) {
-      so.dns_known = true;
-      std::string a = dev ? activities::ContainerAddress(so.vmid) : px.public_address();
-      std::string srv_content = "0 5 " + std::to_string(px.public_port()) + " " + px.public_host();
-      for (const auto& r : *records) so.dns_a_ok |= r.type == "A" && r.content == a;
-      for (const auto& r : *srv) so.dns_srv_ok |= r.type == "SRV" && r.content == srv_content;
-    } else {
-      ++dns_errors;
-    }
     if (so.container_exists && so.container_status == "running") {
       auto health = co_await d.agent->Health(so.vmid);
       if (health.ok()) {
@@ -260,7 +269,6 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
       }
     }
   });
-  if (dns_errors) o.errors.push_back("dns: " + std::to_string(dns_errors) + " servers unanswered");
   if (agent_errors) o.errors.push_back("agent: " + std::to_string(agent_errors) + " servers unanswered");
   co_return o;
 }

@@ -101,7 +101,8 @@ TEST_P(BusinessHoursTest, ALevelTwoRepairPingsOnlyOutsideBusinessHours) {
   ASSERT_TRUE(z.Start());
   int64_t vmid = Provision(z);
   ASSERT_EQ(z.SimPost("/sim/faults", R"({"drift": "container_stopped", "vmid": )" + std::to_string(vmid) + "}"), 200);
-  ASSERT_TRUE(Eventually([&] { return Containing(z.Messages("alerts-repairs"), "start_container") == 1; }));
+  ASSERT_TRUE(Eventually([&] { return Containing(z.Messages("alerts-repairs"), "start_container") == 1; }))
+      << json::serialize(z.Body(z.Api("GET", "/api/controller", "", true))) << ReadFile(z.log());
   auto repaired = z.Messages("alerts-repairs");
   ASSERT_EQ(repaired.size(), 1u);
   EXPECT_EQ(repaired[0].at("ping").as_bool(), !inside);

@@ -3,6 +3,8 @@
 // the retry policy.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
@@ -88,12 +90,13 @@ class ServicesActivityTest : public ::testing::Test {
   HttpProxy MakeProxy(std::string base) {
     return HttpProxy(http_, ProxyOptions{std::move(base), "proxy-secret", true, "", Millis(2'000)});
   }
-  CloudflareDns MakeDns(int per_page = 100, std::string token = "cf-secret") {
+  CloudflareDns MakeDns(int per_page = 100, std::string token = "cf-secret", int zone_per_page = 5000) {
     CloudflareOptions o;
     o.base_url = sim_.url() + "/client/v4";
     o.zone_id = "zone1";
     o.token = std::move(token);
     o.per_page = per_page;
+    o.zone_per_page = zone_per_page;
     return CloudflareDns(http_, o);
   }
   DiscordNotifier MakeDiscord(DiscordOptions o = {}) {
@@ -238,6 +241,21 @@ TEST_F(ServicesActivityTest, DnsListsEveryPageAndPublishReplacesEveryOldRecord) 
   json::array records = State("dnsRecords");
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].at("content").as_string(), "10.0.0.3");
+}
+
+TEST_F(ServicesActivityTest, DnsZoneListingPagesThroughEveryRecord) {
+  CloudflareDns dns = MakeDns(100, "cf-secret", /*zone_per_page=*/2);
+  for (const char* name : {"a", "b", "c"}) {
+    ASSERT_TRUE(Run(dns.Publish(ctx_, {"", "A", std::string(name) + ".play.example", "127.1.0.101"})).ok());
+  }
+  ASSERT_TRUE(Run(dns.Publish(ctx_, {"", "SRV", "_minecraft._tcp.a.play.example", "0 5 25565 a.play.example"})).ok());
+  auto zone = Run(dns.ListZone());
+  ASSERT_TRUE(zone.ok()) << zone.status().ToString();
+  std::set<std::string> names;
+  for (const auto& r : *zone) names.insert(r.type + " " + r.name);
+  EXPECT_EQ(names, (std::set<std::string>{"A a.play.example", "A b.play.example", "A c.play.example",
+                                          "SRV _minecraft._tcp.a.play.example"}));
+  EXPECT_EQ(zone->size(), 4u) << "two pages, nothing twice";
 }
 
 TEST_F(ServicesActivityTest, DnsUnpublishTwiceIsOk) {

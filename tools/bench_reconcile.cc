@@ -10,6 +10,7 @@
 #include <cstdio>
 
 #include "activities/agent_http.h"
+#include "base/clock.h"
 #include "config/config.h"
 #include "controller/controller.h"
 #include "fleet/tables.h"
@@ -38,6 +39,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
   int code = 0;
   double seconds = 0;
   size_t decisions = 0;
+  std::string tick_id;
   asio::co_spawn(
       io,
       [&]() -> workflows::Task<void> {
@@ -64,6 +66,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                           "0 5 " + std::to_string(px.public_port()) + " " + px.public_host()});
                   (void)co_await deps.proxy->Register(
                       c, name, activities::ContainerAddress(vmid) + ":" + std::to_string(px.game_port()));
+                  (void)co_await deps.backups->Run(c, i % 2 ? "pve2" : "pve1", vmid);  // backed up
                   proto::Server s;
                   s.set_server_id("srv-" + std::to_string(i));
                   s.set_customer_id("c" + std::to_string(i));
@@ -72,6 +75,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                   s.set_vmid(vmid);
                   s.set_node(i % 2 ? "pve2" : "pve1");
                   s.set_status(proto::SERVER_RUNNING);
+                  s.set_created_ms(NowMs());
                   world->journal->Append({}, [s](journal::Txn& t) { return fleet::PutServer(t, s); },
                                      [](Status) {});
                 }
@@ -79,7 +83,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
               },
               asio::detached);
         }
-        co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (running > 0) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
         // Now the tick, against a world that answers after `latency`.
         world->sim->SetLatency(Millis(latency_ms));
         std::fprintf(stderr, "reconciling...\n");
@@ -88,6 +92,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
         if (!started.ok()) {
           code = 1;
         } else {
+          tick_id = started->id;
           auto end = co_await engine.AwaitTerminal(started->id);
           seconds = std::chrono::duration<double>(Clock::now() - t0).count();
           if (!end.ok() || end->status() != proto::COMPLETED) code = 1;
@@ -103,9 +108,25 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
     std::fprintf(stderr, "zlh-bench: the reconcile did not complete\n");
     return code;
   }
+  // Where the tick's time went: each step's, from the previous record to its own (steps run one
+  // after another).
+  std::string steps;
+  auto events = world->journal->ReadEvents(tick_id);
+  int64_t last = 0;
+  for (const auto& e : events.ok() ? *events : std::vector<proto::Event>()) {
+    if (e.has_workflow_started() || e.has_step_completed()) {
+      if (e.has_step_completed() && last > 0) {
+        char part[96];
+        std::snprintf(part, sizeof part, " %s_s=%.2f", e.step_completed().name().c_str(),
+                      static_cast<double>(e.time_ms() - last) / 1000);
+        steps += part;
+      }
+      last = e.time_ms();
+    }
+  }
   std::printf("engine=zlh-flow bench=reconcile servers=%ld latency_ms=%ld concurrency=%ld "
-              "tick_s=%.2f decisions=%zu rss_mb=%.0f\n",
-              servers, latency_ms, concurrency, seconds, decisions, PeakRssMb());
+              "tick_s=%.2f decisions=%zu rss_mb=%.0f%s\n",
+              servers, latency_ms, concurrency, seconds, decisions, PeakRssMb(), steps.c_str());
   return 0;
 }
 
