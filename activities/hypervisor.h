@@ -42,11 +42,13 @@ class Hypervisor {
   // Every guest, whoever made it: the VMIDs in use.
   virtual boost::asio::awaitable<Result<std::vector<Guest>>> Guests() = 0;
   // Clones template `template_vmid` (on `template_node`) into container `vmid` named `hostname`
-  // on `node`, and waits for it. A container with this VMID and hostname already there is
-  // success; the VMID used by another hostname is kFailedPrecondition.
-  virtual boost::asio::awaitable<Status> Clone(const CallContext& ctx, std::string template_node,
-                                               int64_t template_vmid, std::string node,
-                                               int64_t vmid, std::string hostname) = 0;
+  // on `node`, and waits for it; the node the container is on. A container with this VMID and
+  // hostname already there (an earlier attempt got through) is success, with its own node; the
+  // VMID used by another hostname is kFailedPrecondition.
+  virtual boost::asio::awaitable<Result<std::string>> Clone(const CallContext& ctx,
+                                                            std::string template_node,
+                                                            int64_t template_vmid, std::string node,
+                                                            int64_t vmid, std::string hostname) = 0;
   virtual boost::asio::awaitable<Status> Start(const CallContext& ctx, std::string node,
                                                int64_t vmid) = 0;
   virtual boost::asio::awaitable<Status> Stop(const CallContext& ctx, std::string node,

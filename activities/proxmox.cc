@@ -47,22 +47,24 @@ Task<Result<std::vector<Guest>>> ProxmoxHypervisor::Guests() {
   co_return out;
 }
 
-Task<Status> ProxmoxHypervisor::Clone(const CallContext& ctx, std::string template_node,
-                                      int64_t template_vmid, std::string node, int64_t vmid,
-                                      std::string hostname) {
+Task<Result<std::string>> ProxmoxHypervisor::Clone(const CallContext& ctx,
+                                                   std::string template_node,
+                                                   int64_t template_vmid, std::string node,
+                                                   int64_t vmid, std::string hostname) {
   // Idempotent by VMID: ours already there (an earlier attempt got through) is success.
   auto guests = co_await Guests();
   if (!guests.ok()) co_return guests.status();
   for (const Guest& g : *guests) {
     if (g.vmid != vmid) continue;
-    if (g.name == hostname) co_return Status::Ok();
+    if (g.name == hostname) co_return g.node;
     co_return FailedPrecondition("VMID " + std::to_string(vmid) + " is used by '" + g.name + "'");
   }
   std::string form = "newid=" + std::to_string(vmid) + "&hostname=" + FormEscape(hostname) +
                      "&full=1&target=" + FormEscape(node);
-  co_return co_await api_.RunTask(
+  ZLH_CO_RETURN_IF_ERROR(co_await api_.RunTask(
       "POST", "/nodes/" + template_node + "/lxc/" + std::to_string(template_vmid) + "/clone", form,
-      ctx, template_node);
+      ctx, template_node));
+  co_return node;
 }
 
 Task<Status> ProxmoxHypervisor::Power(const CallContext& ctx, std::string node, int64_t vmid,

@@ -22,8 +22,9 @@ class ProxmoxHypervisor final : public Hypervisor {
 
   Task<Result<std::vector<HostNode>>> Nodes() override;
   Task<Result<std::vector<Guest>>> Guests() override;
-  Task<Status> Clone(const CallContext& ctx, std::string template_node, int64_t template_vmid,
-                     std::string node, int64_t vmid, std::string hostname) override;
+  Task<Result<std::string>> Clone(const CallContext& ctx, std::string template_node,
+                                  int64_t template_vmid, std::string node, int64_t vmid,
+                                  std::string hostname) override;
   Task<Status> Start(const CallContext& ctx, std::string node, int64_t vmid) override;
   Task<Status> Stop(const CallContext& ctx, std::string node, int64_t vmid) override;
   Task<Status> Reboot(const CallContext& ctx, std::string node, int64_t vmid) override;

@@ -284,8 +284,9 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
     // given time to come up, the workload installed. DNS and proxy still name its address.
     const proto::config::Template* tpl = s.FindTemplate(dev ? "dev" : server.game());
     if (!tpl) co_return InvalidArgument("no template for '" + server.game() + "'");
-    ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Clone(call, tpl->template_node(), tpl->template_vmid(),
-                                                        server.node(), server.vmid(), server.name()));
+    ZLH_CO_RETURN_IF_ERROR((co_await d.hypervisor->Clone(call, tpl->template_node(), tpl->template_vmid(),
+                                                         server.node(), server.vmid(), server.name()))
+                               .status());
     ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Start(call, server.node(), server.vmid()));
     boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
     for (int probe = 0;; ++probe) {

@@ -64,22 +64,16 @@ std::set<int64_t> ParseVmids(const std::string& list) {
 }
 
 // Creates the container (idempotent by VMID and hostname) and returns its node.
+// The container, on the least-loaded node; the node it is on (an earlier attempt's, when that got
+// through: Clone is idempotent by VMID and hostname).
 Task<Result<std::string>> CreateContainer(Deps& d, const proto::config::Template& tpl,
                                           int64_t vmid, std::string hostname, const StepInfo& info) {
-  auto guests = co_await d.hypervisor->Guests();
-  if (!guests.ok()) co_return guests.status();
-  for (const auto& g : *guests) {
-    if (g.vmid != vmid) continue;
-    if (g.name == hostname) co_return g.node;  // an earlier attempt got through
-    co_return FailedPrecondition("VMID " + std::to_string(vmid) + " is used by '" + g.name + "'");
-  }
   auto nodes = co_await d.hypervisor->Nodes();
   if (!nodes.ok()) co_return nodes.status();
   std::string node = LeastLoaded(*nodes);
   if (node.empty()) co_return Unavailable("the hypervisor reports no node");
-  ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Clone(CallOf(info), tpl.template_node(),
-                                                      tpl.template_vmid(), node, vmid, hostname));
-  co_return node;
+  co_return co_await d.hypervisor->Clone(CallOf(info), tpl.template_node(), tpl.template_vmid(),
+                                         node, vmid, hostname);
 }
 
 // Destroys our container wherever it is; absent is success.

@@ -64,12 +64,17 @@ class ProxmoxActivityTest : public ::testing::Test {
 };
 
 TEST_F(ProxmoxActivityTest, CloneIsIdempotentByVmidAndHostname) {
-  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve2", 101, "survival")).ok());
-  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve2", 101, "survival")).ok());  // a retry
+  auto placed = Run(pve_->Clone(ctx_, "pve1", 9000, "pve2", 101, "survival"));
+  ASSERT_TRUE(placed.ok());
+  EXPECT_EQ(*placed, "pve2");
+  // A retry, even one that would place it elsewhere, finds it where it is.
+  auto again = Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "survival"));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(*again, "pve2");
   json::value c = SimState().at("containers").at(0);
   EXPECT_EQ(c.at("createCalls").as_int64(), 1);
   EXPECT_EQ(c.at("node").as_string(), "pve2");
-  Status taken = Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "creative"));
+  Status taken = Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "creative")).status();
   EXPECT_EQ(taken.code(), Code::kFailedPrecondition);
   EXPECT_NE(taken.message().find("used by 'survival'"), std::string::npos);
 }
