@@ -1,6 +1,7 @@
 #include "controller/diff.h"
 
 #include <map>
+#include <set>
 
 #include "base/clock.h"
 
@@ -134,6 +135,28 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
     out.push_back(std::move(d));
   }
   return out;
+}
+
+Observation Compact(Observation o, const Policy& policy) {
+  std::set<std::string> decided;
+  for (const Decision& d : Diff(o, policy)) decided.insert(d.server_id);
+  std::vector<ServerObservation> kept;
+  std::set<std::string> customers;
+  for (ServerObservation& s : o.servers) {
+    if (decided.count(s.server_id) || s.lease_held || s.maintenance || s.repairs_in_flight > 0 ||
+        s.open_proposal) {
+      customers.insert(s.customer_id);
+      kept.push_back(std::move(s));
+    } else {
+      ++o.healthy_servers;
+    }
+  }
+  o.servers = std::move(kept);
+  std::erase_if(o.customers, [&](const CustomerObservation& c) {
+    bool mismatch = !c.billing.empty() && c.billing != c.recorded;
+    return !mismatch && !customers.count(c.customer_id);
+  });
+  return o;
 }
 
 }  // namespace zlh::controller

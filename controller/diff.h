@@ -22,4 +22,11 @@ struct Policy {
 // not answer for is not a drift (it is unknown, not missing).
 std::vector<Decision> Diff(const Observation& observation, const Policy& policy);
 
+// `observation` without the servers nothing is to be said about — no decision of Diff, no lease,
+// maintenance, repair or proposal under way — counted in healthy_servers instead, and without the
+// customers none of the rest refers to and whose billing agrees with the webhooks. Diff of the
+// result is Diff of the whole: what reconcile records is what explains its decisions, at the size
+// of what is wrong rather than of the fleet.
+Observation Compact(Observation observation, const Policy& policy);
+
 }  // namespace zlh::controller

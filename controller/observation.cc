@@ -69,7 +69,8 @@ std::string ToJson(const Observation& o) {
                                       {"stuck", std::move(stuck)},
                                       {"servers", std::move(servers)},
                                       {"staleLeases", std::move(leases)},
-                                      {"errors", std::move(errors)}});
+                                      {"errors", std::move(errors)},
+                                      {"healthyServers", o.healthy_servers}});
 }
 
 Result<Observation> ParseObservation(const std::string& text) {
@@ -80,6 +81,7 @@ Result<Observation> ParseObservation(const std::string& text) {
   Observation out;
   out.tick = Int(o, "tick");
   out.observed_ms = Int(o, "observedMs");
+  out.healthy_servers = Int(o, "healthyServers");
   if (auto* list = o.if_contains("servers"); list && list->is_array()) {
     for (const auto& item : list->as_array()) {
       if (!item.is_object()) continue;

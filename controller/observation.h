@@ -76,6 +76,9 @@ struct Observation {
   std::vector<ServerObservation> servers;
   std::vector<StaleLease> stale_leases;
   std::vector<std::string> errors;  // services that did not answer: an observation, not a crash
+  // Servers observed healthy and left out of `servers` when it was compacted (diff.h), so that a
+  // large fleet's record stays small; they had no drift and nothing under way.
+  int64_t healthy_servers = 0;
 };
 
 // One drift on one server and what the controller does about it.

@@ -82,16 +82,17 @@ Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& in
 
 Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& ctx) {
   int64_t tick = TickOf(ctx.input());
-  auto observed = co_await ctx.Step(
-      "observe",
-      [&d, tick](const StepInfo&) -> Task<Result<std::string>> {
-        co_return ToJson(co_await Observe(d, tick));
-      },
-      workflows::RetryPolicy::Once());
-  if (!observed.ok()) co_return observed.status();
   Policy policy{static_cast<int>(d.settings->max_repair_level), d.settings->stuck_provisioning.count(),
                 d.settings->stuck_workflow.count(), d.settings->backup_period.count(),
                 d.settings->backup_grace.count()};
+  // Recorded compacted: what explains the decisions, not every healthy server of the fleet.
+  auto observed = co_await ctx.Step(
+      "observe",
+      [&d, tick, policy](const StepInfo&) -> Task<Result<std::string>> {
+        co_return ToJson(Compact(co_await Observe(d, tick), policy));
+      },
+      workflows::RetryPolicy::Once());
+  if (!observed.ok()) co_return observed.status();
   auto decided = co_await ctx.Step(
       "diff",
       [&observed, policy](const StepInfo&) -> Task<Result<std::string>> {

@@ -113,7 +113,9 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
   std::string steps;
   auto events = world->journal->ReadEvents(tick_id);
   int64_t last = 0;
+  size_t recorded_bytes = 0;  // what the tick adds to the journal
   for (const auto& e : events.ok() ? *events : std::vector<proto::Event>()) {
+    recorded_bytes += e.ByteSizeLong();
     if (e.has_workflow_started() || e.has_step_completed()) {
       if (e.has_step_completed() && last > 0) {
         char part[96];
@@ -125,8 +127,9 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
     }
   }
   std::printf("engine=zlh-flow bench=reconcile servers=%ld latency_ms=%ld concurrency=%ld "
-              "tick_s=%.2f decisions=%zu rss_mb=%.0f%s\n",
-              servers, latency_ms, concurrency, seconds, decisions, PeakRssMb(), steps.c_str());
+              "tick_s=%.2f decisions=%zu rss_mb=%.0f record_kb=%.1f%s\n",
+              servers, latency_ms, concurrency, seconds, decisions, PeakRssMb(),
+              static_cast<double>(recorded_bytes) / 1024, steps.c_str());
   return 0;
 }
 
