@@ -16,6 +16,8 @@ namespace zlh::scheduler {
 
 namespace asio = boost::asio;
 
+constexpr int64_t kRetryMs = 5'000;
+
 struct Cron::State {
   explicit State(asio::any_io_executor ex) : timer(ex) {}
   asio::steady_timer timer;
@@ -55,19 +57,28 @@ void Cron::Start() {
       [this, state = state_]() -> workflows::Task<void> {
         while (!state->stopped) {
           int64_t tick = schedule_.tick_at(NowMs());
-          if (tick != last_tick_ && !PreviousRunning(*state)) {
-            last_tick_ = tick;
-            auto started = co_await engine_.Start(make_(tick));
+          bool due = tick != last_tick_;
+          if (due && !PreviousRunning(*state)) {
+            workflows::StartRequest request = make_(tick);
+            std::string type = request.type;
+            auto started = co_await engine_.Start(std::move(request));
             if (state->stopped) co_return;
             if (started.ok()) {
+              last_tick_ = tick;
               state->previous = started->id;
+              due = false;
+              if (!started->created) {
+                spdlog::info("cron: {} tick {} was started before ({})", type, tick, started->id);
+              }
             } else {
-              spdlog::warn("cron: tick {} not started: {}", tick, started.status().ToString());
+              spdlog::warn("cron: {} tick {} not started: {}", type, tick, started.status().ToString());
             }
           }
-          // Sleep to the next tick's boundary.
-          state->timer.expires_after(
-              std::chrono::milliseconds(std::max<int64_t>(schedule_.start_of(tick + 1) - NowMs() + 1, 1)));
+          // To the next tick's boundary; a tick still due (its start failed, or the previous run
+          // has not ended) is tried again sooner, so a daily tick is not lost for the day.
+          int64_t wake = schedule_.start_of(tick + 1);
+          if (due) wake = std::min(wake, NowMs() + kRetryMs);
+          state->timer.expires_after(std::chrono::milliseconds(std::max<int64_t>(wake - NowMs() + 1, 1)));
           co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
         }
       },

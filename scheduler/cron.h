@@ -2,8 +2,9 @@
 // SPEC §5.4) or once a day at a local time (the digest, §5.5). Ticks are numbered by wall-clock
 // time (for an interval, tick = now / interval), and each start carries a dedup key per tick, so a
 // restart never fires a tick twice; after downtime only the current tick fires (the missed ones
-// collapse into it), and a tick whose previous run has not ended is skipped, so slow runs never
-// pile up.
+// collapse into it), and a tick fires only once the previous run has ended (tried again every few
+// seconds until the next tick begins), so slow runs never pile up; a tick whose start failed is
+// tried again the same way.
 //
 // Thread-safety: runs on the engine's thread; Start and Stop there too.
 #pragma once
