@@ -177,11 +177,20 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
             summary->status() == proto::FAILED &&
             summary->error().message().rfind("held:", 0) == 0) {
           incident.set_refused(incident.refused() + 1);
-          // Nor does it count for the breaker.
+          // Nor does it count for the breaker: its entry (the newest made before the attempt's
+          // workflow was, others may have come since) goes.
           auto breaker = fleet::GetBreaker(t, d.server_id);
           if (!breaker.ok()) return breaker.status();
-          if (breaker->repairs_ms_size() > 0) {
-            breaker->mutable_repairs_ms()->RemoveLast();
+          auto* repairs = breaker->mutable_repairs_ms();
+          int entry = -1;
+          for (int i = 0; i < repairs->size(); ++i) {
+            if (repairs->Get(i) <= summary->created_ms() && (entry < 0 || repairs->Get(i) >= repairs->Get(entry))) {
+              entry = i;
+            }
+          }
+          if (entry < 0 && !repairs->empty()) entry = repairs->size() - 1;
+          if (entry >= 0) {
+            repairs->erase(repairs->begin() + entry);
             fleet::PutBreaker(t, *breaker);
           }
         }
@@ -193,13 +202,15 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
           start = false;
           act.outcome = "exhausted";
           act.alert = !incident.alerted();
-          // A level-2 repair failed 3 times: restore_backup is proposed (level 3), once (§6.1),
-          // unless the server has a destructive proposal open already.
-          if (act.alert && d.level == 2) {
+          // A level-2 repair failed 3 times: restore_backup is proposed (level 3), once (§6.1);
+          // while the server has another destructive proposal open, once that one is answered.
+          if (d.level == 2 && (act.alert || incident.restore_pending())) {
             if (limits.open_proposals.count(d.server_id)) {
               act.breaker = "open_proposal";
+              incident.set_restore_pending(true);
             } else {
               act.outcome = "exhausted_propose";
+              incident.set_restore_pending(false);
               limits.open_proposals.insert(d.server_id);
             }
           }

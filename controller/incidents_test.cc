@@ -79,6 +79,7 @@ void Ended(journal::Journal& j, const Act& act, uint32_t attempt, int status, co
   s.set_status(static_cast<proto::WorkflowStatus>(status));
   s.mutable_error()->set_message(message);
   s.set_updated_ms(ended_ms);
+  s.set_created_ms(ended_ms);
   journal::Batch b;
   b.Put(journal::Cf::kIndex, journal::DedupIndexKey(RepairDedupKey(a)), id);
   b.PutSummary(s);
@@ -124,10 +125,11 @@ Decision Propose(std::string server, std::string drift) {
 
 class RepairLimitsTest : public IncidentsTest {
  protected:
-  Result<std::vector<Act>> Record(const std::vector<Decision>& decisions, RepairLimits limits) {
+  Result<std::vector<Act>> Record(const std::vector<Decision>& decisions, RepairLimits limits,
+                                  int64_t now_ms = 1'000'000) {
     Result<std::vector<Act>> out = Internal("not run");
     Status s = journal_->AppendSync({}, [&](journal::Txn& t) {
-      out = RecordIncidents(t, decisions, 10, 1'000'000, 0, limits);
+      out = RecordIncidents(t, decisions, 10, now_ms, 0, limits);
       return out.ok() ? Status::Ok() : out.status();
     });
     if (!s.ok()) return s;
@@ -219,6 +221,63 @@ TEST_F(RepairLimitsTest, ARefusedAttemptIsDiscountedOnceWhileALimitHoldsTheNext)
   ASSERT_TRUE(incidents.ok());
   ASSERT_EQ(incidents->size(), 1u);
   EXPECT_EQ((*incidents)[0].refused(), 1u);
+}
+
+}  // namespace
+}  // namespace zlh::controller
+
+namespace zlh::controller {
+namespace {
+
+Decision AgentDown(std::string server) {
+  return {std::move(server), "agent_offline", "rule", 2, "repair", "restart_agent", "", 0, "", ""};
+}
+
+// A level-2 repair exhausted while another destructive proposal is open: alerted at once, and
+// restore_backup proposed once that proposal is answered — not forgotten.
+TEST_F(RepairLimitsTest, ARestoreHeldByAnOpenProposalIsProposedOnceItIsAnswered) {
+  auto first = Record({AgentDown("a")}, RepairLimits{});
+  ASSERT_TRUE(first.ok());
+  Act act = (*first)[0];
+  for (uint32_t attempt = 1; attempt <= 3; ++attempt) {
+    Ended(*journal_, act, attempt, proto::FAILED, "unavailable: reboot failed");
+    if (attempt < 3) ASSERT_EQ((*Record({AgentDown("a")}, RepairLimits{}))[0].attempt, attempt + 1);
+  }
+  RepairLimits open;
+  open.open_proposals.insert("a");
+  auto held = Record({AgentDown("a")}, open);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ((*held)[0].outcome, "exhausted");
+  EXPECT_EQ((*held)[0].breaker, "open_proposal");
+  EXPECT_TRUE((*held)[0].alert) << "the 3 failures are alerted at once";
+  auto still = Record({AgentDown("a")}, open);
+  EXPECT_EQ((*still)[0].outcome, "exhausted");
+  EXPECT_FALSE((*still)[0].alert);
+  auto answered = Record({AgentDown("a")}, RepairLimits{});
+  EXPECT_EQ((*answered)[0].outcome, "exhausted_propose");
+  EXPECT_FALSE((*answered)[0].alert) << "alerted once only";
+  auto after = Record({AgentDown("a")}, RepairLimits{});
+  EXPECT_EQ((*after)[0].outcome, "exhausted") << "proposed once only";
+}
+
+// A refused attempt takes its own entry off the breaker, not a newer one of another drift.
+TEST_F(RepairLimitsTest, ARefusedAttemptTakesItsOwnEntryOffTheBreaker) {
+  auto dns = Record({Dns("a")}, RepairLimits{}, 1'000);  // breaker entry at 1,000
+  ASSERT_TRUE(dns.ok());
+  Ended(*journal_, (*dns)[0], 1, proto::FAILED, "held: the server is in maintenance", 1'005);
+  Decision proxy{"a", "proxy_missing", "rule", 1, "repair", "reregister_proxy", "", 0, "", ""};
+  // The proxy repair starts (entry at 2,000) while the DNS one waits for a limit.
+  RepairLimits full;
+  full.global = 1;
+  auto both = Record({proxy, Dns("a")}, full, 2'000);
+  ASSERT_TRUE(both.ok());
+  EXPECT_EQ((*both)[0].outcome, "repair");
+  EXPECT_EQ((*both)[1].outcome, "limited");
+  auto breakers = fleet::ListBreakers(*journal_);
+  ASSERT_TRUE(breakers.ok());
+  ASSERT_EQ(breakers->size(), 1u);
+  ASSERT_EQ((*breakers)[0].repairs_ms_size(), 1);
+  EXPECT_EQ((*breakers)[0].repairs_ms(0), 2'000) << "the proxy repair's entry went instead";
 }
 
 }  // namespace
