@@ -2,9 +2,10 @@
 // Mentions are explicit (allowed_mentions): nobody is pinged unless `ping`, which pings the
 // channel's configured role, or @here when it has none. Content longer than one message is split
 // at line breaks into several (only the first pings). Every message carries a nonce derived from
-// the call's idempotency key and its part (`enforce_nonce`), so a post repeated after a crash is
-// recognised by the receiver instead of shown twice (zlh-sim honours it, as Discord does for
-// message creation). A 429 is waited out (retry_after) on a
+// the call's idempotency key and its part (`enforce_nonce`), so a post repeated within a few
+// minutes (after a crash, or after a timeout or 5xx that came when Discord had stored the message)
+// can be recognised by the receiver instead of shown twice. zlh-sim honours it for five minutes;
+// Discord documents it for message creation, not for webhooks. A 429 is waited out (retry_after) on a
 // timer, not a blocked thread. Webhook URLs are secrets: logs and errors name the channel only.
 // Errors: kUnavailable / kDeadlineExceeded for what a retry may fix (no answer, 5xx, still rate
 // limited), kFailedPrecondition for a stale fencing token, kInvalidArgument for other refusals

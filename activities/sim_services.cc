@@ -260,13 +260,18 @@ HttpReply World::State::DiscordCall(const HttpCall& call, const std::vector<std:
       ping |= it != a.end() && it->value().is_array() && !it->value().as_array().empty();
     }
   }
-  // enforce_nonce: a message this channel already shows under the nonce is not shown again.
+  // enforce_nonce: a message this channel showed under the nonce in the last few minutes (Discord
+  // checks "the past few minutes"; five here) is not shown again.
   std::string nonce = String(*body, "nonce");
   auto enforce = body->find("enforce_nonce");
   bool repeat = false;
   if (!nonce.empty() && enforce != body->end() && enforce->value().is_bool() &&
       enforce->value().as_bool()) {
-    for (const DiscordMessage& m : discord) repeat |= m.channel == p[2] && m.nonce == nonce;
+    constexpr int64_t kNonceWindowMs = 5 * 60'000;
+    for (const DiscordMessage& m : discord) {
+      repeat |= m.channel == p[2] && m.nonce == nonce &&
+                NowMs() - ParseRfc3339(m.at).value_or(0) < kNonceWindowMs;
+    }
   }
   if (repeat) {
     ++discord_repeats;

@@ -104,7 +104,7 @@ TEST(ClockTest, ParsesWhatItFormats) {
   for (TimeMs t : {TimeMs(0), TimeMs(1'795'000'000'123), NowMs()}) {
     EXPECT_EQ(ParseRfc3339(FormatRfc3339(t)), t);
   }
-  for (const char* bad : {"", "2026-11-18T11:06:40Z", "2026-13-18T11:06:40.123Z",
+  for (const char* bad : {"", "2026-11-18T11:06:40Z", "2026-13-18T11:06:40.123Z", "2026-02-31T00:00:00.000Z",
                           "2026-11-18 11:06:40.123Z", "2026-11-18T11:06:4x.123Z"}) {
     EXPECT_FALSE(ParseRfc3339(bad).has_value()) << bad;
   }

@@ -53,7 +53,10 @@ std::optional<TimeMs> ParseRfc3339(std::string_view text) {
   tm.tm_hour = h;
   tm.tm_min = mi;
   tm.tm_sec = s;
-  return static_cast<TimeMs>(timegm(&tm)) * 1000 + ms;
+  TimeMs t = static_cast<TimeMs>(timegm(&tm)) * 1000 + ms;
+  // timegm rolls impossible dates over (02-31 is 03-03): only what formats back the same is one.
+  if (FormatRfc3339(t) != text) return std::nullopt;
+  return t;
 }
 
 }  // namespace zlh

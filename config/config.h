@@ -42,7 +42,9 @@ struct Settings {
   uint32_t repair_concurrency_per_host = 2;
   Millis backup_period{24LL * 3'600'000};
   Millis backup_grace{2LL * 3'600'000};
-  calendar::BusinessHours business_hours;  // mon-fri 09:00-18:00 UTC unless configured
+  // Mon-fri 09:00-18:00 UTC unless configured; zone is null only when the system has no tz
+  // database (Defaults() cannot fail, so zlhd checks).
+  calendar::BusinessHours business_hours;
   std::optional<int> digest_minute = 8 * 60;  // local minute of the day; nullopt: no digest
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).

@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
+#include <cctype>
 #include <boost/json.hpp>
 #include <map>
 #include <set>
@@ -49,6 +50,14 @@ Task<void> ForEachBounded(size_t n, size_t limit, std::function<Task<void>(size_
   // A worker whose calls all completed without suspending may have finished already (co_spawn can
   // run it inline): then there is nothing to wait for, and a cancel before the wait would be lost.
   if (shared->running > 0) co_await shared->done.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// A DNS name as DNS compares names: lower case, without the root's trailing dot.
+std::string DnsKey(std::string_view name) {
+  std::string key(name);
+  if (!key.empty() && key.back() == '.') key.pop_back();
+  std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return std::tolower(c); });
+  return key;
 }
 
 // The repairs not ended, per server: level-3 proposals (open until they end) and level 1-2
@@ -231,19 +240,20 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
   });
   if (billing_errors) o.errors.push_back("billing: " + std::to_string(billing_errors) + " customers unanswered");
 
-  // DNS: the whole zone in a few paged calls, then each server's records from it.
+  // DNS: the whole zone in a few paged calls, then each server's records from it (names compared
+  // as DNS compares them: case-insensitive, a trailing dot or not).
   auto zone = co_await d.dns->ListZone();
   if (zone.ok()) {
     std::map<std::string, std::vector<const activities::DnsRecord*>> by_name;
-    for (const auto& r : *zone) by_name[r.name].push_back(&r);
+    for (const auto& r : *zone) by_name[DnsKey(r.name)].push_back(&r);
     std::string srv_content = "0 5 " + std::to_string(px.public_port()) + " " + px.public_host();
     for (auto& so : o.servers) {
       bool dev = so.ctype == "dev";
       std::string a = dev ? activities::ContainerAddress(so.vmid) : px.public_address();
       so.dns_known = true;
-      for (const auto* r : by_name[flows::Fqdn(s, so.name)]) so.dns_a_ok |= r->type == "A" && r->content == a;
+      for (const auto* r : by_name[DnsKey(flows::Fqdn(s, so.name))]) so.dns_a_ok |= r->type == "A" && r->content == a;
       if (dev) continue;
-      for (const auto* r : by_name[flows::SrvName(s, so.name)]) {
+      for (const auto* r : by_name[DnsKey(flows::SrvName(s, so.name))]) {
         so.dns_srv_ok |= r->type == "SRV" && r->content == srv_content;
       }
     }

@@ -221,21 +221,26 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
       });
   if (!expired.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
 
-  // #audit-log: one message per tick listing what it did (nothing when it did nothing).
-  std::string audit;
+  // #audit-log: one message per tick listing what it did (nothing when it did nothing), in parts
+  // within Discord's limit when long, each part headed by the tick.
+  std::vector<std::string> audit;
   for (const auto& a : acts) {
-    audit += "\n- " + (a.decision.subject.empty() ? a.decision.server_id : a.decision.subject) +
-             ": " + a.decision.drift + " → " + a.outcome +
-             (a.outcome == "repair" ? " (" + a.decision.repair + ", attempt " +
-                                          std::to_string(a.attempt) + ")"
-                                    : "");
+    audit.push_back("- " + (a.decision.subject.empty() ? a.decision.server_id : a.decision.subject) +
+                    ": " + a.decision.drift + " → " + a.outcome +
+                    (a.outcome == "repair" ? " (" + a.decision.repair + ", attempt " +
+                                                 std::to_string(a.attempt) + ")"
+                                           : ""));
   }
   if (!audit.empty()) {
     auto sent = co_await ctx.Step(
         "audit",
         [&d, tick, audit](const StepInfo& info) -> Task<Result<std::string>> {
-          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(
-              flows::CallOf(info), "audit-log", "Reconcile tick " + std::to_string(tick) + ":" + audit, false));
+          std::vector<std::string> parts = AuditParts(tick, audit);
+          for (size_t i = 0; i < parts.size(); ++i) {
+            activities::CallContext call = flows::CallOf(info);
+            call.idempotency_key += "#" + std::to_string(i);  // each part its own message
+            ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(call, "audit-log", parts[i], false));
+          }
           co_return "sent";
         },
         flows::ActivityPolicy(*d.settings));
@@ -285,10 +290,11 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
     // given time to come up, the workload installed. DNS and proxy still name its address.
     const proto::config::Template* tpl = s.FindTemplate(dev ? "dev" : server.game());
     if (!tpl) co_return InvalidArgument("no template for '" + server.game() + "'");
-    ZLH_CO_RETURN_IF_ERROR((co_await d.hypervisor->Clone(call, tpl->template_node(), tpl->template_vmid(),
-                                                         server.node(), server.vmid(), server.name()))
-                               .status());
-    ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Start(call, server.node(), server.vmid()));
+    // Where the container is: an earlier attempt's may be on another node.
+    auto node = co_await d.hypervisor->Clone(call, tpl->template_node(), tpl->template_vmid(),
+                                             server.node(), server.vmid(), server.name());
+    if (!node.ok()) co_return node.status();
+    ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Start(call, *node, server.vmid()));
     boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
     for (int probe = 0;; ++probe) {
       auto health = co_await d.agent->Health(server.vmid());
@@ -436,6 +442,23 @@ Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
 }
 
 }  // namespace
+
+std::vector<std::string> AuditParts(int64_t tick, const std::vector<std::string>& lines) {
+  constexpr size_t kLimit = 1'900;
+  std::string head = "Reconcile tick " + std::to_string(tick);
+  std::vector<std::string> parts{head + ":"};
+  for (const std::string& line : lines) {
+    std::string cut = line;
+    if (cut.size() > kLimit / 2) {  // one line never fills a message: cut at a character boundary
+      size_t n = kLimit / 2;
+      while (n > 0 && (static_cast<unsigned char>(cut[n]) & 0xC0) == 0x80) --n;
+      cut = cut.substr(0, n) + "…";
+    }
+    if (parts.back().size() + 1 + cut.size() > kLimit) parts.push_back(head + " (continued):");
+    parts.back() += "\n" + cut;
+  }
+  return parts;
+}
 
 workflows::StartRequest ReconcileStart(int64_t tick) {
   workflows::StartRequest req;

@@ -61,6 +61,7 @@ workflows::Task<void> Leadership::Follow() {
         if (on_fatal_) on_fatal_(recovered);
         break;
       }
+      if (stopping_) break;  // stopped while recovering: no cron starts now
       Lead();
       spdlog::info("this node leads: it runs the workflows and the controller (fencing token {})",
                    fencing_token());

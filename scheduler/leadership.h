@@ -5,8 +5,8 @@
 // (a flip while one is under way is taken after it). The fencing token every mutating call carries
 // is the lock's, or the journal's open count without Redis.
 //
-// Thread-safety: everything runs on the io_context's one thread, but fencing_token(), which the
-// engine may call from anywhere (it reads atomics only).
+// Thread-safety: everything runs on the io_context's one thread (the engine asks for the fencing
+// token there too); only the RedisLock's own state is touched from its thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -141,6 +141,7 @@ TEST(ControllerCrashTest, NoRepairOrNotificationIsLostOrDoubledByKills) {
     std::string content(m.at("content").as_string());
     const std::string prefix = "Reconcile tick ";
     ASSERT_EQ(content.rfind(prefix, 0), 0u) << content;
+    if (content.find(" (continued):") != std::string::npos) continue;  // a long tick's later part
     ++audited[std::stoll(content.substr(prefix.size()))];
   }
   for (const auto& [tick, n] : audited) EXPECT_EQ(n, 1) << "tick " << tick << " audited " << n << " times";

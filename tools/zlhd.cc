@@ -225,6 +225,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   zlh::config::Settings settings = std::move(*loaded);
+  if (!settings.business_hours.zone) {
+    // Only the built-in default can get here: a configured zone is checked when parsed.
+    spdlog::error("businessHours: the time zone database is unavailable (install the tzdata package)");
+    return 2;
+  }
   if (flags.reconcile_interval.count() > 0) settings.reconcile_interval = flags.reconcile_interval;
   std::string fleet = flags.fleet;
   if (fleet.empty()) fleet = settings.file.proxmox().url().empty() ? "sim" : "config";
