@@ -113,7 +113,7 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
       incident.set_drift(d.drift);
       incident.set_first_tick(tick);
     }
-    Act act{d, incident.first_tick(), d.action, 0, false, ""};
+    Act act{d, incident.first_tick(), d.action, 0, false, "", true};
     if (d.action == "notify" || d.action == "notice") {
       act.alert = !incident.alerted();
       incident.set_alerted(true);
@@ -260,6 +260,10 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
         }
       }
     }
+    static const std::set<std::string> kActions{"repair", "propose", "exhausted_propose", "billing",
+                                                "fail", "applied"};
+    act.news = act.alert || kActions.count(act.outcome) || act.outcome != incident.last_outcome();
+    incident.set_last_outcome(act.outcome);
     fleet::PutIncident(t, incident);
     acts.push_back(std::move(act));
   }
@@ -274,7 +278,7 @@ std::string ToJson(const std::vector<Act>& acts) {
   for (const auto& a : acts) {
     out.push_back(json::object{{"firstTick", a.first_tick}, {"outcome", a.outcome},
                                {"attempt", a.attempt},      {"alert", a.alert},
-                               {"breaker", a.breaker}});
+                               {"breaker", a.breaker},      {"news", a.news}});
   }
   return json::serialize(out);
 }
@@ -289,9 +293,11 @@ Result<std::vector<Act>> ParseActs(const std::string& text, const std::vector<De
   for (size_t i = 0; i < decisions.size(); ++i) {
     const json::object& o = v.as_array()[i].as_object();
     const json::value* breaker = o.if_contains("breaker");
+    const json::value* news = o.if_contains("news");
     out.push_back({decisions[i], o.at("firstTick").as_int64(), std::string(o.at("outcome").as_string()),
                    static_cast<uint32_t>(o.at("attempt").as_int64()), o.at("alert").as_bool(),
-                   breaker && breaker->is_string() ? std::string(breaker->as_string()) : ""});
+                   breaker && breaker->is_string() ? std::string(breaker->as_string()) : "",
+                   !news || !news->is_bool() || news->as_bool()});
   }
   return out;
 }

@@ -37,6 +37,9 @@ struct Act {
   // The breaker or limit that held it back: repairs_per_hour, repair_concurrency,
   // host_concurrency, open_proposal; "" when none did.
   std::string breaker;
+  // Worth an #audit-log line: an action, an alert, or an outcome other than the incident's last
+  // (a drift newly held back, say) — not the same wait repeated every tick.
+  bool news = true;
 };
 
 // The §6.3 limits on repairs in flight, and what is in flight, from one observation.

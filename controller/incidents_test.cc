@@ -282,3 +282,33 @@ TEST_F(RepairLimitsTest, ARefusedAttemptTakesItsOwnEntryOffTheBreaker) {
 
 }  // namespace
 }  // namespace zlh::controller
+
+namespace zlh::controller {
+namespace {
+
+// #audit-log tells what changed: a wait repeated tick after tick is news only the first time.
+TEST_F(RepairLimitsTest, AnUnchangedWaitIsNewsOnce) {
+  RepairLimits open;
+  open.open_proposals.insert("a");
+  Decision propose{"a", "container_missing", "rule", 3, "propose", "rebuild_container", "", 0, "", ""};
+  auto first = Record({propose}, open);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ((*first)[0].outcome, "limited");
+  EXPECT_TRUE((*first)[0].news);
+  auto second = Record({propose}, open);
+  EXPECT_FALSE((*second)[0].news) << "the same wait again";
+  auto proposed = Record({propose}, RepairLimits{});
+  EXPECT_EQ((*proposed)[0].outcome, "propose");
+  EXPECT_TRUE((*proposed)[0].news);
+  auto waiting = Record({propose}, RepairLimits{});
+  EXPECT_EQ((*waiting)[0].outcome, "proposed");
+  EXPECT_TRUE((*waiting)[0].news) << "a change of outcome";
+  EXPECT_FALSE((*Record({propose}, RepairLimits{}))[0].news) << "awaiting approval, every tick";
+  // The flag survives the record's round trip.
+  auto parsed = ParseActs(ToJson(*waiting), {propose});
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_TRUE((*parsed)[0].news);
+}
+
+}  // namespace
+}  // namespace zlh::controller

@@ -221,10 +221,12 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
       });
   if (!expired.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
 
-  // #audit-log: one message per tick listing what it did (nothing when it did nothing), in parts
-  // within Discord's limit when long, each part headed by the tick.
+  // #audit-log: one message per tick listing what it did or what changed (nothing when nothing
+  // did: a proposal awaiting approval is not repeated every minute), in parts within Discord's
+  // limit when long, each part headed by the tick.
   std::vector<std::string> audit;
   for (const auto& a : acts) {
+    if (!a.news) continue;
     audit.push_back("- " + (a.decision.subject.empty() ? a.decision.server_id : a.decision.subject) +
                     ": " + a.decision.drift + " → " + a.outcome +
                     (a.outcome == "repair" ? " (" + a.decision.repair + ", attempt " +
