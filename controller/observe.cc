@@ -65,32 +65,25 @@ std::string DnsKey(std::string_view name) {
 void CountRepairs(const journal::Journal& journal, std::vector<ServerObservation>& servers) {
   std::map<std::string, ServerObservation*> by_id;
   for (auto& so : servers) by_id[so.server_id] = &so;
-  for (int status : {proto::QUEUED, proto::RUNNING, proto::WAITING}) {
-    std::string prefix = journal::StatusIndexPrefix(status);
-    std::vector<std::string> ids;
-    (void)journal.Scan(journal::Cf::kIndex, prefix, [&](std::string_view k, std::string_view) {
-      ids.emplace_back(k.substr(prefix.size()));
-      return true;
-    });
-    for (const auto& id : ids) {
-      auto summary = journal.ReadSummary(id);
-      if (!summary.ok() || !summary->has_value() || (*summary)->type() != "repair") continue;
-      auto first = journal.Get(journal::Cf::kEvents, journal::EventKey(id, 1));
-      proto::Event started;
-      if (!first.ok() || !first->has_value() || !started.ParseFromString(**first)) continue;
-      boost::system::error_code ec;
-      boost::json::value in = boost::json::parse(started.workflow_started().input(), ec);
-      if (ec || !in.is_object()) continue;
-      const auto* server = in.as_object().if_contains("serverId");
-      const auto* level = in.as_object().if_contains("level");
-      if (!server || !server->is_string() || !level || !level->is_int64()) continue;
-      auto it = by_id.find(std::string(server->as_string()));
-      if (it == by_id.end()) continue;
-      if (level->as_int64() >= 3) {
-        it->second->open_proposal = true;
-      } else if (level->as_int64() >= 1) {  // housekeeping (level 0) is not limited
-        ++it->second->repairs_in_flight;
-      }
+  auto unfinished = journal.IdsWithStatus({proto::QUEUED, proto::RUNNING, proto::WAITING});
+  for (const auto& id : unfinished.ok() ? *unfinished : std::vector<std::string>()) {
+    auto summary = journal.ReadSummary(id);
+    if (!summary.ok() || !summary->has_value() || (*summary)->type() != "repair") continue;
+    auto first = journal.Get(journal::Cf::kEvents, journal::EventKey(id, 1));
+    proto::Event started;
+    if (!first.ok() || !first->has_value() || !started.ParseFromString(**first)) continue;
+    boost::system::error_code ec;
+    boost::json::value in = boost::json::parse(started.workflow_started().input(), ec);
+    if (ec || !in.is_object()) continue;
+    const auto* server = in.as_object().if_contains("serverId");
+    const auto* level = in.as_object().if_contains("level");
+    if (!server || !server->is_string() || !level || !level->is_int64()) continue;
+    auto it = by_id.find(std::string(server->as_string()));
+    if (it == by_id.end()) continue;
+    if (level->as_int64() >= 3) {
+      it->second->open_proposal = true;
+    } else if (level->as_int64() >= 1) {  // housekeeping (level 0) is not limited
+      ++it->second->repairs_in_flight;
     }
   }
 }
@@ -197,14 +190,9 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
   // Workflows running (not waiting) without an event for longer than the smaller stuck limit.
   {
     int64_t limit = std::min(s.stuck_provisioning, s.stuck_workflow).count();
-    std::string prefix = journal::StatusIndexPrefix(proto::RUNNING);
-    std::vector<std::string> running;
-    (void)d.journal->Scan(journal::Cf::kIndex, prefix, [&](std::string_view k, std::string_view) {
-      running.emplace_back(k.substr(prefix.size()));
-      return true;
-    });
+    auto running = d.journal->IdsWithStatus({proto::RUNNING});
     auto cursor = d.journal->NewCursor(journal::Cf::kEvents);
-    for (const auto& id : running) {
+    for (const auto& id : running.ok() ? *running : std::vector<std::string>()) {
       if (!cursor->SeekLast(journal::EventPrefix(id))) continue;
       proto::Event last;
       if (!last.ParseFromArray(cursor->value().data(), static_cast<int>(cursor->value().size()))) continue;

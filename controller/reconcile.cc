@@ -93,12 +93,13 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
       },
       workflows::RetryPolicy::Once());
   if (!observed.ok()) co_return observed.status();
+  // Parsed once, for diff and for the repair limits (a recorded observation replays the same).
+  auto observation = ParseObservation(*observed);
+  if (!observation.ok()) co_return observation.status();
   auto decided = co_await ctx.Step(
       "diff",
-      [&observed, policy](const StepInfo&) -> Task<Result<std::string>> {
-        auto o = ParseObservation(*observed);
-        if (!o.ok()) co_return o.status();
-        co_return ToJson(Diff(*o, policy));
+      [&observation, policy](const StepInfo&) -> Task<Result<std::string>> {
+        co_return ToJson(Diff(*observation, policy));
       },
       workflows::RetryPolicy::Once());
   if (!decided.ok()) co_return decided.status();
@@ -108,13 +109,10 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
   // Incidents, attempts and breakers, in the same write as this step's event.
   auto recorded = co_await ctx.TxnStep(
       "record_incidents",
-      [&d, &observed, decisions = *decisions, tick](journal::Txn& t,
-                                                    const StepInfo& info) -> Result<std::string> {
-        auto o = ParseObservation(*observed);
-        if (!o.ok()) return o.status();
-        auto acts = RecordIncidents(
-            t, decisions, tick, NowMs(), info.fencing_token,
-            RepairLimits::Of(*o, d.settings->repair_concurrency, d.settings->repair_concurrency_per_host));
+      [limits = RepairLimits::Of(*observation, d.settings->repair_concurrency,
+                                 d.settings->repair_concurrency_per_host),
+       decisions = *decisions, tick](journal::Txn& t, const StepInfo& info) -> Result<std::string> {
+        auto acts = RecordIncidents(t, decisions, tick, NowMs(), info.fencing_token, limits);
         if (!acts.ok()) return acts.status();
         return ToJson(*acts);
       });

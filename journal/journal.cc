@@ -656,6 +656,18 @@ Result<std::optional<proto::WorkflowSummary>> Journal::ReadSummary(std::string_v
   return std::optional<proto::WorkflowSummary>(std::move(summary));
 }
 
+Result<std::vector<std::string>> Journal::IdsWithStatus(std::initializer_list<int> statuses) const {
+  std::vector<std::string> ids;
+  for (int status : statuses) {
+    std::string prefix = StatusIndexPrefix(status);
+    ZLH_RETURN_IF_ERROR(Scan(Cf::kIndex, prefix, [&](std::string_view key, std::string_view) {
+      ids.emplace_back(key.substr(prefix.size()));
+      return true;
+    }));
+  }
+  return ids;
+}
+
 Status Journal::Checkpoint(const std::string& dir) const {
   if (impl_->options.read_only) {
     return FailedPrecondition("a read-only journal cannot take a checkpoint");

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -163,6 +164,9 @@ class Journal {
   // Every event of `stream`, in seq order.
   Result<std::vector<proto::Event>> ReadEvents(std::string_view stream) const;
   Result<std::optional<proto::WorkflowSummary>> ReadSummary(std::string_view id) const;
+  // The ids of the workflows whose status is one of `statuses`, from the status index: per status,
+  // in id (creation) order.
+  Result<std::vector<std::string>> IdsWithStatus(std::initializer_list<int> statuses) const;
 
   // Writes a consistent copy of the journal into `dir` (which must not exist): a RocksDB
   // checkpoint, hard-linked where it can be. The copy opens as a journal of its own (a standby, a

@@ -410,15 +410,9 @@ Result<std::shared_ptr<Instance>> Engine::Load(const std::string& id) {
 }
 
 Task<Status> Engine::Recover() {
-  std::vector<std::string> ids;
-  for (int status : {proto::RUNNING, proto::WAITING, proto::QUEUED}) {
-    std::string prefix = journal::StatusIndexPrefix(status);
-    ZLH_CO_RETURN_IF_ERROR(journal_.Scan(journal::Cf::kIndex, prefix,
-                                      [&](std::string_view key, std::string_view) {
-                                        ids.emplace_back(key.substr(prefix.size()));
-                                        return true;
-                                      }));
-  }
+  auto unfinished = journal_.IdsWithStatus({proto::RUNNING, proto::WAITING, proto::QUEUED});
+  if (!unfinished.ok()) co_return unfinished.status();
+  std::vector<std::string> ids = std::move(*unfinished);
   std::sort(ids.begin(), ids.end());  // ids are time-ordered: queues keep arrival order
   std::vector<std::shared_ptr<Instance>> queued;
   size_t resumed = 0;
