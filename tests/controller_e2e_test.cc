@@ -19,12 +19,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-constexpr char kControllerConfig[] = R"({
-  "timing": {"readinessProbeInterval": "50ms", "leaseHeartbeatInterval": "100ms"},
-  "proxmox": {"taskPollInterval": "10ms"},
-  "controller": {"reconcileInterval": "300ms"}
-})";
-
 class ControllerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -73,7 +67,7 @@ class ControllerTest : public ::testing::Test {
   }
 
   TempDir tmp_;
-  ZlhdOnSim z_{tmp_, kControllerConfig};
+  ZlhdOnSim z_{tmp_, ControllerConfig()};
   std::string server_;
   int64_t vmid_ = 0;
   size_t baseline_ = 0;
@@ -258,11 +252,7 @@ TEST(ControllerStuckTest, AStuckProvisioningIsFailedAndAStuckOperationAlerted) {
 // and restore_backup is proposed; approved, the newest backup is restored and the server runs.
 TEST(ControllerLevelTwoTest, ARepairFailingThreeTimesProposesARestore) {
   TempDir tmp;
-  ZlhdOnSim z(tmp, R"({
-    "timing": {"readinessProbeInterval": "50ms", "leaseHeartbeatInterval": "100ms"},
-    "proxmox": {"taskPollInterval": "10ms"},
-    "controller": {"reconcileInterval": "300ms", "maxRepairLevel": 2}
-  })");
+  ZlhdOnSim z(tmp, ControllerConfig(R"("maxRepairLevel": 2)"));
   ASSERT_TRUE(z.Start());
   json::object a = z.Body(z.Create("c-1", "n1", "alpha"));
   ASSERT_EQ(z.AwaitWorkflow(std::string(a["workflowId"].as_string())), "completed");

@@ -18,6 +18,7 @@
 #include "tests/eventually.h"
 #include "tests/redis_process.h"
 #include "tests/sim_process.h"
+#include "tests/zlhd_fleet.h"
 
 namespace zlh {
 namespace {
@@ -25,11 +26,7 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-constexpr char kConfig[] = R"({
-  "timing": {"readinessProbeInterval": "50ms", "leaseHeartbeatInterval": "100ms"},
-  "proxmox": {"taskPollInterval": "10ms"},
-  "controller": {"reconcileInterval": "300ms", "lockTtl": "1500ms"}
-})";
+const std::string kConfig = ControllerConfig(R"("lockTtl": "1500ms")");
 
 json::object Parse(const std::string& body) {
   boost::system::error_code ec;
