@@ -1,6 +1,9 @@
 #include "api/handlers.h"
 
+#include <charconv>
+
 #include "api/errors.h"
+#include "api/json_body.h"
 #include "base/clock.h"
 
 namespace zlh::api {
@@ -24,9 +27,29 @@ std::optional<Response> RefuseMediaType(const Request& req) {
 
 Result<std::optional<std::string>> ReadScope(const Tokens& tokens, const Request& req) {
   auto customer = req.query.find("customerId");
-  if (customer != req.query.end()) return std::optional<std::string>(customer->second);
+  if (customer != req.query.end()) {
+    // Checked for every role: an empty or malformed id never reads as "no filter".
+    ZLH_RETURN_IF_ERROR(CheckIdentifier("customerId", customer->second));
+    return std::optional<std::string>(customer->second);
+  }
   if (tokens.Authenticate(req) == Role::kAdmin) return std::optional<std::string>();
   return InvalidArgument("customerId: required (query parameter)");
+}
+
+Result<Page> ReadPage(const Request& req) {
+  constexpr size_t kMaxPage = 1000;
+  Page page;
+  if (auto it = req.query.find("limit"); it != req.query.end()) {
+    size_t v = 0;
+    const char* end = it->second.data() + it->second.size();
+    auto [ptr, ec] = std::from_chars(it->second.data(), end, v);
+    if (it->second.empty() || ec != std::errc() || ptr != end || v < 1 || v > kMaxPage) {
+      return InvalidArgument("limit: a number from 1 to " + std::to_string(kMaxPage));
+    }
+    page.limit = v;
+  }
+  if (auto it = req.query.find("after"); it != req.query.end()) page.after = it->second;
+  return page;
 }
 
 Response JsonOk(int status, const boost::json::object& body) {

@@ -19,8 +19,15 @@ std::optional<Response> Refuse(const Tokens& tokens, const Request& req, bool po
 // 415 unless the body is declared application/json.
 std::optional<Response> RefuseMediaType(const Request& req);
 // Whose records a read may see: the ?customerId= filter, required of the Portal (admin: optional,
-// nullopt = everyone's).
+// nullopt = everyone's). kInvalidArgument when absent for the Portal, or empty or malformed (1–128
+// of [A-Za-z0-9_-]) for anyone.
 Result<std::optional<std::string>> ReadScope(const Tokens& tokens, const Request& req);
+// A list's page from ?limit= (1–1000, default 50) and ?after= (the previous answer's `next`).
+struct Page {
+  size_t limit = 50;
+  std::string after;
+};
+Result<Page> ReadPage(const Request& req);
 Response JsonOk(int status, const boost::json::object& body);
 // RFC 3339 with milliseconds; "" (or null) for 0.
 std::string Rfc3339(int64_t ms);

@@ -44,6 +44,10 @@ Result<std::optional<std::string>> DedupHit(const journal::Journal& journal, con
   return journal.Get(journal::Cf::kIndex, journal::DedupIndexKey(key));
 }
 
+Response Suspended(const std::string& customer_id) {
+  return ErrorResponse(402, "billing_suspended", "customer " + customer_id + " is suspended by billing");
+}
+
 json::object CreateAnswer(const std::string& workflow_id, const std::string& server_id) {
   return json::object{{"workflowId", workflow_id},
                       {"serverId", server_id},
@@ -137,10 +141,7 @@ Task<Response> ServerApi::Create(const Request& req) {
 
   auto billing = fleet::ReadBillingStatus(journal_, in.customer_id);
   if (!billing.ok()) co_return ErrorResponse(billing.status());
-  if (*billing == "suspended") {
-    co_return ErrorResponse(402, "billing_suspended",
-                            "customer " + in.customer_id + " is suspended by billing");
-  }
+  if (*billing == "suspended") co_return Suspended(in.customer_id);
   in.server_id = NewId();
   auto started = co_await engine_.Start(flows::ProvisionStart(in, settings_));
   if (!started.ok()) co_return ErrorResponse(started.status());
@@ -189,6 +190,12 @@ Task<Response> ServerApi::Operate(const Request& req, const PathParams& params) 
       (*server)->status() == proto::SERVER_DELETED) {
     co_return ErrorResponse(404, "not_found", "server " + in.server_id + " not found");
   }
+  if (in.op != "stop" && in.op != "backup") {
+    // A suspended customer may still stop a server and save its data, nothing else (SPEC §7.1).
+    auto billing = fleet::ReadBillingStatus(journal_, in.customer_id);
+    if (!billing.ok()) co_return ErrorResponse(billing.status());
+    if (*billing == "suspended") co_return Suspended(in.customer_id);
+  }
   int status = (*server)->status();
   if (status != proto::SERVER_RUNNING && status != proto::SERVER_STOPPED) {
     co_return ErrorResponse(409, "conflict",
@@ -232,12 +239,24 @@ Task<Response> ServerApi::ListServers(const Request& req) {
   if (auto refused = Refuse(tokens_, req, true, true)) co_return *refused;
   auto customer = ReadScope(tokens_, req);
   if (!customer.ok()) co_return ErrorResponse(customer.status());
-  std::string who = customer->value_or("");
-  auto servers = fleet::ListServers(journal_, who);
+  if (!*customer) co_return ListEveryServer(req);
+  auto servers = fleet::ListCustomerServers(journal_, **customer);
   if (!servers.ok()) co_return ErrorResponse(servers.status());
   json::array out;
   for (const auto& s : *servers) out.push_back(ServerJson(s));
   co_return JsonOk(200, json::object{{"servers", std::move(out)}});
+}
+
+Response ServerApi::ListEveryServer(const Request& req) {
+  auto page = ReadPage(req);
+  if (!page.ok()) return ErrorResponse(page.status());
+  auto servers = fleet::ListServersPage(journal_, page->after, page->limit);
+  if (!servers.ok()) return ErrorResponse(servers.status());
+  json::array out;
+  for (const auto& s : servers->servers) out.push_back(ServerJson(s));
+  json::object answer{{"servers", std::move(out)}};
+  if (!servers->next.empty()) answer["next"] = servers->next;
+  return JsonOk(200, answer);
 }
 
 Task<Response> ServerApi::GetServer(const Request& req, const PathParams& params) {

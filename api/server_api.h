@@ -29,6 +29,8 @@ class ServerApi {
   Task<Response> Operate(const Request& req, const PathParams& params);
   Task<Response> Delete(const Request& req, const PathParams& params);
   Task<Response> ListServers(const Request& req);
+  // The admin's unfiltered list, paged like the workflows' (limit, after → next).
+  Response ListEveryServer(const Request& req);
   Task<Response> GetServer(const Request& req, const PathParams& params);
 
   workflows::Engine& engine_;

@@ -14,9 +14,6 @@ namespace {
 
 namespace json = boost::json;
 
-constexpr size_t kDefaultPage = 50;
-constexpr size_t kMaxPage = 1000;
-
 json::value WaitingFor(const proto::WorkflowSummary& s) {
   if (!s.has_waiting_for()) return nullptr;
   return json::object{{"kind", s.waiting_for().kind()},
@@ -118,17 +115,10 @@ Task<Response> WorkflowApi::List(const Request& req) {
   }
   std::string type;
   if (auto it = req.query.find("type"); it != req.query.end()) type = it->second;
-  size_t limit = kDefaultPage;
-  if (auto it = req.query.find("limit"); it != req.query.end()) {
-    char* end = nullptr;
-    long v = std::strtol(it->second.c_str(), &end, 10);
-    if (it->second.empty() || *end != '\0' || v < 1 || static_cast<size_t>(v) > kMaxPage) {
-      co_return ErrorResponse(InvalidArgument("limit: a number from 1 to " + std::to_string(kMaxPage)));
-    }
-    limit = static_cast<size_t>(v);
-  }
-  std::string after;
-  if (auto it = req.query.find("after"); it != req.query.end()) after = it->second;
+  auto paging = ReadPage(req);
+  if (!paging.ok()) co_return ErrorResponse(paging.status());
+  const size_t limit = paging->limit;
+  const std::string& after = paging->after;
 
   // Newest first: ids are time-ordered, so a backward scan from the cursor is a page.
   json::array page;

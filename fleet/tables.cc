@@ -139,9 +139,13 @@ Result<size_t> LiveServerCount(journal::Txn& txn, std::string_view customer_id) 
   return n;
 }
 
-Result<std::vector<proto::Server>> ListServers(const journal::Journal& journal,
-                                               std::string_view customer_id) {
-  if (customer_id.empty()) return DecodeAll<proto::Server>(journal, kServers, "server");
+Result<std::vector<proto::Server>> ListServers(const journal::Journal& journal) {
+  return DecodeAll<proto::Server>(journal, kServers, "server");
+}
+
+Result<std::vector<proto::Server>> ListCustomerServers(const journal::Journal& journal,
+                                                       std::string_view customer_id) {
+  if (customer_id.empty()) return InvalidArgument("customerId: required");
   std::vector<proto::Server> out;
   std::string prefix = Key(kCustomers, Pair(customer_id, ""));
   std::vector<std::string> ids;
@@ -156,6 +160,30 @@ Result<std::vector<proto::Server>> ListServers(const journal::Journal& journal,
     if (server->has_value()) out.push_back(std::move(**server));
   }
   return out;
+}
+
+Result<ServerPage> ListServersPage(const journal::Journal& journal, std::string_view before,
+                                   size_t limit) {
+  ServerPage page;
+  Status bad;
+  std::string prefix = Key(kServers, "");
+  std::string from = before.empty() ? "" : Key(kServers, before);
+  ZLH_RETURN_IF_ERROR(journal.ScanBefore(Cf::kDomain, prefix, from,
+                                         [&](std::string_view, std::string_view v) {
+    if (page.servers.size() == limit) {
+      page.next = page.servers.back().server_id();
+      return false;
+    }
+    proto::Server server;
+    if (!server.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
+      bad = Status(Code::kCorruption, "unreadable server record");
+      return false;
+    }
+    page.servers.push_back(std::move(server));
+    return true;
+  }));
+  ZLH_RETURN_IF_ERROR(bad);
+  return page;
 }
 
 Result<int64_t> AllocateVmid(journal::Txn& txn, int64_t first, int64_t last,

@@ -54,9 +54,20 @@ Status PutServer(journal::Txn& txn, proto::Server server);
 Result<std::optional<std::string>> ServerNamed(journal::Txn& txn, std::string_view name);
 // How many live servers `customer_id` has.
 Result<size_t> LiveServerCount(journal::Txn& txn, std::string_view customer_id);
-// Every server (of `customer_id` when non-empty, live ones only then), in id order.
-Result<std::vector<proto::Server>> ListServers(const journal::Journal& journal,
-                                               std::string_view customer_id = {});
+// Every server, in id order.
+Result<std::vector<proto::Server>> ListServers(const journal::Journal& journal);
+// The live servers of `customer_id`, in id order. kInvalidArgument for an empty id: no customer
+// scope ever widens to everyone's servers.
+Result<std::vector<proto::Server>> ListCustomerServers(const journal::Journal& journal,
+                                                       std::string_view customer_id);
+// One page of every server, newest first: at most `limit` servers whose ids sort before `before`
+// (from the newest when empty); `next` is the cursor of the following page, empty at the end.
+struct ServerPage {
+  std::vector<proto::Server> servers;
+  std::string next;
+};
+Result<ServerPage> ListServersPage(const journal::Journal& journal, std::string_view before,
+                                   size_t limit);
 
 // ---- VMIDs ----
 // Takes the lowest VMID in [first, last] that no server holds and `in_use` (what the hypervisor
