@@ -6,14 +6,19 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
+#include <charconv>
 #include <filesystem>
+#include <vector>
 
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "config/config.h"
 #include "fleet/tables.h"
 
 namespace zlh::api {
@@ -44,6 +49,33 @@ std::optional<std::string> StatusAfter(const std::string& type) {
 
 }  // namespace
 
+Result<std::filesystem::path> BackupTarget(const std::filesystem::path& root, const std::string& dir) {
+  namespace fs = std::filesystem;
+  fs::path asked(dir);
+  for (const auto& part : asked) {
+    if (part == "..") return InvalidArgument("dir: must not contain '..'");
+  }
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  fs::path real_root = fs::canonical(root, ec);
+  if (ec) return Status(Code::kIOError, "backup root " + root.string() + ": " + ec.message());
+  fs::path target = asked.is_absolute() ? asked.lexically_normal() : (real_root / asked).lexically_normal();
+  if (target.filename().empty()) target = target.parent_path();  // "x/" names x
+  // The parent, with every symlink resolved, must be the root or inside it.
+  fs::path parent = fs::canonical(target.parent_path(), ec);
+  if (ec || !fs::is_directory(parent)) {
+    return InvalidArgument("dir: the parent directory of " + target.string() + " does not exist");
+  }
+  fs::path inside = parent.lexically_relative(real_root);
+  if (inside.empty() || *inside.begin() == "..") {
+    return InvalidArgument("dir: must be a new directory under the backup root " + real_root.string());
+  }
+  if (fs::exists(fs::symlink_status(target, ec))) {
+    return InvalidArgument("dir: " + target.string() + " already exists");
+  }
+  return parent / target.filename();
+}
+
 std::string SignWebhook(const std::string& body, const std::string& secret, int64_t t) {
   std::string signed_text = std::to_string(t) + "." + body;
   unsigned char mac[EVP_MAX_MD_SIZE];
@@ -53,40 +85,83 @@ std::string SignWebhook(const std::string& body, const std::string& secret, int6
   return "t=" + std::to_string(t) + ",v1=" + Hex(mac, len);
 }
 
+namespace {
+
+// A header's parts: one "t=<1-12 digits>" and one or more "v1=<64 lowercase hex>" (several v1
+// while a sender rotates its secret). Parsed without arithmetic on untrusted text: no part can
+// overflow, and anything else is refused.
+struct SignatureHeader {
+  int64_t t = -1;
+  std::vector<std::string> v1;
+};
+
+bool AllOf(std::string_view s, bool (*ok)(char)) {
+  return std::all_of(s.begin(), s.end(), ok);
+}
+
+Result<SignatureHeader> ParseSignatureHeader(std::string_view header) {
+  const Status malformed = InvalidArgument("X-ZLH-Signature: expected t=<unix seconds>,v1=<hex>");
+  SignatureHeader out;
+  size_t parts = 0;
+  for (size_t i = 0; i <= header.size(); ++parts) {
+    if (parts == 8) return malformed;  // more parts than any sender writes
+    size_t comma = std::min(header.find(',', i), header.size());
+    std::string_view part = header.substr(i, comma - i);
+    i = comma + 1;
+    if (part.rfind("t=", 0) == 0) {
+      std::string_view digits = part.substr(2);
+      bool ok = !digits.empty() && digits.size() <= 12 && out.t < 0 &&
+                AllOf(digits, [](char c) { return c >= '0' && c <= '9'; });
+      if (!ok) return malformed;
+      std::from_chars(digits.data(), digits.data() + digits.size(), out.t);
+    } else if (part.rfind("v1=", 0) == 0) {
+      std::string_view hex = part.substr(3);
+      bool ok = hex.size() == 64 &&
+                AllOf(hex, [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+      if (!ok) return malformed;
+      out.v1.emplace_back(hex);
+    } else {
+      return malformed;
+    }
+  }
+  if (out.t < 0 || out.v1.empty()) return malformed;
+  return out;
+}
+
+}  // namespace
+
+Status CheckSignatureHeaderShape(const std::string& header) {
+  if (header.empty()) return InvalidArgument("X-ZLH-Signature: required");
+  return ParseSignatureHeader(header).status();
+}
+
 Status CheckWebhookSignature(const std::string& header, const std::string& body,
                              const std::string& secret, int64_t now_seconds) {
-  if (header.empty()) return InvalidArgument("X-ZLH-Signature: required");
-  std::string t, v1;
-  size_t i = 0;
-  while (i < header.size()) {
-    size_t comma = header.find(',', i);
-    std::string part = header.substr(i, comma == std::string::npos ? std::string::npos : comma - i);
-    if (part.rfind("t=", 0) == 0) t = part.substr(2);
-    if (part.rfind("v1=", 0) == 0) v1 = part.substr(3);
-    if (comma == std::string::npos) break;
-    i = comma + 1;
+  if (secret.size() < config::kMinWebhookSecret) {
+    return InvalidArgument("the billing webhook has no usable secret configured");
   }
-  char* end = nullptr;
-  long long ts = std::strtoll(t.c_str(), &end, 10);
-  if (t.empty() || *end != '\0' || v1.empty()) {
-    return InvalidArgument("X-ZLH-Signature: expected t=<unix seconds>,v1=<hex>");
-  }
-  if (std::llabs(now_seconds - ts) > kWebhookTolerance) {
+  ZLH_RETURN_IF_ERROR(CheckSignatureHeaderShape(header));
+  auto parsed = ParseSignatureHeader(header);
+  if (!parsed.ok()) return parsed.status();
+  int64_t skew = 0;
+  if (__builtin_sub_overflow(now_seconds, parsed->t, &skew) || skew > kWebhookTolerance ||
+      skew < -kWebhookTolerance) {
     return InvalidArgument("X-ZLH-Signature: timestamp outside the 5-minute tolerance");
   }
-  std::string expected = SignWebhook(body, secret, ts);
+  std::string expected = SignWebhook(body, secret, parsed->t);
   std::string want = expected.substr(expected.find("v1=") + 3);
-  if (want.size() != v1.size() || CRYPTO_memcmp(want.data(), v1.data(), want.size()) != 0) {
-    return InvalidArgument("X-ZLH-Signature: signature does not match");
+  for (const std::string& v1 : parsed->v1) {
+    if (CRYPTO_memcmp(want.data(), v1.data(), want.size()) == 0) return Status::Ok();
   }
-  return Status::Ok();
+  return InvalidArgument("X-ZLH-Signature: signature does not match");
 }
 
 AdminApi::AdminApi(journal::Journal& journal, const Tokens& tokens, std::string webhook_secret,
-                   std::function<int64_t()> now_seconds)
+                   std::string backup_root, std::function<int64_t()> now_seconds)
     : journal_(journal),
       tokens_(tokens),
       webhook_secret_(std::move(webhook_secret)),
+      backup_root_(std::move(backup_root)),
       now_seconds_(now_seconds ? std::move(now_seconds) : [] { return NowMs() / 1000; }) {}
 
 void AdminApi::AddRoutes(Router& router) {
@@ -148,16 +223,27 @@ Task<Response> AdminApi::Backup(const Request& req) {
   if (!body.ok()) co_return ErrorResponse(body.status());
   auto dir = body->String("dir", true);
   if (!dir.ok()) co_return ErrorResponse(dir.status());
-  std::filesystem::path path(**dir);
-  if (!path.is_absolute()) co_return ErrorResponse(InvalidArgument("dir: must be an absolute path"));
-  if (!std::filesystem::is_directory(path.parent_path())) {
-    co_return ErrorResponse(InvalidArgument("dir: the parent directory " +
-                                            path.parent_path().string() + " does not exist"));
-  }
-  Status s = journal_.Checkpoint(path.string());
-  if (s.code() == Code::kAlreadyExists) co_return ErrorResponse(409, "conflict", s.message());
+  auto target = BackupTarget(backup_root_, **dir);
+  if (!target.ok()) co_return ErrorResponse(target.status());
+  Status s = co_await CheckpointOffLoop(target->string());
+  if (s.code() == Code::kAlreadyExists) s = InvalidArgument("dir: " + s.message());
   if (!s.ok()) co_return ErrorResponse(s);
-  co_return JsonOk(200, json::object{{"path", path.string()}});
+  co_return JsonOk(200, json::object{{"path", target->string()}});
+}
+
+Task<Status> AdminApi::CheckpointOffLoop(std::string dir) {
+  // A checkpoint links or copies every file of the journal: seconds on a large one, which the
+  // event loop (every request, every workflow) must not wait for.
+  auto ex = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
+      [this, dir = std::move(dir), ex](auto handler) {
+        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
+        asio::post(backup_thread_, [this, dir, shared, ex] {
+          Status s = journal_.Checkpoint(dir);
+          asio::post(ex, [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
+        });
+      },
+      asio::use_awaitable);
 }
 
 Task<Response> AdminApi::BillingWebhook(const Request& req) {

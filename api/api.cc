@@ -43,10 +43,20 @@ Api::Api(ApiDeps deps) : deps_(deps) {
   workflows_->AddRoutes(router_);
   std::string secret = deps_.settings.file.billing().webhook_secret();
   if (secret.empty()) secret = deps_.tokens.webhook_secret();
-  admin_ = std::make_unique<AdminApi>(deps_.journal, deps_.tokens, secret);
+  admin_ = std::make_unique<AdminApi>(deps_.journal, deps_.tokens, secret, deps_.backup_root);
   admin_->AddRoutes(router_);
 }
 
 Api::~Api() = default;
+
+std::optional<Response> Api::RefuseBeforeSize(const Request& headers) const {
+  if (headers.path == "/api/billing/webhook") {
+    Status shape = CheckSignatureHeaderShape(headers.Header("x-zlh-signature"));
+    if (!shape.ok()) return ErrorResponse(401, "unauthenticated", shape.message());
+    return std::nullopt;
+  }
+  if (headers.path.rfind("/api/", 0) != 0) return std::nullopt;  // /healthz, /metrics: no auth
+  return Refuse(deps_.tokens, headers, true, true);  // both roles allowed: only 401 remains
+}
 
 }  // namespace zlh::api

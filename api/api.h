@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "api/router.h"
@@ -34,6 +35,8 @@ struct ApiDeps {
   std::function<boost::json::object()> controller = nullptr;
   // More /metrics text (the node's own gauges), appended as is. May be null.
   std::function<std::string()> metrics = nullptr;
+  // Where POST /api/admin/backup writes (SPEC §7.1: backup.dir, default <data-dir>/backups).
+  std::string backup_root = {};
 };
 
 class Api {
@@ -44,6 +47,10 @@ class Api {
   ~Api();
 
   Task<Response> Handle(const Request& request) const { return router_.Dispatch(request); }
+  // For HttpServer's refuse_before_size: 401 for a request whose body is too large and that has no
+  // valid credentials (a bearer token, or for the billing webhook a well-formed signature header),
+  // so that SPEC §7.1's order holds (401 before 413). nullopt: answer 413.
+  std::optional<Response> RefuseBeforeSize(const Request& headers) const;
   const Router& router() const { return router_; }
 
  private:

@@ -25,7 +25,9 @@ class ApiFixture : public workflows::EngineFixture {
   }
   // The Api over the current engine (make it again after a Restart).
   std::unique_ptr<Api> MakeApi() {
-    return std::make_unique<Api>(ApiDeps{*engine_, *journal_, settings_, tokens_, nullptr});
+    ApiDeps deps{*engine_, *journal_, settings_, tokens_, nullptr};
+    deps.backup_root = tokens_dir_.Sub("backups");
+    return std::make_unique<Api>(deps);
   }
   // Registers workflow types that do nothing: tests about the API, not the workflows.
   void RegisterNoOps(std::initializer_list<const char*> types) {

@@ -1,6 +1,10 @@
 #include "api/errors.h"
 
+#include <spdlog/spdlog.h>
+
 #include <boost/json.hpp>
+
+#include "base/ids.h"
 
 namespace zlh::api {
 
@@ -71,8 +75,15 @@ Response ErrorResponse(const Status& status) {
     case Code::kUnavailable:
       return ErrorResponse(503, "unavailable", status.message());
     default:
-      return ErrorResponse(500, "internal", status.ToString());
+      return InternalError(status.ToString());
   }
+}
+
+Response InternalError(std::string_view detail) {
+  // The detail (paths, storage messages) stays in the log; the answer carries only its id.
+  std::string id = NewId();
+  spdlog::error("internal error {}: {}", id, ValidUtf8(detail));
+  return ErrorResponse(500, "internal", "internal error " + id);
 }
 
 Response TransportError(int http_status, const std::string& message) {
@@ -84,7 +95,7 @@ Response TransportError(int http_status, const std::string& message) {
     case 400:
       return ErrorResponse(400, "invalid_argument", message);
     default:
-      return ErrorResponse(http_status, "internal", message);
+      return InternalError(message);
   }
 }
 

@@ -1,6 +1,7 @@
 // Hostile requests against the API's decoding and routing (SPEC §8.8): rapidcheck generates
 // methods, paths, tokens, content types and bodies (valid JSON of the wrong shape, fields of the
-// wrong type, unknown fields, deep nesting, invalid UTF-8 and plain garbage); at least 100,000
+// wrong type, unknown fields, deep nesting, invalid UTF-8 and plain garbage) and hostile billing
+// signature headers (run under UBSan in the sanitizer build); at least 100,000
 // per run. Each must get an answer with a JSON body of the error shape when it fails, never an
 // exception, and a refused request must leave the journal exactly as it was.
 //
@@ -94,6 +95,19 @@ rc::Gen<std::string> Body() {
       }));
 }
 
+// X-ZLH-Signature values an attacker would try: extreme and malformed timestamps (the overflow
+// of a naive |now - t|), wrong hex, repeated and unknown parts, and anything at all.
+rc::Gen<std::string> SignatureHeader() {
+  return rc::gen::oneOf(
+      rc::gen::element<std::string>("t=-9223372036854775808,v1=00", "t=9223372036854775807,v1=ab",
+                                    "t=,v1=", "t=1e9,v1=0", ",,,,", "t=1,t=2,v1=00", ""),
+      rc::gen::map(rc::gen::pair(rc::gen::arbitrary<int64_t>(), rc::gen::resize(70, rc::gen::string<std::string>())),
+                   [](const std::pair<int64_t, std::string>& p) {
+                     return "t=" + std::to_string(p.first) + ",v1=" + p.second;
+                   }),
+      rc::gen::resize(80, rc::gen::string<std::string>()));
+}
+
 using FuzzTest = ApiFixture;
 
 TEST_F(FuzzTest, HostileRequestsGetAnAnswerAndRefusalsChangeNothing) {
@@ -136,6 +150,7 @@ TEST_F(FuzzTest, HostileRequestsGetAnAnswerAndRefusalsChangeNothing) {
       if (type == 1) req.headers["content-type"] = "application/json";
       if (type == 2) req.headers["content-type"] = "text/plain";
       req.query["customerId"] = "c-1";
+      if (path == "/api/billing/webhook") req.headers["x-zlh-signature"] = *SignatureHeader();
       uint64_t before = journal_->LatestPosition();
       Response r = Await(api->Handle(req));
       ++requests;

@@ -24,6 +24,7 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kMaxRefusing = 64;  // 503 answers being written at once to connections over the cap
 
 Response DefaultError(int status, const std::string& message) {
   Response r;
@@ -89,6 +90,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
 
   Task<void> Accept();
   Task<void> Session(tcp::socket socket);
+  // Answers 503 to a connection over the cap, without blocking the accept loop.
+  Task<void> Refuse(tcp::socket socket);
+  // The answer to a request whose body is over the limit: refuse_before_size's, else 413.
+  Response Oversize(const Request& headers) const {
+    if (options.refuse_before_size) {
+      if (auto refused = options.refuse_before_size(headers)) return *refused;
+    }
+    return options.error_response(413, "the request body exceeds " +
+                                           std::to_string(options.body_limit) + " bytes");
+  }
 
   asio::io_context& io;
   tcp::acceptor acceptor;
@@ -96,6 +107,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   Handler handler;
   std::set<beast::tcp_stream*> streams;  // open connections
   std::set<beast::tcp_stream*> busy;     // ... serving a request now
+  size_t refusing = 0;                   // connections being told 503 (over the cap)
   bool stopping = false;
 };
 
@@ -109,15 +121,32 @@ Task<void> HttpServer::Impl::Accept() {
       continue;
     }
     if (streams.size() >= options.max_connections) {
-      // Full: answer 503 at once rather than leave the client hanging.
-      auto res = ToBeast(options.error_response(503, "too many connections"), 11, false);
+      // Full: answer 503 at once rather than leave the client hanging; past a flood of those,
+      // close without an answer.
       boost::system::error_code ignored;
-      http::write(socket, res, ignored);
-      socket.close(ignored);
+      if (refusing < kMaxRefusing) {
+        asio::co_spawn(io, Refuse(std::move(socket)), asio::detached);
+      } else {
+        socket.close(ignored);
+      }
       continue;
     }
     asio::co_spawn(io, Session(std::move(socket)), asio::detached);
   }
+}
+
+Task<void> HttpServer::Impl::Refuse(tcp::socket socket) {
+  auto self = shared_from_this();
+  ++refusing;
+  {
+    beast::tcp_stream stream(std::move(socket));
+    auto res = ToBeast(options.error_response(503, "too many connections"), 11, false);
+    stream.expires_after(Millis(1'000));
+    (void)co_await http::async_write(stream, res, kTuple);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+  --refusing;
 }
 
 Task<void> HttpServer::Impl::Session(tcp::socket socket) {
@@ -133,17 +162,22 @@ Task<void> HttpServer::Impl::Session(tcp::socket socket) {
     // The first request's headers within header_timeout; a kept-alive connection may idle up to
     // idle_timeout before its next request's headers are in.
     stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+    // No limit while the headers are read: a declared length over the limit is judged below,
+    // once every header (the credentials among them) is in.
+    parser.body_limit(boost::none);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kTuple);
     auto started = std::chrono::steady_clock::now();
     if (!ec) {
+      auto length = parser.content_length();
+      if (length && *length > options.body_limit) ec = http::error::body_limit;
+    }
+    if (!ec) {
+      parser.body_limit(options.body_limit);  // a chunked body is counted as it arrives
       stream.expires_after(options.request_timeout);
       std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
     }
     if (ec == http::error::body_limit) {
-      auto res = ToBeast(options.error_response(413, "the request body exceeds " +
-                                                         std::to_string(options.body_limit) +
-                                                         " bytes"),
-                         11, false);
+      auto res = ToBeast(Oversize(FromBeast(parser.get())), 11, false);
       stream.expires_after(options.request_timeout);
       (void)co_await http::async_write(stream, res, kTuple);
       break;
@@ -168,7 +202,7 @@ Task<void> HttpServer::Impl::Session(tcp::socket socket) {
     } catch (const std::exception& e) {
       spdlog::error("http: handler for {} {} threw: {}", std::string(req.method_string()),
                     std::string(req.target()), e.what());
-      res = options.error_response(500, "internal error");
+      res = options.error_response(500, std::string("the handler threw: ") + e.what());
     }
     bool keep_alive = req.keep_alive() && !stopping;
     auto out = ToBeast(res, req.version(), keep_alive);

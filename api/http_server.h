@@ -1,6 +1,7 @@
 // HttpServer: a small HTTP/1.1 server on Boost.Beast for zlhd's API and zlh-sim. One coroutine per
 // connection, straight-line: read a request (10 s to receive the headers, 30 s for the whole
-// request, bodies over the limit refused with 413), hand it to the handler, write the response,
+// request, bodies over the limit refused with 413 — or what refuse_before_size says first), hand
+// it to the handler, write the response,
 // keep the connection alive when the client asks. A cap on concurrent connections; Stop closes the
 // listener, lets in-flight requests finish (up to a deadline) and closes idle connections.
 //
@@ -14,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,10 @@ struct ServerOptions {
   size_t max_connections = 1024;
   // Builds the response for a request the server refuses itself (413, 400, 503 when full).
   std::function<Response(int status, const std::string& message)> error_response;
+  // Asked about a request whose body is over the limit, with its headers only (no body): a
+  // response to send instead of 413, or nullopt. An API answers 401 there to a caller without
+  // credentials, so that authentication is checked before size. May be null.
+  std::function<std::optional<Response>(const Request& headers)> refuse_before_size;
 };
 
 // "HOST:PORT" (port 0..65535) as a listen address. kInvalidArgument saying so otherwise.

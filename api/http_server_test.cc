@@ -34,9 +34,12 @@ size_t Collect(char* data, size_t size, size_t n, void* out) {
 
 // A blocking request over real HTTP with libcurl.
 Reply Fetch(uint16_t port, const std::string& method, const std::string& path,
-            const std::string& body = "") {
+            const std::string& body = "", const std::vector<std::string>& headers = {}) {
   Reply r;
   CURL* curl = curl_easy_init();
+  curl_slist* list = nullptr;
+  for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
+  if (list) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
   std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
@@ -51,6 +54,7 @@ Reply Fetch(uint16_t port, const std::string& method, const std::string& path,
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 20000L);
   if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
   curl_easy_cleanup(curl);
+  curl_slist_free_all(list);
   return r;
 }
 
@@ -127,6 +131,25 @@ TEST_F(HttpServerTest, OversizeBodyIs413AndNeverReachesTheHandler) {
   EXPECT_NE(r.body.find("payload_too_large"), std::string::npos);
   EXPECT_EQ(requests_.load(), 0);
   EXPECT_EQ(Fetch(port_, "POST", "/api/x", std::string(1024, 'x')).status, 200);
+}
+
+TEST_F(HttpServerTest, AnOversizeBodyIsAskedAboutItsCredentialsBefore413) {
+  ServerOptions o;
+  o.body_limit = 1024;
+  o.refuse_before_size = [](const Request& headers) -> std::optional<Response> {
+    if (headers.Header("authorization") == "Bearer good") return std::nullopt;
+    Response r;
+    r.status = 401;
+    return r;
+  };
+  Start(o);
+  // Declared length, then a chunked body: the credentials are judged first either way.
+  EXPECT_EQ(Fetch(port_, "POST", "/api/x", std::string(4096, 'x')).status, 401);
+  EXPECT_EQ(Fetch(port_, "POST", "/api/x", std::string(4096, 'x'), {"Authorization: Bearer good"}).status, 413);
+  EXPECT_EQ(Fetch(port_, "POST", "/api/x", std::string(4096, 'x'), {"Transfer-Encoding: chunked"}).status, 401);
+  EXPECT_EQ(Fetch(port_, "POST", "/api/x", std::string(4096, 'x'),
+                  {"Transfer-Encoding: chunked", "Authorization: Bearer good"}).status, 413);
+  EXPECT_EQ(requests_.load(), 0);
 }
 
 TEST_F(HttpServerTest, SlowHeadersAreCutOffAtTheTimeout) {

@@ -7,6 +7,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "config/config.h"
+
 namespace zlh::api {
 namespace {
 
@@ -36,6 +38,24 @@ Status WriteNew(const std::string& path, const std::string& text) {
     return Status(Code::kIOError, "cannot write " + path);
   }
   return Status::Ok();
+}
+
+// Appends `line` to the tokens file at `path` (its mode, 0600, is kept) and syncs it.
+Status AppendLine(const std::string& path, const std::string& line) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND);
+  if (fd < 0) return Status(Code::kIOError, "cannot open " + path + " to append to it");
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return Status(Code::kIOError, "cannot append to " + path);
+  return Status::Ok();
+}
+
+bool EndsWithNewline(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in || in.tellg() == 0) return true;
+  in.seekg(-1, std::ios::end);
+  return in.get() == '\n';
 }
 
 }  // namespace
@@ -81,10 +101,25 @@ Result<Tokens> Tokens::LoadOrCreate(const std::string& path, bool* created) {
     } else if (role == "portal") {
       t.tokens_.emplace_back(Role::kPortal, secret);
     } else if (role == "webhook") {
+      if (secret.size() < config::kMinWebhookSecret) {
+        return InvalidArgument(where + ": a webhook secret needs " +
+                               std::to_string(config::kMinWebhookSecret) + " characters or more");
+      }
       t.webhook_ = secret;
     } else {
       return InvalidArgument(where + ": unknown role '" + role + "' (admin, portal, webhook)");
     }
+  }
+  if (t.webhook_.empty()) {
+    // An operator-written file without a webhook secret: never run with an empty key (anyone could
+    // sign with it). Generate one and keep it beside the tokens (SPEC §7.1).
+    auto secret = RandomSecret();
+    if (!secret.ok()) return secret.status();
+    std::string appended =
+        (EndsWithNewline(path) ? "" : "\n") + std::string("webhook ") + *secret + "\n";
+    ZLH_RETURN_IF_ERROR(AppendLine(path, appended));
+    t.webhook_ = *secret;
+    t.webhook_generated_ = !*created;
   }
   return t;
 }

@@ -74,6 +74,13 @@ Status Validate(Settings& s) {
   ZLH_RETURN_IF_ERROR(Url("dns.url", c.dns().url()));
   ZLH_RETURN_IF_ERROR(Url("proxy.url", c.proxy().url()));
   ZLH_RETURN_IF_ERROR(Url("billing.url", c.billing().url()));
+  if (!c.backup().dir().empty() && c.backup().dir()[0] != '/') {
+    return Bad("backup.dir", "must be an absolute path");
+  }
+  if (!c.billing().webhook_secret().empty() && c.billing().webhook_secret().size() < kMinWebhookSecret) {
+    return Bad("billing.webhookSecret", "needs " + std::to_string(kMinWebhookSecret) +
+                                            " characters or more (leave it out to have one generated)");
+  }
   for (const auto& [channel, url] : c.discord().webhooks()) {
     if (url.empty()) return Bad("discord.webhooks." + channel, "empty URL");
     ZLH_RETURN_IF_ERROR(Url("discord.webhooks." + channel, url));

@@ -17,6 +17,9 @@
 
 namespace zlh::config {
 
+// The shortest billing-webhook secret ever used (SPEC §7.1): a short key can be guessed.
+constexpr size_t kMinWebhookSecret = 32;
+
 // A validated configuration: the file's message with every default filled in, and its durations
 // parsed.
 struct Settings {

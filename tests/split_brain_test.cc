@@ -113,7 +113,8 @@ TEST_F(SplitBrainTest, OneLeaderAtATimeFailoverFencingAndRedisRestarts) {
   Fetched created = a.Create("n1", "alpha");
   ASSERT_EQ(created.status, 202) << created.body;
   std::filesystem::create_directories(tmp_.Sub("b"));
-  ASSERT_EQ(a.Backup(tmp_.Sub("b/journal")).status, 200);
+  ASSERT_EQ(a.Backup("standby").status, 200);  // under a's backup root, DATA/backups
+  std::filesystem::rename(a.data() + "/backups/standby", tmp_.Sub("b/journal"));
   Node b(tmp_, "b", sim_.url(), redis_.url());
   b.Start();
 

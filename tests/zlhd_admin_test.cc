@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -152,14 +153,20 @@ TEST_F(ZlhdAdminTest, MaintenanceIsRecordedOnASystemStream) {
 
 TEST_F(ZlhdAdminTest, BackupWritesACheckpointThatOpensAsAJournal) {
   Provisioned("c-1", "alpha");
-  std::string dir = tmp_.Sub("backup-1");
-  Fetched b = Admin("POST", "/api/admin/backup", json::serialize(json::object{{"dir", dir}}));
+  // Under the backup root (default DATA/backups) only: a new directory, named relative to it or
+  // absolutely inside it.
+  std::string dir = std::filesystem::canonical(z_.data()).string() + "/backups/backup-1";
+  Fetched b = Admin("POST", "/api/admin/backup", R"({"dir":"backup-1"})");
   ASSERT_EQ(b.status, 200) << b.body;
   EXPECT_EQ(z_.Body(b)["path"].as_string(), dir);
-  EXPECT_EQ(Admin("POST", "/api/admin/backup", json::serialize(json::object{{"dir", dir}})).status, 409);
-  EXPECT_EQ(Admin("POST", "/api/admin/backup", R"({"dir":"relative/path"})").status, 400);
-  EXPECT_EQ(Admin("POST", "/api/admin/backup", R"({"dir":"/nonexistent/parent/x"})").status, 400);
-  EXPECT_EQ(z_.Api("POST", "/api/admin/backup", R"({"dir":"/tmp/x"})").status, 403);
+  EXPECT_EQ(Admin("POST", "/api/admin/backup", json::serialize(json::object{{"dir", dir}})).status, 400);
+  EXPECT_EQ(Admin("POST", "/api/admin/backup", R"({"dir":"missing-parent/x"})").status, 400);
+  EXPECT_EQ(Admin("POST", "/api/admin/backup", R"({"dir":"../escape"})").status, 400);
+  Fetched outside = Admin("POST", "/api/admin/backup",
+                          json::serialize(json::object{{"dir", tmp_.Sub("outside")}}));
+  EXPECT_EQ(outside.status, 400) << outside.body;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.Sub("outside")));
+  EXPECT_EQ(z_.Api("POST", "/api/admin/backup", R"({"dir":"x"})").status, 403);
   // The copy is a journal of its own: a data directory whose journal passes verify.
   std::filesystem::create_directories(tmp_.Sub("restored"));
   std::filesystem::rename(dir, tmp_.Sub("restored/journal"));
@@ -244,8 +251,9 @@ TEST_F(ZlhdAdminTest, ZlhJournalActsThroughTheDaemon) {
   EXPECT_EQ(JournalTool(daemon + " retry " + restore), 0);
   EXPECT_EQ(z_.AwaitWorkflow(restore), "completed");
   // A backup through the daemon, while it runs, that opens as a journal.
-  std::string copy = tmp_.Sub("daemon-backup");
-  EXPECT_EQ(JournalTool(daemon + " backup " + copy), 0);
+  // Under the daemon's backup root (DATA/backups).
+  EXPECT_EQ(JournalTool(daemon + " backup daemon-backup"), 0);
+  std::string copy = z_.data() + "/backups/daemon-backup";
   std::filesystem::create_directories(tmp_.Sub("copy"));
   std::filesystem::rename(copy, tmp_.Sub("copy/journal"));
   EXPECT_EQ(JournalTool("--data " + tmp_.Sub("copy") + " verify"), 0);

@@ -153,6 +153,11 @@ TEST_F(ZlhdApiTest, BadRequestsAreRefusedPreciselyAndChangeNothing) {
   ExpectError(raw(good, {auth, "Content-Type: text/plain"}), 415, "unsupported_media_type",
               "application/json");
   ExpectError(raw(std::string(70'000, ' ') + good, {auth, json_type}), 413, "payload_too_large", "");
+  // Who asks comes before how much: no credentials and an oversize body is 401 (SPEC §7.1).
+  ExpectError(raw(std::string(70'000, ' ') + good, {json_type}), 401, "unauthenticated", "Bearer");
+  ExpectError(Fetch("POST", "http://" + addr + "/api/billing/webhook", std::string(70'000, ' '),
+                    {json_type, "X-ZLH-Signature: t=-9223372036854775808,v1=00"}),
+              401, "unauthenticated", "X-ZLH-Signature");
   ExpectError(z_.Api("POST", create, R"({"customerId": )"), 400, "invalid_argument", "malformed JSON");
   ExpectError(z_.Api("POST", create, "[1,2]"), 400, "invalid_argument", "object");
   ExpectError(z_.Api("POST", create, R"({"customerId":"c-1","colour":"red"})"), 400,

@@ -262,6 +262,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (tokens_created) spdlog::info("API tokens written to {} (mode 0600)", tokens_path);
+  if (tokens->webhook_generated()) {
+    spdlog::info("{} had no webhook line: a billing webhook secret was generated and appended",
+                 tokens_path);
+  }
 
   asio::io_context io(1);
   std::unique_ptr<zlh::api::SimServer> sim;
@@ -332,6 +336,8 @@ int main(int argc, char** argv) {
                                      *deps.notifier, [&] { return leadership.OtherLeads(); });
   zlh::journal::Journal& j = **journal;
   zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
+  api_deps.backup_root =
+      settings.file.backup().dir().empty() ? flags.data + "/backups" : settings.file.backup().dir();
   api_deps.controller = [&]() -> boost::json::object {
     const zlh::scheduler::RedisLock* lock = leadership.lock();
     int64_t tick_ms = decisions.last_tick_ms();
@@ -364,6 +370,9 @@ int main(int argc, char** argv) {
   http_options.host = flags.host;
   http_options.port = flags.port;
   http_options.error_response = zlh::api::TransportError;
+  http_options.refuse_before_size = [&api](const zlh::api::Request& headers) {
+    return api.RefuseBeforeSize(headers);
+  };
   zlh::api::HttpServer http(io, http_options, [&api](const zlh::api::Request& req) {
     return api.Handle(req);
   });
