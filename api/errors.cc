@@ -69,6 +69,7 @@ Response ErrorResponse(const Status& status) {
     case Code::kAlreadyExists:
     case Code::kFailedPrecondition:
     case Code::kLeaseLost:
+    case Code::kHeld:
       return ErrorResponse(409, "conflict", status.message());
     case Code::kQuotaExceeded:
       return ErrorResponse(429, "quota_exceeded", status.message());

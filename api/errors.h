@@ -15,7 +15,7 @@ namespace zlh::api {
 // An error response: `code` is one of SPEC §7.1's error codes ("invalid_argument", ...).
 Response ErrorResponse(int http_status, std::string_view code, std::string_view message);
 // The response for a Status: invalid_argument 400, not_found 404, already_exists and
-// failed_precondition 409 (conflict), quota_exceeded 429, unavailable 503, others 500 as
+// failed_precondition, lease_lost and held 409 (conflict), quota_exceeded 429, unavailable 503, others 500 as
 // InternalError.
 Response ErrorResponse(const Status& status);
 // 500 {"code":"internal","message":"internal error <id>"}: `detail` is logged under that id and

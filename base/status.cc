@@ -5,10 +5,11 @@
 namespace zlh {
 namespace {
 
-constexpr std::array<std::string_view, 15> kNames = {
+constexpr std::array<std::string_view, 16> kNames = {
     "ok",        "invalid_argument", "not_found",  "already_exists", "failed_precondition",
     "unavailable", "deadline_exceeded", "cancelled", "corruption",     "io_error",
     "non_determinism", "interrupted",   "internal", "lease_lost", "quota_exceeded",
+    "held",
 };
 
 }  // namespace

@@ -28,6 +28,7 @@ enum class Code {
   kInternal,            // a bug: an invariant of the code itself broke
   kLeaseLost,           // a server's lease was taken away (its epoch bumped): do not act
   kQuotaExceeded,       // the caller is at a configured limit (live servers per customer)
+  kHeld,                // held back: a lease or maintenance keeps it from acting now; it did not try
 };
 
 // The lower-case name of a code, as used in logs, events and API errors ("not_found").

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "fleet/tables.h"
 #include "flows/flows.h"
 #include "workflows/engine.h"
 #include "workflows/registry.h"
@@ -22,9 +23,11 @@ inline constexpr char kRepair[] = "repair";
 class DecisionLog;
 
 // Registers `reconcile` and `digest` (controller/digest.h; queue control) and `repair` (queue
-// repair). `log`, when set, receives
-// every decision (GET /api/controller); it must outlive the engine.
-Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* log = nullptr);
+// repair). `log`, when set, receives every decision (GET /api/controller); it must outlive the
+// engine. `fencing`: where the node's fencing token comes from (with Redis, the lock's), so that
+// the journal compares a decision's token only with tokens of the same source.
+Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* log = nullptr,
+                fleet::FencingSource fencing = fleet::FencingSource::kJournal);
 
 // The start of tick `tick`'s reconcile: dedup key per tick, so a restart never fires it twice.
 workflows::StartRequest ReconcileStart(int64_t tick);

@@ -98,7 +98,8 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
     if (!c.billing.empty() && c.billing != c.recorded) {
       out.push_back({"customer:" + c.customer_id, "billing_mismatch",
                      "billing state differs from what webhooks told us: apply it", 0,
-                     "billing_apply", "", "", 0, c.billing, "customer " + c.customer_id});
+                     "billing_apply", "", "", 0, c.billing, "customer " + c.customer_id,
+                     c.customer_id});
     }
   }
   // Stuck workflows: a provisioning is failed cleanly (cancelled: it compensates and releases its

@@ -7,8 +7,8 @@
 
 #include "base/clock.h"
 #include "fleet/tables.h"
-#include "journal/format.h"
 #include "proto/records.pb.h"
+#include "workflows/lookup.h"
 
 namespace zlh::controller {
 namespace {
@@ -19,14 +19,9 @@ constexpr int64_t kHourMs = 3'600'000;
 
 // The summary of the repair workflow started under `dedup_key` (status 0 when not started yet).
 Result<proto::WorkflowSummary> RepairSummary(journal::Txn& t, const std::string& dedup_key) {
-  proto::WorkflowSummary s;
-  auto id = t.Get(journal::Cf::kIndex, journal::DedupIndexKey(dedup_key));
-  if (!id.ok()) return id.status();
-  if (!id->has_value()) return s;
-  auto raw = t.Get(journal::Cf::kSummaries, **id);
-  if (!raw.ok()) return raw.status();
-  if (raw->has_value()) s.ParseFromString(**raw);
-  return s;
+  auto found = workflows::SummaryByDedupKey(t, dedup_key);
+  if (!found.ok()) return found.status();
+  return found->value_or(proto::WorkflowSummary());
 }
 
 bool Terminal(int status) {
@@ -77,26 +72,10 @@ RepairLimits RepairLimits::Of(const Observation& observation, int64_t global, in
 }
 
 Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Decision>& decisions,
-                                         int64_t tick, int64_t now_ms, uint64_t fencing_token,
+                                         int64_t tick, int64_t now_ms, FencingToken fencing,
                                          RepairLimits limits) {
-  if (fencing_token != 0) {
-    // Two kinds of token never compare: Redis's are wall-clock milliseconds, the journal's are
-    // open counts.
-    bool redis = fencing_token > 1'000'000'000'000ULL;
-    std::string key = journal::DomainKey('f', redis ? "redis" : "journal");
-    auto stored = t.Get(journal::Cf::kDomain, key);
-    if (!stored.ok()) return stored.status();
-    if (stored->has_value() && (*stored)->size() == 8) {
-      uint64_t newest = journal::GetU64(**stored);
-      if (fencing_token < newest) {
-        return FailedPrecondition("fencing: token " + std::to_string(fencing_token) +
-                                  " is older than " + std::to_string(newest) +
-                                  ", already recorded: this node's decisions are refused");
-      }
-    }
-    std::string v;
-    journal::PutU64(&v, fencing_token);
-    t.Put(journal::Cf::kDomain, key, v);
+  if (fencing.value != 0) {
+    ZLH_RETURN_IF_ERROR(fleet::AcceptFencingToken(t, fencing.source, fencing.value));
   }
   auto open = fleet::ListIncidents(t);
   if (!open.ok()) return open.status();
@@ -136,7 +115,7 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
       // Applied in this very write, recorded on the customer's billing stream; alerted once.
       if (incident.attempts() == 0) {
         incident.set_attempts(1);
-        std::string customer = d.server_id.substr(std::string("customer:").size());
+        const std::string& customer = d.customer_id;
         auto applied = fleet::ApplyBillingEvent(
             t, "reconcile:" + std::to_string(tick) + ":" + customer, customer, d.value,
             R"({"type":")" + std::string(d.value == "suspended" ? "customer.suspended" : "customer.reactivated") +
@@ -175,7 +154,7 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
         // Counted once, though a limit may keep the next attempt waiting for several ticks.
         if (!judged_later && incident.judged() < incident.attempts() &&
             summary->status() == proto::FAILED &&
-            summary->error().message().rfind("held:", 0) == 0) {
+            CodeFromName(summary->error().code()) == Code::kHeld) {
           incident.set_refused(incident.refused() + 1);
           // Nor does it count for the breaker: its entry (the newest made before the attempt's
           // workflow was, others may have come since) goes.

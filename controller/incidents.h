@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "controller/observation.h"
+#include "fleet/tables.h"
 #include "journal/journal.h"
 
 namespace zlh::controller {
@@ -66,11 +67,17 @@ std::string RepairDedupKey(const Act& act);
 // [{serverId, kind: "repairs_per_hour", count, openUntil (RFC 3339, null while closed)}].
 Result<boost::json::array> BreakersJson(const journal::Journal& journal, int64_t now_ms);
 
-// `fencing_token` is the node's token when it decided (SPEC §6.4): the decisions are recorded with
-// it, and refused (kFailedPrecondition, nothing written) when a newer token of the same kind —
+// The node's fencing token when it decided, and its source. Value 0: none (tests).
+struct FencingToken {
+  fleet::FencingSource source = fleet::FencingSource::kJournal;
+  uint64_t value = 0;
+};
+
+// `fencing` is the node's token when it decided (SPEC §6.4): the decisions are recorded with it,
+// and refused (kFailedPrecondition, nothing written) when a newer token of the same source —
 // Redis's wall-clock tokens or the journal's open counts — has been recorded already.
 Result<std::vector<Act>> RecordIncidents(journal::Txn& txn, const std::vector<Decision>& decisions,
-                                         int64_t tick, int64_t now_ms, uint64_t fencing_token = 0,
+                                         int64_t tick, int64_t now_ms, FencingToken fencing = {},
                                          RepairLimits limits = {});
 
 std::string ToJson(const std::vector<Act>& acts);

@@ -19,10 +19,11 @@ class IncidentsTest : public ::testing::Test {
     journal_ = std::move(*j);
   }
   // Records `decisions` at `tick` with `token`; the outcomes, or the error.
-  Result<std::vector<Act>> Record(const std::vector<Decision>& decisions, int64_t tick, uint64_t token) {
+  Result<std::vector<Act>> Record(const std::vector<Decision>& decisions, int64_t tick, uint64_t token,
+                                  fleet::FencingSource source = fleet::FencingSource::kRedis) {
     Result<std::vector<Act>> out = Internal("not run");
     Status s = journal_->AppendSync({}, [&](journal::Txn& t) {
-      out = RecordIncidents(t, decisions, tick, 1'000'000 + tick, token);
+      out = RecordIncidents(t, decisions, tick, 1'000'000 + tick, {source, token});
       return out.ok() ? Status::Ok() : out.status();
     });
     if (!s.ok()) return s;
@@ -62,13 +63,17 @@ TEST_F(IncidentsTest, DecisionsWithAnOlderFencingTokenAreRefused) {
   Result<std::vector<Act>> peek = Record({Dns("b")}, 12, 1'700'000'000'600ULL);
   ASSERT_TRUE(peek.ok());
   EXPECT_EQ((*peek)[0].first_tick, 12);
-  // The journal's own tokens (open counts) are another kind: not compared with Redis's.
-  EXPECT_TRUE(Record({Dns("b")}, 13, 3).ok());
-  EXPECT_FALSE(Record({Dns("b")}, 14, 2).ok());
+  // The journal's own tokens (open counts) are another source: not compared with Redis's, whatever
+  // their size.
+  EXPECT_TRUE(Record({Dns("b")}, 13, 3, fleet::FencingSource::kJournal).ok());
+  EXPECT_FALSE(Record({Dns("b")}, 14, 2, fleet::FencingSource::kJournal).ok());
+  EXPECT_TRUE(Record({Dns("b")}, 15, 1'700'000'000'700ULL, fleet::FencingSource::kJournal).ok());
+  EXPECT_TRUE(Record({Dns("b")}, 16, 1'700'000'000'650ULL).ok())
+      << "Redis's own newest is 600: a large journal token is not Redis's";
 }
 
-// The repair workflow of attempt `attempt` has ended with `status` (and `message`).
-void Ended(journal::Journal& j, const Act& act, uint32_t attempt, int status, const std::string& message,
+// The repair workflow of attempt `attempt` has ended with `status` (and the error `code`).
+void Ended(journal::Journal& j, const Act& act, uint32_t attempt, int status, Code code,
            int64_t ended_ms = 0) {
   Act a = act;
   a.attempt = attempt;
@@ -77,7 +82,8 @@ void Ended(journal::Journal& j, const Act& act, uint32_t attempt, int status, co
   s.set_id(id);
   s.set_type("repair");
   s.set_status(static_cast<proto::WorkflowStatus>(status));
-  s.mutable_error()->set_message(message);
+  s.mutable_error()->set_code(std::string(CodeName(code)));
+  s.mutable_error()->set_message("ended as the test says");
   s.set_updated_ms(ended_ms);
   s.set_created_ms(ended_ms);
   journal::Batch b;
@@ -91,22 +97,22 @@ TEST_F(IncidentsTest, ThreeFailedAttemptsExhaustAnIncidentButARefusedOneDoesNotC
   ASSERT_TRUE(first.ok());
   Act act = (*first)[0];
   // Attempt 1 refused by its own check (an operation took the lease meanwhile).
-  Ended(*journal_, act, 1, proto::FAILED, "held: operation 01X holds the lease");
+  Ended(*journal_, act, 1, proto::FAILED, Code::kHeld);
   auto second = Record({Dns("a")}, 11, 0);
   ASSERT_TRUE(second.ok());
   EXPECT_EQ((*second)[0].outcome, "repair");
   EXPECT_EQ((*second)[0].attempt, 2u);
   // Attempts 2 and 3 fail for real; 4 is still allowed (the refused one did not count).
-  Ended(*journal_, act, 2, proto::FAILED, "unavailable: dns down");
+  Ended(*journal_, act, 2, proto::FAILED, Code::kUnavailable);
   auto third = Record({Dns("a")}, 12, 0);
   ASSERT_TRUE(third.ok());
   EXPECT_EQ((*third)[0].attempt, 3u);
-  Ended(*journal_, act, 3, proto::FAILED, "unavailable: dns down");
+  Ended(*journal_, act, 3, proto::FAILED, Code::kUnavailable);
   auto fourth = Record({Dns("a")}, 13, 0);
   ASSERT_TRUE(fourth.ok());
   EXPECT_EQ((*fourth)[0].outcome, "repair") << "the refused attempt counted";
   EXPECT_EQ((*fourth)[0].attempt, 4u);
-  Ended(*journal_, act, 4, proto::FAILED, "unavailable: dns down");
+  Ended(*journal_, act, 4, proto::FAILED, Code::kUnavailable);
   auto fifth = Record({Dns("a")}, 14, 0);
   ASSERT_TRUE(fifth.ok());
   EXPECT_EQ((*fifth)[0].outcome, "exhausted");
@@ -129,7 +135,7 @@ class RepairLimitsTest : public IncidentsTest {
                                   int64_t now_ms = 1'000'000) {
     Result<std::vector<Act>> out = Internal("not run");
     Status s = journal_->AppendSync({}, [&](journal::Txn& t) {
-      out = RecordIncidents(t, decisions, 10, now_ms, 0, limits);
+      out = RecordIncidents(t, decisions, 10, now_ms, {}, limits);
       return out.ok() ? Status::Ok() : out.status();
     });
     if (!s.ok()) return s;
@@ -190,7 +196,7 @@ namespace {
 TEST_F(RepairLimitsTest, ARepairThatEndedAfterTheTickObservedIsJudgedByTheNextTick) {
   auto first = Record({Dns("a")}, RepairLimits{});
   ASSERT_TRUE(first.ok());
-  Ended(*journal_, (*first)[0], 1, proto::COMPLETED, "", 5'000);
+  Ended(*journal_, (*first)[0], 1, proto::COMPLETED, Code::kOk, 5'000);
   RepairLimits stale;
   stale.observed_ms = 4'000;  // observed while the repair still ran
   auto second = Record({Dns("a")}, stale);
@@ -209,7 +215,7 @@ TEST_F(RepairLimitsTest, ARepairThatEndedAfterTheTickObservedIsJudgedByTheNextTi
 TEST_F(RepairLimitsTest, ARefusedAttemptIsDiscountedOnceWhileALimitHoldsTheNext) {
   auto first = Record({Dns("a")}, RepairLimits{});
   ASSERT_TRUE(first.ok());
-  Ended(*journal_, (*first)[0], 1, proto::FAILED, "held: the server is in maintenance");
+  Ended(*journal_, (*first)[0], 1, proto::FAILED, Code::kHeld);
   RepairLimits full;
   full.global = 0;  // nothing may start
   for (int tick = 0; tick < 3; ++tick) {
@@ -240,7 +246,7 @@ TEST_F(RepairLimitsTest, ARestoreHeldByAnOpenProposalIsProposedOnceItIsAnswered)
   ASSERT_TRUE(first.ok());
   Act act = (*first)[0];
   for (uint32_t attempt = 1; attempt <= 3; ++attempt) {
-    Ended(*journal_, act, attempt, proto::FAILED, "unavailable: reboot failed");
+    Ended(*journal_, act, attempt, proto::FAILED, Code::kUnavailable);
     if (attempt < 3) ASSERT_EQ((*Record({AgentDown("a")}, RepairLimits{}))[0].attempt, attempt + 1);
   }
   RepairLimits open;
@@ -264,7 +270,7 @@ TEST_F(RepairLimitsTest, ARestoreHeldByAnOpenProposalIsProposedOnceItIsAnswered)
 TEST_F(RepairLimitsTest, ARefusedAttemptTakesItsOwnEntryOffTheBreaker) {
   auto dns = Record({Dns("a")}, RepairLimits{}, 1'000);  // breaker entry at 1,000
   ASSERT_TRUE(dns.ok());
-  Ended(*journal_, (*dns)[0], 1, proto::FAILED, "held: the server is in maintenance", 1'005);
+  Ended(*journal_, (*dns)[0], 1, proto::FAILED, Code::kHeld, 1'005);
   Decision proxy{"a", "proxy_missing", "rule", 1, "repair", "reregister_proxy", "", 0, "", ""};
   // The proxy repair starts (entry at 2,000) while the DNS one waits for a limit.
   RepairLimits full;

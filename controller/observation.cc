@@ -152,7 +152,8 @@ std::string ToJson(const std::vector<Decision>& decisions) {
     out.push_back(json::object{{"serverId", d.server_id}, {"drift", d.drift}, {"rule", d.rule},
                                {"level", d.level},        {"action", d.action}, {"repair", d.repair},
                                {"holder", d.holder},      {"epoch", d.epoch},
-                               {"value", d.value},        {"subject", d.subject}});
+                               {"value", d.value},        {"subject", d.subject},
+                               {"customerId", d.customer_id}});
   }
   return json::serialize(out);
 }
@@ -168,7 +169,14 @@ Result<std::vector<Decision>> ParseDecisions(const std::string& text) {
     out.push_back({Str(d, "serverId"), Str(d, "drift"), Str(d, "rule"),
                    static_cast<int>(Int(d, "level")), Str(d, "action"), Str(d, "repair"),
                    Str(d, "holder"), static_cast<uint64_t>(Int(d, "epoch")), Str(d, "value"),
-                   Str(d, "subject")});
+                   Str(d, "subject"), Str(d, "customerId")});
+    Decision& last = out.back();
+    const std::string kLegacyPrefix = "customer:";
+    if (last.action == "billing_apply" && last.customer_id.empty() &&
+        last.server_id.rfind(kLegacyPrefix, 0) == 0) {
+      // Recorded before decisions carried customerId: the customer was only in the incident key.
+      last.customer_id = last.server_id.substr(kLegacyPrefix.size());
+    }
   }
   return out;
 }

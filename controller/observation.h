@@ -100,6 +100,9 @@ struct Decision {
   std::string value;
   // What an alert names: "survival (VMID 101)", "customer c-1", "workflow … (type) at step …".
   std::string subject;
+  // billing_apply: the customer whose status billing says (its server_id, "customer:<id>", only
+  // keys the incident).
+  std::string customer_id = {};
 };
 
 std::string ToJson(const Observation& o);

@@ -60,7 +60,7 @@ Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& in
     text = "Backup missed on " + subject + ": " + dec.rule + ".";
   } else if (a.outcome == "applied") {
     channel = "alerts-billing";
-    text = "Billing says customer " + dec.server_id.substr(9) + " is " + dec.value +
+    text = "Billing says customer " + dec.customer_id + " is " + dec.value +
            ", which no webhook told us (a webhook was missed): applied.";
   } else if (a.outcome == "exhausted" || a.outcome == "exhausted_propose") {
     text = "Repair " + dec.repair + " of " + subject + " failed " +
@@ -80,7 +80,8 @@ Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& in
   co_return "sent";
 }
 
-Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& ctx) {
+Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, fleet::FencingSource fencing,
+                                    Context& ctx) {
   int64_t tick = TickOf(ctx.input());
   Policy policy{static_cast<int>(d.settings->max_repair_level), d.settings->stuck_provisioning.count(),
                 d.settings->stuck_workflow.count(), d.settings->backup_period.count(),
@@ -111,8 +112,8 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, Context& c
       "record_incidents",
       [limits = RepairLimits::Of(*observation, d.settings->repair_concurrency,
                                  d.settings->repair_concurrency_per_host),
-       decisions = *decisions, tick](journal::Txn& t, const StepInfo& info) -> Result<std::string> {
-        auto acts = RecordIncidents(t, decisions, tick, NowMs(), info.fencing_token, limits);
+       decisions = *decisions, tick, fencing](journal::Txn& t, const StepInfo& info) -> Result<std::string> {
+        auto acts = RecordIncidents(t, decisions, tick, NowMs(), {fencing, info.fencing_token}, limits);
         if (!acts.ok()) return acts.status();
         return ToJson(*acts);
       });
@@ -385,18 +386,20 @@ Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
         auto lease = fleet::GetLease(t, server_id);
         if (!lease.ok()) return lease.status();
         if (!lease->holder().empty()) {
-          return FailedPrecondition("held: operation " + lease->holder() + " holds the lease");
+          return Status(Code::kHeld, "operation " + lease->holder() + " holds the lease");
         }
         auto maintenance = fleet::GetMaintenance(t, server_id);
         if (!maintenance.ok()) return maintenance.status();
         if (maintenance->has_value() && (*maintenance)->on()) {
-          return FailedPrecondition("held: the server is in maintenance");
+          return Status(Code::kHeld, "the server is in maintenance");
         }
         return (*server)->SerializeAsString();
       });
   if (!checked.ok()) co_return checked.status();
   proto::Server server;
-  server.ParseFromString(*checked);
+  if (!server.ParseFromString(*checked)) {
+    co_return Status(Code::kCorruption, "repair " + ctx.id() + ": its check recorded no readable server");
+  }
   if (level >= 3) {
     // Destructive: only ever proposed (§5.3). The operator approves it through the API or
     // zlh-journal; a week without an answer ends the proposal.
@@ -468,10 +471,12 @@ workflows::StartRequest ReconcileStart(int64_t tick) {
   return req;
 }
 
-Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* log) {
+Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* log,
+                fleet::FencingSource fencing) {
   flows::Deps* d = &deps;
-  ZLH_RETURN_IF_ERROR(registry.Register(kReconcile, "control",
-                                        [d, log](Context& ctx) { return Reconcile(*d, log, ctx); }));
+  ZLH_RETURN_IF_ERROR(registry.Register(kReconcile, "control", [d, log, fencing](Context& ctx) {
+    return Reconcile(*d, log, fencing, ctx);
+  }));
   ZLH_RETURN_IF_ERROR(registry.Register(kDigest, "control", [d](Context& ctx) { return Digest(*d, ctx); }));
   return registry.Register(kRepair, "repair", [d](Context& ctx) { return Repair(*d, ctx); });
 }

@@ -20,6 +20,7 @@ constexpr char kBilling = 'k';
 constexpr char kBillingEvents = 'b';
 constexpr char kIncidents = 'i';
 constexpr char kBreakers = 'r';
+constexpr char kFencing = 'f';
 
 std::string Key(char table, std::string_view key) { return journal::DomainKey(table, key); }
 
@@ -380,6 +381,25 @@ void PutBreaker(journal::Txn& txn, const proto::Breaker& breaker) {
 
 Result<std::vector<proto::Breaker>> ListBreakers(const journal::Journal& journal) {
   return DecodeAll<proto::Breaker>(journal, kBreakers, "breaker");
+}
+
+Status AcceptFencingToken(journal::Txn& txn, FencingSource source, uint64_t token) {
+  std::string key = Key(kFencing, source == FencingSource::kRedis ? "redis" : "journal");
+  auto stored = txn.Get(Cf::kDomain, key);
+  if (!stored.ok()) return stored.status();
+  if (stored->has_value()) {
+    if ((*stored)->size() != 8) return Status(Code::kCorruption, "unreadable fencing record");
+    uint64_t newest = journal::GetU64(**stored);
+    if (token < newest) {
+      return FailedPrecondition("fencing: token " + std::to_string(token) + " is older than " +
+                                std::to_string(newest) +
+                                ", already recorded: this node's decisions are refused");
+    }
+  }
+  std::string value;
+  journal::PutU64(&value, token);
+  txn.Put(Cf::kDomain, key, value);
+  return Status::Ok();
 }
 
 }  // namespace zlh::fleet

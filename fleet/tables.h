@@ -117,6 +117,15 @@ Result<bool> ApplyBillingEvent(journal::Txn& txn, const std::string& event_id,
                                const std::string& customer_id, const std::string& status,
                                const std::string& payload);
 
+// ---- the controller's fencing (SPEC §6.4) ----
+// Where a node's fencing token comes from: the Redis lock (wall-clock milliseconds) or, without
+// Redis, the journal's open count. Tokens of two sources never compare.
+enum class FencingSource { kJournal, kRedis };
+// Records `token` as the newest of `source` that decisions were made with. kFailedPrecondition
+// (nothing written) when a newer token of the same source is recorded already; kCorruption when
+// the record cannot be read.
+Status AcceptFencingToken(journal::Txn& txn, FencingSource source, uint64_t token);
+
 // ---- incidents ----
 Result<std::vector<proto::Incident>> ListIncidents(journal::Txn& txn);
 Result<std::vector<proto::Incident>> ListIncidents(const journal::Journal& journal);

@@ -298,7 +298,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   zlh::controller::DecisionLog decisions;
-  if (zlh::Status s = zlh::controller::Register(registry, deps, &decisions); !s.ok()) {
+  auto fencing = flags.redis ? zlh::fleet::FencingSource::kRedis : zlh::fleet::FencingSource::kJournal;
+  if (zlh::Status s = zlh::controller::Register(registry, deps, &decisions, fencing); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 2;
   }

@@ -8,7 +8,7 @@ namespace zlh::workflows {
 std::vector<Code> RetryPolicy::DefaultNonRetryable() {
   return {Code::kInvalidArgument, Code::kNotFound,       Code::kAlreadyExists,
           Code::kFailedPrecondition, Code::kCancelled,   Code::kNonDeterminism,
-          Code::kInterrupted, Code::kLeaseLost, Code::kQuotaExceeded};
+          Code::kInterrupted, Code::kLeaseLost, Code::kQuotaExceeded, Code::kHeld};
 }
 
 RetryPolicy RetryPolicy::Once() {
