@@ -229,7 +229,8 @@ class SplitBrainTest : public ::testing::Test {
         << " after resuming and logged:\n" << record;
   }
 
-  // Redis killed and restarted empty, three times, under two nodes sampled every 100 ms: never
+  // Redis killed and restarted empty, three times (at once, or after both nodes noticed), under
+  // two nodes sampled every 100 ms: never
   // two leaders in a sample, a node seen waiting out the lost Redis, and no step of one node's
   // journal at a moment when the other's was acting. A node leads again each time, its token
   // above `token_before`.
@@ -238,7 +239,10 @@ class SplitBrainTest : public ::testing::Test {
     Sampler sampler(a, b);
     for (int round = 0; round < 3; ++round) {
       redis_.Stop();
-      ASSERT_TRUE(Eventually([&] { return !a.Leads() && !b.Leads(); })) << "round " << round;
+      // Back at once (the leader may not have noticed), or once both nodes saw it gone.
+      if (round == 1) {
+        ASSERT_TRUE(Eventually([&] { return !a.Leads() && !b.Leads(); })) << "round " << round;
+      }
       redis_.Start();
       int64_t restarted = NowMs();
       // One leads again (after one ttl) and reconciles: its last tick is after the restart.
