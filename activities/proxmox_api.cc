@@ -44,6 +44,10 @@ Task<Result<std::string>> ProxmoxApi::Call(std::string method, std::string path,
   if (ctx && ctx->fencing_token > 0) {
     req.headers.emplace_back("X-ZLH-Fencing-Token", std::to_string(ctx->fencing_token));
   }
+  if (ctx && !ctx->idempotency_key.empty()) {
+    // Which workflow step made the call: services may ignore it; zlh-sim records it.
+    req.headers.emplace_back("X-ZLH-Idempotency-Key", ctx->idempotency_key);
+  }
   req.body = std::move(form);
   req.timeout = options_.request_timeout;
   req.verify_tls = options_.verify_tls;

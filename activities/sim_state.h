@@ -53,6 +53,7 @@ struct Mutation {
   std::optional<uint64_t> token;
   std::string at;
   bool rejected = false;
+  std::string key;  // X-ZLH-Idempotency-Key ("<workflowId>:<step>"), empty when absent
 };
 
 struct Fault {

@@ -88,11 +88,13 @@ json::object World::State::ToJson(bool with_internal) const {
     backs.push_back(json::object{{"vmid", vmid}, {"lastAt", FormatRfc3339(at)}});
   }
   for (const Mutation& m : mutations) {
-    ms.push_back(json::object{{"call", m.call},
-                              {"vmid", m.vmid},
-                              {"fencingToken", m.token ? json::value(*m.token) : json::value(nullptr)},
-                              {"at", m.at},
-                              {"rejected", m.rejected}});
+    json::object o{{"call", m.call},
+                   {"vmid", m.vmid},
+                   {"fencingToken", m.token ? json::value(*m.token) : json::value(nullptr)},
+                   {"at", m.at},
+                   {"rejected", m.rejected}};
+    if (!m.key.empty()) o["idempotencyKey"] = m.key;
+    ms.push_back(std::move(o));
   }
   json::object out{{"containers", std::move(cs)},     {"agents", std::move(as)},
                    {"dnsRecords", std::move(ds)},     {"proxyRegistrations", std::move(ps)},
@@ -152,8 +154,9 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
     for (const auto& b : o.at("billing").as_array()) state->billing[str(b, "customerId")] = str(b, "status");
     for (const auto& m : o.at("mutations").as_array()) {
       Mutation k{str(m, "call"), m.at("vmid").to_number<int64_t>(), std::nullopt, str(m, "at"),
-                 m.at("rejected").as_bool()};
+                 m.at("rejected").as_bool(), {}};
       if (!m.at("fencingToken").is_null()) k.token = m.at("fencingToken").to_number<uint64_t>();
+      if (m.as_object().contains("idempotencyKey")) k.key = str(m, "idempotencyKey");
       state->mutations.push_back(k);
     }
     const json::object& internal = o.at("internal").as_object();
@@ -199,7 +202,10 @@ std::optional<HttpReply> World::State::Begin(const std::string& call, int64_t vm
     *delay_ms = f.latency_ms;  // latency: served, late
   }
   if (!mutating) return std::nullopt;
-  Mutation m{call, vmid, std::nullopt, FormatRfc3339(NowMs()), false};
+  Mutation m{call, vmid, std::nullopt, FormatRfc3339(NowMs()), false, {}};
+  if (auto key = http.headers.find("x-zlh-idempotency-key"); key != http.headers.end()) {
+    m.key = key->second;
+  }
   auto header = http.headers.find("x-zlh-fencing-token");
   if (header != http.headers.end()) {
     // Tokens are wall-clock milliseconds under Redis (13 digits and more): up to 19 digits.

@@ -96,6 +96,24 @@ TEST_F(SimWorldTest, StaleFencingTokensAreRejectedAndRecorded) {
                                 with_token("12abc"))).status, 400);
 }
 
+// The idempotency key a mutating call carries names the workflow step that made it (the fleet
+// crash test attributes calls to operations with it); it outlives a restart of zlh-sim.
+TEST_F(SimWorldTest, MutationsRecordTheCallersIdempotencyKey) {
+  auto keyed = kAuth;
+  keyed["x-zlh-idempotency-key"] = "wf-1:3";
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                                "newid=101&hostname=a", keyed)).status, 200);
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/start")).status, 200);
+  world_.reset();
+  auto reopened = World::Open(tmp_.Sub("state.json"), {"pve1", "pve2"});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  json::value state = State(**reopened);
+  const auto& m = state.at("mutations").as_array();
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[0].at("idempotencyKey").as_string(), "wf-1:3");
+  EXPECT_FALSE(m[1].as_object().contains("idempotencyKey"));
+}
+
 TEST_F(SimWorldTest, InjectedErrorsHitTheNamedCallCountTimes) {
   auto fault = world_->Handle(Call("POST", "/sim/faults",
                                    R"({"call":"proxmox.create","mode":"error","count":2,"status":503})"));

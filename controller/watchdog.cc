@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -40,10 +42,17 @@ void Watchdog::Start() {
         int64_t acted = NowMs();  // a fresh node gets two ticks before it speaks
         bool alerted = false;
         while (!state->stopped) {
+          auto slept_from = std::chrono::steady_clock::now();
           state->timer.expires_after(interval_);
           co_await state->timer.async_wait(asio::as_tuple(asio::use_awaitable));
           if (state->stopped) co_return;
           int64_t now = NowMs();
+          if (std::chrono::steady_clock::now() - slept_from > 2 * interval_) {
+            // This node was not running (paused, or starved) and cannot tell who acted meanwhile;
+            // its own lock state is stale too. It gives the controller two ticks, as a fresh node.
+            acted = now;
+            continue;
+          }
           acted = std::max(acted, log_.last_tick_ms());
           if (others_act_ && others_act_()) acted = now;
           bool silent = now - acted > 2 * interval_.count();

@@ -4,7 +4,8 @@
 // alert is a plain notification: at most one per outage and node.
 //
 // A node counts the controller as acting when it completed a tick itself, or when Redis answers
-// and another node holds the lock (`others_act`).
+// and another node holds the lock (`others_act`). A node whose own timer fired far too late (it was
+// paused: SIGSTOP, a stalled VM) does not judge the silence it slept through.
 //
 // Thread-safety: runs on the engine's thread; Start and Stop there too.
 #pragma once

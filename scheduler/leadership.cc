@@ -68,7 +68,9 @@ workflows::Task<void> Leadership::Follow() {
     } else {
       leader_ = false;
       for (Cron* c : crons_) c->Stop();
-      co_await engine_->Suspend(Millis(2'000));
+      // What is in flight gets until the lock could expire in Redis, no longer: another node may
+      // act after that. (Every further step is refused at once: may_act().)
+      co_await engine_->Suspend(lock_->time_left());
       spdlog::warn("this node does not hold the controller lock: it runs no workflow (standby)");
     }
   }

@@ -43,12 +43,20 @@ class Leadership {
   // Releases the lock if held (after the io_context has stopped running).
   void ReleaseLock() { lock_.reset(); }
 
-  bool leader() const { return leader_; }
+  // Leads and may act right now: a lapsed lock counts as lost even before the change is taken.
+  bool leader() const { return leader_ && may_act(); }
+  // The node may act on the fleet now (the engine asks before every step): always without Redis,
+  // while the lock's confirmation has not lapsed with it.
+  bool may_act() const { return !lock_ || lock_->may_act(); }
+  // Wall-clock ms until which a lock taken in a Redis that lost its state is not acted on; 0 when
+  // not waiting (or without Redis).
+  int64_t waiting_until_ms() const { return lock_ ? lock_->waiting_until_ms() : 0; }
   int64_t since_ms() const { return since_ms_; }
   uint64_t fencing_token() const { return lock_ ? lock_->token() : open_count_; }
   // nullptr without Redis.
   const RedisLock* lock() const { return lock_.get(); }
-  // Another node holds the lock and Redis answers (so this one's silence is no outage).
+  // Another node holds the lock and Redis answers, or this one holds it and waits out a Redis that
+  // lost its state: this node's silence is no outage (the wait is one ttl, by design).
   bool OtherLeads() const { return lock_ && lock_->redis_ok() && !leader_ && !lock_->held(); }
 
  private:

@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <optional>
@@ -13,18 +14,18 @@
 namespace zlh::scheduler {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // KEYS[1] lock, KEYS[2] token; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] wall-clock ms.
-// Returns the new token when acquired, 0 when another holds the lock.
+// Returns {token, 1 when the token key was absent (a Redis that lost its state)} when acquired,
+// {0, 0} when another holds the lock.
 constexpr char kAcquire[] = R"(
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  local stored = tonumber(redis.call('GET', KEYS[2]) or '0')
-  local token = math.max(stored + 1, tonumber(ARGV[3]))
+  local stored = redis.call('GET', KEYS[2])
+  local token = math.max(tonumber(stored or '0') + 1, tonumber(ARGV[3]))
   redis.call('SET', KEYS[2], token)
-  return token
+  if stored then return {token, 0} end
+  return {token, 1}
 end
-return 0)";
+return {0, 0})";
 // Renews only our own lock: 1 renewed, 0 not ours (any more).
 constexpr char kRenew[] = R"(
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -75,9 +76,28 @@ struct RedisLock::Conn {
   ~Conn() {
     if (c) redisFree(c);
   }
-  // A script's integer answer; nullopt when Redis did not answer (the connection is then dropped).
-  std::optional<long long> Eval(const char* script, const std::string& k1, const std::string& k2,
-                                const std::vector<std::string>& args) {
+  // Connects when not connected; leaves `c` null when Redis does not answer.
+  void Connect(const RedisUrl& url, Millis timeout) {
+    if (c) return;
+    timeval tv{static_cast<time_t>(timeout.count() / 1000),
+               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+    c = redisConnectWithTimeout(url.host.c_str(), url.port, tv);
+    if (c && !c->err) {
+      redisSetTimeout(c, tv);
+      if (url.db != 0) {
+        auto* r = static_cast<redisReply*>(redisCommand(c, "SELECT %d", url.db));
+        if (r) freeReplyObject(r);
+      }
+    } else if (c) {
+      redisFree(c);
+      c = nullptr;
+    }
+  }
+  // A script's integer answer, or its array of integers; nullopt when Redis did not answer (the
+  // connection is then dropped) or answered an error.
+  std::optional<std::vector<long long>> Eval(const char* script, const std::string& k1,
+                                             const std::string& k2,
+                                             const std::vector<std::string>& args) {
     if (!c) return std::nullopt;
     std::vector<const char*> argv = {"EVAL", script, "2", k1.c_str(), k2.c_str()};
     std::vector<size_t> lens = {4, std::strlen(script), 1, k1.size(), k2.size()};
@@ -92,8 +112,15 @@ struct RedisLock::Conn {
       c = nullptr;
       return std::nullopt;
     }
-    std::optional<long long> out;
-    if (reply->type == REDIS_REPLY_INTEGER) out = reply->integer;
+    std::optional<std::vector<long long>> out;
+    if (reply->type == REDIS_REPLY_INTEGER) out = std::vector<long long>{reply->integer};
+    if (reply->type == REDIS_REPLY_ARRAY) {
+      out.emplace();
+      for (size_t i = 0; i < reply->elements; ++i) {
+        const redisReply* e = reply->element[i];
+        out->push_back(e->type == REDIS_REPLY_INTEGER ? e->integer : 0);
+      }
+    }
     if (reply->type == REDIS_REPLY_ERROR) spdlog::error("redis: {}", reply->str ? reply->str : "error");
     freeReplyObject(reply);
     return out;
@@ -113,75 +140,136 @@ void RedisLock::Start() {
   thread_ = std::thread([this] { Loop(); });
 }
 
+RedisLock::Clock::time_point RedisLock::ConfirmedAt() const {
+  return Clock::time_point(Clock::duration(confirmed_ns_.load()));
+}
+
+bool RedisLock::may_act() const {
+  return held_ && Clock::now() < ConfirmedAt() + options_.ttl - Margin();
+}
+
+Millis RedisLock::time_left() const {
+  if (confirmed_ns_.load() == 0) return Millis(0);
+  auto left = std::chrono::duration_cast<Millis>(ConfirmedAt() + options_.ttl - Clock::now());
+  return std::max(left, Millis(0));
+}
+
 void RedisLock::SetHeld(bool held, uint64_t token) {
   if (held) token_ = token;
   bool was = held_.exchange(held);
   if (was != held && on_change_) on_change_(held, token);
 }
 
+void RedisLock::Confirmed(Clock::time_point started) {
+  confirmed_ns_ = started.time_since_epoch().count();
+  confirmed_ = true;
+}
+
+void RedisLock::Acquire(Conn& conn) {
+  auto started = Clock::now();
+  auto answer = conn.Eval(kAcquire, options_.key, options_.key + ":token",
+                          {options_.owner, std::to_string(options_.ttl.count()),
+                           std::to_string(NowMs())});
+  redis_ok_ = answer.has_value();
+  if (!answer || answer->size() != 2 || (*answer)[0] <= 0) return;
+  owned_ = true;
+  token_ = static_cast<uint64_t>((*answer)[0]);
+  Confirmed(started);
+  if ((*answer)[1] == 0) {
+    spdlog::info("controller lock acquired, fencing token {}", token_.load());
+    return;
+  }
+  // The previous holder's lock vanished with Redis's state, not by expiring: it may still act
+  // until its own ttl runs out.
+  wait_end_ = Clock::now() + options_.ttl;
+  waiting_until_ms_ = NowMs() + options_.ttl.count();
+  spdlog::warn("controller lock acquired (fencing token {}) in a Redis that lost its state: this "
+               "node does not act before {} (one ttl, while the previous holder may still act)",
+               token_.load(), FormatRfc3339(waiting_until_ms_));
+}
+
+void RedisLock::Renew(Conn& conn) {
+  auto started = Clock::now();
+  auto answer = conn.Eval(kRenew, options_.key, options_.key + ":token",
+                          {options_.owner, std::to_string(options_.ttl.count())});
+  redis_ok_ = answer.has_value();
+  if (!answer || answer->empty()) {
+    if (held_) spdlog::warn("controller lock could not be renewed: this node stops acting until it is");
+    confirmed_ = false;
+    SetHeld(false, 0);
+    return;
+  }
+  if ((*answer)[0] != 1) {
+    spdlog::warn("controller lock: no longer ours (taken by another node, or lost by Redis): this "
+                 "node stops acting");
+    owned_ = false;
+    confirmed_ = false;
+    SetHeld(false, 0);
+    return;
+  }
+  if (held_ && Clock::now() >= ConfirmedAt() + options_.ttl - Margin()) {
+    // Renewed, but after the node could no longer act (may_act() said no meanwhile, so a step may
+    // have been refused): it stops, and takes the lock up again at once, recovering its work.
+    spdlog::warn("controller lock renewed too late (a paused process or a slow Redis): this node "
+                 "stops acting and starts again");
+    SetHeld(false, 0);
+  }
+  Confirmed(started);
+}
+
+void RedisLock::Settle() {
+  auto now = Clock::now();
+  // Expired in Redis by now: it has to be acquired anew.
+  if (owned_ && now >= ConfirmedAt() + options_.ttl) owned_ = false;
+  bool valid = owned_ && confirmed_ && now < ConfirmedAt() + options_.ttl - Margin();
+  if (held_ && !valid) {
+    spdlog::warn("controller lock lapsed: not confirmed for {} (a paused process or an unanswered "
+                 "Redis): this node stops acting",
+                 FormatDuration(std::chrono::duration_cast<Millis>(now - ConfirmedAt())));
+    SetHeld(false, 0);
+  }
+  // A wait after a lost Redis lasts its ttl even if the lock changes hands meanwhile: whoever held
+  // it before the loss may act until then.
+  bool waited = now >= wait_end_;
+  if (!held_ && valid && waited) {
+    if (waiting_until_ms_ != 0) spdlog::info("controller lock: waited one ttl, acting now");
+    SetHeld(true, token_);
+  }
+  if (waited) waiting_until_ms_ = 0;
+}
+
+void RedisLock::Pause() {
+  // Renew on schedule while acting; retry sooner while not.
+  auto wait = held_ ? options_.renew : std::min(options_.renew, Millis(500));
+  auto until = Clock::now() + wait;
+  while (!stop_ && Clock::now() < until) {
+    bool was = held_;
+    Settle();
+    if (held_ != was) return;  // a change: ask Redis at once
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 void RedisLock::Loop() {
   Conn conn;
-  const std::string lock = options_.key, token_key = options_.key + ":token";
-  const std::string ttl = std::to_string(options_.ttl.count());
-  // The lock is ours until `valid_until`: the start of the last confirming call plus ttl minus a
-  // margin (a third of the ttl) in which the node stops its work.
-  Clock::time_point valid_until{};
-  const auto margin = options_.ttl / 3;
   bool logged_down = false;
   while (!stop_) {
-    if (!conn.c) {
-      timeval tv{static_cast<time_t>(options_.connect_timeout.count() / 1000),
-                 static_cast<suseconds_t>((options_.connect_timeout.count() % 1000) * 1000)};
-      conn.c = redisConnectWithTimeout(url_.host.c_str(), url_.port, tv);
-      if (conn.c && !conn.c->err) {
-        redisSetTimeout(conn.c, tv);
-        if (url_.db != 0) {
-          auto* r = static_cast<redisReply*>(redisCommand(conn.c, "SELECT %d", url_.db));
-          if (r) freeReplyObject(r);
-        }
-      } else if (conn.c) {
-        redisFree(conn.c);
-        conn.c = nullptr;
-      }
-    }
-    auto started = Clock::now();
-    std::optional<long long> answer;
-    if (held_) {
-      answer = conn.Eval(kRenew, lock, token_key, {options_.owner, ttl});
-      if (answer && *answer == 1) valid_until = started + options_.ttl - margin;
-      if (answer && *answer == 0) {
-        spdlog::warn("controller lock: taken by another node");
-        SetHeld(false, 0);
-      }
+    conn.Connect(url_, options_.connect_timeout);
+    if (owned_) {
+      Renew(conn);
     } else {
-      answer = conn.Eval(kAcquire, lock, token_key,
-                         {options_.owner, ttl, std::to_string(NowMs())});
-      if (answer && *answer > 0) {
-        valid_until = started + options_.ttl - margin;
-        spdlog::info("controller lock acquired, fencing token {}", *answer);
-        SetHeld(true, static_cast<uint64_t>(*answer));
-      }
+      Acquire(conn);
     }
-    redis_ok_ = answer.has_value();
-    if (!answer && !logged_down) {
+    if (!redis_ok_ && !logged_down) {
       spdlog::error("redis at {}:{} unreachable: the controller does not act until it is back",
                     url_.host, url_.port);
     }
-    if (answer && logged_down) spdlog::info("redis reachable again");
-    logged_down = !answer.has_value();
-    if (held_ && Clock::now() >= valid_until) {
-      spdlog::warn("controller lock could not be renewed in time: stopping work");
-      SetHeld(false, 0);
-    }
-    // Renew on schedule while held; retry sooner while not.
-    auto wait = held_ ? options_.renew : std::min(options_.renew, Millis(500));
-    auto until = Clock::now() + wait;
-    while (!stop_ && Clock::now() < until) {
-      if (held_ && Clock::now() >= valid_until) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    if (redis_ok_ && logged_down) spdlog::info("redis reachable again");
+    logged_down = !redis_ok_;
+    Settle();
+    Pause();
   }
-  if (held_ && conn.c) (void)conn.Eval(kRelease, lock, token_key, {options_.owner});
+  if (owned_ && conn.c) (void)conn.Eval(kRelease, options_.key, options_.key + ":token", {options_.owner});
   SetHeld(false, 0);
 }
 

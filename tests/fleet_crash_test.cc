@@ -2,8 +2,9 @@
 // provisionings and a stream of operations run, zlhd is killed with SIGKILL at random moments and
 // restarted. At the end every workflow is terminal and the simulated world shows exactly one
 // container per server, no orphan, no leaked or doubled VMID, one DNS record of each kind and one
-// proxy registration per server; no two operations ever held one server's lease at once; and
-// zlh-journal verify passes.
+// proxy registration per server; no two operations ever held one server's lease at once, by the
+// journal's record and by the world's (the calls of two operations on one container never
+// alternate in zlh-sim's record); and zlh-journal verify passes.
 //
 // Randomness: the fixed test prints its seed (ZLH_CRASH_SEED=S reruns it); the property prints
 // rapidcheck's (RC_PARAMS="seed=S"); ZLH_FLEET_SCHEDULES sets how many schedules it runs (30).
@@ -128,6 +129,7 @@ class FleetRun {
     std::cout << provisions_.size() << " provisionings, " << ops_.size() << " operations ("
               << ops_completed << " completed), " << kills_ << " kills" << std::endl;
     CheckLeases(views);
+    world_calls_ = CheckOperationsDoNotInterleave();
     json::array servers = Parse(z_.Api("GET", "/api/servers", "", true))["servers"].as_array();
     EXPECT_EQ(z_.Stop(), 0);
     CheckWorld(servers);
@@ -158,6 +160,42 @@ class FleetRun {
             << "two operations held the lease of " << server << " at once";
       }
     }
+  }
+
+  // From the world's side: zlh-sim records every mutating call with the workflow step that made
+  // it (its idempotency key). On one container the calls of two operations never alternate: once
+  // another operation's call reached it, an earlier operation makes none there again. How many
+  // operation calls it saw.
+  size_t CheckOperationsDoNotInterleave() {
+    std::map<int64_t, std::vector<std::string>> turns;  // vmid → the operations calling it, in turn
+    size_t calls = 0;
+    json::object state = z_.SimState();  // kept: the loop must not run over a destroyed temporary
+    for (const auto& m : state["mutations"].as_array()) {
+      const json::object& call = m.as_object();
+      const json::value* key = call.if_contains("idempotencyKey");
+      if (!key) continue;
+      std::string k(key->as_string());
+      std::string workflow = k.substr(0, k.find(':'));
+      if (!ops_.count(workflow)) continue;
+      ++calls;
+      std::vector<std::string>& turn = turns[call.at("vmid").as_int64()];
+      if (turn.empty() || turn.back() != workflow) turn.push_back(workflow);
+    }
+    size_t shared = 0;
+    for (const auto& [vmid, turn] : turns) {
+      shared += turn.size() > 1;
+      std::set<std::string> had;
+      std::string order;
+      for (const auto& w : turn) order += " " + w;
+      for (const auto& w : turn) {
+        EXPECT_TRUE(had.insert(w).second)
+            << "operation " << w << " acted on VMID " << vmid
+            << " again after another operation did; turns:" << order;
+      }
+    }
+    std::cout << calls << " operation calls on " << turns.size() << " containers, " << shared
+              << " of them taken in turns by several operations" << std::endl;
+    return calls;
   }
 
   void CheckWorld(const json::array& servers) {
@@ -202,9 +240,12 @@ class FleetRun {
   std::map<std::string, std::string> servers_;  // server id → customer
   int op_nonce_ = 0;
   int kills_ = 0;
+  size_t world_calls_ = 0;
 
  public:
   std::mt19937_64& rng() { return rng_; }
+  // How many operation calls zlh-sim recorded (after Finish).
+  size_t world_calls() const { return world_calls_; }
 };
 
 TEST(FleetCrashTest, FiftyProvisioningsAndOperationsSurviveTwelveKills) {
@@ -224,6 +265,7 @@ TEST(FleetCrashTest, FiftyProvisioningsAndOperationsSurviveTwelveKills) {
   }
   while (next < 50) run.Create(next++);
   run.Finish();
+  EXPECT_GT(run.world_calls(), 0u) << "no operation's call reached zlh-sim: nothing was checked";
 }
 
 // A schedule: servers to provision, operations, transient faults, and when to kill.

@@ -315,6 +315,7 @@ int main(int argc, char** argv) {
   zlh::workflows::EngineOptions engine_options;
   engine_options.admission = &queues;
   engine_options.fencing_token = [&leadership] { return leadership.fencing_token(); };
+  engine_options.may_act = [&leadership] { return leadership.may_act(); };
   auto engine = std::make_unique<zlh::workflows::Engine>(io, **journal, registry, engine_options);
   queues.Attach(*engine);
   deps.engine = engine.get();
@@ -352,6 +353,9 @@ int main(int argc, char** argv) {
                                : boost::json::value(nullptr)},
         {"actingSince", leadership.leader() ? boost::json::value(zlh::FormatRfc3339(leadership.since_ms()))
                                           : boost::json::value(nullptr)},
+        {"waitingUntil", leadership.waiting_until_ms()
+                             ? boost::json::value(zlh::FormatRfc3339(leadership.waiting_until_ms()))
+                             : boost::json::value(nullptr)},
         {"redis", !lock ? "off" : lock->redis_ok() ? "ok" : "unreachable"},
         {"breakers", breakers.ok() ? std::move(*breakers) : boost::json::array()},
         {"lastDecisions", decisions.Json()}};

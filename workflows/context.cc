@@ -72,9 +72,22 @@ StepInfo Context::Info(uint32_t step, uint32_t attempt) const {
   return info;
 }
 
+bool Context::Halted() {
+  if (!fatal_.ok()) return true;
+  if (engine_.stopping_) {
+    fatal_ = Unavailable("the engine is stopping");
+  } else if (engine_.options_.may_act && !engine_.options_.may_act()) {
+    // A paused process wakes up with its timers due before it learns that its lock lapsed: it
+    // must not act on them, not even once.
+    fatal_ = Unavailable("this node may no longer act (its lock lapsed)");
+    spdlog::warn("workflow {}: stopped before its next step: this node may no longer act (its "
+                 "controller lock lapsed)", in_->id);
+  }
+  return !fatal_.ok();
+}
+
 Result<Context::Call> Context::Begin(std::string_view name) {
-  if (fatal_.ok() && engine_.stopping_) fatal_ = Unavailable("the engine is stopping");
-  if (!fatal_.ok()) return fatal_;
+  if (Halted()) return fatal_;
   uint32_t step = ++counter_;
   auto& steps = in_->history.steps;
   auto it = steps.find(step);
@@ -160,6 +173,7 @@ Task<Result<std::string>> Context::Step(std::string name, StepFn fn, RetryPolicy
         co_return fatal_;
       }
     }
+    if (Halted()) co_return fatal_;  // the backoff may have outlasted the node's lock
     uint32_t attempt = ++h.attempts;
     ++h.attempts_since_retry;
     if (policy.at_most_once) {
@@ -281,6 +295,7 @@ Task<Result<std::string>> Context::TxnStepWhen(std::string name, TxnTryFn fn, Wa
 Task<Result<std::string>> Context::Prepare(uint32_t n, const std::string& name,
                                            const StepFn& prepare, const RetryPolicy& policy) {
   for (uint32_t attempt = 1;; ++attempt) {
+    if (attempt > 1 && Halted()) co_return fatal_;
     Result<std::string> r = co_await engine_.RunAttempt(prepare, Info(n, attempt),
                                                         policy.attempt_timeout);
     if (r.ok() || !policy.ShouldRetry(r.status(), attempt)) co_return r;

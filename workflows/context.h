@@ -136,6 +136,9 @@ class Context {
  private:
   struct Call;
   Result<Call> Begin(std::string_view name);
+  // True (fatal_ set) when the run must end here: an earlier fatal error, the engine stopping, or
+  // the node no longer allowed to act (EngineOptions::may_act) before its suspension reached it.
+  bool Halted();
   Status DeliverCancel(uint32_t step, std::string_view name);
   // Drops the step's entry from the journal's timer index (with the next write), if it has one.
   void ClearTimer(uint32_t step, const StepHistory& history);

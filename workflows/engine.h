@@ -31,6 +31,9 @@ struct EngineOptions {
   Admission* admission = nullptr;
   // The node's current fencing token, read at every step attempt (0 when unset).
   std::function<uint64_t()> fencing_token;
+  // Whether the node may act now (its lock has not lapsed, SPEC §6.4), asked before every step and
+  // every attempt; a refusal ends the run as a suspension does, its progress kept. nullptr: always.
+  std::function<bool()> may_act;
   // Replay only (workflows/replay.h): recorded outcomes are returned, nothing is run or written.
   bool replay_only = false;
 };

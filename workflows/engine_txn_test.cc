@@ -304,5 +304,38 @@ TEST_F(EngineTxnTest, SuspendStopsEverythingAndResumeRecoversFromTheJournal) {
   EXPECT_TRUE(Verify(*journal_)->empty());
 }
 
+// A node whose lock lapsed (EngineOptions::may_act says no) before its suspension reached the
+// engine — a paused process resumed with its timers due — runs no further step: the run ends
+// with its progress kept, not failed, and goes on after Suspend and Resume, once.
+TEST_F(EngineTxnTest, NoStepRunsOnceTheNodeMayNoLongerActEvenBeforeItsSuspension) {
+  bool may_act = true;
+  options_.may_act = [&] { return may_act; };
+  Restart();
+  int calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("napper", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(100)));
+                              co_return co_await ctx.Step("after", [&](const StepInfo&) -> Task<Result<std::string>> {
+                                ++calls;
+                                co_return "woke";
+                              });
+                            })
+                  .ok());
+  std::string id = StartOk("napper");
+  ASSERT_TRUE(RunUntilDurably(id, proto::WAITING));
+  may_act = false;
+  ASSERT_TRUE(RunUntil([&] { return engine_->live_count() == 0; })) << "the run did not stop";
+  EXPECT_EQ(calls, 0) << "a step ran after the node could no longer act";
+  EXPECT_NE(engine_->Summary(id)->status(), proto::FAILED);
+  for (const auto& e : Events(id)) EXPECT_FALSE(e.has_step_failed()) << "the refusal was recorded";
+  Await(engine_->Suspend(Millis(1'000)));
+  may_act = true;
+  ASSERT_TRUE(Await(engine_->Resume()).ok());
+  EXPECT_EQ(AwaitEnd(id).status(), proto::COMPLETED);
+  EXPECT_EQ(calls, 1);
+  EXPECT_TRUE(Verify(*journal_)->empty());
+}
+
 }  // namespace
 }  // namespace zlh::workflows
