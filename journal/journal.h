@@ -132,6 +132,8 @@ enum class OpenError {
 };
 // "held by another process", "disk full"...
 std::string_view OpenErrorName(OpenError error);
+// What an operator can do about it, one sentence ("" for kNone).
+std::string_view OpenErrorHint(OpenError error);
 
 class Journal {
  public:
@@ -205,6 +207,14 @@ class Journal {
   // restore). Safe while appends go on: it holds what was committed when it was taken.
   // kAlreadyExists when `dir` exists; kFailedPrecondition on a read-only journal.
   Status Checkpoint(const std::string& dir) const;
+
+  // Checks the journal's files beyond what opening it reads (a read-only open does not notice a
+  // missing table file until a read needs it): every table file the MANIFEST lists is there at its
+  // recorded size, and every block of every table matches its checksum. kCorruption naming the
+  // first damage found. On a read-only journal it checks the files as they are now, on a second
+  // read-only instance, trying again before reporting damage (beside a writer, a file may be
+  // compacted away while it is being checked).
+  Status VerifyFiles();
 
   // How many times this journal has been opened for writing, this open included.
   uint64_t open_count() const;

@@ -12,6 +12,7 @@
 
 #include "base/temp_dir.h"
 #include "journal/format.h"
+#include "journal/testing.h"
 
 namespace zlh::journal {
 namespace {
@@ -243,18 +244,9 @@ TEST(JournalTest, SecondOpenWhileHeldIsRefused) {
   EXPECT_EQ(Journal::TryOpen(tmp.path()).error, OpenError::kHeld);
 }
 
-// Rewrites the journal's format marker directly, as a future build (or damage) would.
 void RewriteMarker(const std::string& dir, const std::string& marker) {
-  std::vector<std::string> names;
-  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, dir, &names).ok());
-  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-  std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  ASSERT_TRUE(rocksdb::DB::Open({}, dir, cfs, &handles, &db).ok());
-  ASSERT_TRUE(db->Put({}, kMetaFormat, marker).ok());
-  for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-  delete db;
+  Status s = testing::RewriteFormatMarker(dir, marker);
+  ASSERT_TRUE(s.ok()) << s.ToString();
 }
 
 TEST(JournalTest, NewerFormatIsRefused) {

@@ -4,9 +4,9 @@
 // journal over PowerCutFs; power goes at a random moment; the journal is shut down, the unsynced
 // bytes dropped (sometimes keeping a random part of them, as a kernel may have written some back),
 // and the journal reopened, up to three times per run. After each cut: the journal opens and its
-// files verify; every append whose callback ran with OK is there; each thread's stream is a gap-free
-// prefix of what it appended (the log never keeps a later append and loses an earlier one); and
-// each append is whole (its event and its domain row agree).
+// files verify (Journal::VerifyFiles); every append whose callback ran with OK is there; each
+// thread's stream is a gap-free prefix of what it appended (the log never keeps a later append and
+// loses an earlier one); and each append is whole (its event and its domain row agree).
 //
 // The number of runs is rapidcheck's max_success (RC_PARAMS="max_success=N"; default 100). The
 // seed prints first; RC_PARAMS="seed=S noshrink=1" reruns the same plans (the cut lands in real
@@ -161,6 +161,8 @@ void RunPlan(const Plan& plan) {
 
     auto reopened = Journal::Open(tmp.Sub("journal"), options);
     if (!reopened.ok()) RC_FAIL("the journal does not open after the cut: " + reopened.status().ToString());
+    Status files = (*reopened)->VerifyFiles();
+    if (!files.ok()) RC_FAIL("the journal's files do not verify after the cut: " + files.ToString());
     CheckSurvivors(**reopened, plan, progress);
   }
   RC_CLASSIFY(dropped > 0, "unsynced bytes dropped");
