@@ -4,10 +4,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdio>
+#include <type_traits>
 
 #include "activities/agent_http.h"
 #include "base/clock.h"
@@ -24,6 +26,30 @@ namespace zlh::bench {
 namespace asio = boost::asio;
 using Clock = std::chrono::steady_clock;
 
+namespace {
+
+// The first failure of the fleet's set-up: a benchmark over a half-built fleet measures nothing,
+// so it stops and says what failed instead of printing numbers.
+class SetupErrors {
+ public:
+  template <typename R>
+  void Check(const R& r, const std::string& what) {
+    Status s;
+    if constexpr (std::is_same_v<R, Status>) {
+      s = r;
+    } else {
+      s = r.status();
+    }
+    if (!s.ok() && first_.ok()) first_ = s.WithContext(what);
+  }
+  const Status& first() const { return first_; }
+
+ private:
+  Status first_;
+};
+
+}  // namespace
+
 int BenchReconcile(const std::string& dir, long servers, long latency_ms, long concurrency) {
   auto settings = config::Parse(R"({"proxmox": {"taskPollInterval": "1ms"},
                                     "vmids": {"first": 100, "last": 999999}})");
@@ -36,6 +62,10 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
   workflows::Engine engine(io, *world->journal, world->registry, {});
   deps.engine = &engine;
 
+  SetupErrors setup;
+  long rows_pending = 0;    // server rows appended whose result has not reached the io thread
+  bool populated = false;   // every server's set-up has been started
+  asio::steady_timer rows_done(io, std::chrono::hours(1));  // cancelled when the last row is in
   int code = 0;
   double seconds = 0;
   size_t decisions = 0;
@@ -58,15 +88,21 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                   int64_t vmid = 100 + i;
                   std::string name = "s" + std::to_string(i);
                   activities::CallContext c{"bench:" + name, 0};
-                  (void)co_await deps.hypervisor->Clone(c, "pve1", 9000, i % 2 ? "pve2" : "pve1", vmid, name);
-                  (void)co_await deps.hypervisor->Start(c, i % 2 ? "pve2" : "pve1", vmid);
-                  (void)co_await deps.dns->Publish(c, {"", "A", flows::Fqdn(world->settings, name), px.public_address()});
-                  (void)co_await deps.dns->Publish(
-                      c, {"", "SRV", flows::SrvName(world->settings, name),
-                          "0 5 " + std::to_string(px.public_port()) + " " + px.public_host()});
-                  (void)co_await deps.proxy->Register(
-                      c, name, activities::ContainerAddress(vmid) + ":" + std::to_string(px.game_port()));
-                  (void)co_await deps.backups->Run(c, i % 2 ? "pve2" : "pve1", vmid);  // backed up
+                  const char* node = i % 2 ? "pve2" : "pve1";
+                  setup.Check(co_await deps.hypervisor->Clone(c, "pve1", 9000, node, vmid, name),
+                              "clone " + name);
+                  setup.Check(co_await deps.hypervisor->Start(c, node, vmid), "start " + name);
+                  setup.Check(co_await deps.dns->Publish(
+                                  c, {"", "A", flows::Fqdn(world->settings, name), px.public_address()}),
+                              "DNS A of " + name);
+                  setup.Check(co_await deps.dns->Publish(
+                                  c, {"", "SRV", flows::SrvName(world->settings, name),
+                                      "0 5 " + std::to_string(px.public_port()) + " " + px.public_host()}),
+                              "DNS SRV of " + name);
+                  setup.Check(co_await deps.proxy->Register(
+                                  c, name, activities::ContainerAddress(vmid) + ":" + std::to_string(px.game_port())),
+                              "proxy route of " + name);
+                  setup.Check(co_await deps.backups->Run(c, node, vmid), "backup of " + name);
                   proto::Server s;
                   s.set_server_id("srv-" + std::to_string(i));
                   s.set_customer_id("c" + std::to_string(i));
@@ -76,14 +112,30 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                   s.set_node(i % 2 ? "pve2" : "pve1");
                   s.set_status(proto::SERVER_RUNNING);
                   s.set_created_ms(NowMs());
-                  world->journal->Append({}, [s](journal::Txn& t) { return fleet::PutServer(t, s); },
-                                     [](Status) {});
+                  ++rows_pending;
+                  world->journal->Append(
+                      {}, [s](journal::Txn& t) { return fleet::PutServer(t, s); },
+                      [&, name](Status put) {
+                        // On the writer thread: hand the result to the io thread.
+                        asio::post(io, [&, name, put] {
+                          setup.Check(put, "server row of " + name);
+                          if (--rows_pending == 0 && populated) rows_done.cancel();
+                        });
+                      });
                 }
                 if (--running == 0) done.cancel();
               },
               asio::detached);
         }
         if (running > 0) co_await done.async_wait(asio::as_tuple(asio::use_awaitable));
+        populated = true;
+        if (rows_pending > 0) co_await rows_done.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!setup.first().ok()) {
+          code = 1;
+          co_await world->sim->Stop(Millis(1'000));
+          io.stop();
+          co_return;
+        }
         // Now the tick, against a world that answers after `latency`.
         world->sim->SetLatency(Millis(latency_ms));
         std::fprintf(stderr, "reconciling...\n");
@@ -104,6 +156,11 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
       },
       asio::detached);
   io.run();
+  if (!setup.first().ok()) {
+    std::fprintf(stderr, "zlh-bench: setting up the fleet failed: %s\n",
+                 setup.first().ToString().c_str());
+    return 1;
+  }
   if (code != 0) {
     std::fprintf(stderr, "zlh-bench: the reconcile did not complete\n");
     return code;
