@@ -9,12 +9,14 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <type_traits>
 
 #include "activities/agent_http.h"
 #include "base/clock.h"
 #include "config/config.h"
 #include "controller/controller.h"
+#include "controller/observation.h"
 #include "fleet/tables.h"
 #include "flows/flows.h"
 #include "flows/steps.h"
@@ -68,7 +70,6 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
   asio::steady_timer rows_done(io, std::chrono::hours(1));  // cancelled when the last row is in
   int code = 0;
   double seconds = 0;
-  size_t decisions = 0;
   std::string tick_id;
   asio::co_spawn(
       io,
@@ -148,7 +149,6 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
           auto end = co_await engine.AwaitTerminal(started->id);
           seconds = std::chrono::duration<double>(Clock::now() - t0).count();
           if (!end.ok() || end->status() != proto::COMPLETED) code = 1;
-          if (end.ok()) decisions = static_cast<size_t>(std::count(end->result().begin(), end->result().end(), '{'));
         }
         co_await engine.Drain(Millis(1'000));
         co_await world->sim->Stop(Millis(1'000));
@@ -171,8 +171,23 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
   auto events = world->journal->ReadEvents(tick_id);
   int64_t last = 0;
   size_t recorded_bytes = 0;  // what the tick adds to the journal
-  for (const auto& e : events.ok() ? *events : std::vector<proto::Event>()) {
+  if (!events.ok()) {
+    std::fprintf(stderr, "zlh-bench: cannot read the tick's record: %s\n",
+                 events.status().ToString().c_str());
+    return 1;
+  }
+  std::optional<size_t> decisions;  // from the tick's recorded diff: what it decided
+  for (const auto& e : *events) {
     recorded_bytes += e.ByteSizeLong();
+    if (e.has_step_completed() && e.step_completed().name() == "diff") {
+      auto parsed = controller::ParseDecisions(e.step_completed().result());
+      if (!parsed.ok()) {
+        std::fprintf(stderr, "zlh-bench: the tick's recorded decisions do not parse: %s\n",
+                     parsed.status().ToString().c_str());
+        return 1;
+      }
+      decisions = parsed->size();
+    }
     if (e.has_workflow_started() || e.has_step_completed()) {
       if (e.has_step_completed() && last > 0) {
         char part[96];
@@ -183,9 +198,13 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
       last = e.time_ms();
     }
   }
+  if (!decisions) {
+    std::fprintf(stderr, "zlh-bench: the tick's record holds no diff step\n");
+    return 1;
+  }
   std::printf("engine=zlh-flow bench=reconcile servers=%ld latency_ms=%ld concurrency=%ld "
               "tick_s=%.2f decisions=%zu rss_mb=%.0f record_kb=%.1f%s\n",
-              servers, latency_ms, concurrency, seconds, decisions, PeakRssMb(),
+              servers, latency_ms, concurrency, seconds, *decisions, PeakRssMb(),
               static_cast<double>(recorded_bytes) / 1024, steps.c_str());
   return 0;
 }
