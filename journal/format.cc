@@ -2,6 +2,26 @@
 
 namespace zlh::journal {
 
+namespace {
+constexpr std::string_view kMarkerPrefix = "zlh-flow journal ";
+}  // namespace
+
+std::string FormatMarker(uint32_t version) {
+  return std::string(kMarkerPrefix) + std::to_string(version);
+}
+
+std::optional<uint32_t> ParseFormatMarker(std::string_view marker) {
+  if (!marker.starts_with(kMarkerPrefix)) return std::nullopt;
+  std::string_view digits = marker.substr(kMarkerPrefix.size());
+  if (digits.empty() || digits.size() > 9 || digits[0] == '0') return std::nullopt;
+  uint32_t version = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    version = version * 10 + static_cast<uint32_t>(c - '0');
+  }
+  return version;
+}
+
 void PutU32(std::string* dst, uint32_t v) {
   for (int shift = 24; shift >= 0; shift -= 8) dst->push_back(static_cast<char>(v >> shift));
 }

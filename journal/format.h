@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,11 @@ namespace zlh::journal {
 
 // Bump when a change makes older builds misread the database; Open refuses a newer one.
 inline constexpr uint32_t kFormatVersion = 1;
+
+// The format marker stored at kMetaFormat: "zlh-flow journal <version>".
+std::string FormatMarker(uint32_t version);
+// The version a marker names; nullopt when it is not a well-formed marker (garbage, version 0).
+std::optional<uint32_t> ParseFormatMarker(std::string_view marker);
 
 // Column families. "default" holds only the meta keys below.
 inline constexpr char kEventsCf[] = "events";        // stream id \0 seq → proto.Event

@@ -42,5 +42,16 @@ TEST(FormatTest, IntegersRoundTrip) {
   EXPECT_EQ(GetU64(std::string_view(s).substr(4)), 0x0123456789abcdefull);
 }
 
+TEST(FormatTest, FormatMarkerRoundTripsAndGarbageIsNoVersion) {
+  EXPECT_EQ(ParseFormatMarker(FormatMarker(1)), 1u);
+  EXPECT_EQ(ParseFormatMarker(FormatMarker(99)), 99u);
+  // Garbage must not read as version 0 (which strtoul made of it).
+  for (const char* bad : {"zlh-flow journal garbage", "zlh-flow journal ", "zlh-flow journal 0",
+                          "zlh-flow journal 1x", "zlh-flow journal -1", "zlh-flow journal 01",
+                          "zlh-flow journal 99999999999", "something else 1", ""}) {
+    EXPECT_EQ(ParseFormatMarker(bad), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace zlh::journal

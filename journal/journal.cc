@@ -1,6 +1,8 @@
 #include "journal/journal.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/transaction_log.h>
@@ -12,6 +14,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -20,6 +24,7 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "journal/format.h"
@@ -40,10 +45,6 @@ Status FromRocks(const rocksdb::Status& s, std::string_view what) {
   if (s.IsCorruption()) return Corruption(std::move(m));
   if (s.IsNotFound()) return NotFound(std::move(m));
   return IOError(std::move(m));
-}
-
-std::string FormatMarker(uint32_t version) {
-  return "zlh-flow journal " + std::to_string(version);
 }
 
 // The part of a key whose inserts land next to each other in the memtable: an event stream (the
@@ -82,8 +83,25 @@ rocksdb::ColumnFamilyOptions CfOptions(std::string_view name = "") {
   return o;
 }
 
-rocksdb::DBOptions DbOptions() {
+// RocksDB's own diagnostics (warnings and errors) go to stderr, beside the process's log, instead
+// of a LOG file in the journal: RocksDB's file logger asserts when a write to LOG fails, as on a
+// full disk, and Debian's librocksdb keeps its assertions, so a full disk aborted the process where
+// a clean "disk full" refusal is wanted.
+class StderrLogger final : public rocksdb::Logger {
+ public:
+  explicit StderrLogger(rocksdb::InfoLogLevel level) : Logger(level) {}
+  using Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, ap);
+    std::fprintf(stderr, "rocksdb: %s\n", line);
+  }
+};
+
+rocksdb::DBOptions DbOptions(rocksdb::Env* env) {
   rocksdb::DBOptions o;
+  if (env) o.env = env;
+  o.info_log = std::make_shared<StderrLogger>(rocksdb::InfoLogLevel::WARN_LEVEL);
   o.max_background_jobs = 2;
   o.max_total_wal_size = 128 << 20;  // older WAL files force their column families to flush
   // All column families flush together: an append spans several, and a reader (a secondary
@@ -92,8 +110,6 @@ rocksdb::DBOptions DbOptions() {
   // Flushed WAL files stay archived a while, so that readers can follow the journal (Follow).
   o.WAL_ttl_seconds = 600;
   o.WAL_size_limit_MB = 256;
-  o.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
-  o.keep_log_file_num = 3;
   // One writer thread: concurrent memtable writes buy nothing, and they disable insert hints.
   o.allow_concurrent_memtable_write = false;
   return o;
@@ -127,6 +143,7 @@ void Batch::PutSummary(const proto::WorkflowSummary& summary) {
 struct Journal::Impl {
   std::string dir;
   Options options;
+  std::unique_ptr<rocksdb::Env> env;  // over options.file_system; null: RocksDB's default
   std::unique_ptr<rocksdb::DB> db;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;  // index 0: default, then kCfNames order
   uint64_t open_count = 0;
@@ -181,14 +198,54 @@ class GroupTxn final : public Txn {
     wb_.Put(impl_.Handle(cf), key, value);
   }
   void Delete(Cf cf, std::string_view key) override { wb_.Delete(impl_.Handle(cf), key); }
-  void SetSavePoint() override { wb_.SetSavePoint(); }
-  void RollbackToSavePoint() override { (void)wb_.RollbackToSavePoint(); }
-  void PopSavePoint() override { (void)wb_.PopSavePoint(); }
+  void SetSavePoint() override {
+    wb_.SetSavePoint();
+    ++open_savepoints_;
+  }
+  void RollbackToSavePoint() override {
+    if (wb_.RollbackToSavePoint().ok()) --open_savepoints_;
+  }
+  void PopSavePoint() override {
+    if (wb_.PopSavePoint().ok()) --open_savepoints_;
+  }
+
+  // Runs one append's transaction between a save point of its own: its changes stay when it
+  // returns OK and are all undone otherwise, whatever save points it left open. A transaction that
+  // throws fails with kInternal instead of taking the writer thread (and the process) down.
+  Status Run(const TxnFn& fn) {
+    wb_.SetSavePoint();
+    open_savepoints_ = 0;
+    Status result;
+    try {
+      result = fn(*this);
+    } catch (const std::exception& e) {
+      result = Internal(std::string("the append's transaction threw: ") + e.what());
+    } catch (...) {
+      result = Internal("the append's transaction threw a non-standard exception");
+    }
+    for (; open_savepoints_ > 0; --open_savepoints_) (void)wb_.PopSavePoint();
+    if (result.ok()) {
+      (void)wb_.PopSavePoint();
+    } else {
+      (void)wb_.RollbackToSavePoint();
+    }
+    return result;
+  }
 
  private:
   const Journal::Impl& impl_;
   rocksdb::WriteBatchWithIndex& wb_;
+  int open_savepoints_ = 0;  // set by the transaction running now and not yet rolled back or popped
 };
+
+// Runs an append's callback; one that throws must not take the writer thread down with it (the
+// append itself is committed or failed already: nothing is left to undo).
+void RunCallback(const Journal::Callback& done, const Status& status) {
+  try {
+    done(status);
+  } catch (...) {
+  }
+}
 
 template <typename WriteBatchLike>
 void Stage(const Journal::Impl& impl, const Batch& batch, WriteBatchLike& wb) {
@@ -284,14 +341,10 @@ void Journal::Impl::CommitGroup(std::deque<PendingAppend>& group) {
       rocksdb::WriteBatchWithIndex wb(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
       GroupTxn txn(*this, wb);
       for (PendingAppend& p : group) {
-        wb.SetSavePoint();
-        Stage(*this, p.batch, wb);
-        if (p.txn) p.result = p.txn(txn);
-        if (p.result.ok()) {
-          (void)wb.PopSavePoint();
-        } else {
-          (void)wb.RollbackToSavePoint();
-        }
+        p.result = txn.Run([&](Txn& t) {
+          Stage(*this, p.batch, wb);
+          return p.txn ? p.txn(t) : Status::Ok();
+        });
       }
       write_status = FromRocks(db->Write(wo, wb.GetWriteBatch()), "journal write");
     }
@@ -310,9 +363,7 @@ void Journal::Impl::CommitGroup(std::deque<PendingAppend>& group) {
       stats.group_appends.Observe(static_cast<double>(group.size()));
     }
   }
-  for (PendingAppend& p : group) {
-    p.done(write_status.ok() ? p.result : write_status);
-  }
+  for (PendingAppend& p : group) RunCallback(p.done, write_status.ok() ? p.result : write_status);
 }
 
 Journal::Journal(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -329,9 +380,58 @@ void SyncDirectory(const fs::path& dir) {
   }
 }
 
+// A failed step of opening: what kind of failure it is, and the message for the operator.
+struct Refusal {
+  OpenError error;
+  Status status;
+};
+using Refused = std::optional<Refusal>;  // nullopt: the step went fine
+
+Refusal Refuse(OpenError error, Code code, std::string message) {
+  return Refusal{error, Status(code, std::move(message))};
+}
+
+// Whether the operating system refuses this process access to `dir` or a file in it (EACCES or
+// EPERM), asked after RocksDB failed: RocksDB reports those as untyped I/O errors.
+bool AccessDenied(const fs::path& dir, bool read_only) {
+  int mode = read_only ? (R_OK | X_OK) : (R_OK | W_OK | X_OK);
+  auto denied = [](const fs::path& p, int m) {
+    return ::access(p.c_str(), m) != 0 && (errno == EACCES || errno == EPERM);
+  };
+  if (denied(dir, mode)) return true;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file(ec) && denied(entry.path(), read_only ? R_OK : (R_OK | W_OK))) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Classifies a RocksDB failure to open or create the journal at `dir`.
+Refusal RefuseFromRocks(const rocksdb::Status& s, const std::string& dir, bool read_only,
+                        const std::string& what) {
+  std::string detail = what + " " + dir + ": " + s.ToString();
+  if (s.IsNoSpace()) {
+    return Refuse(OpenError::kNoSpace, Code::kUnavailable, detail + " (the disk is full)");
+  }
+  // RocksDB's lock errors ("While lock file", "lock hold by current process") carry no subcode.
+  if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
+    return Refuse(OpenError::kHeld, Code::kFailedPrecondition,
+                  "the journal at " + dir + " is in use by another process");
+  }
+  if (AccessDenied(dir, read_only)) {
+    return Refuse(OpenError::kPermissionDenied, Code::kIOError,
+                  detail + " (permission denied: this user may not read or write its files)");
+  }
+  if (s.IsIOError() && !s.IsPathNotFound()) return Refuse(OpenError::kIOError, Code::kIOError, detail);
+  // Corruption, or a file the journal lists (a MANIFEST, a table) that is gone.
+  return Refuse(OpenError::kCorrupt, Code::kCorruption, detail);
+}
+
 // Creates an empty journal at `dir` atomically: it is built beside it, with every column family
 // and the format marker, and renamed into place, so a crash leaves either no journal or a whole one.
-Status CreateJournal(const std::string& dir) {
+Refused CreateJournal(const std::string& dir, rocksdb::Env* env) {
   fs::path target = fs::absolute(dir);
   fs::path staging = target;
   staging += ".creating";
@@ -339,127 +439,198 @@ Status CreateJournal(const std::string& dir) {
   fs::remove_all(staging, ec);  // left by a creation that crashed
   fs::create_directories(target.parent_path(), ec);
 
-  rocksdb::DBOptions db_options = DbOptions();
+  rocksdb::DBOptions db_options = DbOptions(env);
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
+  // RocksDB reports the directory it is about to create as an error; what fails is returned.
+  db_options.info_log = std::make_shared<StderrLogger>(rocksdb::InfoLogLevel::FATAL_LEVEL);
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
   for (const char* n : kCfNames) cfs.emplace_back(n, CfOptions(n));
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, staging.string(), cfs, &handles, &raw);
-  if (!s.ok()) return IOError("cannot create a journal at " + staging.string() + ": " + s.ToString());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  s = db->Put(wo, handles[0], kMetaFormat, FormatMarker(kFormatVersion));
-  for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
-  if (s.ok()) s = db->Close();
-  db.reset();
-  if (!s.ok()) return IOError("cannot create a journal at " + staging.string() + ": " + s.ToString());
+  if (s.ok()) {
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = db->Put(wo, handles[0], kMetaFormat, FormatMarker(kFormatVersion));
+    for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+    if (s.ok()) s = db->Close();
+  }
+  if (!s.ok()) {
+    Refusal r = RefuseFromRocks(s, target.parent_path().string(), false, "cannot create a journal in");
+    // Nothing was there to be corrupt: a failure to create one is an I/O problem.
+    if (r.error == OpenError::kCorrupt) r.error = OpenError::kIOError;
+    return r;
+  }
   if (::rename(staging.c_str(), target.c_str()) != 0) {
-    return IOError("cannot move the new journal into " + dir + ": " + std::strerror(errno));
+    return Refuse(errno == EACCES ? OpenError::kPermissionDenied : OpenError::kIOError,
+                  Code::kIOError,
+                  "cannot move the new journal into " + dir + ": " + std::strerror(errno));
   }
   SyncDirectory(target.parent_path());
-  return Status::Ok();
+  return std::nullopt;
+}
+
+// Creates the journal when there is none and the options allow it.
+Refused EnsureJournal(const std::string& dir, const Options& options, rocksdb::Env* env) {
+  std::error_code ec;
+  if (fs::exists(fs::path(dir) / "CURRENT", ec)) return std::nullopt;
+  if (ec == std::errc::permission_denied) {
+    return Refuse(OpenError::kPermissionDenied, Code::kIOError,
+                  "cannot look into " + dir + ": permission denied");
+  }
+  if (ec) return Refuse(OpenError::kIOError, Code::kIOError, "cannot look into " + dir + ": " + ec.message());
+  if (!options.create_if_missing || options.read_only) {
+    return Refuse(OpenError::kNoJournal, Code::kNotFound, "no journal at " + dir);
+  }
+  if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
+    return Refuse(OpenError::kCorrupt, Code::kCorruption,
+                  dir + " is not empty and holds no journal; refusing to create one there");
+  }
+  return CreateJournal(dir, env);
+}
+
+// The column families to open: default, then ours in kCfNames order (Handle() indexes them), then
+// any a newer build added (kept open, never touched).
+Refused ColumnFamilies(const std::string& dir, const rocksdb::DBOptions& db_options, bool read_only,
+                       std::vector<rocksdb::ColumnFamilyDescriptor>* cfs) {
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+  if (!s.ok()) return RefuseFromRocks(s, dir, read_only, "cannot read the journal at");
+  for (const char* want : kCfNames) {
+    if (std::find(names.begin(), names.end(), want) == names.end()) {
+      return Refuse(OpenError::kCorrupt, Code::kCorruption,
+                    dir + " holds a RocksDB database that is not a zlh-flow journal (no '" + want +
+                        "' column family)");
+    }
+  }
+  cfs->emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
+  for (const char* n : kCfNames) cfs->emplace_back(n, CfOptions(n));
+  for (const std::string& n : names) {
+    if (n != rocksdb::kDefaultColumnFamilyName &&
+        std::find(std::begin(kCfNames), std::end(kCfNames), n) == std::end(kCfNames)) {
+      cfs->emplace_back(n, CfOptions());
+    }
+  }
+  return std::nullopt;
+}
+
+// Checks the format marker: a zlh-flow journal of a format this build reads.
+Refused CheckFormat(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, const std::string& dir) {
+  std::string marker;
+  rocksdb::Status s = db.Get(rocksdb::ReadOptions(), meta, kMetaFormat, &marker);
+  if (s.IsNotFound()) {
+    return Refuse(OpenError::kCorrupt, Code::kCorruption,
+                  dir + " holds a RocksDB database without a zlh-flow format marker");
+  }
+  if (!s.ok()) return RefuseFromRocks(s, dir, true, "cannot read the format marker of");
+  std::optional<uint32_t> version = ParseFormatMarker(marker);
+  if (!version) {
+    return Refuse(OpenError::kCorrupt, Code::kCorruption,
+                  dir + " is not a zlh-flow journal (format marker '" + marker + "')");
+  }
+  if (*version > kFormatVersion) {
+    return Refuse(OpenError::kNewerFormat, Code::kFailedPrecondition,
+                  "the journal at " + dir + " has format " + std::to_string(*version) +
+                      ", newer than this build supports (" + std::to_string(kFormatVersion) +
+                      "); run a newer zlh-flow");
+  }
+  return std::nullopt;
 }
 
 }  // namespace
 
+std::string_view OpenErrorName(OpenError error) {
+  switch (error) {
+    case OpenError::kNone: return "none";
+    case OpenError::kNoJournal: return "no journal";
+    case OpenError::kHeld: return "held by another process";
+    case OpenError::kNewerFormat: return "newer format";
+    case OpenError::kCorrupt: return "corrupt";
+    case OpenError::kPermissionDenied: return "permission denied";
+    case OpenError::kNoSpace: return "disk full";
+    case OpenError::kIOError: return "I/O error";
+  }
+  return "unknown";
+}
+
+std::string_view OpenErrorHint(OpenError error) {
+  switch (error) {
+    case OpenError::kNone: return "";
+    case OpenError::kNoJournal: return "check the data directory";
+    case OpenError::kHeld: return "another process (a running zlhd?) holds it: stop that one first";
+    case OpenError::kNewerFormat: return "run the zlh-flow release that wrote it, or a newer one";
+    case OpenError::kCorrupt:
+      return "restore it from a backup; zlh-journal verify names what is damaged";
+    case OpenError::kPermissionDenied: return "run as the user that owns the journal's files";
+    case OpenError::kNoSpace: return "free space on its disk, then start again";
+    case OpenError::kIOError: return "check the disk and the operating system's log";
+  }
+  return "";
+}
+
 Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options options) {
+  Opened opened = TryOpen(dir, std::move(options));
+  if (!opened.journal) return opened.status;
+  return std::move(opened.journal);
+}
+
+Journal::Opened Journal::TryOpen(const std::string& dir, Options options) {
+  auto refused = [](Refusal r) { return Opened{nullptr, r.error, std::move(r.status)}; };
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->options = std::move(options);
+  if (impl->options.file_system) impl->env = rocksdb::NewCompositeEnv(impl->options.file_system);
+  const bool read_only = impl->options.read_only;
 
-  std::error_code ec;
-  if (!fs::exists(fs::path(dir) / "CURRENT", ec)) {
-    if (!impl->options.create_if_missing || impl->options.read_only) {
-      return NotFound("no journal at " + dir);
-    }
-    if (fs::exists(dir, ec) && !fs::is_empty(dir, ec)) {
-      return Corruption(dir + " is not empty and holds no journal; refusing to create one there");
-    }
-    ZLH_RETURN_IF_ERROR(CreateJournal(dir));
-  }
-
-  rocksdb::DBOptions db_options = DbOptions();
-
-  std::vector<std::string> names;
-  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
-  if (!s.ok()) return Corruption("cannot read the journal at " + dir + ": " + s.ToString());
-  for (const char* want : kCfNames) {
-    if (std::find(names.begin(), names.end(), want) == names.end()) {
-      return Corruption(dir + " holds a RocksDB database that is not a zlh-flow journal (no '" +
-                        want + "' column family)");
-    }
-  }
-  // Default, then ours in kCfNames order (Handle() indexes them), then any a newer build added
-  // (kept open, never touched).
+  if (Refused r = EnsureJournal(dir, impl->options, impl->env.get())) return refused(*r);
+  rocksdb::DBOptions db_options = DbOptions(impl->env.get());
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
-  for (const char* n : kCfNames) cfs.emplace_back(n, CfOptions(n));
-  for (const std::string& n : names) {
-    if (n != rocksdb::kDefaultColumnFamilyName &&
-        std::find(std::begin(kCfNames), std::end(kCfNames), n) == std::end(kCfNames)) {
-      cfs.emplace_back(n, CfOptions());
-    }
-  }
+  if (Refused r = ColumnFamilies(dir, db_options, read_only, &cfs)) return refused(*r);
 
   rocksdb::DB* raw = nullptr;
-  if (impl->options.read_only) {
+  rocksdb::Status s;
+  if (read_only) {
     // A secondary instance: reads the primary's files (and tails its WAL on CatchUp) without its
     // lock, so it works beside a running daemon and can neither block nor change it.
     const char* tmp = std::getenv("TMPDIR");
     std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/zlh-journal-reader-XXXXXX";
-    if (!mkdtemp(tmpl.data())) return IOError("cannot make a directory for a journal reader");
+    if (!mkdtemp(tmpl.data())) {
+      return refused(Refuse(OpenError::kIOError, Code::kIOError,
+                            "cannot make a directory for a journal reader in " + tmpl));
+    }
     impl->secondary_dir = tmpl;
     db_options.max_open_files = -1;  // required of a secondary instance
+    // A reader's warnings (the writer deleting files under it) are noise on a CLI's stderr.
+    db_options.info_log = std::make_shared<StderrLogger>(rocksdb::InfoLogLevel::ERROR_LEVEL);
     s = rocksdb::DB::OpenAsSecondary(db_options, dir, impl->secondary_dir, cfs, &impl->handles,
                                      &raw);
   } else {
     s = rocksdb::DB::Open(db_options, dir, cfs, &impl->handles, &raw);
   }
-  if (!s.ok()) {
-    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos) {
-      return FailedPrecondition("the journal at " + dir + " is in use by another process");
-    }
-    return Corruption("cannot open the journal at " + dir + ": " + s.ToString());
-  }
+  if (!s.ok()) return refused(RefuseFromRocks(s, dir, read_only, "cannot open the journal at"));
   impl->db.reset(raw);
 
   auto* meta = impl->handles[0];
-  std::string marker;
-  s = impl->db->Get(rocksdb::ReadOptions(), meta, kMetaFormat, &marker);
-  if (s.IsNotFound()) {
-    return Corruption(dir + " holds a RocksDB database without a zlh-flow format marker");
-  }
-  if (!s.ok()) return Corruption("cannot read the journal's format marker: " + s.ToString());
-  constexpr std::string_view kPrefix = "zlh-flow journal ";
-  if (!std::string_view(marker).starts_with(kPrefix)) {
-    return Corruption(dir + " is not a zlh-flow journal (format marker '" + marker + "')");
-  }
-  unsigned long version = std::strtoul(marker.c_str() + kPrefix.size(), nullptr, 10);
-  if (version > kFormatVersion) {
-    return FailedPrecondition("the journal at " + dir + " has format " + std::to_string(version) +
-                              ", newer than this build supports (" +
-                              std::to_string(kFormatVersion) + "); run a newer zlh-flow");
-  }
+  if (Refused r = CheckFormat(*impl->db, meta, dir)) return refused(*r);
 
   std::string count;
   s = impl->db->Get(rocksdb::ReadOptions(), meta, kMetaOpenCount, &count);
   if (s.ok() && count.size() == 8) impl->open_count = GetU64(count);
-  if (impl->options.read_only) return std::unique_ptr<Journal>(new Journal(std::move(impl)));
-  ++impl->open_count;
-  std::string encoded;
-  PutU64(&encoded, impl->open_count);
-  rocksdb::WriteOptions wo;
-  wo.sync = true;
-  s = impl->db->Put(wo, meta, kMetaOpenCount, encoded);
-  if (!s.ok()) return FromRocks(s, "journal open");
-
-  Impl* p = impl.get();
-  impl->writer = std::thread([p] { p->WriterLoop(); });
-  return std::unique_ptr<Journal>(new Journal(std::move(impl)));
+  if (!read_only) {
+    ++impl->open_count;
+    std::string encoded;
+    PutU64(&encoded, impl->open_count);
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    s = impl->db->Put(wo, meta, kMetaOpenCount, encoded);
+    if (!s.ok()) return refused(RefuseFromRocks(s, dir, false, "cannot write to the journal at"));
+    Impl* p = impl.get();
+    impl->writer = std::thread([p] { p->WriterLoop(); });
+  }
+  return Opened{std::unique_ptr<Journal>(new Journal(std::move(impl))), OpenError::kNone, {}};
 }
 
 void Journal::Append(Batch batch, TxnFn txn, Callback done) {
@@ -682,6 +853,69 @@ Status Journal::Checkpoint(const std::string& dir) const {
   ZLH_RETURN_IF_ERROR(FromRocks(checkpoint->CreateCheckpoint(dir, 0), "checkpoint to " + dir));
   SyncDirectory(fs::absolute(dir).parent_path());
   return Status::Ok();
+}
+
+namespace {
+
+// One pass of Journal::VerifyFiles.
+Status CheckLiveFiles(rocksdb::DB& db) {
+  std::vector<rocksdb::LiveFileMetaData> files;
+  db.GetLiveFilesMetaData(&files);
+  for (const rocksdb::LiveFileMetaData& f : files) {
+    fs::path path = fs::path(f.directory) / f.relative_filename;
+    std::error_code ec;
+    uint64_t size = fs::file_size(path, ec);
+    if (ec) {
+      return Corruption("table file " + f.relative_filename + " (column family " +
+                        f.column_family_name + ") is listed in the MANIFEST but unreadable: " +
+                        ec.message());
+    }
+    if (size != f.size) {
+      return Corruption("table file " + f.relative_filename + " is " + std::to_string(size) +
+                        " bytes, the MANIFEST says " + std::to_string(f.size));
+    }
+  }
+  rocksdb::Status s = db.VerifyChecksum();
+  if (!s.ok()) return Corruption("table checksums: " + s.ToString());
+  return Status::Ok();
+}
+
+// CheckLiveFiles on a second, read-only instance over `dir` that opens every table file as it
+// starts. A secondary instance (a read-only Journal) cannot be asked: it drops a table file it
+// cannot find from its view, since the primary may have deleted it.
+Status CheckFilesStrictly(const std::string& dir, rocksdb::Env* env) {
+  rocksdb::DBOptions o = DbOptions(env);
+  o.info_log = std::make_shared<StderrLogger>(rocksdb::InfoLogLevel::ERROR_LEVEL);
+  o.max_open_files = -1;
+  o.paranoid_checks = true;
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(o, dir, &names);
+  if (!s.ok()) return Corruption("cannot list the journal's column families: " + s.ToString());
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const std::string& n : names) cfs.emplace_back(n, CfOptions(n));
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  s = rocksdb::DB::OpenForReadOnly(o, dir, cfs, &handles, &raw);
+  if (!s.ok()) return Corruption("the journal's files do not open: " + s.ToString());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  Status checked = CheckLiveFiles(*db);
+  for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
+  return checked;
+}
+
+}  // namespace
+
+Status Journal::VerifyFiles() {
+  if (!impl_->options.read_only) return CheckLiveFiles(*impl_->db);
+  // Beside a writer, a file may be compacted away between reading the MANIFEST and opening it; the
+  // next attempt reads the newer MANIFEST. Damage stays.
+  constexpr int kAttempts = 3;
+  Status s;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    s = CheckFilesStrictly(impl_->dir, impl_->env.get());
+    if (s.ok()) return s;
+  }
+  return s;
 }
 
 void Journal::SetGroupBarrier(GroupBarrier barrier) {

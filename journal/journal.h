@@ -8,7 +8,9 @@
 // reopens the journal, because the state of the log on disk is no longer known.
 //
 // Thread-safety: every method may be called from any thread. Callbacks run on the writer thread and
-// must not block; they may call Append.
+// must not block; they may call Append. An exception thrown by a callback is caught and dropped,
+// and one thrown by a transaction function fails that append with kInternal: neither stops the
+// writer.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,10 @@
 #include "base/status.h"
 #include "proto/events.pb.h"
 #include "proto/records.pb.h"
+
+namespace rocksdb {
+class FileSystem;
+}
 
 namespace zlh::journal {
 
@@ -73,9 +79,9 @@ class Txn {
   virtual void PopSavePoint() = 0;
 };
 
-// Runs on the writer thread inside a group; must be quick and must not block. A non-OK return
-// discards every change of its append (the rest of the group is unaffected) and is the append's
-// result.
+// Runs on the writer thread inside a group; must be quick and must not block. A non-OK return (or
+// an exception: kInternal) discards every change of its append (the rest of the group is
+// unaffected) and is the append's result.
 using TxnFn = std::function<Status(Txn&)>;
 
 struct Options {
@@ -88,6 +94,10 @@ struct Options {
   // Test hook: called by the writer before each group's write with the number of appends in it; a
   // non-OK return is treated as the write's failure (and fail-stops the journal).
   std::function<Status(size_t appends)> fault_before_write;
+  // Test hook: the file system RocksDB reads and writes the journal through, such as PowerCutFs
+  // (journal/power_cut_fs.h), which simulates losing power; null (production): the real one.
+  // Creating a new journal also goes through it.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 struct WriterStats {
@@ -108,13 +118,37 @@ class Cursor {
   virtual std::string_view value() const = 0;
 };
 
+// Why a journal could not be opened: what an operator is told to do about it differs.
+enum class OpenError {
+  kNone,
+  kNoJournal,         // none in the directory, and creating one was not asked for (kNotFound)
+  kHeld,              // another process holds it for writing (kFailedPrecondition)
+  kNewerFormat,       // written by a newer zlh-flow (kFailedPrecondition)
+  kCorrupt,           // not a zlh-flow journal, a garbage format marker, or damaged or missing
+                      // files (kCorruption)
+  kPermissionDenied,  // this user may not read or write its directory or files (kIOError)
+  kNoSpace,           // the disk is full (kUnavailable)
+  kIOError,           // any other error of the operating system or storage (kIOError)
+};
+// "held by another process", "disk full"...
+std::string_view OpenErrorName(OpenError error);
+// What an operator can do about it, one sentence ("" for kNone).
+std::string_view OpenErrorHint(OpenError error);
+
 class Journal {
  public:
-  // Opens (or creates) the journal in `dir`. Errors: kNotFound when there is no journal and
-  // create_if_missing is false; kFailedPrecondition when another process holds it or its format is
-  // newer than this build's; kCorruption when the directory holds a database that is not a
-  // zlh-flow journal or cannot be read. Every successful open increments open_count durably.
+  // Opens (or creates) the journal in `dir`; on failure, the status says why in the code shown
+  // beside each OpenError (TryOpen gives the OpenError itself). Every successful writable open
+  // increments open_count durably.
   static Result<std::unique_ptr<Journal>> Open(const std::string& dir, Options options = {});
+  // Open, for callers that tell the kinds of failure apart: `journal` is null exactly when `error`
+  // is not kNone, and `status` then says what happened.
+  struct Opened {
+    std::unique_ptr<Journal> journal;
+    OpenError error = OpenError::kNone;
+    Status status;
+  };
+  static Opened TryOpen(const std::string& dir, Options options = {});
 
   // Commits every append already queued, then stops the writer and closes the database.
   ~Journal();
@@ -173,6 +207,14 @@ class Journal {
   // restore). Safe while appends go on: it holds what was committed when it was taken.
   // kAlreadyExists when `dir` exists; kFailedPrecondition on a read-only journal.
   Status Checkpoint(const std::string& dir) const;
+
+  // Checks the journal's files beyond what opening it reads (a read-only open does not notice a
+  // missing table file until a read needs it): every table file the MANIFEST lists is there at its
+  // recorded size, and every block of every table matches its checksum. kCorruption naming the
+  // first damage found. On a read-only journal it checks the files as they are now, on a second
+  // read-only instance, trying again before reporting damage (beside a writer, a file may be
+  // compacted away while it is being checked).
+  Status VerifyFiles();
 
   // How many times this journal has been opened for writing, this open included.
   uint64_t open_count() const;

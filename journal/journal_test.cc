@@ -5,11 +5,14 @@
 
 #include <atomic>
 #include <filesystem>
+#include <cstdlib>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include "base/temp_dir.h"
 #include "journal/format.h"
+#include "journal/testing.h"
 
 namespace zlh::journal {
 namespace {
@@ -228,6 +231,7 @@ TEST(JournalTest, NoJournalWithoutCreateIsNotFound) {
   auto j = Journal::Open(tmp.Sub("absent"), options);
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.status().code(), Code::kNotFound);
+  EXPECT_EQ(Journal::TryOpen(tmp.Sub("absent"), options).error, OpenError::kNoJournal);
 }
 
 TEST(JournalTest, SecondOpenWhileHeldIsRefused) {
@@ -237,30 +241,134 @@ TEST(JournalTest, SecondOpenWhileHeldIsRefused) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(second.status().message().find("in use by another process"), std::string::npos);
+  EXPECT_EQ(Journal::TryOpen(tmp.path()).error, OpenError::kHeld);
+}
+
+void RewriteMarker(const std::string& dir, const std::string& marker) {
+  Status s = testing::RewriteFormatMarker(dir, marker);
+  ASSERT_TRUE(s.ok()) << s.ToString();
 }
 
 TEST(JournalTest, NewerFormatIsRefused) {
   TempDir tmp;
   OpenOrDie(tmp.path()).reset();
-  {
-    // Rewrite the marker as a future build would.
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies({}, tmp.path(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-    for (auto& n : names) cfs.emplace_back(n, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* db = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open({}, tmp.path(), cfs, &handles, &db).ok());
-    ASSERT_TRUE(db->Put({}, kMetaFormat, "zlh-flow journal 99").ok());
-    for (auto* h : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(h).ok());
-    delete db;
-  }
+  RewriteMarker(tmp.path(), "zlh-flow journal 99");
   auto j = Journal::Open(tmp.path());
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(j.status().message().find("format 99, newer than this build supports (1)"),
             std::string::npos)
       << j.status().ToString();
+  EXPECT_EQ(Journal::TryOpen(tmp.path()).error, OpenError::kNewerFormat);
+}
+
+TEST(JournalTest, GarbageFormatMarkerIsCorruptNotVersionZero) {
+  TempDir tmp;
+  OpenOrDie(tmp.path()).reset();
+  RewriteMarker(tmp.path(), "zlh-flow journal garbage");
+  Journal::Opened opened = Journal::TryOpen(tmp.path());
+  EXPECT_EQ(opened.journal, nullptr);
+  EXPECT_EQ(opened.error, OpenError::kCorrupt);
+  EXPECT_EQ(opened.status.code(), Code::kCorruption);
+  EXPECT_NE(opened.status.message().find("format marker 'zlh-flow journal garbage'"),
+            std::string::npos)
+      << opened.status.ToString();
+}
+
+TEST(JournalTest, MissingManifestIsCorrupt) {
+  TempDir tmp;
+  OpenOrDie(tmp.path()).reset();
+  for (const auto& entry : std::filesystem::directory_iterator(tmp.path())) {
+    if (entry.path().filename().string().starts_with("MANIFEST-")) {
+      std::filesystem::remove(entry.path());
+    }
+  }
+  for (bool read_only : {false, true}) {
+    Options options;
+    options.read_only = read_only;
+    Journal::Opened opened = Journal::TryOpen(tmp.path(), options);
+    EXPECT_EQ(opened.error, OpenError::kCorrupt) << opened.status.ToString();
+  }
+}
+
+// Mounts a small tmpfs for the test's life: a disk that really fills up. Needs root (and
+// CAP_SYS_ADMIN); `mounted()` is false where mounting is not allowed.
+class SmallDisk {
+ public:
+  explicit SmallDisk(const std::string& dir) : dir_(dir) {
+    std::filesystem::create_directories(dir_);
+    std::string cmd = "mount -t tmpfs -o size=2m tmpfs " + dir_ + " 2>/dev/null";
+    mounted_ = std::system(cmd.c_str()) == 0;
+  }
+  ~SmallDisk() {
+    if (mounted_) (void)std::system(("umount " + dir_).c_str());
+  }
+  bool mounted() const { return mounted_; }
+  // Writes a file until the disk is full.
+  void Fill() {
+    FILE* f = fopen((dir_ + "/filler").c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::string block(4096, 'f');
+    while (fwrite(block.data(), 1, block.size(), f) == block.size() && fflush(f) == 0) {
+    }
+    fclose(f);
+  }
+
+ private:
+  std::string dir_;
+  bool mounted_ = false;
+};
+
+TEST(JournalTest, FullDiskIsNoSpace) {
+  TempDir tmp;
+  SmallDisk disk(tmp.Sub("small"));
+  if (!disk.mounted()) GTEST_SKIP() << "cannot mount a tmpfs here (not root?)";
+  std::string dir = tmp.Sub("small/journal");
+  OpenOrDie(dir).reset();
+  disk.Fill();
+  Journal::Opened opened = Journal::TryOpen(dir);
+  EXPECT_EQ(opened.error, OpenError::kNoSpace) << opened.status.ToString();
+  EXPECT_NE(opened.status.message().find("the disk is full"), std::string::npos);
+}
+
+TEST(JournalTest, ThrowingTxnOrCallbackFailsOnlyItsAppend) {
+  TempDir tmp;
+  auto j = OpenOrDie(tmp.path());
+  std::atomic<int> done{0};
+  Status thrown;
+  Batch b1;
+  b1.PutEvent("wf-throws", MakeEvent(1, "x"));
+  j->Append(std::move(b1),
+            [](Txn& txn) -> Status {
+              txn.Put(Cf::kDomain, "half", "written");
+              txn.SetSavePoint();  // left open by the throw
+              txn.Put(Cf::kDomain, "nested", "written");
+              throw std::runtime_error("boom");
+            },
+            [&](Status s) { thrown = s; ++done; });
+  Batch b2;
+  b2.PutEvent("wf-callback-throws", MakeEvent(1, "y"));
+  j->Append(std::move(b2), nullptr, [&](Status) {
+    ++done;
+    throw std::runtime_error("callback boom");
+  });
+  while (done.load() < 2) std::this_thread::yield();
+  EXPECT_EQ(thrown.code(), Code::kInternal);
+  EXPECT_NE(thrown.message().find("boom"), std::string::npos) << thrown.ToString();
+  // The writer is still there: a normal append commits.
+  Batch b3;
+  b3.PutEvent("wf-after", MakeEvent(1, "z"));
+  EXPECT_TRUE(j->AppendSync(std::move(b3), [](Txn& txn) {
+                 txn.Put(Cf::kDomain, "row", "1");
+                 return Status::Ok();
+               }).ok());
+  EXPECT_TRUE(j->health().ok());
+  EXPECT_TRUE(j->ReadEvents("wf-throws")->empty());
+  EXPECT_FALSE(j->Get(Cf::kDomain, "half")->has_value());
+  EXPECT_FALSE(j->Get(Cf::kDomain, "nested")->has_value());
+  EXPECT_EQ(j->ReadEvents("wf-callback-throws")->size(), 1u);
+  EXPECT_EQ(j->ReadEvents("wf-after")->size(), 1u);
+  EXPECT_TRUE(j->Get(Cf::kDomain, "row")->has_value());
 }
 
 TEST(JournalTest, ForeignDatabaseIsRefused) {
@@ -277,6 +385,7 @@ TEST(JournalTest, ForeignDatabaseIsRefused) {
   ASSERT_FALSE(j.ok());
   EXPECT_EQ(j.status().code(), Code::kCorruption);
   EXPECT_NE(j.status().message().find("not a zlh-flow journal"), std::string::npos);
+  EXPECT_EQ(Journal::TryOpen(tmp.path()).error, OpenError::kCorrupt);
 }
 
 TEST(JournalTest, NonEmptyForeignDirectoryIsNotTurnedIntoAJournal) {

@@ -10,6 +10,7 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <boost/json.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,6 +24,7 @@
 #include "base/temp_dir.h"
 #include "journal/format.h"
 #include "journal/journal.h"
+#include "journal/testing.h"
 #include "proto/domain.pb.h"
 
 namespace zlh {
@@ -105,13 +107,17 @@ void Damage(const std::string& data, const std::function<void(journal::Batch&)>&
   ASSERT_TRUE((*j)->AppendSync(std::move(b)).ok());
 }
 
+// The journal most tests read, in tmp/data: ok completes after a retry; bad fails for good; slow
+// completes after a sleep. Returns the data directory.
+std::string StandardJournal(const TempDir& tmp) {
+  std::string data = tmp.Sub("data");
+  MakeJournal(tmp, data, "ok n1.t\nbad n5\nslow z30.n0\n");
+  return data;
+}
+
 class ZlhJournalTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    data_ = tmp_.Sub("data");
-    // ok: completes after a retry; bad: fails for good; slow: completes after a sleep.
-    MakeJournal(tmp_, data_, "ok n1.t\nbad n5\nslow z30.n0\n");
-  }
+  void SetUp() override { data_ = StandardJournal(tmp_); }
   TempDir tmp_;
   std::string data_;
 };
@@ -222,6 +228,201 @@ TEST_F(ZlhJournalTest, UnreadableJournalExitsThree) {
   std::ofstream(tmp_.Sub("foreign/journal/CURRENT")) << "MANIFEST-000001\n";
   Output r = ZlhJournal({"--data", tmp_.Sub("foreign"), "list"}, tmp_);
   EXPECT_EQ(r.code, 3) << r.err;
+}
+
+void RewriteMarker(const std::string& data, const std::string& marker) {
+  Status s = journal::testing::RewriteFormatMarker(data + "/journal", marker);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST_F(ZlhJournalTest, GarbageOrNewerFormatMarkerExitsThreeSayingWhich) {
+  RewriteMarker(data_, "zlh-flow journal garbage");
+  Output garbage = ZlhJournal({"--data", data_, "list"}, tmp_);
+  EXPECT_EQ(garbage.code, 3) << garbage.err;
+  EXPECT_NE(garbage.err.find("journal unreadable (corrupt)"), std::string::npos) << garbage.err;
+  RewriteMarker(data_, "zlh-flow journal 7");
+  Output newer = ZlhJournal({"--data", data_, "verify"}, tmp_);
+  EXPECT_EQ(newer.code, 3) << newer.err;
+  EXPECT_NE(newer.err.find("journal unreadable (newer format)"), std::string::npos) << newer.err;
+  EXPECT_NE(newer.err.find("has format 7"), std::string::npos) << newer.err;
+}
+
+TEST_F(ZlhJournalTest, JournalThisUserMayNotReadExitsThreeSayingPermissionDenied) {
+  // As root, permissions do not stop this process: the child drops to nobody first.
+  std::filesystem::permissions(tmp_.path(), std::filesystem::perms::owner_all);
+  bool root = geteuid() == 0;
+  if (!root) std::filesystem::permissions(data_ + "/journal", std::filesystem::perms::none);
+  std::string out = tmp_.Sub("perm.out"), err = "/tmp/zlh-perm-" + std::to_string(getpid());
+  pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (!freopen("/dev/null", "w", stdout) || !freopen(err.c_str(), "w", stderr)) _exit(126);
+    if (root && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(125);
+    setenv("TMPDIR", "/tmp", 1);  // the reader's scratch directory must be writable as nobody
+    execl(ZLH_JOURNAL, ZLH_JOURNAL, "--data", data_.c_str(), "list", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::ifstream in(err);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::filesystem::remove(err);
+  if (!root) std::filesystem::permissions(data_ + "/journal", std::filesystem::perms::owner_all);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3) << text;
+  EXPECT_NE(text.find("journal unreadable (permission denied)"), std::string::npos) << text;
+}
+
+TEST_F(ZlhJournalTest, BackupOfAJournalAnotherProcessHoldsExitsThree) {
+  // A worker that holds the journal for a while (a 20 s sleep), until it is killed below.
+  std::ofstream(tmp_.Sub("spec-held")) << "held z20000.n0\n";
+  pid_t worker = SpawnWorker(data_, tmp_.Sub("spec-held"), tmp_.Sub("effects-held"));
+  // Once its workflow is in the journal, the worker holds it.
+  auto until = std::chrono::steady_clock::now() + 30s;
+  bool started = false;
+  while (!started && std::chrono::steady_clock::now() < until) {
+    journal::Options ro;
+    ro.read_only = true;
+    auto j = journal::Journal::Open(data_ + "/journal", ro);
+    started = j.ok() && (*j)->Get(journal::Cf::kIndex, journal::DedupIndexKey("held"))->has_value();
+    if (!started) std::this_thread::sleep_for(20ms);
+  }
+  ASSERT_TRUE(started);
+  Output r = ZlhJournal({"--data", data_, "backup", tmp_.Sub("copy")}, tmp_);
+  kill(worker, SIGKILL);
+  int status = 0;
+  waitpid(worker, &status, 0);
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("in use by another process"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("POST /api/admin/backup"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp_.Sub("copy")));
+}
+
+// The files of the journal in `data` whose names end with `suffix` (or start with it, for names
+// such as MANIFEST-000005), largest first.
+std::vector<std::filesystem::path> JournalFiles(const std::string& data, const std::string& part) {
+  std::vector<std::filesystem::path> files;
+  for (const auto& e : std::filesystem::directory_iterator(data + "/journal")) {
+    std::string name = e.path().filename().string();
+    if (name.starts_with(part) || name.ends_with(part)) files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
+    return std::filesystem::file_size(a) > std::filesystem::file_size(b);
+  });
+  return files;
+}
+
+struct FileDamageCase {
+  const char* name;
+  std::function<void(const std::string& data)> damage;
+  const char* expected;  // in stderr, after "journal unreadable"
+};
+
+TEST_F(ZlhJournalTest, VerifyRefusesAJournalWithDamagedFiles) {
+  std::vector<FileDamageCase> cases = {
+      {"missing table file",
+       [](const std::string& data) {
+         auto tables = JournalFiles(data, ".sst");
+         ASSERT_FALSE(tables.empty());
+         std::filesystem::remove(tables.front());
+       },
+       "No such file or directory"},
+      {"flipped bytes in a table file",
+       [](const std::string& data) {
+         auto tables = JournalFiles(data, ".sst");
+         ASSERT_FALSE(tables.empty());
+         std::fstream f(tables.front(), std::ios::in | std::ios::out | std::ios::binary);
+         f.seekg(64);  // inside the first data block, past the block's first key
+         char bytes[16];
+         f.read(bytes, sizeof bytes);
+         for (char& b : bytes) b = static_cast<char>(~b);
+         f.seekp(64);
+         f.write(bytes, sizeof bytes);
+       },
+       "checksum mismatch"},
+      {"missing MANIFEST",
+       [](const std::string& data) {
+         for (const auto& m : JournalFiles(data, "MANIFEST-")) std::filesystem::remove(m);
+       },
+       "(corrupt)"},
+  };
+  for (const FileDamageCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    TempDir tmp;
+    std::string data = StandardJournal(tmp);
+    ASSERT_EQ(ZlhJournal({"--data", data, "verify"}, tmp).code, 0);
+    c.damage(data);
+    Output r = ZlhJournal({"--data", data, "verify"}, tmp);
+    EXPECT_EQ(r.code, 3) << r.out << r.err;
+    EXPECT_NE(r.err.find("journal unreadable"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.expected), std::string::npos) << r.err;
+  }
+}
+
+// Writes a journal whose history sits only in its write-ahead log: a worker runs two short
+// workflows and starts a long one, and is killed (-9) while that one waits, before any flush.
+void MakeJournalInTheWal(const TempDir& tmp, const std::string& data) {
+  std::ofstream(tmp.Sub("spec-wal")) << "a n1.t\nb n0.n0.n0\nheld z20000.n0\n";
+  pid_t worker = SpawnWorker(data, tmp.Sub("spec-wal"), tmp.Sub("effects-wal"));
+  auto settled = [&] {
+    journal::Options ro;
+    ro.read_only = true;
+    auto j = journal::Journal::Open(data + "/journal", ro);
+    if (!j.ok()) return false;
+    for (const char* name : {"a", "b", "held"}) {
+      auto id = (*j)->Get(journal::Cf::kIndex, journal::DedupIndexKey(name));
+      if (!id.ok() || !id->has_value()) return false;
+      auto summary = (*j)->ReadSummary(**id);
+      if (!summary.ok() || !summary->has_value()) return false;
+      proto::WorkflowStatus want = std::string(name) == "held" ? proto::WAITING : proto::COMPLETED;
+      if ((*summary)->status() != want) return false;
+    }
+    return true;
+  };
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (!settled() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  kill(worker, SIGKILL);
+  int status = 0;
+  waitpid(worker, &status, 0);
+  ASSERT_TRUE(settled());
+}
+
+TEST_F(ZlhJournalTest, VerifyRefusesAWriteAheadLogWithFlippedBytes) {
+  std::string data = tmp_.Sub("wal");
+  MakeJournalInTheWal(tmp_, data);
+  ASSERT_EQ(ZlhJournal({"--data", data, "verify"}, tmp_).code, 0);
+  auto logs = JournalFiles(data, ".log");
+  ASSERT_FALSE(logs.empty());
+  ASSERT_GT(std::filesystem::file_size(logs.front()), 1000u);
+  {
+    std::fstream f(logs.front(), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(200);  // inside the first records, with valid ones after
+    f.write("\xde\xad\xbe\xef\xde\xad\xbe\xef", 8);
+  }
+  Output r = ZlhJournal({"--data", data, "verify"}, tmp_);
+  EXPECT_EQ(r.code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("journal unreadable (corrupt)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
+}
+
+TEST_F(ZlhJournalTest, ATruncatedWriteAheadLogReadsAsAnEarlierConsistentJournal) {
+  // A write-ahead log cut short is what a crash leaves: RocksDB replays it to its last whole
+  // record, and that earlier state must be a consistent journal (appends are atomic), which verify
+  // passes. Nothing on disk tells a truncated copy from a crash at that moment.
+  std::string data = tmp_.Sub("wal");
+  MakeJournalInTheWal(tmp_, data);
+  Output before = ZlhJournal({"--data", data, "export"}, tmp_);
+  ASSERT_EQ(before.code, 0) << before.err;
+  auto logs = JournalFiles(data, ".log");
+  ASSERT_FALSE(logs.empty());
+  std::filesystem::resize_file(logs.front(), std::filesystem::file_size(logs.front()) / 2);
+  Output r = ZlhJournal({"--data", data, "verify"}, tmp_);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("ok: no violation found"), std::string::npos) << r.out;
+  Output after = ZlhJournal({"--data", data, "export"}, tmp_);
+  ASSERT_EQ(after.code, 0) << after.err;
+  EXPECT_LT(std::count(after.out.begin(), after.out.end(), '\n'),
+            std::count(before.out.begin(), before.out.end(), '\n'));
 }
 
 TEST_F(ZlhJournalTest, ReplayAgreesWithAnUntouchedHistory) {
@@ -341,8 +542,7 @@ TEST_F(ZlhJournalTest, VerifyNamesEachKindOfDamage) {
   for (const DamageCase& c : cases) {
     SCOPED_TRACE(c.name);
     TempDir tmp;
-    std::string data = tmp.Sub("data");
-    MakeJournal(tmp, data, "ok n1.t\nbad n5\nslow z30.n0\n");
+    std::string data = StandardJournal(tmp);
     std::string id = IdOf(tmp, data, "ok");
     Damage(data, [&](journal::Batch& b) { c.damage(b, id); });
     Output r = ZlhJournal({"--data", data, "verify"}, tmp);

@@ -49,8 +49,9 @@ constexpr char kUsage[] =
     "  replay ID                                   re-run the workflow's code over its history,\n"
     "                                              with no side effect; exit 1 naming the first\n"
     "                                              divergence\n"
-    "  verify                                      check the journal's invariants; exit 1 listing\n"
-    "                                              each violation\n"
+    "  verify                                      check the journal's files (exit 3 when one is\n"
+    "                                              missing or damaged) and its invariants; exit 1\n"
+    "                                              listing each violation\n"
     "  backup DIR                                  a consistent copy of the journal in DIR (new),\n"
     "                                              which opens as a journal of its own: written by\n"
     "                                              the daemon with --server (DIR new under its\n"
@@ -137,14 +138,18 @@ Args Parse(int argc, char** argv) {
   return args;
 }
 
+// The opened journal, or exits: 2 when there is none, 3 naming why it cannot be read.
+std::unique_ptr<journal::Journal> OrExit(journal::Journal::Opened opened) {
+  if (opened.journal) return std::move(opened.journal);
+  if (opened.error == journal::OpenError::kNoJournal) Fail(2, opened.status.message());
+  Fail(3, "journal unreadable (" + std::string(OpenErrorName(opened.error)) + "): " +
+              opened.status.message() + "; " + std::string(OpenErrorHint(opened.error)));
+}
+
 std::unique_ptr<journal::Journal> OpenJournal(const std::string& data) {
   journal::Options options;
   options.read_only = true;
-  auto j = journal::Journal::Open(data + "/journal", options);
-  if (!j.ok()) {
-    Fail(j.status().code() == Code::kNotFound ? 2 : 3, j.status().message());
-  }
-  return std::move(j).value();
+  return OrExit(journal::Journal::TryOpen(data + "/journal", options));
 }
 
 // ---- presentation ----
@@ -493,15 +498,12 @@ int Backup(const Args& args) {
   if (std::filesystem::exists(dest, ec)) UsageError(dest + " exists already; name a new directory");
   journal::Options options;
   options.create_if_missing = false;
-  auto j = journal::Journal::Open(args.data + "/journal", options);
-  if (!j.ok()) {
-    if (j.status().code() == Code::kFailedPrecondition &&
-        j.status().message().find("in use") != std::string::npos) {
-      Fail(3, j.status().message() + "; a running zlhd takes the backup itself (POST /api/admin/backup)");
-    }
-    Fail(j.status().code() == Code::kNotFound ? 2 : 3, j.status().message());
+  journal::Journal::Opened opened = journal::Journal::TryOpen(args.data + "/journal", options);
+  if (opened.error == journal::OpenError::kHeld) {
+    Fail(3, opened.status.message() + "; a running zlhd takes the backup itself (POST /api/admin/backup)");
   }
-  Status s = (*j)->Checkpoint(dest);
+  std::unique_ptr<journal::Journal> j = OrExit(std::move(opened));
+  Status s = j->Checkpoint(dest);
   if (!s.ok()) Fail(3, s.ToString());
   if (args.json) {
     std::printf("%s\n", json::serialize(json::object{{"path", dest}}).c_str());
@@ -511,8 +513,14 @@ int Backup(const Args& args) {
   return 0;
 }
 
-int Verify(const Args& args, const journal::Journal& j) {
+int Verify(const Args& args, journal::Journal& j) {
   if (!args.positional.empty()) UsageError("verify takes no arguments");
+  // The files first: the invariants below read only what the database hands back, and a read-only
+  // open does not notice a table file that is gone until a read needs it.
+  if (Status files = j.VerifyFiles(); !files.ok()) {
+    Fail(3, "journal unreadable (corrupt): " + files.message() + "; " +
+                std::string(journal::OpenErrorHint(journal::OpenError::kCorrupt)));
+  }
   auto violations = workflows::Verify(j);
   if (!violations.ok()) Fail(3, violations.status().ToString());
   auto domain = fleet::VerifyDomain(j);
@@ -544,7 +552,7 @@ int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
   spdlog::set_level(spdlog::level::off);
   Args args = Parse(argc, argv);
   static const std::map<std::string, int (*)(const Args&, const journal::Journal&)> kVerbs = {
-      {"list", List}, {"show", Show}, {"history", History}, {"export", Export}, {"verify", Verify}};
+      {"list", List}, {"show", Show}, {"history", History}, {"export", Export}};
   if (tools::IsDaemonAction(args.verb) || (args.verb == "backup" && !args.server.empty())) {
     tools::ActionArgs action{args.server, args.token_file, args.verb, args.positional,
                              args.flags.count("reason") ? args.flags.at("reason") : "", args.json};
@@ -552,12 +560,14 @@ int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
   }
   if (args.verb == "backup") return Backup(args);
   auto verb = kVerbs.find(args.verb);
-  if (verb == kVerbs.end() && args.verb != "replay" && args.verb != "tail") {
+  if (verb == kVerbs.end() && args.verb != "replay" && args.verb != "tail" &&
+      args.verb != "verify") {
     UsageError("unknown verb '" + args.verb + "'");
   }
   auto journal = OpenJournal(args.data);
   if (args.verb == "replay") return Replay(args, *journal, registry);
   if (args.verb == "tail") return Tail(args, *journal);
+  if (args.verb == "verify") return Verify(args, *journal);
   return verb->second(args, *journal);
 }
 

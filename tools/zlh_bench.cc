@@ -16,14 +16,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <cstdio>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 
-#include "base/temp_dir.h"
 #include "journal/baseline.h"
 #include "journal/format.h"
 #include "journal/journal.h"
@@ -61,7 +63,8 @@ constexpr char kUsage[] =
     "  zlh-bench reconcile [--servers N] [--latency-ms L] [--concurrency C] [--data DIR]\n"
     "      one reconcile tick over N healthy servers of the simulated world in-process, every\n"
     "      answer held L ms, C probes in flight. Defaults: N=10000, L=0, C=32.\n"
-    "Without --data a temporary directory is used and removed.\n";
+    "Without --data a scratch directory under the current directory (on disk: $TMPDIR may be a\n"
+    "tmpfs) is used, named on stderr, and removed.\n";
 
 [[noreturn]] void Usage(const std::string& error) {
   if (!error.empty()) std::fprintf(stderr, "zlh-bench: %s\n", error.c_str());
@@ -105,11 +108,38 @@ Args Parse(int argc, char** argv) {
   return args;
 }
 
-// The data directory: --data, or a temporary one owned by the returned TempDir.
-std::string DataDir(const Args& args, std::unique_ptr<TempDir>& tmp) {
+// A scratch data directory under the current directory, removed at exit. Not under $TMPDIR: that
+// may be a tmpfs, whose fsync costs nothing and would flatter every durable number.
+class ScratchDir {
+ public:
+  ScratchDir() {
+    std::error_code ec;
+    std::string tmpl = (std::filesystem::current_path(ec) / "zlh-bench-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) {
+      std::fprintf(stderr, "zlh-bench: cannot make %s: %s\n", tmpl.c_str(), std::strerror(errno));
+      std::exit(3);
+    }
+    path_ = tmpl;
+    std::fprintf(stderr, "zlh-bench: data in %s (removed at exit; --data DIR keeps it)\n",
+                 path_.c_str());
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// The data directory: --data, or a scratch one owned by the returned ScratchDir.
+std::string DataDir(const Args& args, std::unique_ptr<ScratchDir>& tmp) {
   auto it = args.values.find("data");
   if (it != args.values.end()) return it->second;
-  tmp = std::make_unique<TempDir>();
+  tmp = std::make_unique<ScratchDir>();
   return tmp->Sub("journal");
 }
 
@@ -125,7 +155,7 @@ std::unique_ptr<journal::Journal> OpenJournal(const std::string& dir) {
 int Wf5(const Args& args) {
   long n = args.Int("workflows", 20000);
   long c = args.sequential ? 1 : args.Int("concurrency", 64);
-  std::unique_ptr<TempDir> tmp;
+  std::unique_ptr<ScratchDir> tmp;
   auto journal = OpenJournal(DataDir(args, tmp));
 
   workflows::Registry registry;
@@ -174,7 +204,7 @@ int Wf5(const Args& args) {
 }
 
 int FsyncBaseline(const Args& args) {
-  std::unique_ptr<TempDir> tmp;
+  std::unique_ptr<ScratchDir> tmp;
   std::string dir = DataDir(args, tmp);
   long writes = args.Int("writes", 5000);
   auto t0 = Clock::now();
@@ -265,7 +295,7 @@ int RecoveryChild(const Args& args) {
 
 int Recovery(const Args& args, const char* self) {
   long n = args.Int("workflows", 100000);
-  std::unique_ptr<TempDir> tmp;
+  std::unique_ptr<ScratchDir> tmp;
   std::string dir = DataDir(args, tmp);
   int out[2];
   if (pipe(out) != 0) return 1;
@@ -335,12 +365,12 @@ int main(int argc, char** argv) {
   Args args = Parse(argc, argv);
   if (args.verb == "wf5") return Wf5(args);
   if (args.verb == "provision") {
-    std::unique_ptr<TempDir> tmp;
+    std::unique_ptr<ScratchDir> tmp;
     std::string dir = DataDir(args, tmp);
     return bench::BenchProvision(dir, args.Int("servers", 500), args.Int("concurrency", 8));
   }
   if (args.verb == "reconcile") {
-    std::unique_ptr<TempDir> tmp;
+    std::unique_ptr<ScratchDir> tmp;
     std::string dir = DataDir(args, tmp);
     long latency = args.values.count("latency-ms") ? std::stol(args.values.at("latency-ms")) : 0;
     if (latency < 0) Usage("--latency-ms must not be negative");

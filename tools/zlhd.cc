@@ -247,11 +247,13 @@ int main(int argc, char** argv) {
   }
 
   std::string journal_dir = flags.data + "/journal";
-  auto journal = zlh::journal::Journal::Open(journal_dir);
-  if (!journal.ok()) {
-    spdlog::error("cannot open the journal: {}", journal.status().ToString());
+  zlh::journal::Journal::Opened opened = zlh::journal::Journal::TryOpen(journal_dir);
+  if (!opened.journal) {
+    spdlog::error("cannot open the journal ({}): {}; {}", OpenErrorName(opened.error),
+                  opened.status.message(), OpenErrorHint(opened.error));
     return 3;
   }
+  zlh::Result<std::unique_ptr<zlh::journal::Journal>> journal = std::move(opened.journal);
   spdlog::info("journal {} open (open #{})", journal_dir, (*journal)->open_count());
 
   bool tokens_created = false;
