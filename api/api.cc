@@ -33,6 +33,7 @@ Api::Api(ApiDeps deps) : deps_(deps) {
                                               {"lockTtlMs", 0},
                                               {"lastTickAt", nullptr},
                                               {"actingSince", Rfc3339(started_ms)},
+                                              {"waitingUntil", nullptr},
                                               {"redis", "off"},
                                               {"breakers", boost::json::array()},
                                               {"lastDecisions", boost::json::array()}});
