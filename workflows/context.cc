@@ -44,6 +44,13 @@ proto::Event Failed(uint32_t step, std::string_view name, uint32_t attempt, cons
   return e;
 }
 
+// Whether a step the code asks for now is the one the history recorded at its number. A sleep is
+// named by its duration ("sleep 2s"), so that one replayed with another duration diverges; a bare
+// "sleep" was recorded before sleeps were named so, and matches any.
+bool SameStep(std::string_view recorded, std::string_view asked) {
+  return recorded == asked || (recorded == "sleep" && asked.starts_with("sleep "));
+}
+
 }  // namespace
 
 // A call's step number and its history (created empty when the step is new).
@@ -78,7 +85,7 @@ Result<Context::Call> Context::Begin(std::string_view name) {
   uint32_t step = ++counter_;
   auto& steps = in_->history.steps;
   auto it = steps.find(step);
-  if (it != steps.end() && !it->second.name.empty() && it->second.name != name) {
+  if (it != steps.end() && !it->second.name.empty() && !SameStep(it->second.name, name)) {
     fatal_ = Status(Code::kNonDeterminism,
                     "step " + std::to_string(step) + ": the history holds '" + it->second.name +
                         "', the code asked for '" + std::string(name) + "'");
@@ -96,6 +103,15 @@ Result<Context::Call> Context::Begin(std::string_view name) {
     return fatal_;
   }
   return Call{step, &h, recorded};
+}
+
+void Context::Returned() {
+  if (!fatal_.ok()) return;
+  auto next = in_->history.steps.upper_bound(counter_);
+  if (next == in_->history.steps.end()) return;
+  fatal_ = Status(Code::kNonDeterminism, "step " + std::to_string(next->first) +
+                                             ": the history holds '" + next->second.name +
+                                             "', the code returned without asking for it");
 }
 
 void Context::NoteOutcome(uint32_t step, bool failed_for_good) {
@@ -404,8 +420,8 @@ void Context::OnEnd(journal::TxnFn txn, std::function<void()> after) {
 }
 
 Task<Status> Context::Sleep(Millis duration) {
-  constexpr std::string_view kName = "sleep";
-  auto call = Begin(kName);
+  const std::string name = "sleep " + FormatDuration(duration);
+  auto call = Begin(name);
   if (!call.ok()) co_return call.status();
   uint32_t n = call->step;
   StepHistory& h = *call->history;
@@ -413,24 +429,24 @@ Task<Status> Context::Sleep(Millis duration) {
     NoteOutcome(n, h.final_error.has_value());
     co_return h.final_error ? *h.final_error : Status::Ok();
   }
-  if (Status c = DeliverCancel(n, kName); !c.ok()) co_return c;
+  if (Status c = DeliverCancel(n, name); !c.ok()) co_return c;
   if (!h.timer_fire_at_ms) {
     h.timer_fire_at_ms = NowMs() + duration.count();
     proto::Event e;
     e.mutable_timer_scheduled()->set_step(n);
     e.mutable_timer_scheduled()->set_fire_at_ms(*h.timer_fire_at_ms);
-    e.mutable_timer_scheduled()->set_name(std::string(kName));
+    e.mutable_timer_scheduled()->set_name(name);
     engine_.AddEvent(*in_, std::move(e));
     in_->pending.Put(journal::Cf::kIndex, journal::TimerIndexKey(*h.timer_fire_at_ms, in_->id, n),
                      "");
   }
-  auto wake = co_await engine_.WaitUntil(*in_, *h.timer_fire_at_ms, "timer", "sleep", nullptr);
+  auto wake = co_await engine_.WaitUntil(*in_, *h.timer_fire_at_ms, "timer", name, nullptr);
   if (wake == Engine::Wake::kStopping) {
     fatal_ = Unavailable("the engine is stopping");
     co_return fatal_;
   }
   ClearTimer(n, h);
-  if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, kName);
+  if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
   proto::Event fired;
   fired.mutable_timer_fired()->set_step(n);
   engine_.AddEvent(*in_, std::move(fired));

@@ -109,7 +109,8 @@ class Context {
   void OnEnd(journal::TxnFn txn, std::function<void()> after = nullptr);
 
   // Sleeps durably: after a restart the workflow wakes at the original time. kCancelled when
-  // cancelled while asleep.
+  // cancelled while asleep. The step is named "sleep <duration>": replayed with another duration,
+  // it is a non-determinism error.
   Task<Status> Sleep(Millis duration);
   // Waits for the signal `name` (delivered through Engine::Signal, possibly before this call) and
   // returns its payload; kDeadlineExceeded after `timeout`.
@@ -132,6 +133,9 @@ class Context {
   bool reached_end_of_history() const { return end_of_history_; }
   // How many step numbers the code has asked for so far.
   uint32_t steps_asked() const { return counter_; }
+  // Called once the workflow's code has returned. When the history holds a step the code did not
+  // ask for, the code changed: sets fatal() to kNonDeterminism naming that step.
+  void Returned();
 
  private:
   struct Call;

@@ -274,6 +274,7 @@ Task<void> Engine::Run(std::shared_ptr<Instance> in) {
   } catch (const std::exception& e) {
     result = Internal(std::string("workflow threw: ") + e.what());
   }
+  ctx.Returned();
   co_await Finish(in, ctx, std::move(result));
 }
 

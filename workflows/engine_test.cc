@@ -37,6 +37,14 @@ StepFn Failing(int* calls, Status error) {
   };
 }
 
+// The history is byte for byte what it was.
+void ExpectSameEvents(const std::vector<proto::Event>& after, const std::vector<proto::Event>& before) {
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].SerializeAsString(), before[i].SerializeAsString()) << "event " << i;
+  }
+}
+
 RetryPolicy Fast(uint32_t attempts) {
   RetryPolicy p;
   p.max_attempts = attempts;
@@ -289,11 +297,95 @@ TEST_F(EngineTest, NonDeterminismNamesBothStepsAndLeavesHistoryIntact) {
   EXPECT_EQ(s.error().code(), "non_determinism");
   EXPECT_EQ(s.error().message(),
             "step 1: the history holds 'reserve_vmid', the code asked for 'charge_card'");
-  auto after = Events(id);
-  ASSERT_EQ(after.size(), before.size());
-  for (size_t i = 0; i < after.size(); ++i) {
-    EXPECT_EQ(after[i].SerializeAsString(), before[i].SerializeAsString());
+  ExpectSameEvents(Events(id), before);
+}
+
+// A workflow "changing": the step "reserve", then what `second` asks of the context, as v1 or v2.
+class EngineChangedCodeTest : public EngineFixture {
+ protected:
+  using Second = std::function<Task<Status>(Context&, bool v2)>;
+  // Runs v1 until the history durably holds `events` (in `durable_status`), then restarts with v2:
+  // returns the workflow's end, and checks that the history is what v1 left.
+  proto::WorkflowSummary ChangeMidway(Second second, size_t events, int durable_status) {
+    EXPECT_TRUE(registry_
+                    .Register("changing", "default",
+                              [this, second](Context& ctx) -> Task<Result<std::string>> {
+                                int n = 0;
+                                (void)co_await ctx.Step("reserve", Counting(&n, "1"));
+                                ZLH_CO_RETURN_IF_ERROR(co_await second(ctx, v2_));
+                                co_return "done";
+                              })
+                    .ok());
+    std::string id = StartOk("changing");
+    EXPECT_TRUE(RunUntilDurably(id, durable_status));
+    EXPECT_TRUE(RunUntil([&] { return Events(id).size() >= events; }));
+    auto before = Events(id);
+    v2_ = true;
+    Restart();
+    proto::WorkflowSummary s = AwaitEnd(id);
+    ExpectSameEvents(Events(id), before);
+    return s;
   }
+  bool v2_ = false;
+};
+
+TEST_F(EngineChangedCodeTest, CodeThatReturnsBeforeItsHistoryEndsIsNonDeterministic) {
+  proto::WorkflowSummary s = ChangeMidway(
+      [](Context& ctx, bool v2) -> Task<Status> {
+        if (v2) co_return Status::Ok();  // v2 no longer sleeps
+        co_return co_await ctx.Sleep(Millis(45'000));
+      },
+      3, proto::WAITING);
+  EXPECT_EQ(s.status(), proto::FAILED);
+  EXPECT_EQ(s.error().code(), "non_determinism");
+  EXPECT_EQ(s.error().message(),
+            "step 2: the history holds 'sleep 45s', the code returned without asking for it");
+}
+
+TEST_F(EngineChangedCodeTest, ASleepOfAnotherDurationIsNonDeterministic) {
+  proto::WorkflowSummary s = ChangeMidway(
+      [](Context& ctx, bool v2) -> Task<Status> {
+        co_return co_await ctx.Sleep(Millis(v2 ? 300'000 : 45'000));
+      },
+      3, proto::WAITING);
+  EXPECT_EQ(s.error().code(), "non_determinism");
+  EXPECT_EQ(s.error().message(), "step 2: the history holds 'sleep 45s', the code asked for 'sleep 5m'");
+}
+
+TEST_F(EngineChangedCodeTest, AWaitForAnotherSignalIsNonDeterministic) {
+  proto::WorkflowSummary s = ChangeMidway(
+      [](Context& ctx, bool v2) -> Task<Status> {
+        co_return (co_await ctx.WaitSignal(v2 ? "other" : "approve", Millis(60'000))).status();
+      },
+      3, proto::WAITING);
+  EXPECT_EQ(s.error().code(), "non_determinism");
+  EXPECT_EQ(s.error().message(),
+            "step 2: the history holds 'signal:approve', the code asked for 'signal:other'");
+}
+
+// Sleeps recorded before they were named by their duration replay under any duration.
+TEST_F(EngineTest, ASleepRecordedWithoutItsDurationStillReplays) {
+  ASSERT_TRUE(registry_
+                  .Register("nap", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(300)));
+                              co_return "rested";
+                            })
+                  .ok());
+  std::string id = StartOk("nap");
+  ASSERT_TRUE(RunUntilDurably(id, proto::WAITING));
+  Close(Millis(0));
+  Open();
+  proto::Event scheduled = Events(id)[1];
+  ASSERT_EQ(scheduled.timer_scheduled().name(), "sleep 300ms");
+  scheduled.mutable_timer_scheduled()->set_name("sleep");  // as an older build wrote it
+  journal::Batch legacy;
+  legacy.PutEvent(id, scheduled);
+  ASSERT_TRUE(journal_->AppendSync(std::move(legacy)).ok());
+  ASSERT_TRUE(Await(engine_->Recover()).ok());
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED) << s.error().message();
+  EXPECT_EQ(s.result(), "rested");
 }
 
 TEST_F(EngineTest, SignalSentBeforeTheWaitIsKept) {
