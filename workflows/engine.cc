@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -33,6 +34,15 @@ void RunAlone(journal::Txn& t, const std::function<Status(journal::Txn&)>& fn, s
   } else {
     t.RollbackToSavePoint();
     spdlog::error("workflow {}: {} failed (undone): {}", id, what, s.ToString());
+  }
+}
+
+// Runs one attempt of a step; what it throws (a cancellation too) is its error.
+Task<Result<std::string>> Guarded(const StepFn& fn, StepInfo info) {
+  try {
+    co_return co_await fn(info);
+  } catch (const std::exception& e) {
+    co_return Internal(std::string("step threw: ") + e.what());
   }
 }
 
@@ -206,42 +216,14 @@ Task<Engine::Wake> Engine::WaitUntil(Instance& in, int64_t fire_at_ms, std::stri
 }
 
 Task<Result<std::string>> Engine::RunAttempt(const StepFn& fn, StepInfo info, Millis timeout) {
-  if (timeout.count() <= 0) {
-    try {
-      co_return co_await fn(info);
-    } catch (const std::exception& e) {
-      co_return Internal(std::string("step threw: ") + e.what());
-    }
-  }
-  // Race the attempt against its timeout; a timed-out attempt is abandoned (its late result is
-  // dropped: activities are idempotent under the step's key, so the retry is safe).
-  struct Race {
-    explicit Race(asio::io_context& io) : timer(io) {}
-    std::optional<Result<std::string>> result;
-    asio::steady_timer timer;
-    bool abandoned = false;
-  };
-  auto race = std::make_shared<Race>(io_);
-  race->timer.expires_after(timeout);
-  asio::co_spawn(
-      io_,
-      [fn, info, race]() -> Task<void> {
-        Result<std::string> r = Internal("no result");
-        try {
-          r = co_await fn(info);
-        } catch (const std::exception& e) {
-          r = Internal(std::string("step threw: ") + e.what());
-        }
-        if (!race->abandoned) {
-          race->result = std::move(r);
-          race->timer.cancel();
-        }
-      },
-      asio::detached);
-  // The attempt may have finished already (co_spawn can run it inline), before the wait began.
-  if (!race->result) co_await race->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  if (race->result) co_return std::move(*race->result);
-  race->abandoned = true;
+  if (timeout.count() <= 0) co_return co_await Guarded(fn, std::move(info));
+  // Race the attempt against its timeout. `||` cancels the loser and waits until it has ended: a
+  // timed-out attempt gets a terminal cancellation (its pending I/O is aborted, its next await
+  // throws) and is awaited, so that it never overlaps the next attempt, nor outlives the step.
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(io_, timeout);
+  auto first = co_await (Guarded(fn, std::move(info)) || timer.async_wait(asio::use_awaitable));
+  if (first.index() == 0) co_return std::move(std::get<0>(first));
   co_return Status(Code::kDeadlineExceeded,
                    "attempt timed out after " + FormatDuration(timeout));
 }

@@ -139,6 +139,8 @@ class Engine {
   Task<Wake> WaitUntil(Instance& in, int64_t fire_at_ms, std::string kind, std::string detail,
                        std::function<bool()> ready);
   void WakeUp(Instance& in);
+  // One attempt of a step. After `timeout` (when > 0) it is cancelled and awaited, then fails with
+  // kDeadlineExceeded: attempts never overlap.
   Task<Result<std::string>> RunAttempt(const StepFn& fn, StepInfo info, Millis timeout);
   Result<std::shared_ptr<Instance>> Load(const std::string& id);
   // The live instance; kNotFound for an unknown id, kFailedPrecondition for an ended workflow.

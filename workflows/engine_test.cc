@@ -275,6 +275,53 @@ TEST_F(EngineTest, AttemptTimeoutDoesNotDelayAFastStep) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
 }
 
+// An activity that records when each attempt enters and leaves (by any way: a cancellation too).
+// The first attempt waits `first_wait`, shielded from cancellation when `shielded`.
+class EngineAttemptTest : public EngineFixture {
+ protected:
+  std::string RunTimingOut(std::chrono::milliseconds first_wait, bool shielded) {
+    RetryPolicy p = Fast(2);
+    p.attempt_timeout = Millis(50);
+    auto body = [this, first_wait, shielded](const StepInfo& info) -> Task<Result<std::string>> {
+      struct Visit {
+        EngineAttemptTest* t;
+        uint32_t attempt;
+        ~Visit() { t->trace_.push_back("exit " + std::to_string(attempt)); }
+      };
+      trace_.push_back("enter " + std::to_string(info.attempt));
+      Visit visit{this, info.attempt};
+      if (info.attempt == 1) {
+        if (shielded) {
+          co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+        }
+        asio::steady_timer t(co_await asio::this_coro::executor, first_wait);
+        co_await t.async_wait(asio::use_awaitable);
+      }
+      co_return "attempt " + std::to_string(info.attempt);
+    };
+    EXPECT_TRUE(registry_
+                    .Register("timing_out", "default",
+                              [body, p](Context& ctx) -> Task<Result<std::string>> {
+                                co_return co_await ctx.Step("slow", body, p);
+                              })
+                    .ok());
+    return AwaitEnd(StartOk("timing_out")).result();
+  }
+  std::vector<std::string> trace_;
+};
+
+TEST_F(EngineAttemptTest, ATimedOutAttemptIsCancelledBeforeTheNextBegins) {
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(RunTimingOut(1h, false), "attempt 2");
+  EXPECT_EQ(trace_, (std::vector<std::string>{"enter 1", "exit 1", "enter 2", "exit 2"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // cancelled, not waited out
+}
+
+TEST_F(EngineAttemptTest, AnAttemptThatOutlivesItsTimeoutIsAwaitedBeforeTheNextBegins) {
+  EXPECT_EQ(RunTimingOut(300ms, true), "attempt 2");
+  EXPECT_EQ(trace_, (std::vector<std::string>{"enter 1", "exit 1", "enter 2", "exit 2"}));
+}
+
 TEST_F(EngineTest, NonDeterminismNamesBothStepsAndLeavesHistoryIntact) {
   bool v2 = false;
   ASSERT_TRUE(registry_
