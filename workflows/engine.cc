@@ -453,40 +453,66 @@ Task<Status> Engine::Cancel(std::string id, std::string reason) {
   if (!live.ok()) co_return live.status();
   std::shared_ptr<Instance> in = *live;
   if (in->history.cancel_requested) co_return Status::Ok();
+  if (!in->running) co_return co_await CancelQueued(std::move(in), std::move(reason));
   proto::Event e;
   e.mutable_cancel_requested()->set_reason(reason);
   AddEvent(*in, std::move(e));
   in->history.cancel_requested = true;
   in->history.cancel_reason = reason;
-  if (!in->running) {
-    // Queued: it never ran, so there is nothing to compensate.
-    if (options_.admission) options_.admission->Withdrawn(in->summary.queue(), id);
-    proto::Event end;
-    end.mutable_workflow_cancelled()->set_reason(reason);
-    AddEvent(*in, std::move(end));
-    SetStatus(*in, proto::CANCELLED);
-    StatusToProto(Status(Code::kCancelled, reason), in->summary.mutable_error());
-    live_.erase(id);
-    journal::TxnFn undo;
-    if (in->def->cancelled_queued) {
-      // Its failure must not lose the cancellation: it is undone alone, and logged.
-      undo = [fn = in->def->cancelled_queued, input = in->history.started.input(),
-              id](journal::Txn& t) {
-        RunAlone(t, [&](journal::Txn& txn) { return fn(txn, input); }, id, "undoing its start");
-        return Status::Ok();
-      };
-    }
-    Status s = co_await Append(TakeBatch(*in), std::move(undo));
-    for (auto& notify : in->on_terminal) notify();
-    co_return s;
-  }
   Status s = co_await Flush(*in);
   WakeUp(*in);
   co_return s;
 }
 
+Task<Status> Engine::CancelQueued(std::shared_ptr<Instance> in, std::string reason) {
+  const std::string id = in->id;
+  // Meanwhile a second Cancel is a no-op, and it is out of its queue so that it cannot be launched.
+  in->history.cancel_requested = true;
+  if (options_.admission) options_.admission->Withdrawn(in->summary.queue(), id);
+  // The write is built on a copy of what it changes (events, summary, status index): the live
+  // state, which Summary serves, changes only once it is durable.
+  Instance ended;
+  ended.id = id;
+  ended.summary = in->summary;
+  ended.indexed_status = in->indexed_status;
+  ended.next_seq = in->next_seq;
+  proto::Event requested;
+  requested.mutable_cancel_requested()->set_reason(reason);
+  AddEvent(ended, std::move(requested));
+  proto::Event end;
+  end.mutable_workflow_cancelled()->set_reason(reason);
+  AddEvent(ended, std::move(end));
+  SetStatus(ended, proto::CANCELLED);
+  StatusToProto(Status(Code::kCancelled, reason), ended.summary.mutable_error());
+  in->next_seq = ended.next_seq;  // its seqs are taken: what is recorded meanwhile follows them
+  journal::TxnFn undo;
+  if (in->def->cancelled_queued) {
+    // Its failure must not lose the cancellation: it is undone alone, and logged.
+    undo = [fn = in->def->cancelled_queued, input = in->history.started.input(),
+            id](journal::Txn& t) {
+      RunAlone(t, [&](journal::Txn& txn) { return fn(txn, input); }, id, "undoing its start");
+      return Status::Ok();
+    };
+  }
+  Status s = co_await Append(TakeBatch(ended), std::move(undo));
+  if (!s.ok()) {
+    // Still queued, durably: back in its queue (at its end).
+    in->history.cancel_requested = false;
+    if (options_.admission) options_.admission->Queued(in->summary.queue(), id);
+    co_return s;
+  }
+  in->history.cancel_reason = std::move(reason);
+  in->history.last_seq = ended.history.last_seq;
+  in->summary = std::move(ended.summary);
+  in->indexed_status = ended.indexed_status;
+  live_.erase(id);
+  for (auto& notify : in->on_terminal) notify();
+  co_return Status::Ok();
+}
+
 Task<Status> Engine::Retry(std::string id) {
   if (stopping_) co_return Unavailable("the engine is stopping");
+  if (retrying_.contains(id)) co_return FailedPrecondition("workflow " + id + " is being retried");
   if (auto it = live_.find(id); it != live_.end()) {
     co_return FailedPrecondition("workflow " + id + " is " +
                                  StatusName(it->second->summary.status()) +
@@ -503,7 +529,9 @@ Task<Status> Engine::Retry(std::string id) {
     co_return FailedPrecondition("workflow " + id +
                                  " compensated (its effects were undone); start a new one");
   }
-  live_[id] = in;  // from here on a second Retry sees it live
+  // `in` is not live until the retry is durable: meanwhile readers see the failure, and a second
+  // Retry is refused.
+  retrying_.insert(id);
   proto::Event e;
   e.mutable_workflow_retried();
   AddEvent(*in, e);
@@ -511,8 +539,12 @@ Task<Status> Engine::Retry(std::string id) {
   in->summary.clear_error();
   Enqueue(*in);
   Status s = co_await Flush(*in);
+  retrying_.erase(id);
   if (!s.ok()) co_return s;
   spdlog::info("workflow {} ({}) retried", id, in->summary.type());
+  // Durably queued: a stopped engine takes it up at its next Recover (maybe done already).
+  if (stopping_ || live_.contains(id)) co_return Status::Ok();
+  live_[id] = in;
   if (options_.admission) {
     options_.admission->Queued(in->summary.queue(), id);
   } else {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/histogram.h"
@@ -83,8 +84,9 @@ class Engine {
   // Records a cancel request, delivered at the workflow's next await point (a queued workflow is
   // cancelled at once). Repeating it is harmless. kNotFound / kFailedPrecondition as for Signal.
   Task<Status> Cancel(std::string id, std::string reason);
-  // Resumes a failed workflow from its failed step. kFailedPrecondition when it is not failed or
-  // compensated (its effects were undone: start a new one).
+  // Resumes a failed workflow from its failed step; in memory it is queued again once the retry is
+  // durable (a failed write changes nothing). kFailedPrecondition when it is not failed, is being
+  // retried, or compensated (its effects were undone: start a new one).
   Task<Status> Retry(std::string id);
   // Wakes the workflows waiting in Context::TxnStepWhen on `key` (they try their step again).
   void Notify(const std::string& key);
@@ -119,6 +121,9 @@ class Engine {
   void Enqueue(Instance& in);
   Task<void> Run(std::shared_ptr<Instance> in);
   Task<void> Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std::string> result);
+  // Ends queued workflow `in` as cancelled (it never ran: nothing to compensate) once that is
+  // durable; a failed write leaves it queued.
+  Task<Status> CancelQueued(std::shared_ptr<Instance> in, std::string reason);
 
   // Appends an event to the instance's pending batch (seq and time set here).
   void AddEvent(Instance& in, proto::Event event);
@@ -162,6 +167,7 @@ class Engine {
   std::shared_ptr<Completions> completions_;
   std::unordered_map<std::string, std::shared_ptr<Instance>> live_;
   std::unordered_multimap<std::string, std::weak_ptr<Instance>> notify_waiters_;
+  std::unordered_set<std::string> retrying_;  // retries being written (not live yet)
   EngineStats stats_;
   size_t active_ = 0;  // running coroutines
   bool stopping_ = false;
