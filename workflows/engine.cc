@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <mutex>
+#include <optional>
 
 #include "base/ids.h"
 #include "journal/format.h"
@@ -35,6 +36,17 @@ void RunAlone(journal::Txn& t, const std::function<Status(journal::Txn&)>& fn, s
     t.RollbackToSavePoint();
     spdlog::error("workflow {}: {} failed (undone): {}", id, what, s.ToString());
   }
+}
+
+// The at-most-once step that a retry would run again after it was interrupted (it may have acted),
+// as "step 3 'restore_backup'"; nullopt when there is none.
+std::optional<std::string> InterruptedStep(const History& history) {
+  for (const auto& [n, step] : history.steps) {
+    if (step.final_error && step.final_error->code() == Code::kInterrupted) {
+      return "step " + std::to_string(n) + " '" + step.name + "'";
+    }
+  }
+  return std::nullopt;
 }
 
 // Runs one attempt of a step; what it throws (a cancellation too) is its error.
@@ -510,7 +522,7 @@ Task<Status> Engine::CancelQueued(std::shared_ptr<Instance> in, std::string reas
   co_return Status::Ok();
 }
 
-Task<Status> Engine::Retry(std::string id) {
+Task<Status> Engine::Retry(std::string id, RetryOptions options) {
   if (stopping_) co_return Unavailable("the engine is stopping");
   if (retrying_.contains(id)) co_return FailedPrecondition("workflow " + id + " is being retried");
   if (auto it = live_.find(id); it != live_.end()) {
@@ -528,6 +540,11 @@ Task<Status> Engine::Retry(std::string id) {
   if (in->summary.compensated()) {
     co_return FailedPrecondition("workflow " + id +
                                  " compensated (its effects were undone); start a new one");
+  }
+  if (auto step = InterruptedStep(in->history); step && !options.confirm_at_most_once) {
+    co_return FailedPrecondition("retrying workflow " + id + " would run " + *step +
+                                 " again: it is at-most-once and was interrupted, so it may "
+                                 "have acted already (confirm to run it twice)");
   }
   // `in` is not live until the retry is durable: meanwhile readers see the failure, and a second
   // Retry is refused.

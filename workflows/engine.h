@@ -59,6 +59,12 @@ struct Started {
   bool created = false;  // false: the dedup key named an existing workflow
 };
 
+struct RetryOptions {
+  // The operator accepts that an at-most-once step that was interrupted (it may or may not have
+  // acted) runs again. Without it such a retry is refused.
+  bool confirm_at_most_once = false;
+};
+
 class Engine {
  public:
   // `journal` and `registry` must outlive the engine; destroy the engine before the journal.
@@ -86,8 +92,10 @@ class Engine {
   Task<Status> Cancel(std::string id, std::string reason);
   // Resumes a failed workflow from its failed step; in memory it is queued again once the retry is
   // durable (a failed write changes nothing). kFailedPrecondition when it is not failed, is being
-  // retried, or compensated (its effects were undone: start a new one).
-  Task<Status> Retry(std::string id);
+  // retried, compensated (its effects were undone: start a new one), or would run again an
+  // at-most-once step that was interrupted (the message names it) without
+  // `options.confirm_at_most_once`.
+  Task<Status> Retry(std::string id, RetryOptions options = {});
   // Wakes the workflows waiting in Context::TxnStepWhen on `key` (they try their step again).
   void Notify(const std::string& key);
   // Waits until workflow `id` is terminal and returns its summary.

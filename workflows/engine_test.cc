@@ -642,6 +642,48 @@ TEST_F(EngineTest, AtMostOnceStepInterruptedByACrashIsNotRunAgain) {
   EXPECT_EQ(s.error().code(), "interrupted");
 }
 
+// An operator's retry is held to at-most-once too: it runs an interrupted destructive step again
+// only when told that it may run twice.
+TEST_F(EngineTest, RetryOverAnInterruptedAtMostOnceStepNeedsConfirmation) {
+  int prepared = 0, calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("destroy", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(
+                                  (co_await ctx.Step("stop", Counting(&prepared, ""))).status());
+                              co_return co_await ctx.Step(
+                                  "rebuild_container",
+                                  [&](const StepInfo&) -> Task<Result<std::string>> {
+                                    if (++calls == 1) {  // the first run never returns
+                                      asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+                                      co_await t.async_wait(asio::use_awaitable);
+                                    }
+                                    co_return "rebuilt";
+                                  },
+                                  RetryPolicy::AtMostOnce());
+                            })
+                  .ok());
+  std::string id = StartOk("destroy");
+  ASSERT_TRUE(RunUntil([&] { return calls == 1; }));
+  Restart();  // a crash in the middle of the step
+  ASSERT_EQ(AwaitEnd(id).error().code(), "interrupted");
+
+  auto before = Events(id);
+  Status refused = Await(engine_->Retry(id));
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("step 2 'rebuild_container'"), std::string::npos)
+      << refused.message();
+  ExpectSameEvents(Events(id), before);
+  EXPECT_EQ(engine_->Summary(id)->status(), proto::FAILED);
+
+  ASSERT_TRUE(Await(engine_->Retry(id, {.confirm_at_most_once = true})).ok());
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED);
+  EXPECT_EQ(s.result(), "rebuilt");
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(prepared, 1);
+}
+
 TEST_F(EngineTest, FailedWorkflowRetriesFromItsFailedStep) {
   int first = 0, second = 0;
   bool broken = true;
