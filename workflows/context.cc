@@ -337,28 +337,33 @@ Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
     }
   }
 
+  bool wait_recorded = false;  // this run recorded the step's StepWaiting
   for (;;) {
+    StepInfo info = Info(n, h.attempts + 1);
+    info.prepared = prepared;
+    if (wait_recorded) {
+      auto met = co_await QuietTry(fn, info, wait);
+      if (!met.ok()) {
+        fatal_ = met.status();
+        co_return fatal_;
+      }
+      if (!*met) {
+        if (Status w = co_await AwaitNextTry(n, name, wait); !w.ok()) co_return w;
+        continue;
+      }
+    }
     // The step's event is written inside the transaction, which knows the outcome; its seq is
     // taken now so that nothing else can take it meanwhile.
-    uint32_t attempt = h.attempts + 1;
     uint64_t seq = ReserveSeq();
     journal::Batch batch = engine_.TakeBatch(*in_);
     auto outcome = std::make_shared<std::optional<Result<std::string>>>();
-    StepInfo info = Info(n, attempt);
-    info.prepared = prepared;
     int64_t started_ms = NowMs();
     std::string detail = wait.kind.empty() ? wait.detail : wait.kind + " " + wait.detail;
     journal::TxnFn txn = [fn, info, outcome, seq, name, started_ms, detail,
                           retake = wait.retake_on_retry](journal::Txn& t) -> Status {
       return RunTxnTry(t, fn, info, name, seq, started_ms, detail, retake, outcome.get());
     };
-    // Listening before the try: a Notify that comes while it is in flight is not lost.
-    if (!wait.key.empty()) {
-      in_->notify_key = wait.key;
-      auto [begin, end] = engine_.notify_waiters_.equal_range(wait.key);
-      bool listed = std::any_of(begin, end, [&](const auto& w) { return w.second.lock() == in_; });
-      if (!listed) engine_.notify_waiters_.emplace(wait.key, in_);
-    }
+    Listen(wait.key);
     Status s = co_await engine_.Append(std::move(batch), std::move(txn));
     if (!s.ok()) {
       in_->notify_key.clear();
@@ -367,7 +372,7 @@ Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
     }
     if (outcome->has_value()) {
       in_->notify_key.clear();
-      h.attempts = attempt;
+      h.attempts = info.attempt;
       Result<std::string> r = std::move(**outcome);
       if (r.ok()) {
         h.result = *r;
@@ -380,17 +385,63 @@ Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
       }
       co_return r;
     }
-    // Not yet: wait for a Notify (it clears notify_key, maybe already) or the poll interval.
-    auto wake = co_await engine_.WaitUntil(*in_, NowMs() + wait.poll.count(), wait.kind,
-                                           wait.detail,
-                                           [this] { return in_->notify_key.empty(); });
-    in_->notify_key.clear();
-    if (wake == Engine::Wake::kStopping) {
-      fatal_ = Unavailable("the engine is stopping");
-      co_return fatal_;
-    }
-    if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
+    wait_recorded = true;
+    if (Status w = co_await AwaitNextTry(n, name, wait); !w.ok()) co_return w;
   }
+}
+
+void Context::Listen(const std::string& key) {
+  if (key.empty()) return;
+  in_->notify_key = key;
+  auto [begin, end] = engine_.notify_waiters_.equal_range(key);
+  bool listed = std::any_of(begin, end, [&](const auto& w) { return w.second.lock() == in_; });
+  if (!listed) engine_.notify_waiters_.emplace(key, in_);
+}
+
+Task<Result<bool>> Context::QuietTry(const TxnTryFn& fn, const StepInfo& info,
+                                     const WaitSpec& wait) {
+  // The try is part of the wait: the status stays waiting through it, as stuck-workflow detection
+  // (which skips waits) must not see a running workflow whose last event is the wait's start.
+  engine_.SetStatus(*in_, proto::WAITING, wait.kind, wait.detail);
+  auto met = std::make_shared<bool>(false);
+  journal::TxnFn txn = [fn, info, met](journal::Txn& t) -> Status {
+    t.SetSavePoint();
+    Result<std::optional<std::string>> r = Internal("no result");
+    try {
+      r = fn(t, info);
+    } catch (const std::exception& e) {
+      r = Internal(std::string("transactional step threw: ") + e.what());
+    }
+    *met = !r.ok() || r->has_value();
+    if (*met) {
+      t.RollbackToSavePoint();
+    } else {
+      t.PopSavePoint();
+    }
+    return Status::Ok();
+  };
+  Listen(wait.key);
+  Status s = co_await engine_.Append(engine_.TakeBatch(*in_), std::move(txn));
+  if (!s.ok()) {
+    in_->notify_key.clear();
+    co_return s;
+  }
+  if (*met) engine_.SetStatus(*in_, proto::RUNNING);
+  co_return *met;
+}
+
+Task<Status> Context::AwaitNextTry(uint32_t n, const std::string& name, const WaitSpec& wait) {
+  // Woken by a Notify (it clears notify_key, maybe already) or after the poll interval.
+  auto wake = co_await engine_.WaitUntil(*in_, NowMs() + wait.poll.count(), wait.kind,
+                                         wait.detail,
+                                         [this] { return in_->notify_key.empty(); });
+  in_->notify_key.clear();
+  if (wake == Engine::Wake::kStopping) {
+    fatal_ = Unavailable("the engine is stopping");
+    co_return fatal_;
+  }
+  if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
+  co_return Status::Ok();
 }
 
 Status Context::FinalTxnStep(std::string name, TxnStepFn fn) {
