@@ -224,6 +224,16 @@ Task<Result<std::string>> Context::Step(std::string name, StepFn fn, RetryPolicy
 
 namespace {
 
+// One try of a transactional step's body; what it throws is its error.
+Result<std::optional<std::string>> CallTry(const TxnTryFn& fn, journal::Txn& t,
+                                           const StepInfo& info) {
+  try {
+    return fn(t, info);
+  } catch (const std::exception& e) {
+    return Internal(std::string("transactional step threw: ") + e.what());
+  }
+}
+
 TxnTryFn AlwaysReady(TxnStepFn fn) {
   return [fn = std::move(fn)](journal::Txn& t,
                               const StepInfo& info) -> Result<std::optional<std::string>> {
@@ -248,12 +258,7 @@ Status Context::RunTxnTry(journal::Txn& t, const TxnTryFn& fn, const StepInfo& i
                           const std::string& waiting_detail, bool retake_on_retry,
                           std::optional<Result<std::string>>* outcome) {
   t.SetSavePoint();
-  Result<std::optional<std::string>> r = Internal("no result");
-  try {
-    r = fn(t, info);
-  } catch (const std::exception& e) {
-    r = Internal(std::string("transactional step threw: ") + e.what());
-  }
+  Result<std::optional<std::string>> r = CallTry(fn, t, info);
   proto::Event e;
   if (!r.ok()) {
     t.RollbackToSavePoint();
@@ -406,12 +411,7 @@ Task<Result<bool>> Context::QuietTry(const TxnTryFn& fn, const StepInfo& info,
   auto met = std::make_shared<bool>(false);
   journal::TxnFn txn = [fn, info, met](journal::Txn& t) -> Status {
     t.SetSavePoint();
-    Result<std::optional<std::string>> r = Internal("no result");
-    try {
-      r = fn(t, info);
-    } catch (const std::exception& e) {
-      r = Internal(std::string("transactional step threw: ") + e.what());
-    }
+    Result<std::optional<std::string>> r = CallTry(fn, t, info);
     *met = !r.ok() || r->has_value();
     if (*met) {
       t.RollbackToSavePoint();
