@@ -10,6 +10,7 @@
 #include <chrono>
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include "journal/format.h"
 #include "workflows/engine_fixture.h"
@@ -715,6 +716,39 @@ TEST_F(EngineTest, FailedWorkflowRetriesFromItsFailedStep) {
   EXPECT_EQ(first, 1);
   EXPECT_EQ(second, 3);
   EXPECT_EQ(Await(engine_->Retry(id)).code(), Code::kFailedPrecondition);  // completed now
+}
+
+// Readers see a failure before it is written; a retry that follows at once waits for the write.
+TEST_F(EngineTest, ARetryRightAfterAFailureWaitsForItToBeWritten) {
+  std::atomic<bool> slow{false};
+  journal_options_.fault_before_write = [&](size_t) {
+    if (slow) std::this_thread::sleep_for(200ms);
+    return Status::Ok();
+  };
+  Restart();
+  int calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("flaky", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.Step(
+                                  "act",
+                                  [&](const StepInfo&) -> Task<Result<std::string>> {
+                                    if (++calls == 1) co_return InvalidArgument("not yet");
+                                    co_return "acted";
+                                  });
+                            })
+                  .ok());
+  std::string id = StartOk("flaky");
+  slow = true;
+  ASSERT_TRUE(RunUntil([&] {
+    auto s = engine_->Summary(id);
+    return s.ok() && s->status() == proto::FAILED;
+  }));
+  ASSERT_EQ(engine_->live_count(), 1u);  // its end is still being written
+  slow = false;
+  Status retry = Await(engine_->Retry(id));
+  ASSERT_TRUE(retry.ok()) << retry.ToString();
+  EXPECT_EQ(AwaitEnd(id).result(), "acted");
 }
 
 TEST_F(EngineTest, CompensatedWorkflowCannotBeRetried) {
