@@ -88,7 +88,8 @@ class Engine {
   // unknown id; kFailedPrecondition when the workflow has ended.
   Task<Status> Signal(std::string id, std::string name, std::string payload);
   // Records a cancel request, delivered at the workflow's next await point (a queued workflow is
-  // cancelled at once). Repeating it is harmless. kNotFound / kFailedPrecondition as for Signal.
+  // cancelled at once; in memory, once that is written: a failed write leaves it queued).
+  // Repeating it is harmless. kNotFound / kFailedPrecondition as for Signal.
   Task<Status> Cancel(std::string id, std::string reason);
   // Resumes a failed workflow from its failed step; in memory it is queued again once the retry is
   // durable (a failed write changes nothing). kFailedPrecondition when it is not failed, is being
