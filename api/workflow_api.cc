@@ -211,7 +211,16 @@ Task<Response> WorkflowApi::Signal(const Request& req, const PathParams& params)
 
 Task<Response> WorkflowApi::Retry(const Request& req, const PathParams& params) {
   if (auto refused = Refuse(tokens_, req, false, true)) co_return *refused;
-  Status s = co_await engine_.Retry(params.at("id"));
+  workflows::RetryOptions options;
+  if (!req.body.empty()) {
+    if (auto refused = RefuseMediaType(req)) co_return *refused;
+    auto body = JsonBody::Parse(req.body, {"confirmAtMostOnce"});
+    if (!body.ok()) co_return ErrorResponse(body.status());
+    auto confirm = body->Bool("confirmAtMostOnce", false);
+    if (!confirm.ok()) co_return ErrorResponse(confirm.status());
+    options.confirm_at_most_once = confirm->value_or(false);
+  }
+  Status s = co_await engine_.Retry(params.at("id"), options);
   if (!s.ok()) co_return ErrorResponse(s);
   co_return JsonOk(200, json::object{{"workflowId", params.at("id")}, {"status", "queued"}});
 }

@@ -259,5 +259,36 @@ TEST_F(ZlhdAdminTest, ZlhJournalActsThroughTheDaemon) {
   EXPECT_EQ(JournalTool("--data " + tmp_.Sub("copy") + " verify"), 0);
 }
 
+// A restore cut short by a crash is not run again by an operator's retry unless they force it
+// (through the route and through zlh-journal).
+TEST_F(ZlhdAdminTest, RetryOverAnInterruptedRestoreNeedsForce) {
+  std::string server = Provisioned("c-1", "alpha");
+  ASSERT_EQ(z_.AwaitWorkflow(Operate(server, "backup", "b1")), "completed");
+  ASSERT_EQ(z_.SimPost("/sim/faults", R"({"call": "backup.restore", "mode": "latency", "count": 1, "latencyMs": 60000})"), 200);
+  std::string restore = Operate(server, "restore", "r1");
+  // The restore's call has reached the fleet (which holds its answer back): the step has acted.
+  auto restoring = [&] {
+    json::object state = z_.SimState();
+    for (const auto& m : state["mutations"].as_array()) {
+      if (m.at("call") == "backup.restore") return true;
+    }
+    return false;
+  };
+  auto until = std::chrono::steady_clock::now() + 30s;
+  while (!restoring() && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(20ms);
+  ASSERT_TRUE(restoring());
+  z_.Kill();
+  ASSERT_TRUE(z_.Start());
+  ASSERT_EQ(z_.AwaitWorkflow(restore), "failed");
+
+  Fetched refused = Admin("POST", "/api/workflows/" + restore + "/retry");
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("'restore_backup'"), std::string::npos) << refused.body;
+  std::string daemon = "--server http://" + z_.addr() + " --token-file " + z_.data() + "/tokens";
+  EXPECT_EQ(JournalTool(daemon + " retry " + restore), 1);
+  EXPECT_EQ(JournalTool(daemon + " retry " + restore + " --force"), 0);
+  EXPECT_EQ(z_.AwaitWorkflow(restore), "completed") << Admin("GET", "/api/workflows/" + restore).body;
+}
+
 }  // namespace
 }  // namespace zlh

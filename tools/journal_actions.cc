@@ -120,8 +120,9 @@ int RunAction(const ActionArgs& args) {
   }
   const auto& p = args.positional;
   if (args.verb == "retry") {
-    Want(args, 1, 1, "retry ID");
-    return Report(args, Send(args, "POST", "/api/workflows/" + p[0] + "/retry", ""),
+    Want(args, 1, 1, "retry ID [--force]");
+    std::string body = args.force ? json::serialize(json::object{{"confirmAtMostOnce", true}}) : "";
+    return Report(args, Send(args, "POST", "/api/workflows/" + p[0] + "/retry", body),
                   "workflow " + p[0] + " retried");
   }
   if (args.verb == "cancel") {

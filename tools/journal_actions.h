@@ -17,6 +17,7 @@ struct ActionArgs {
   std::vector<std::string> positional;
   std::string reason;  // cancel --reason
   bool json = false;
+  bool force = false;  // retry --force: confirms running an interrupted at-most-once step again
 };
 
 // True for the verbs that only the daemon performs.

@@ -59,7 +59,10 @@ constexpr char kUsage[] =
     "                                              else directly (no zlhd may hold the journal)\n"
     "\n"
     "operator actions, through the daemon (--server URL --token-file F, before the verb):\n"
-    "  retry ID                                    resume a failed workflow from its failed step\n"
+    "  retry ID [--force]                          resume a failed workflow from its failed step;\n"
+    "                                              --force: even when that runs again an\n"
+    "                                              at-most-once step that was interrupted (it may\n"
+    "                                              have acted)\n"
     "  cancel ID [--reason TEXT]                   cancel (the workflow compensates)\n"
     "  signal ID NAME [JSON]                       deliver a signal with an optional payload\n"
     "  approve ID                                  approve a destructive repair\n"
@@ -88,6 +91,7 @@ struct Args {
   std::string token_file;
   bool json = false;
   bool follow = false;
+  bool force = false;  // retry --force
   std::string verb;
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
@@ -126,6 +130,8 @@ Args Parse(int argc, char** argv) {
       args.json = true;
     } else if (a == "--follow" || a == "-f") {
       args.follow = true;
+    } else if (a == "--force" && args.verb == "retry") {
+      args.force = true;
     } else if (a == "--status" || a == "--type" || a == "--limit" || a == "--reason") {
       if (i + 1 >= argc) UsageError(a + " needs a value");
       args.flags[a.substr(2)] = argv[++i];
@@ -555,7 +561,8 @@ int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
       {"list", List}, {"show", Show}, {"history", History}, {"export", Export}};
   if (tools::IsDaemonAction(args.verb) || (args.verb == "backup" && !args.server.empty())) {
     tools::ActionArgs action{args.server, args.token_file, args.verb, args.positional,
-                             args.flags.count("reason") ? args.flags.at("reason") : "", args.json};
+                             args.flags.count("reason") ? args.flags.at("reason") : "", args.json,
+                             args.force};
     return tools::RunAction(action);
   }
   if (args.verb == "backup") return Backup(args);

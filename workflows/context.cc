@@ -44,6 +44,13 @@ proto::Event Failed(uint32_t step, std::string_view name, uint32_t attempt, cons
   return e;
 }
 
+// Whether a step the code asks for now is the one the history recorded at its number. A sleep is
+// named by its duration ("sleep 2s"), so that one replayed with another duration diverges; a bare
+// "sleep" was recorded before sleeps were named so, and matches any.
+bool SameStep(std::string_view recorded, std::string_view asked) {
+  return recorded == asked || (recorded == "sleep" && asked.starts_with("sleep "));
+}
+
 }  // namespace
 
 // A call's step number and its history (created empty when the step is new).
@@ -91,7 +98,7 @@ Result<Context::Call> Context::Begin(std::string_view name) {
   uint32_t step = ++counter_;
   auto& steps = in_->history.steps;
   auto it = steps.find(step);
-  if (it != steps.end() && !it->second.name.empty() && it->second.name != name) {
+  if (it != steps.end() && !it->second.name.empty() && !SameStep(it->second.name, name)) {
     fatal_ = Status(Code::kNonDeterminism,
                     "step " + std::to_string(step) + ": the history holds '" + it->second.name +
                         "', the code asked for '" + std::string(name) + "'");
@@ -109,6 +116,15 @@ Result<Context::Call> Context::Begin(std::string_view name) {
     return fatal_;
   }
   return Call{step, &h, recorded};
+}
+
+void Context::Returned() {
+  if (!fatal_.ok()) return;
+  auto next = in_->history.steps.upper_bound(counter_);
+  if (next == in_->history.steps.end()) return;
+  fatal_ = Status(Code::kNonDeterminism, "step " + std::to_string(next->first) +
+                                             ": the history holds '" + next->second.name +
+                                             "', the code returned without asking for it");
 }
 
 void Context::NoteOutcome(uint32_t step, bool failed_for_good) {
@@ -222,6 +238,16 @@ Task<Result<std::string>> Context::Step(std::string name, StepFn fn, RetryPolicy
 
 namespace {
 
+// One try of a transactional step's body; what it throws is its error.
+Result<std::optional<std::string>> CallTry(const TxnTryFn& fn, journal::Txn& t,
+                                           const StepInfo& info) {
+  try {
+    return fn(t, info);
+  } catch (const std::exception& e) {
+    return Internal(std::string("transactional step threw: ") + e.what());
+  }
+}
+
 TxnTryFn AlwaysReady(TxnStepFn fn) {
   return [fn = std::move(fn)](journal::Txn& t,
                               const StepInfo& info) -> Result<std::optional<std::string>> {
@@ -246,12 +272,7 @@ Status Context::RunTxnTry(journal::Txn& t, const TxnTryFn& fn, const StepInfo& i
                           const std::string& waiting_detail, bool retake_on_retry,
                           std::optional<Result<std::string>>* outcome) {
   t.SetSavePoint();
-  Result<std::optional<std::string>> r = Internal("no result");
-  try {
-    r = fn(t, info);
-  } catch (const std::exception& e) {
-    r = Internal(std::string("transactional step threw: ") + e.what());
-  }
+  Result<std::optional<std::string>> r = CallTry(fn, t, info);
   proto::Event e;
   if (!r.ok()) {
     t.RollbackToSavePoint();
@@ -336,28 +357,33 @@ Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
     }
   }
 
+  bool wait_recorded = false;  // this run recorded the step's StepWaiting
   for (;;) {
+    StepInfo info = Info(n, h.attempts + 1);
+    info.prepared = prepared;
+    if (wait_recorded) {
+      auto met = co_await QuietTry(fn, info, wait);
+      if (!met.ok()) {
+        fatal_ = met.status();
+        co_return fatal_;
+      }
+      if (!*met) {
+        if (Status w = co_await AwaitNextTry(n, name, wait); !w.ok()) co_return w;
+        continue;
+      }
+    }
     // The step's event is written inside the transaction, which knows the outcome; its seq is
     // taken now so that nothing else can take it meanwhile.
-    uint32_t attempt = h.attempts + 1;
     uint64_t seq = ReserveSeq();
     journal::Batch batch = engine_.TakeBatch(*in_);
     auto outcome = std::make_shared<std::optional<Result<std::string>>>();
-    StepInfo info = Info(n, attempt);
-    info.prepared = prepared;
     int64_t started_ms = NowMs();
     std::string detail = wait.kind.empty() ? wait.detail : wait.kind + " " + wait.detail;
     journal::TxnFn txn = [fn, info, outcome, seq, name, started_ms, detail,
                           retake = wait.retake_on_retry](journal::Txn& t) -> Status {
       return RunTxnTry(t, fn, info, name, seq, started_ms, detail, retake, outcome.get());
     };
-    // Listening before the try: a Notify that comes while it is in flight is not lost.
-    if (!wait.key.empty()) {
-      in_->notify_key = wait.key;
-      auto [begin, end] = engine_.notify_waiters_.equal_range(wait.key);
-      bool listed = std::any_of(begin, end, [&](const auto& w) { return w.second.lock() == in_; });
-      if (!listed) engine_.notify_waiters_.emplace(wait.key, in_);
-    }
+    Listen(wait.key);
     Status s = co_await engine_.Append(std::move(batch), std::move(txn));
     if (!s.ok()) {
       in_->notify_key.clear();
@@ -366,7 +392,7 @@ Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
     }
     if (outcome->has_value()) {
       in_->notify_key.clear();
-      h.attempts = attempt;
+      h.attempts = info.attempt;
       Result<std::string> r = std::move(**outcome);
       if (r.ok()) {
         h.result = *r;
@@ -379,17 +405,58 @@ Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
       }
       co_return r;
     }
-    // Not yet: wait for a Notify (it clears notify_key, maybe already) or the poll interval.
-    auto wake = co_await engine_.WaitUntil(*in_, NowMs() + wait.poll.count(), wait.kind,
-                                           wait.detail,
-                                           [this] { return in_->notify_key.empty(); });
-    in_->notify_key.clear();
-    if (wake == Engine::Wake::kStopping) {
-      fatal_ = Unavailable("the engine is stopping");
-      co_return fatal_;
-    }
-    if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
+    wait_recorded = true;
+    if (Status w = co_await AwaitNextTry(n, name, wait); !w.ok()) co_return w;
   }
+}
+
+void Context::Listen(const std::string& key) {
+  if (key.empty()) return;
+  in_->notify_key = key;
+  auto [begin, end] = engine_.notify_waiters_.equal_range(key);
+  bool listed = std::any_of(begin, end, [&](const auto& w) { return w.second.lock() == in_; });
+  if (!listed) engine_.notify_waiters_.emplace(key, in_);
+}
+
+Task<Result<bool>> Context::QuietTry(const TxnTryFn& fn, const StepInfo& info,
+                                     const WaitSpec& wait) {
+  // The try is part of the wait: the status stays waiting through it, as stuck-workflow detection
+  // (which skips waits) must not see a running workflow whose last event is the wait's start.
+  engine_.SetStatus(*in_, proto::WAITING, wait.kind, wait.detail);
+  auto met = std::make_shared<bool>(false);
+  journal::TxnFn txn = [fn, info, met](journal::Txn& t) -> Status {
+    t.SetSavePoint();
+    Result<std::optional<std::string>> r = CallTry(fn, t, info);
+    *met = !r.ok() || r->has_value();
+    if (*met) {
+      t.RollbackToSavePoint();
+    } else {
+      t.PopSavePoint();
+    }
+    return Status::Ok();
+  };
+  Listen(wait.key);
+  Status s = co_await engine_.Append(engine_.TakeBatch(*in_), std::move(txn));
+  if (!s.ok()) {
+    in_->notify_key.clear();
+    co_return s;
+  }
+  if (*met) engine_.SetStatus(*in_, proto::RUNNING);
+  co_return *met;
+}
+
+Task<Status> Context::AwaitNextTry(uint32_t n, const std::string& name, const WaitSpec& wait) {
+  // Woken by a Notify (it clears notify_key, maybe already) or after the poll interval.
+  auto wake = co_await engine_.WaitUntil(*in_, NowMs() + wait.poll.count(), wait.kind,
+                                         wait.detail,
+                                         [this] { return in_->notify_key.empty(); });
+  in_->notify_key.clear();
+  if (wake == Engine::Wake::kStopping) {
+    fatal_ = Unavailable("the engine is stopping");
+    co_return fatal_;
+  }
+  if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
+  co_return Status::Ok();
 }
 
 Status Context::FinalTxnStep(std::string name, TxnStepFn fn) {
@@ -419,8 +486,8 @@ void Context::OnEnd(journal::TxnFn txn, std::function<void()> after) {
 }
 
 Task<Status> Context::Sleep(Millis duration) {
-  constexpr std::string_view kName = "sleep";
-  auto call = Begin(kName);
+  const std::string name = "sleep " + FormatDuration(duration);
+  auto call = Begin(name);
   if (!call.ok()) co_return call.status();
   uint32_t n = call->step;
   StepHistory& h = *call->history;
@@ -428,24 +495,24 @@ Task<Status> Context::Sleep(Millis duration) {
     NoteOutcome(n, h.final_error.has_value());
     co_return h.final_error ? *h.final_error : Status::Ok();
   }
-  if (Status c = DeliverCancel(n, kName); !c.ok()) co_return c;
+  if (Status c = DeliverCancel(n, name); !c.ok()) co_return c;
   if (!h.timer_fire_at_ms) {
     h.timer_fire_at_ms = NowMs() + duration.count();
     proto::Event e;
     e.mutable_timer_scheduled()->set_step(n);
     e.mutable_timer_scheduled()->set_fire_at_ms(*h.timer_fire_at_ms);
-    e.mutable_timer_scheduled()->set_name(std::string(kName));
+    e.mutable_timer_scheduled()->set_name(name);
     engine_.AddEvent(*in_, std::move(e));
     in_->pending.Put(journal::Cf::kIndex, journal::TimerIndexKey(*h.timer_fire_at_ms, in_->id, n),
                      "");
   }
-  auto wake = co_await engine_.WaitUntil(*in_, *h.timer_fire_at_ms, "timer", "sleep", nullptr);
+  auto wake = co_await engine_.WaitUntil(*in_, *h.timer_fire_at_ms, "timer", name, nullptr);
   if (wake == Engine::Wake::kStopping) {
     fatal_ = Unavailable("the engine is stopping");
     co_return fatal_;
   }
   ClearTimer(n, h);
-  if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, kName);
+  if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
   proto::Event fired;
   fired.mutable_timer_fired()->set_step(n);
   engine_.AddEvent(*in_, std::move(fired));

@@ -94,10 +94,12 @@ class Context {
   // the step's recorded failure.
   Task<Result<std::string>> TxnStep(std::string name, StepFn prepare, TxnStepFn fn,
                                     RetryPolicy policy);
-  // A transactional step tried until its condition holds: each try that returns nullopt records a
-  // StepWaiting event and waits (status waiting, `wait.kind`) for Engine::Notify(wait.key) or
-  // `wait.poll`; the try that returns a value or an error is the step's outcome. kCancelled when
-  // cancelled while waiting.
+  // A transactional step tried until its condition holds: the first try that returns nullopt
+  // records a StepWaiting event, and the workflow waits (status waiting, `wait.kind`, also while it
+  // tries again) for Engine::Notify(wait.key) or `wait.poll`; tries that find the condition unmet
+  // again record nothing (their side-table changes commit). The try that returns a value or an
+  // error is the step's outcome, recorded once. kCancelled when cancelled while waiting. A restart
+  // during the wait resumes it (recording its StepWaiting again).
   Task<Result<std::string>> TxnStepWhen(std::string name, TxnTryFn fn, WaitSpec wait);
   // A transactional step that commits in the same write as the workflow's end (release_vmid with
   // the failure): the workflow must return right after this call. Its outcome is not known here;
@@ -109,7 +111,8 @@ class Context {
   void OnEnd(journal::TxnFn txn, std::function<void()> after = nullptr);
 
   // Sleeps durably: after a restart the workflow wakes at the original time. kCancelled when
-  // cancelled while asleep.
+  // cancelled while asleep. The step is named "sleep <duration>": replayed with another duration,
+  // it is a non-determinism error.
   Task<Status> Sleep(Millis duration);
   // Waits for the signal `name` (delivered through Engine::Signal, possibly before this call) and
   // returns its payload; kDeadlineExceeded after `timeout`.
@@ -132,6 +135,9 @@ class Context {
   bool reached_end_of_history() const { return end_of_history_; }
   // How many step numbers the code has asked for so far.
   uint32_t steps_asked() const { return counter_; }
+  // Called once the workflow's code has returned. When the history holds a step the code did not
+  // ask for, the code changed: sets fatal() to kNonDeterminism naming that step.
+  void Returned();
 
  private:
   struct Call;
@@ -153,6 +159,14 @@ class Context {
                           std::optional<Result<std::string>>* outcome);
   Task<Result<std::string>> RunTxnStep(std::string name, StepFn prepare, RetryPolicy policy,
                                        TxnTryFn fn, WaitSpec wait);
+  // Makes Engine::Notify(key) wake this workflow from now on (a Notify during a try is not lost).
+  void Listen(const std::string& key);
+  // A try of a TxnStepWhen whose wait is recorded already, that records nothing: a condition still
+  // unmet commits the try's side-table changes and answers false; a met one (or an error) is undone
+  // and answers true, for a recorded try to take it. An error when the journal fails.
+  Task<Result<bool>> QuietTry(const TxnTryFn& fn, const StepInfo& info, const WaitSpec& wait);
+  // Waits between tries of a TxnStepWhen: OK to try again; the cancellation or stop otherwise.
+  Task<Status> AwaitNextTry(uint32_t step, const std::string& name, const WaitSpec& wait);
   // Runs `prepare` with retries (not recorded). Sets fatal_ when the engine stops.
   Task<Result<std::string>> Prepare(uint32_t step, const std::string& name, const StepFn& prepare,
                                     const RetryPolicy& policy);

@@ -5,11 +5,13 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <mutex>
+#include <optional>
 
 #include "base/ids.h"
 #include "journal/format.h"
@@ -33,6 +35,26 @@ void RunAlone(journal::Txn& t, const std::function<Status(journal::Txn&)>& fn, s
   } else {
     t.RollbackToSavePoint();
     spdlog::error("workflow {}: {} failed (undone): {}", id, what, s.ToString());
+  }
+}
+
+// The at-most-once step that a retry would run again after it was interrupted (it may have acted),
+// as "step 3 'restore_backup'"; nullopt when there is none.
+std::optional<std::string> InterruptedStep(const History& history) {
+  for (const auto& [n, step] : history.steps) {
+    if (step.final_error && step.final_error->code() == Code::kInterrupted) {
+      return "step " + std::to_string(n) + " '" + step.name + "'";
+    }
+  }
+  return std::nullopt;
+}
+
+// Runs one attempt of a step; what it throws (a cancellation too) is its error.
+Task<Result<std::string>> Guarded(const StepFn& fn, StepInfo info) {
+  try {
+    co_return co_await fn(info);
+  } catch (const std::exception& e) {
+    co_return Internal(std::string("step threw: ") + e.what());
   }
 }
 
@@ -206,42 +228,14 @@ Task<Engine::Wake> Engine::WaitUntil(Instance& in, int64_t fire_at_ms, std::stri
 }
 
 Task<Result<std::string>> Engine::RunAttempt(const StepFn& fn, StepInfo info, Millis timeout) {
-  if (timeout.count() <= 0) {
-    try {
-      co_return co_await fn(info);
-    } catch (const std::exception& e) {
-      co_return Internal(std::string("step threw: ") + e.what());
-    }
-  }
-  // Race the attempt against its timeout; a timed-out attempt is abandoned (its late result is
-  // dropped: activities are idempotent under the step's key, so the retry is safe).
-  struct Race {
-    explicit Race(asio::io_context& io) : timer(io) {}
-    std::optional<Result<std::string>> result;
-    asio::steady_timer timer;
-    bool abandoned = false;
-  };
-  auto race = std::make_shared<Race>(io_);
-  race->timer.expires_after(timeout);
-  asio::co_spawn(
-      io_,
-      [fn, info, race]() -> Task<void> {
-        Result<std::string> r = Internal("no result");
-        try {
-          r = co_await fn(info);
-        } catch (const std::exception& e) {
-          r = Internal(std::string("step threw: ") + e.what());
-        }
-        if (!race->abandoned) {
-          race->result = std::move(r);
-          race->timer.cancel();
-        }
-      },
-      asio::detached);
-  // The attempt may have finished already (co_spawn can run it inline), before the wait began.
-  if (!race->result) co_await race->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  if (race->result) co_return std::move(*race->result);
-  race->abandoned = true;
+  if (timeout.count() <= 0) co_return co_await Guarded(fn, std::move(info));
+  // Race the attempt against its timeout. `||` cancels the loser and waits until it has ended: a
+  // timed-out attempt gets a terminal cancellation (its pending I/O is aborted, its next await
+  // throws) and is awaited, so that it never overlaps the next attempt, nor outlives the step.
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(io_, timeout);
+  auto first = co_await (Guarded(fn, std::move(info)) || timer.async_wait(asio::use_awaitable));
+  if (first.index() == 0) co_return std::move(std::get<0>(first));
   co_return Status(Code::kDeadlineExceeded,
                    "attempt timed out after " + FormatDuration(timeout));
 }
@@ -274,6 +268,7 @@ Task<void> Engine::Run(std::shared_ptr<Instance> in) {
   } catch (const std::exception& e) {
     result = Internal(std::string("workflow threw: ") + e.what());
   }
+  ctx.Returned();
   co_await Finish(in, ctx, std::move(result));
 }
 
@@ -470,40 +465,70 @@ Task<Status> Engine::Cancel(std::string id, std::string reason) {
   if (!live.ok()) co_return live.status();
   std::shared_ptr<Instance> in = *live;
   if (in->history.cancel_requested) co_return Status::Ok();
+  if (!in->running) co_return co_await CancelQueued(std::move(in), std::move(reason));
   proto::Event e;
   e.mutable_cancel_requested()->set_reason(reason);
   AddEvent(*in, std::move(e));
   in->history.cancel_requested = true;
   in->history.cancel_reason = reason;
-  if (!in->running) {
-    // Queued: it never ran, so there is nothing to compensate.
-    if (options_.admission) options_.admission->Withdrawn(in->summary.queue(), id);
-    proto::Event end;
-    end.mutable_workflow_cancelled()->set_reason(reason);
-    AddEvent(*in, std::move(end));
-    SetStatus(*in, proto::CANCELLED);
-    StatusToProto(Status(Code::kCancelled, reason), in->summary.mutable_error());
-    live_.erase(id);
-    journal::TxnFn undo;
-    if (in->def->cancelled_queued) {
-      // Its failure must not lose the cancellation: it is undone alone, and logged.
-      undo = [fn = in->def->cancelled_queued, input = in->history.started.input(),
-              id](journal::Txn& t) {
-        RunAlone(t, [&](journal::Txn& txn) { return fn(txn, input); }, id, "undoing its start");
-        return Status::Ok();
-      };
-    }
-    Status s = co_await Append(TakeBatch(*in), std::move(undo));
-    for (auto& notify : in->on_terminal) notify();
-    co_return s;
-  }
   Status s = co_await Flush(*in);
   WakeUp(*in);
   co_return s;
 }
 
-Task<Status> Engine::Retry(std::string id) {
+Task<Status> Engine::CancelQueued(std::shared_ptr<Instance> in, std::string reason) {
+  const std::string id = in->id;
+  // Meanwhile a second Cancel is a no-op, and it is out of its queue so that it cannot be launched.
+  in->history.cancel_requested = true;
+  if (options_.admission) options_.admission->Withdrawn(in->summary.queue(), id);
+  // The write is built on a copy of what it changes (events, summary, status index): the live
+  // state, which Summary serves, changes only once it is durable.
+  Instance ended;
+  ended.id = id;
+  ended.summary = in->summary;
+  ended.indexed_status = in->indexed_status;
+  ended.next_seq = in->next_seq;
+  proto::Event requested;
+  requested.mutable_cancel_requested()->set_reason(reason);
+  AddEvent(ended, std::move(requested));
+  proto::Event end;
+  end.mutable_workflow_cancelled()->set_reason(reason);
+  AddEvent(ended, std::move(end));
+  SetStatus(ended, proto::CANCELLED);
+  StatusToProto(Status(Code::kCancelled, reason), ended.summary.mutable_error());
+  in->next_seq = ended.next_seq;  // its seqs are taken: what is recorded meanwhile follows them
+  journal::TxnFn undo;
+  if (in->def->cancelled_queued) {
+    // Its failure must not lose the cancellation: it is undone alone, and logged.
+    undo = [fn = in->def->cancelled_queued, input = in->history.started.input(),
+            id](journal::Txn& t) {
+      RunAlone(t, [&](journal::Txn& txn) { return fn(txn, input); }, id, "undoing its start");
+      return Status::Ok();
+    };
+  }
+  Status s = co_await Append(TakeBatch(ended), std::move(undo));
+  if (!s.ok()) {
+    // Still queued, durably: back in its queue (at its end).
+    in->history.cancel_requested = false;
+    if (options_.admission) options_.admission->Queued(in->summary.queue(), id);
+    co_return s;
+  }
+  in->history.cancel_reason = std::move(reason);
+  in->history.last_seq = ended.history.last_seq;
+  in->summary = std::move(ended.summary);
+  in->indexed_status = ended.indexed_status;
+  live_.erase(id);
+  for (auto& notify : in->on_terminal) notify();
+  co_return Status::Ok();
+}
+
+Task<Status> Engine::Retry(std::string id, RetryOptions options) {
   if (stopping_) co_return Unavailable("the engine is stopping");
+  if (auto it = live_.find(id); it != live_.end() && it->second->summary.status() == proto::FAILED) {
+    // Its failure is being written (readers see it already): retry once it is durable.
+    co_await AwaitTerminal(id);
+  }
+  if (retrying_.contains(id)) co_return FailedPrecondition("workflow " + id + " is being retried");
   if (auto it = live_.find(id); it != live_.end()) {
     co_return FailedPrecondition("workflow " + id + " is " +
                                  StatusName(it->second->summary.status()) +
@@ -520,7 +545,14 @@ Task<Status> Engine::Retry(std::string id) {
     co_return FailedPrecondition("workflow " + id +
                                  " compensated (its effects were undone); start a new one");
   }
-  live_[id] = in;  // from here on a second Retry sees it live
+  if (auto step = InterruptedStep(in->history); step && !options.confirm_at_most_once) {
+    co_return FailedPrecondition("retrying workflow " + id + " would run " + *step +
+                                 " again: it is at-most-once and was interrupted, so it may "
+                                 "have acted already (confirm to run it twice)");
+  }
+  // `in` is not live until the retry is durable: meanwhile readers see the failure, and a second
+  // Retry is refused.
+  retrying_.insert(id);
   proto::Event e;
   e.mutable_workflow_retried();
   AddEvent(*in, e);
@@ -528,8 +560,12 @@ Task<Status> Engine::Retry(std::string id) {
   in->summary.clear_error();
   Enqueue(*in);
   Status s = co_await Flush(*in);
+  retrying_.erase(id);
   if (!s.ok()) co_return s;
   spdlog::info("workflow {} ({}) retried", id, in->summary.type());
+  // Durably queued: a stopped engine takes it up at its next Recover (maybe done already).
+  if (stopping_ || live_.contains(id)) co_return Status::Ok();
+  live_[id] = in;
   if (options_.admission) {
     options_.admission->Queued(in->summary.queue(), id);
   } else {

@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "base/histogram.h"
@@ -61,6 +62,12 @@ struct Started {
   bool created = false;  // false: the dedup key named an existing workflow
 };
 
+struct RetryOptions {
+  // The operator accepts that an at-most-once step that was interrupted (it may or may not have
+  // acted) runs again. Without it such a retry is refused.
+  bool confirm_at_most_once = false;
+};
+
 class Engine {
  public:
   // `journal` and `registry` must outlive the engine; destroy the engine before the journal.
@@ -84,11 +91,15 @@ class Engine {
   // unknown id; kFailedPrecondition when the workflow has ended.
   Task<Status> Signal(std::string id, std::string name, std::string payload);
   // Records a cancel request, delivered at the workflow's next await point (a queued workflow is
-  // cancelled at once). Repeating it is harmless. kNotFound / kFailedPrecondition as for Signal.
+  // cancelled at once; in memory, once that is written: a failed write leaves it queued).
+  // Repeating it is harmless. kNotFound / kFailedPrecondition as for Signal.
   Task<Status> Cancel(std::string id, std::string reason);
-  // Resumes a failed workflow from its failed step. kFailedPrecondition when it is not failed or
-  // compensated (its effects were undone: start a new one).
-  Task<Status> Retry(std::string id);
+  // Resumes a failed workflow from its failed step; in memory it is queued again once the retry is
+  // durable (a failed write changes nothing). kFailedPrecondition when it is not failed, is being
+  // retried, compensated (its effects were undone: start a new one), or would run again an
+  // at-most-once step that was interrupted (the message names it) without
+  // `options.confirm_at_most_once`.
+  Task<Status> Retry(std::string id, RetryOptions options = {});
   // Wakes the workflows waiting in Context::TxnStepWhen on `key` (they try their step again).
   void Notify(const std::string& key);
   // Waits until workflow `id` is terminal and returns its summary.
@@ -122,6 +133,9 @@ class Engine {
   void Enqueue(Instance& in);
   Task<void> Run(std::shared_ptr<Instance> in);
   Task<void> Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std::string> result);
+  // Ends queued workflow `in` as cancelled (it never ran: nothing to compensate) once that is
+  // durable; a failed write leaves it queued.
+  Task<Status> CancelQueued(std::shared_ptr<Instance> in, std::string reason);
 
   // Appends an event to the instance's pending batch (seq and time set here).
   void AddEvent(Instance& in, proto::Event event);
@@ -142,6 +156,8 @@ class Engine {
   Task<Wake> WaitUntil(Instance& in, int64_t fire_at_ms, std::string kind, std::string detail,
                        std::function<bool()> ready);
   void WakeUp(Instance& in);
+  // One attempt of a step. After `timeout` (when > 0) it is cancelled and awaited, then fails with
+  // kDeadlineExceeded: attempts never overlap.
   Task<Result<std::string>> RunAttempt(const StepFn& fn, StepInfo info, Millis timeout);
   Result<std::shared_ptr<Instance>> Load(const std::string& id);
   // The live instance; kNotFound for an unknown id, kFailedPrecondition for an ended workflow.
@@ -163,6 +179,7 @@ class Engine {
   std::shared_ptr<Completions> completions_;
   std::unordered_map<std::string, std::shared_ptr<Instance>> live_;
   std::unordered_multimap<std::string, std::weak_ptr<Instance>> notify_waiters_;
+  std::unordered_set<std::string> retrying_;  // retries being written (not live yet)
   EngineStats stats_;
   size_t active_ = 0;  // running coroutines
   bool stopping_ = false;

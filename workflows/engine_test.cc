@@ -10,6 +10,7 @@
 #include <chrono>
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include "journal/format.h"
 #include "workflows/engine_fixture.h"
@@ -35,6 +36,14 @@ StepFn Failing(int* calls, Status error) {
     ++*calls;
     co_return error;
   };
+}
+
+// The history is byte for byte what it was.
+void ExpectSameEvents(const std::vector<proto::Event>& after, const std::vector<proto::Event>& before) {
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].SerializeAsString(), before[i].SerializeAsString()) << "event " << i;
+  }
 }
 
 RetryPolicy Fast(uint32_t attempts) {
@@ -267,6 +276,53 @@ TEST_F(EngineTest, AttemptTimeoutDoesNotDelayAFastStep) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
 }
 
+// An activity that records when each attempt enters and leaves (by any way: a cancellation too).
+// The first attempt waits `first_wait`, shielded from cancellation when `shielded`.
+class EngineAttemptTest : public EngineFixture {
+ protected:
+  std::string RunTimingOut(std::chrono::milliseconds first_wait, bool shielded) {
+    RetryPolicy p = Fast(2);
+    p.attempt_timeout = Millis(50);
+    auto body = [this, first_wait, shielded](const StepInfo& info) -> Task<Result<std::string>> {
+      struct Visit {
+        EngineAttemptTest* t;
+        uint32_t attempt;
+        ~Visit() { t->trace_.push_back("exit " + std::to_string(attempt)); }
+      };
+      trace_.push_back("enter " + std::to_string(info.attempt));
+      Visit visit{this, info.attempt};
+      if (info.attempt == 1) {
+        if (shielded) {
+          co_await asio::this_coro::reset_cancellation_state(asio::disable_cancellation());
+        }
+        asio::steady_timer t(co_await asio::this_coro::executor, first_wait);
+        co_await t.async_wait(asio::use_awaitable);
+      }
+      co_return "attempt " + std::to_string(info.attempt);
+    };
+    EXPECT_TRUE(registry_
+                    .Register("timing_out", "default",
+                              [body, p](Context& ctx) -> Task<Result<std::string>> {
+                                co_return co_await ctx.Step("slow", body, p);
+                              })
+                    .ok());
+    return AwaitEnd(StartOk("timing_out")).result();
+  }
+  std::vector<std::string> trace_;
+};
+
+TEST_F(EngineAttemptTest, ATimedOutAttemptIsCancelledBeforeTheNextBegins) {
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(RunTimingOut(1h, false), "attempt 2");
+  EXPECT_EQ(trace_, (std::vector<std::string>{"enter 1", "exit 1", "enter 2", "exit 2"}));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);  // cancelled, not waited out
+}
+
+TEST_F(EngineAttemptTest, AnAttemptThatOutlivesItsTimeoutIsAwaitedBeforeTheNextBegins) {
+  EXPECT_EQ(RunTimingOut(300ms, true), "attempt 2");
+  EXPECT_EQ(trace_, (std::vector<std::string>{"enter 1", "exit 1", "enter 2", "exit 2"}));
+}
+
 TEST_F(EngineTest, NonDeterminismNamesBothStepsAndLeavesHistoryIntact) {
   bool v2 = false;
   ASSERT_TRUE(registry_
@@ -289,11 +345,95 @@ TEST_F(EngineTest, NonDeterminismNamesBothStepsAndLeavesHistoryIntact) {
   EXPECT_EQ(s.error().code(), "non_determinism");
   EXPECT_EQ(s.error().message(),
             "step 1: the history holds 'reserve_vmid', the code asked for 'charge_card'");
-  auto after = Events(id);
-  ASSERT_EQ(after.size(), before.size());
-  for (size_t i = 0; i < after.size(); ++i) {
-    EXPECT_EQ(after[i].SerializeAsString(), before[i].SerializeAsString());
+  ExpectSameEvents(Events(id), before);
+}
+
+// A workflow "changing": the step "reserve", then what `second` asks of the context, as v1 or v2.
+class EngineChangedCodeTest : public EngineFixture {
+ protected:
+  using Second = std::function<Task<Status>(Context&, bool v2)>;
+  // Runs v1 until the history durably holds `events` (in `durable_status`), then restarts with v2:
+  // returns the workflow's end, and checks that the history is what v1 left.
+  proto::WorkflowSummary ChangeMidway(Second second, size_t events, int durable_status) {
+    EXPECT_TRUE(registry_
+                    .Register("changing", "default",
+                              [this, second](Context& ctx) -> Task<Result<std::string>> {
+                                int n = 0;
+                                (void)co_await ctx.Step("reserve", Counting(&n, "1"));
+                                ZLH_CO_RETURN_IF_ERROR(co_await second(ctx, v2_));
+                                co_return "done";
+                              })
+                    .ok());
+    std::string id = StartOk("changing");
+    EXPECT_TRUE(RunUntilDurably(id, durable_status));
+    EXPECT_TRUE(RunUntil([&] { return Events(id).size() >= events; }));
+    auto before = Events(id);
+    v2_ = true;
+    Restart();
+    proto::WorkflowSummary s = AwaitEnd(id);
+    ExpectSameEvents(Events(id), before);
+    return s;
   }
+  bool v2_ = false;
+};
+
+TEST_F(EngineChangedCodeTest, CodeThatReturnsBeforeItsHistoryEndsIsNonDeterministic) {
+  proto::WorkflowSummary s = ChangeMidway(
+      [](Context& ctx, bool v2) -> Task<Status> {
+        if (v2) co_return Status::Ok();  // v2 no longer sleeps
+        co_return co_await ctx.Sleep(Millis(45'000));
+      },
+      3, proto::WAITING);
+  EXPECT_EQ(s.status(), proto::FAILED);
+  EXPECT_EQ(s.error().code(), "non_determinism");
+  EXPECT_EQ(s.error().message(),
+            "step 2: the history holds 'sleep 45s', the code returned without asking for it");
+}
+
+TEST_F(EngineChangedCodeTest, ASleepOfAnotherDurationIsNonDeterministic) {
+  proto::WorkflowSummary s = ChangeMidway(
+      [](Context& ctx, bool v2) -> Task<Status> {
+        co_return co_await ctx.Sleep(Millis(v2 ? 300'000 : 45'000));
+      },
+      3, proto::WAITING);
+  EXPECT_EQ(s.error().code(), "non_determinism");
+  EXPECT_EQ(s.error().message(), "step 2: the history holds 'sleep 45s', the code asked for 'sleep 5m'");
+}
+
+TEST_F(EngineChangedCodeTest, AWaitForAnotherSignalIsNonDeterministic) {
+  proto::WorkflowSummary s = ChangeMidway(
+      [](Context& ctx, bool v2) -> Task<Status> {
+        co_return (co_await ctx.WaitSignal(v2 ? "other" : "approve", Millis(60'000))).status();
+      },
+      3, proto::WAITING);
+  EXPECT_EQ(s.error().code(), "non_determinism");
+  EXPECT_EQ(s.error().message(),
+            "step 2: the history holds 'signal:approve', the code asked for 'signal:other'");
+}
+
+// Sleeps recorded before they were named by their duration replay under any duration.
+TEST_F(EngineTest, ASleepRecordedWithoutItsDurationStillReplays) {
+  ASSERT_TRUE(registry_
+                  .Register("nap", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(co_await ctx.Sleep(Millis(300)));
+                              co_return "rested";
+                            })
+                  .ok());
+  std::string id = StartOk("nap");
+  ASSERT_TRUE(RunUntilDurably(id, proto::WAITING));
+  Close(Millis(0));
+  Open();
+  proto::Event scheduled = Events(id)[1];
+  ASSERT_EQ(scheduled.timer_scheduled().name(), "sleep 300ms");
+  scheduled.mutable_timer_scheduled()->set_name("sleep");  // as an older build wrote it
+  journal::Batch legacy;
+  legacy.PutEvent(id, scheduled);
+  ASSERT_TRUE(journal_->AppendSync(std::move(legacy)).ok());
+  ASSERT_TRUE(Await(engine_->Recover()).ok());
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED) << s.error().message();
+  EXPECT_EQ(s.result(), "rested");
 }
 
 TEST_F(EngineTest, SignalSentBeforeTheWaitIsKept) {
@@ -503,6 +643,48 @@ TEST_F(EngineTest, AtMostOnceStepInterruptedByACrashIsNotRunAgain) {
   EXPECT_EQ(s.error().code(), "interrupted");
 }
 
+// An operator's retry is held to at-most-once too: it runs an interrupted destructive step again
+// only when told that it may run twice.
+TEST_F(EngineTest, RetryOverAnInterruptedAtMostOnceStepNeedsConfirmation) {
+  int prepared = 0, calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("destroy", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              ZLH_CO_RETURN_IF_ERROR(
+                                  (co_await ctx.Step("stop", Counting(&prepared, ""))).status());
+                              co_return co_await ctx.Step(
+                                  "rebuild_container",
+                                  [&](const StepInfo&) -> Task<Result<std::string>> {
+                                    if (++calls == 1) {  // the first run never returns
+                                      asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+                                      co_await t.async_wait(asio::use_awaitable);
+                                    }
+                                    co_return "rebuilt";
+                                  },
+                                  RetryPolicy::AtMostOnce());
+                            })
+                  .ok());
+  std::string id = StartOk("destroy");
+  ASSERT_TRUE(RunUntil([&] { return calls == 1; }));
+  Restart();  // a crash in the middle of the step
+  ASSERT_EQ(AwaitEnd(id).error().code(), "interrupted");
+
+  auto before = Events(id);
+  Status refused = Await(engine_->Retry(id));
+  EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("step 2 'rebuild_container'"), std::string::npos)
+      << refused.message();
+  ExpectSameEvents(Events(id), before);
+  EXPECT_EQ(engine_->Summary(id)->status(), proto::FAILED);
+
+  ASSERT_TRUE(Await(engine_->Retry(id, {.confirm_at_most_once = true})).ok());
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED);
+  EXPECT_EQ(s.result(), "rebuilt");
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(prepared, 1);
+}
+
 TEST_F(EngineTest, FailedWorkflowRetriesFromItsFailedStep) {
   int first = 0, second = 0;
   bool broken = true;
@@ -534,6 +716,39 @@ TEST_F(EngineTest, FailedWorkflowRetriesFromItsFailedStep) {
   EXPECT_EQ(first, 1);
   EXPECT_EQ(second, 3);
   EXPECT_EQ(Await(engine_->Retry(id)).code(), Code::kFailedPrecondition);  // completed now
+}
+
+// Readers see a failure before it is written; a retry that follows at once waits for the write.
+TEST_F(EngineTest, ARetryRightAfterAFailureWaitsForItToBeWritten) {
+  std::atomic<bool> slow{false};
+  journal_options_.fault_before_write = [&](size_t) {
+    if (slow) std::this_thread::sleep_for(200ms);
+    return Status::Ok();
+  };
+  Restart();
+  int calls = 0;
+  ASSERT_TRUE(registry_
+                  .Register("flaky", "default",
+                            [&](Context& ctx) -> Task<Result<std::string>> {
+                              co_return co_await ctx.Step(
+                                  "act",
+                                  [&](const StepInfo&) -> Task<Result<std::string>> {
+                                    if (++calls == 1) co_return InvalidArgument("not yet");
+                                    co_return "acted";
+                                  });
+                            })
+                  .ok());
+  std::string id = StartOk("flaky");
+  slow = true;
+  ASSERT_TRUE(RunUntil([&] {
+    auto s = engine_->Summary(id);
+    return s.ok() && s->status() == proto::FAILED;
+  }));
+  ASSERT_EQ(engine_->live_count(), 1u);  // its end is still being written
+  slow = false;
+  Status retry = Await(engine_->Retry(id));
+  ASSERT_TRUE(retry.ok()) << retry.ToString();
+  EXPECT_EQ(AwaitEnd(id).result(), "acted");
 }
 
 TEST_F(EngineTest, CompensatedWorkflowCannotBeRetried) {

@@ -2,6 +2,7 @@
 // end (OnEnd, FinalTxnStep), and transactional steps that wait for their condition (TxnStepWhen).
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 #include "journal/format.h"
@@ -186,6 +187,68 @@ TEST_F(EngineTxnTest, TxnStepWhenWaitsForItsConditionAndWakesOnNotify) {
   for (const auto& e : Events(second)) waited |= e.has_step_waiting();
   EXPECT_TRUE(waited);
   EXPECT_EQ(Domain(*journal_, "lock"), "<absent>");
+  EXPECT_TRUE(Verify(*journal_)->empty());
+}
+
+// Polling a condition does not grow the history: the wait is recorded once per run (a restart
+// during it resumes it), its end once; and the workflow stays waiting while it tries again (stuck
+// detection looks only at running workflows' last events).
+TEST_F(EngineTxnTest, TxnStepWhenRecordsItsWaitOnceHoweverOftenItPolls) {
+  std::atomic<int> tries{0};
+  ASSERT_TRUE(
+      registry_
+          .Register("poller", "default",
+                    [&](Context& ctx) -> Task<Result<std::string>> {
+                      co_return co_await ctx.TxnStepWhen(
+                          "acquire",
+                          [&tries](journal::Txn& t, const StepInfo& info)
+                              -> Result<std::optional<std::string>> {
+                            ++tries;
+                            auto holder = t.Get(journal::Cf::kDomain, "lock");
+                            if (!holder.ok()) return holder.status();
+                            if (holder->has_value()) return std::optional<std::string>();
+                            t.Put(journal::Cf::kDomain, "lock", info.workflow_id);
+                            return std::optional<std::string>("acquired");
+                          },
+                          WaitSpec{"lock", "the lock", "lock", Millis(5)});
+                    })
+          .ok());
+  auto set_lock = [&](bool held) {
+    journal::Batch b;
+    if (held) {
+      b.Put(journal::Cf::kDomain, "lock", "someone else");
+    } else {
+      b.Delete(journal::Cf::kDomain, "lock");
+    }
+    ASSERT_TRUE(journal_->AppendSync(std::move(b)).ok());
+  };
+  set_lock(true);
+  std::string id = StartOk("poller");
+  bool seen_running = false;
+  // Runs until `n` tries; running is fine only until a run's first try has recorded the wait.
+  auto polled = [&](int n) {
+    int first = tries;
+    return RunUntil([&] {
+      auto s = engine_->Summary(id);
+      if (tries > first + 1 && s.ok() && s->status() == proto::RUNNING) seen_running = true;
+      return tries >= n;
+    });
+  };
+  ASSERT_TRUE(polled(20));
+  Restart();  // mid-wait: the wait resumes
+  ASSERT_TRUE(polled(tries + 20));
+  set_lock(false);
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED);
+  EXPECT_EQ(s.result(), "acquired");
+  EXPECT_FALSE(seen_running);
+  int waits = 0, ends = 0;
+  for (const auto& e : Events(id)) {
+    waits += e.has_step_waiting();
+    ends += e.has_step_completed() || e.has_step_failed();
+  }
+  EXPECT_EQ(waits, 2);  // one per run
+  EXPECT_EQ(ends, 1);
   EXPECT_TRUE(Verify(*journal_)->empty());
 }
 

@@ -16,9 +16,11 @@ namespace {
 // ---- from README.md ----
 Task<Result<std::string>> RestartServer(Context& ctx) {
   RetryPolicy policy;               // 5 attempts, exponential backoff from 200 ms
-  policy.attempt_timeout = Millis(30'000);
+  policy.attempt_timeout = Millis(30'000);  // a late attempt is cancelled and awaited: none overlap
   auto stopped = co_await ctx.Step("stop_container", [&](const StepInfo& info) -> Task<Result<std::string>> {
     // info.idempotency_key is "<workflowId>:<step>": the same on every attempt and after a crash.
+    // Capturing by reference is safe: no attempt outlives its Step call. An activity lets a
+    // cancellation through (its pending I/O aborts) instead of catching it and carrying on.
     co_return "stopped " + ctx.input();
   }, policy);
   if (!stopped.ok()) co_return stopped.status();

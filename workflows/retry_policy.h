@@ -15,7 +15,8 @@ struct RetryPolicy {
   Millis initial_backoff{200};
   double multiplier = 2.0;
   Millis max_backoff{60'000};
-  // 0: no limit. An attempt that runs longer fails with kDeadlineExceeded (and may be retried).
+  // 0: no limit. An attempt that runs longer is cancelled (its pending I/O aborts) and awaited,
+  // then fails with kDeadlineExceeded (and may be retried): attempts never overlap.
   Millis attempt_timeout{0};
   // Errors that no retry can fix: the step fails at once.
   std::vector<Code> non_retryable = DefaultNonRetryable();
