@@ -403,6 +403,13 @@ TEST_F(ZlhJournalTest, VerifyRefusesAWriteAheadLogWithFlippedBytes) {
   EXPECT_EQ(r.code, 3) << r.out << r.err;
   EXPECT_NE(r.err.find("journal unreadable (corrupt)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("checksum mismatch"), std::string::npos) << r.err;
+  // zlhd's open refuses it too, rather than replay up to the damage and drop the acknowledged
+  // appends after it; and it changed nothing trying.
+  auto before = std::filesystem::file_size(logs.front());
+  journal::Journal::Opened opened = journal::Journal::TryOpen(data + "/journal");
+  EXPECT_FALSE(opened.journal) << "a journal with a damaged log record was opened";
+  EXPECT_EQ(opened.error, journal::OpenError::kCorrupt) << opened.status.ToString();
+  EXPECT_EQ(std::filesystem::file_size(logs.front()), before);
 }
 
 TEST_F(ZlhJournalTest, ATruncatedWriteAheadLogReadsAsAnEarlierConsistentJournal) {
