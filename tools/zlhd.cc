@@ -272,13 +272,13 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   std::unique_ptr<zlh::api::SimServer> sim;
   if (fleet == "sim") {
-    auto opened = zlh::api::SimServer::Open(io, "127.0.0.1", 0, flags.data + "/sim-state.json",
-                                            {"pve1", "pve2"});
-    if (!opened.ok()) {
-      spdlog::error("simulated fleet: {}", opened.status().ToString());
+    auto sim_opened = zlh::api::SimServer::Open(io, "127.0.0.1", 0, flags.data + "/sim-state.json",
+                                                {"pve1", "pve2"});
+    if (!sim_opened.ok()) {
+      spdlog::error("simulated fleet: {}", sim_opened.status().ToString());
       return 2;
     }
-    sim = std::move(*opened);
+    sim = std::move(*sim_opened);
     auto url = sim->Start();
     if (!url.ok()) {
       spdlog::error("simulated fleet: {}", url.status().message());

@@ -525,8 +525,9 @@ Task<Status> Engine::CancelQueued(std::shared_ptr<Instance> in, std::string reas
 Task<Status> Engine::Retry(std::string id, RetryOptions options) {
   if (stopping_) co_return Unavailable("the engine is stopping");
   if (auto it = live_.find(id); it != live_.end() && it->second->summary.status() == proto::FAILED) {
-    // Its failure is being written (readers see it already): retry once it is durable.
-    co_await AwaitTerminal(id);
+    // Its failure is being written (readers see it already): retry once it is durable. Whatever
+    // AwaitTerminal answers, the checks below read the state it leaves.
+    (void)co_await AwaitTerminal(id);
   }
   if (retrying_.contains(id)) co_return FailedPrecondition("workflow " + id + " is being retried");
   if (auto it = live_.find(id); it != live_.end()) {
