@@ -19,11 +19,13 @@
 namespace zlh::activities {
 
 // The privileges the Proxmox activities need on "/" (clone, configure, power, status, destroy,
-// backups on the configured storage).
+// backups on the configured storage, node load for placement, the bridges): the ZLHFlow role of
+// docs/proxmox.md.
 inline constexpr const char* kProxmoxPrivileges[] = {
     "VM.Allocate",       "VM.Audit",          "VM.Clone",          "VM.PowerMgmt",
     "VM.Backup",         "VM.Config.Disk",    "VM.Config.CPU",     "VM.Config.Memory",
-    "VM.Config.Network", "VM.Config.Options", "Datastore.AllocateSpace", "Datastore.Audit"};
+    "VM.Config.Network", "VM.Config.Options", "Datastore.AllocateSpace", "Datastore.Audit",
+    "Sys.Audit",         "SDN.Use"};
 
 struct ProbeOptions {
   ProxmoxOptions proxmox;

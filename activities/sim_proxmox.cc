@@ -47,7 +47,8 @@ json::object TokenPrivileges() {
        {"VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM", "VM.Config.CPU",
         "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory",
         "VM.Config.Network", "VM.Config.Options", "VM.Console", "VM.Migrate", "VM.PowerMgmt",
-        "VM.Snapshot", "VM.Snapshot.Rollback", "Datastore.AllocateSpace", "Datastore.Audit"}) {
+        "VM.Snapshot", "VM.Snapshot.Rollback", "Datastore.AllocateSpace", "Datastore.Audit",
+        "Sys.Audit", "SDN.Use"}) {
     privileges[p] = 1;
   }
   return privileges;

@@ -113,7 +113,7 @@ TEST_F(CheckConfigTest, EveryCheckPassesAgainstZlhSimAndNothingChanges) {
   EXPECT_EQ(r.code, 0) << r.Joined();
   for (const auto& line : r.lines) EXPECT_EQ(line.rfind("ok   ", 0), 0u) << line;
   EXPECT_EQ(r.Line("ok   proxmox: Proxmox VE"), "ok   proxmox: Proxmox VE 8.2.4");
-  r.Line("ok   proxmox: the token holds on / the 12 privileges");
+  r.Line("ok   proxmox: the token holds on / the 14 privileges");
   r.Line("ok   proxmox: template vanilla: VMID 9000 on pve1");
   r.Line("ok   proxmox: template dev: VMID 9003 on pve1");
   r.Line("ok   dns: the token is active");
