@@ -145,12 +145,11 @@ Task<Result<std::vector<DnsRecord>>> CloudflareDns::Query(const std::string& typ
       if (!r.is_object()) co_return Unavailable(what + ": a record is not an object");
       out.push_back(RecordOf(r));
     }
-    // Cloudflare says how many pages there are; without that, a short page is the last.
+    // Cloudflare says how many pages there are; without that, only an empty page is the last (a
+    // server may hold per_page below what was asked, so a short page proves nothing).
     const json::object* info = a->result_info.if_object();
     if (info && info->contains("total_pages") && info->at("total_pages").is_number()) {
       if (page >= info->at("total_pages").to_number<int64_t>()) break;
-    } else if (records.size() < static_cast<size_t>(per_page)) {
-      break;
     }
     if (records.empty() || page >= 10'000) break;  // a server that pages forever
   }

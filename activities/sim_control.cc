@@ -1,7 +1,7 @@
 // The simulator's own controls: POST /sim/containers (pre-existing containers), /sim/faults (call
-// faults and drift), /sim/billing (billing changed behind the webhooks' back) and /sim/zones (a
-// DNS zone the account holds). Every input is checked field by field; a refused one changes
-// nothing.
+// faults, drift, Discord's nonce de-duplication and deleted webhooks), /sim/billing (billing
+// changed behind the webhooks' back) and /sim/zones (a DNS zone the account holds). Every input is
+// checked field by field; a refused one changes nothing.
 #include <algorithm>
 #include <set>
 
@@ -32,6 +32,34 @@ std::optional<std::string> Unknown(const json::object& o, std::initializer_list<
 }
 
 }  // namespace
+
+HttpReply World::State::DiscordControl(const json::object& o, bool* changed) {
+  if (o.contains("discordNonceDedup")) {
+    if (auto extra = Unknown(o, {"discordNonceDedup"})) return ErrorReply(400, *extra + ": unknown field");
+    const json::value& on = o.at("discordNonceDedup");
+    if (!on.is_bool()) return ErrorReply(400, "discordNonceDedup: true or false");
+    discord_nonce_dedup = on.as_bool();
+    *changed = true;
+    return JsonReply(200, json::object{{"discordNonceDedup", discord_nonce_dedup}});
+  }
+  // A webhook deleted in Discord (or brought back with "clear"): its posts answer 404 10015.
+  if (auto extra = Unknown(o, {"discordWebhookDeleted", "clear"})) return ErrorReply(400, *extra + ": unknown field");
+  const json::value& channel = o.at("discordWebhookDeleted");
+  if (!channel.is_string() || channel.as_string().empty()) {
+    return ErrorReply(400, "discordWebhookDeleted: a channel name");
+  }
+  auto clear = o.find("clear");
+  if (clear != o.end() && !clear->value().is_bool()) return ErrorReply(400, "clear: true or false");
+  std::string name(channel.as_string());
+  if (clear != o.end() && clear->value().as_bool()) {
+    deleted_webhooks.erase(name);
+  } else {
+    deleted_webhooks.insert(name);
+  }
+  *changed = true;
+  return JsonReply(200, json::object{{"discordWebhookDeleted", name},
+                                     {"deleted", deleted_webhooks.count(name) == 1}});
+}
 
 HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, bool* changed) {
   boost::system::error_code ec;
@@ -91,6 +119,10 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
   }
 
   if (what != "faults") return ErrorReply(404, "no such simulator route: /sim/" + what);
+
+  if (o.contains("discordNonceDedup") || o.contains("discordWebhookDeleted")) {
+    return DiscordControl(o, changed);
+  }
 
   if (o.contains("drift")) {
     if (auto extra = Unknown(o, {"drift", "vmid", "clear"})) return ErrorReply(400, *extra + ": unknown field");

@@ -1,6 +1,7 @@
 // The simulated agent, proxy (Velocity plugin), Cloudflare-style DNS, Discord webhooks and
 // billing status (EXTERNAL-APIS.md), each behind bearer-token auth.
 #include <algorithm>
+#include <cstdio>
 
 #include "activities/sim_state.h"
 #include "base/clock.h"
@@ -51,15 +52,166 @@ HttpReply CfError(int status, int code, const std::string& message, int64_t dela
   return Delayed(JsonReply(status, std::move(o)), delay_ms);
 }
 
-// Discord's answer to a rate-limited webhook: the wait in the body (fractional seconds) and in
-// Retry-After (whole seconds, rounded up), kept short so that tests wait it out quickly.
+// A record as Cloudflare answers it. An SRV's parts are in `data` and `priority`; its `content`
+// leaves the priority out ("WEIGHT PORT TARGET").
+json::object RecordJson(const DnsRecord& r) {
+  json::object o{{"id", r.id},   {"type", r.type},      {"name", r.name}, {"content", r.content},
+                 {"ttl", 1},     {"proxied", false},    {"proxiable", r.type == "A"},
+                 {"settings", json::object()}, {"meta", json::object()}, {"comment", nullptr},
+                 {"tags", json::array()}};
+  int64_t priority = 0, weight = 0, port = 0;
+  char target[256] = "";
+  if (r.type == "SRV" && std::sscanf(r.content.c_str(), "%ld %ld %ld %255s", &priority, &weight,
+                                     &port, target) == 4) {
+    o["content"] = std::to_string(weight) + " " + std::to_string(port) + " " + target;
+    o["priority"] = priority;
+    o["data"] = json::object{{"priority", priority}, {"weight", weight}, {"port", port},
+                             {"target", target}};
+  }
+  return o;
+}
+
+// GET .../dns_records: the records of `type` and `name` (or `name.exact`, as Cloudflare's SDK
+// asks), paged as Cloudflare pages: `page` from 1, `per_page` (default 100), with result_info.
+HttpReply DnsList(const HttpCall& call, const std::vector<DnsRecord>& dns) {
+  auto query = [&](const char* key) -> const std::string* {
+    auto it = call.query.find(key);
+    return it == call.query.end() ? nullptr : &it->second;
+  };
+  const std::string* want_type = query("type");
+  const std::string* want_name = query("name") ? query("name") : query("name.exact");
+  json::array out;
+  for (const DnsRecord& r : dns) {
+    if (want_name && *want_name != r.name) continue;
+    if (want_type && *want_type != r.type) continue;
+    out.push_back(RecordJson(r));
+  }
+  auto query_int = [&](const char* key, int64_t fallback) {
+    auto v = query(key) ? ToInt(*query(key)) : std::optional<int64_t>(fallback);
+    return v && *v > 0 ? *v : fallback;
+  };
+  int64_t page = query_int("page", 1);
+  int64_t per_page = std::min<int64_t>(query_int("per_page", 100), 5000);
+  int64_t total = static_cast<int64_t>(out.size());
+  json::array slice;
+  for (int64_t i = (page - 1) * per_page; i < std::min(total, page * per_page); ++i) {
+    slice.push_back(out[static_cast<size_t>(i)]);
+  }
+  int64_t count = static_cast<int64_t>(slice.size());
+  json::object o{{"success", true},
+                 {"errors", json::array()},
+                 {"messages", json::array()},
+                 {"result", std::move(slice)},
+                 {"result_info", json::object{{"page", page},
+                                              {"per_page", per_page},
+                                              {"count", count},
+                                              {"total_count", total},
+                                              {"total_pages", (total + per_page - 1) / per_page}}}};
+  return JsonReply(200, std::move(o));
+}
+
+// The message of an early end (ErrorReply's {"error": {"message"}}), for another service's shape.
+std::string EarlyMessage(const HttpReply& early) {
+  boost::system::error_code ec;
+  json::value v = json::parse(early.body, ec);
+  const json::value* error = !ec && v.is_object() ? v.as_object().if_contains("error") : nullptr;
+  if (!error || !error->is_object()) return "HTTP " + std::to_string(early.status);
+  return String(error->as_object(), "message");
+}
+
+// An early end of a DNS call (an injected fault, a stale fencing token) in Cloudflare's envelope:
+// a 429 as Cloudflare's API answers one (971); the others carry the HTTP status as their code
+// (Cloudflare documents no codes for its 5xx).
+HttpReply AsCloudflare(const HttpReply& early) {
+  HttpReply r = early.status == 429
+                    ? CfError(429, 971, "Please wait and consider throttling your request speed")
+                    : CfError(early.status, early.status, EarlyMessage(early));
+  r.delay_ms = early.delay_ms;
+  return r;
+}
+
+// Discord's error body: {"message", "code"} (code 0 when Discord gives none, as for its 5xx).
+HttpReply DiscordError(int status, const std::string& message, int64_t code) {
+  return JsonReply(status, json::object{{"message", message}, {"code", code}});
+}
+
+// Discord's rate-limit headers: a bucket of 5 posts per webhook, `remaining` left, refilled
+// `reset_after` seconds from now.
+void AddRateLimitHeaders(HttpReply& r, int remaining, double reset_after) {
+  char reset[32], after[32];
+  std::snprintf(reset, sizeof reset, "%.3f", static_cast<double>(NowMs()) / 1000 + reset_after);
+  std::snprintf(after, sizeof after, "%.3f", reset_after);
+  r.headers.emplace_back("X-RateLimit-Limit", "5");
+  r.headers.emplace_back("X-RateLimit-Remaining", std::to_string(remaining));
+  r.headers.emplace_back("X-RateLimit-Reset", reset);
+  r.headers.emplace_back("X-RateLimit-Reset-After", after);
+  r.headers.emplace_back("X-RateLimit-Bucket", "3cd1f278bd0ecaf11e0d2391374c011d");
+}
+
+// Discord's answer to a rate-limited webhook (its documented example's shape): the wait in the
+// body (fractional seconds), in X-RateLimit-Reset-After and in Retry-After (whole seconds, rounded
+// up); kept short so that tests wait it out quickly.
+constexpr double kRetryAfterSeconds = 0.35;
 HttpReply DiscordRateLimited(int64_t delay_ms) {
   HttpReply r = JsonReply(429, json::object{{"message", "You are being rate limited."},
-                                            {"retry_after", 0.05},
+                                            {"retry_after", kRetryAfterSeconds},
                                             {"global", false}});
+  AddRateLimitHeaders(r, 0, kRetryAfterSeconds);
+  r.headers.emplace_back("X-RateLimit-Scope", "user");
   r.headers.emplace_back("Retry-After", "1");
   r.delay_ms = delay_ms;
   return r;
+}
+
+// An early end of a Discord post in Discord's shapes.
+HttpReply AsDiscord(const HttpReply& early) {
+  if (early.status == 429) return DiscordRateLimited(early.delay_ms);
+  HttpReply r = DiscordError(early.status, EarlyMessage(early), 0);
+  r.delay_ms = early.delay_ms;
+  return r;
+}
+
+// Whether a message body pings: without allowed_mentions Discord parses every mention; with it,
+// only what it lets through.
+bool Pings(const json::object& body) {
+  auto allowed = body.find("allowed_mentions");
+  if (allowed == body.end() || !allowed->value().is_object()) return true;
+  const json::object& a = allowed->value().as_object();
+  bool ping = false;
+  for (const char* k : {"parse", "roles", "users"}) {
+    auto it = a.find(k);
+    ping |= it != a.end() && it->value().is_array() && !it->value().as_array().empty();
+  }
+  return ping;
+}
+
+// The message object Execute Webhook answers with `?wait=true` (the fields Discord documents as
+// always present).
+json::object DiscordMessageObject(const std::string& channel, const DiscordMessage& m,
+                                  size_t index, const json::object& body) {
+  std::string id = std::to_string(1'200'000'000'000'000'000LL + static_cast<int64_t>(index));
+  auto embeds = body.find("embeds");
+  json::object author{{"id", channel},     {"username", channel}, {"avatar", nullptr},
+                      {"discriminator", "0000"}, {"public_flags", 0}, {"flags", 0},
+                      {"bot", true},       {"global_name", nullptr}};
+  return json::object{
+      {"id", id},
+      {"type", 0},
+      {"content", m.content},
+      {"channel_id", channel},
+      {"author", std::move(author)},
+      {"attachments", json::array()},
+      {"embeds", embeds != body.end() && embeds->value().is_array() ? embeds->value() : json::array()},
+      {"mentions", json::array()},
+      {"mention_roles", json::array()},
+      {"pinned", false},
+      {"mention_everyone", false},
+      {"tts", false},
+      {"timestamp", m.at},
+      {"edited_timestamp", nullptr},
+      {"flags", 0},
+      {"components", json::array()},
+      {"webhook_id", channel}};
 }
 
 }  // namespace
@@ -147,43 +299,7 @@ HttpReply World::State::DnsCall(const HttpCall& call, const std::vector<std::str
                                 bool* changed) {
   if (!HasServiceToken(call)) return CfError(401, 10000, "Authentication error");
   if (p.size() < 5 || p[4] != "dns_records") return CfError(404, 7003, "No route for that URI");
-  auto record_json = [](const DnsRecord& r) {
-    return json::object{{"id", r.id}, {"type", r.type}, {"name", r.name}, {"content", r.content},
-                        {"ttl", 1}, {"proxied", false}};
-  };
-  if (call.method == "GET" && p.size() == 5) {
-    json::array out;
-    auto type = call.query.find("type");
-    auto name = call.query.find("name");
-    const std::string* want_type = type != call.query.end() ? &type->second : nullptr;
-    const std::string* want_name = name != call.query.end() ? &name->second : nullptr;
-    for (const DnsRecord& r : dns) {
-      if (want_name && *want_name != r.name) continue;
-      if (want_type && *want_type != r.type) continue;
-      out.push_back(record_json(r));
-    }
-    // Paged as Cloudflare pages: `page` from 1, `per_page` (default 100).
-    auto query_int = [&](const char* key, int64_t fallback) {
-      auto it = call.query.find(key);
-      auto v = it == call.query.end() ? std::optional<int64_t>(fallback) : ToInt(it->second);
-      return v && *v > 0 ? *v : fallback;
-    };
-    int64_t page = query_int("page", 1);
-    int64_t per_page = std::min<int64_t>(query_int("per_page", 100), 5000);
-    int64_t total = static_cast<int64_t>(out.size());
-    json::array slice;
-    for (int64_t i = (page - 1) * per_page; i < std::min(total, page * per_page); ++i) {
-      slice.push_back(out[static_cast<size_t>(i)]);
-    }
-    int64_t count = static_cast<int64_t>(slice.size());
-    HttpReply r = Cf(200, std::move(slice));
-    json::value v = json::parse(r.body);
-    v.as_object()["result_info"] =
-        json::object{{"page", page}, {"per_page", per_page}, {"count", count},
-                     {"total_count", total}, {"total_pages", (total + per_page - 1) / per_page}};
-    r.body = json::serialize(v);
-    return r;
-  }
+  if (call.method == "GET" && p.size() == 5) return DnsList(call, dns);
   if (call.method == "POST" && p.size() == 5) {
     auto body = ParseObject(call.body);
     if (!body) return CfError(400, 9207, "Request body is invalid");
@@ -204,22 +320,24 @@ HttpReply World::State::DnsCall(const HttpCall& call, const std::vector<std::str
     }
     int64_t delay = 0;
     if (auto early = Begin("dns.publish", VmidOfName(containers, record.name), true, call, &delay, changed)) {
-      return *early;
+      return AsCloudflare(*early);
     }
+    // What Cloudflare answers today for an identical record (81057 "Record already exists." is
+    // its older answer; the adapter takes either as success).
     for (const DnsRecord& r : dns) {
       if (r.type == record.type && r.name == record.name && r.content == record.content) {
-        return CfError(400, 81057, "Record already exists.", delay);
+        return CfError(400, 81058, "An identical record already exists.", delay);
       }
     }
     record.id = "rec" + std::to_string(++dns_ids);
     dns.push_back(record);
-    return Cf(200, record_json(record), delay);
+    return Cf(200, RecordJson(record), delay);
   }
   if (call.method == "DELETE" && p.size() == 6) {
     auto it = std::find_if(dns.begin(), dns.end(), [&](const DnsRecord& r) { return r.id == p[5]; });
     int64_t vmid = it == dns.end() ? 0 : VmidOfName(containers, it->name);
     int64_t delay = 0;
-    if (auto early = Begin("dns.delete", vmid, true, call, &delay, changed)) return *early;
+    if (auto early = Begin("dns.delete", vmid, true, call, &delay, changed)) return AsCloudflare(*early);
     if (it == dns.end()) return CfError(404, 81044, "Record does not exist.", delay);
     dns.erase(it);
     return Cf(200, json::object{{"id", p[5]}}, delay);
@@ -228,7 +346,8 @@ HttpReply World::State::DnsCall(const HttpCall& call, const std::vector<std::str
 }
 
 HttpReply World::State::ZoneCall(const HttpCall& call, const std::string& zone_id) const {
-  if (!HasServiceToken(call)) return CfError(401, 10000, "Authentication error");
+  // What Cloudflare answers a token it does not know here (the records answer 401 10000).
+  if (!HasServiceToken(call)) return CfError(403, 9109, "Invalid access token");
   if (call.method != "GET") return CfError(405, 10405, "Method not allowed");
   auto zone = zones.find(zone_id);
   if (zone == zones.end()) {
@@ -247,9 +366,8 @@ HttpReply World::State::TokenVerifyCall(const HttpCall& call) const {
 
 HttpReply World::State::DiscordCall(const HttpCall& call, const std::vector<std::string>& p,
                                     bool* changed) {
-  if (p[3] != kServiceToken) {
-    return JsonReply(401, json::object{{"message", "Invalid Webhook Token"}, {"code", 50027}});
-  }
+  if (deleted_webhooks.count(p[2])) return DiscordError(404, "Unknown Webhook", 10015);
+  if (p[3] != kServiceToken) return DiscordError(401, "Invalid Webhook Token", 50027);
   if (call.method == "GET") {
     // Discord's webhook object as "Get Webhook with Token" answers it: no user.
     return JsonReply(200, json::object{{"id", p[2]},          {"type", 1},
@@ -257,59 +375,47 @@ HttpReply World::State::DiscordCall(const HttpCall& call, const std::vector<std:
                                        {"name", p[2]},        {"avatar", nullptr},
                                        {"token", p[3]},       {"application_id", nullptr}});
   }
-  if (call.method != "POST") return ErrorReply(405, "use GET or POST");
+  if (call.method != "POST") return DiscordError(405, "405: Method Not Allowed", 0);
   auto body = ParseObject(call.body);
-  if (!body) return JsonReply(400, json::object{{"message", "Cannot send an empty message"}, {"code", 50006}});
+  if (!body) return DiscordError(400, "Cannot send an empty message", 50006);
   std::string content = String(*body, "content");
   auto embeds = body->find("embeds");
   bool has_embeds = embeds != body->end() && embeds->value().is_array() && !embeds->value().as_array().empty();
-  if (content.empty() && !has_embeds) {
-    return JsonReply(400, json::object{{"message", "Cannot send an empty message"}, {"code", 50006}});
-  }
+  if (content.empty() && !has_embeds) return DiscordError(400, "Cannot send an empty message", 50006);
   if (content.size() > 2000 || (has_embeds && embeds->value().as_array().size() > 10)) {
-    return JsonReply(400, json::object{{"message", "Invalid Form Body"}, {"code", 50035}});
+    return DiscordError(400, "Invalid Form Body", 50035);
   }
   int64_t delay = 0;
-  if (auto early = Begin("discord.post", 0, true, call, &delay, changed)) {
-    if (early->status == 429) return DiscordRateLimited(early->delay_ms);
-    return *early;
-  }
-  // Without allowed_mentions Discord parses every mention; with it, only what it lets through.
-  bool ping = true;
-  auto allowed = body->find("allowed_mentions");
-  if (allowed != body->end() && allowed->value().is_object()) {
-    const json::object& a = allowed->value().as_object();
-    ping = false;
-    if (auto parse = a.find("parse"); parse != a.end() && parse->value().is_array()) {
-      ping |= !parse->value().as_array().empty();
-    }
-    for (const char* k : {"roles", "users"}) {
-      auto it = a.find(k);
-      ping |= it != a.end() && it->value().is_array() && !it->value().as_array().empty();
-    }
-  }
-  // enforce_nonce: a message this channel showed under the nonce in the last few minutes (Discord
-  // checks "the past few minutes"; five here) is not shown again.
-  std::string nonce = String(*body, "nonce");
-  auto enforce = body->find("enforce_nonce");
-  bool repeat = false;
-  if (!nonce.empty() && enforce != body->end() && enforce->value().is_bool() &&
-      enforce->value().as_bool()) {
-    constexpr int64_t kNonceWindowMs = 5 * 60'000;
-    for (const DiscordMessage& m : discord) {
-      repeat |= m.channel == p[2] && m.nonce == nonce &&
-                NowMs() - ParseRfc3339(m.at).value_or(0) < kNonceWindowMs;
-    }
-  }
-  if (repeat) {
+  if (auto early = Begin("discord.post", 0, true, call, &delay, changed)) return AsDiscord(*early);
+  DiscordMessage message{p[2], content, Pings(*body), FormatRfc3339(NowMs()), String(*body, "nonce")};
+  if (IsNonceRepeat(message, *body)) {
     ++discord_repeats;
   } else {
-    discord.push_back(DiscordMessage{p[2], content, ping, FormatRfc3339(NowMs()), nonce});
+    discord.push_back(message);
   }
-  HttpReply r;
-  r.status = 204;
+  auto wait = call.query.find("wait");
+  HttpReply r = wait != call.query.end() && wait->second == "true"
+                    ? JsonReply(200, DiscordMessageObject(p[2], message, discord.size(), *body))
+                    : HttpReply{204, "", "application/json", {}, 0};
+  AddRateLimitHeaders(r, 4, 2.0);
   r.delay_ms = delay;
   return r;
+}
+
+bool World::State::IsNonceRepeat(const DiscordMessage& m, const json::object& body) const {
+  // Only when a test asks for it (SPEC §9.5): Discord documents enforce_nonce for messages a bot
+  // creates, not for webhooks. Then a message this channel showed under the nonce in the last few
+  // minutes (Discord says "the past few minutes"; five here) is not shown again.
+  auto enforce = body.find("enforce_nonce");
+  if (!discord_nonce_dedup || m.nonce.empty() || enforce == body.end() ||
+      !enforce->value().is_bool() || !enforce->value().as_bool()) {
+    return false;
+  }
+  constexpr int64_t kNonceWindowMs = 5 * 60'000;
+  return std::any_of(discord.begin(), discord.end(), [&](const DiscordMessage& shown) {
+    return shown.channel == m.channel && shown.nonce == m.nonce &&
+           NowMs() - ParseRfc3339(shown.at).value_or(0) < kNonceWindowMs;
+  });
 }
 
 HttpReply World::State::BillingCall(const HttpCall& call, const std::vector<std::string>& p,

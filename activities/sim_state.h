@@ -7,6 +7,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -71,6 +72,10 @@ struct World::State {
   std::map<std::string, std::string> proxy;  // server name -> address
   std::vector<DiscordMessage> discord;
   int64_t discord_repeats = 0;  // posts recognised by their nonce as already shown
+  // Off by default, as Discord documents nonces for messages, not webhooks (SPEC §9.5); turned on
+  // by POST /sim/faults {"discordNonceDedup": true}.
+  bool discord_nonce_dedup = false;
+  std::set<std::string> deleted_webhooks;  // channels whose webhook answers 404 Unknown Webhook
   std::map<std::string, std::string> billing;  // customer -> active | suspended
   std::map<int64_t, int64_t> backups;          // vmid -> last backup (ms)
   std::vector<Mutation> mutations;
@@ -103,8 +108,13 @@ struct World::State {
   HttpReply ZoneCall(const HttpCall& call, const std::string& zone_id) const;
   HttpReply TokenVerifyCall(const HttpCall& call) const;
   HttpReply DiscordCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  // Whether message `m` (posted with `body`) repeats one shown under its nonce, when nonce
+  // de-duplication is on.
+  bool IsNonceRepeat(const DiscordMessage& m, const json::object& body) const;
   HttpReply BillingCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
   HttpReply SimPost(const HttpCall& call, const std::string& what, bool* changed);
+  // POST /sim/faults {"discordNonceDedup": bool} or {"discordWebhookDeleted": channel[, "clear"]}.
+  HttpReply DiscordControl(const json::object& body, bool* changed);
 
   // Container lifecycle effects on its agent.
   void Started(int64_t vmid);

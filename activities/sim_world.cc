@@ -117,10 +117,13 @@ json::object World::State::ToJson(bool with_internal) const {
     for (const auto& [vmid, at] : backups) backup_ms[std::to_string(vmid)] = at;
     json::object zs;
     for (const auto& [id, name] : zones) zs[id] = name;
+    json::array deleted(deleted_webhooks.begin(), deleted_webhooks.end());
     out["internal"] = json::object{{"nodes", std::move(ns)},  {"faults", std::move(fs)},
                                    {"zones", std::move(zs)},
                                    {"maxToken", max_token},   {"tasks", tasks},
-                                   {"dnsIds", dns_ids},       {"backupMs", std::move(backup_ms)}};
+                                   {"dnsIds", dns_ids},       {"backupMs", std::move(backup_ms)},
+                                   {"discordNonceDedup", discord_nonce_dedup},
+                                   {"deletedWebhooks", std::move(deleted)}};
   }
   return out;
 }
@@ -178,6 +181,13 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
       for (const auto& [id, name] : zs->as_object()) {
         state->zones[std::string(id)] = std::string(name.as_string());
       }
+    }
+    // Absent in older state files: nonce de-duplication off, every webhook there.
+    if (const json::value* d = internal.if_contains("discordNonceDedup")) {
+      state->discord_nonce_dedup = d->as_bool();
+    }
+    if (const json::value* ws = internal.if_contains("deletedWebhooks")) {
+      for (const auto& w : ws->as_array()) state->deleted_webhooks.emplace(w.as_string());
     }
     state->max_token = internal.at("maxToken").to_number<uint64_t>();
     state->tasks = internal.at("tasks").to_number<uint64_t>();

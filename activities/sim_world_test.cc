@@ -269,17 +269,54 @@ TEST_F(SimServicesTest, DnsRecordsPublishOnceListAndDelete) {
   std::string id(json::parse(first.body).at("result").at("id").as_string());
   auto dup = world_->Handle(Bearer("POST", "/client/v4/zones/z1/dns_records", a));
   EXPECT_EQ(dup.status, 400);
-  EXPECT_EQ(json::parse(dup.body).at("errors").at(0).at("code").as_int64(), 81057);
+  json::value refused = json::parse(dup.body);  // Cloudflare's envelope, failure and all
+  EXPECT_FALSE(refused.at("success").as_bool());
+  EXPECT_EQ(refused.at("errors").at(0).at("code").as_int64(), 81058);
+  EXPECT_EQ(refused.at("errors").at(0).at("message").as_string(), "An identical record already exists.");
+  EXPECT_TRUE(refused.at("messages").as_array().empty());
+  EXPECT_TRUE(refused.at("result").is_null());
   std::string srv = R"({"type":"SRV","name":"_minecraft._tcp.survival.play.example","data":{"priority":0,"weight":5,"port":25565,"target":"proxy.play.example"}})";
   ASSERT_EQ(world_->Handle(Bearer("POST", "/client/v4/zones/z1/dns_records", srv)).status, 200);
   HttpCall list = Bearer("GET", "/client/v4/zones/z1/dns_records");
   list.query = {{"type", "SRV"}, {"name", "_minecraft._tcp.survival.play.example"}};
   json::value found = json::parse(world_->Handle(list).body);
   ASSERT_EQ(found.at("result").as_array().size(), 1u);
-  EXPECT_EQ(found.at("result").at(0).at("content").as_string(), "0 5 25565 proxy.play.example");
+  // As Cloudflare answers an SRV record: the parts in `data`, the priority left out of `content`.
+  EXPECT_EQ(found.at("result").at(0).at("content").as_string(), "5 25565 proxy.play.example");
+  EXPECT_EQ(found.at("result").at(0).at("data").at("port").as_int64(), 25565);
+  EXPECT_EQ(found.at("result").at(0).at("data").at("target").as_string(), "proxy.play.example");
   EXPECT_EQ(world_->Handle(Bearer("DELETE", "/client/v4/zones/z1/dns_records/" + id)).status, 200);
   EXPECT_EQ(State(*world_).at("dnsRecords").as_array().size(), 1u);
-  EXPECT_EQ(world_->Handle(Call("GET", "/client/v4/zones/z1/dns_records", "", {})).status, 401);
+  auto unauthenticated = world_->Handle(Call("GET", "/client/v4/zones/z1/dns_records", "", {}));
+  EXPECT_EQ(unauthenticated.status, 401);
+  EXPECT_EQ(json::parse(unauthenticated.body).at("errors").at(0).at("code").as_int64(), 10000);
+}
+
+TEST_F(SimServicesTest, DnsInjectedFaultsAnswerInCloudflaresEnvelope) {
+  std::string a = R"({"type":"A","name":"x.play.example","content":"203.0.113.7"})";
+  ASSERT_EQ(world_->Handle(Call("POST", "/sim/faults", R"({"call":"dns.publish","mode":"error","status":429})")).status, 200);
+  ASSERT_EQ(world_->Handle(Call("POST", "/sim/faults", R"({"call":"dns.publish","mode":"error","status":502})")).status, 200);
+  auto limited = world_->Handle(Bearer("POST", "/client/v4/zones/z1/dns_records", a));
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(json::parse(limited.body).at("errors").at(0).at("code").as_int64(), 971);
+  auto broken = world_->Handle(Bearer("POST", "/client/v4/zones/z1/dns_records", a));
+  EXPECT_EQ(broken.status, 502);
+  EXPECT_FALSE(json::parse(broken.body).at("success").as_bool());
+  EXPECT_TRUE(json::parse(broken.body).at("result").is_null());
+}
+
+TEST_F(SimServicesTest, DnsListsArePagedWithResultInfo) {
+  for (const char* name : {"a", "b", "c"}) {
+    std::string body = R"({"type":"A","name":")" + std::string(name) + R"(.play.example","content":"1.2.3.4"})";
+    ASSERT_EQ(world_->Handle(Bearer("POST", "/client/v4/zones/z1/dns_records", body)).status, 200);
+  }
+  HttpCall list = Bearer("GET", "/client/v4/zones/z1/dns_records");
+  list.query = {{"page", "2"}, {"per_page", "2"}};
+  json::value page = json::parse(world_->Handle(list).body);
+  ASSERT_EQ(page.at("result").as_array().size(), 1u);
+  EXPECT_EQ(page.at("result").at(0).at("name").as_string(), "c.play.example");
+  EXPECT_EQ(json::serialize(page.at("result_info")),
+            R"({"page":2,"per_page":2,"count":1,"total_count":3,"total_pages":2})");
 }
 
 TEST_F(SimServicesTest, DiscordRecordsMessagesAndWhetherTheyPing) {
@@ -347,6 +384,9 @@ TEST_F(SimServicesTest, CloudflareVerifiesTheTokenAndKnowsItsZones) {
   EXPECT_EQ(json::parse(wrong.body).at("errors").at(0).at("code").as_int64(), 1000);
   json::value zlh = json::parse(world_->Handle(Bearer("GET", "/client/v4/zones/zlh")).body);
   EXPECT_EQ(zlh.at("result").at("name").as_string(), "play.example");
+  auto stranger = world_->Handle(Call("GET", "/client/v4/zones/zlh", "", {{"authorization", "Bearer nope"}}));
+  EXPECT_EQ(stranger.status, 403);
+  EXPECT_EQ(json::parse(stranger.body).at("errors").at(0).at("code").as_int64(), 9109);
   EXPECT_EQ(world_->Handle(Bearer("GET", "/client/v4/zones/z9")).status, 400);
   ASSERT_EQ(world_->Handle(Call("POST", "/sim/zones", R"({"id":"z9","name":"games.example"})")).status, 200);
   json::value z9 = json::parse(world_->Handle(Bearer("GET", "/client/v4/zones/z9")).body);
@@ -366,6 +406,74 @@ TEST_F(SimServicesTest, DiscordWebhooksAnswerAGetAndRefuseAWrongToken) {
   EXPECT_EQ(json::parse(wrong.body).at("code").as_int64(), 50027);
   EXPECT_EQ(world_->Handle(Call("POST", "/api/webhooks/alerts-critical/nope", R"({"content":"x"})", {})).status, 401);
   EXPECT_TRUE(State(*world_).at("discordMessages").as_array().empty());
+}
+
+TEST_F(SimServicesTest, DiscordAnswersWithTheMessageWhenAskedToWait) {
+  HttpCall post = Call("POST", "/api/webhooks/alerts-critical/sim", R"({"content":"hi"})", {});
+  auto quiet = world_->Handle(post);
+  EXPECT_EQ(quiet.status, 204);
+  EXPECT_TRUE(quiet.body.empty());
+  post.query = {{"wait", "true"}};
+  auto waited = world_->Handle(post);
+  ASSERT_EQ(waited.status, 200);
+  json::value m = json::parse(waited.body);
+  EXPECT_EQ(m.at("content").as_string(), "hi");
+  EXPECT_EQ(m.at("webhook_id").as_string(), "alerts-critical");
+  EXPECT_TRUE(m.at("author").at("bot").as_bool());
+  EXPECT_NE(m.at("id").as_string(), "");
+}
+
+TEST_F(SimServicesTest, DiscordRateLimitSaysHowLongInBodyAndHeaders) {
+  ASSERT_EQ(world_->Handle(Call("POST", "/sim/faults", R"({"call":"discord.post","mode":"error","status":429})")).status, 200);
+  auto r = world_->Handle(Call("POST", "/api/webhooks/alerts-critical/sim", R"({"content":"x"})", {}));
+  ASSERT_EQ(r.status, 429);
+  EXPECT_DOUBLE_EQ(json::parse(r.body).at("retry_after").as_double(), 0.35);
+  std::map<std::string, std::string> headers(r.headers.begin(), r.headers.end());
+  for (const char* h : {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+                        "X-RateLimit-Reset-After", "X-RateLimit-Bucket", "Retry-After"}) {
+    EXPECT_EQ(headers.count(h), 1u) << h;
+  }
+  EXPECT_EQ(headers["X-RateLimit-Reset-After"], "0.350");
+  EXPECT_EQ(headers["Retry-After"], "1");
+  EXPECT_TRUE(State(*world_).at("discordMessages").as_array().empty());
+}
+
+TEST_F(SimServicesTest, DiscordDeletedWebhookIsUnknown) {
+  auto control = [&](const std::string& body) { return world_->Handle(Call("POST", "/sim/faults", body)).status; };
+  ASSERT_EQ(control(R"({"discordWebhookDeleted":"alerts-billing"})"), 200);
+  auto r = world_->Handle(Call("POST", "/api/webhooks/alerts-billing/sim", R"({"content":"x"})", {}));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(json::parse(r.body).at("code").as_int64(), 10015);
+  EXPECT_EQ(json::parse(r.body).at("message").as_string(), "Unknown Webhook");
+  EXPECT_EQ(world_->Handle(Call("POST", "/api/webhooks/alerts-critical/sim", R"({"content":"x"})", {})).status, 204);
+  EXPECT_EQ(control(R"({"discordWebhookDeleted":""})"), 400);
+  EXPECT_EQ(control(R"({"discordWebhookDeleted":"alerts-billing","clear":true})"), 200);
+  EXPECT_EQ(world_->Handle(Call("POST", "/api/webhooks/alerts-billing/sim", R"({"content":"x"})", {})).status, 204);
+}
+
+TEST_F(SimServicesTest, DiscordShowsRepeatedNoncesUnlessDedupIsOn) {
+  auto post = [&] {
+    return world_->Handle(Call("POST", "/api/webhooks/alerts-critical/sim",
+                               R"({"content":"x","nonce":"n1","enforce_nonce":true})", {})).status;
+  };
+  auto shown = [&] { return State(*world_).at("discordMessages").as_array().size(); };
+  EXPECT_EQ(post(), 204);
+  EXPECT_EQ(post(), 204);
+  EXPECT_EQ(shown(), 2u) << "Discord documents no nonce de-duplication for webhooks";
+  auto control = [&](const std::string& body) { return world_->Handle(Call("POST", "/sim/faults", body)).status; };
+  EXPECT_EQ(control(R"({"discordNonceDedup":"yes"})"), 400);
+  ASSERT_EQ(control(R"({"discordNonceDedup":true})"), 200);
+  EXPECT_EQ(post(), 204);
+  EXPECT_EQ(shown(), 2u);
+  EXPECT_EQ(State(*world_).at("discordRepeats").as_int64(), 1);
+  auto reopened = World::Open(tmp_.Sub("state.json"), {"pve1"});  // the setting is kept
+  ASSERT_TRUE(reopened.ok());
+  (*reopened)->Handle(Call("POST", "/api/webhooks/alerts-critical/sim",
+                           R"({"content":"x","nonce":"n1","enforce_nonce":true})", {}));
+  EXPECT_EQ(json::parse((*reopened)->StateJson()).at("discordRepeats").as_int64(), 2);
+  ASSERT_EQ(control(R"({"discordNonceDedup":false})"), 200);
+  EXPECT_EQ(post(), 204);
+  EXPECT_EQ(shown(), 3u);
 }
 
 TEST_F(SimServicesTest, BackupsRunAndList) {

@@ -399,17 +399,31 @@ TEST_F(ServicesActivityTest, DiscordSplitsLongContentAtLinesAndNeedsAWebhook) {
   EXPECT_EQ(Run(configured.Post(ctx_, "digest", "hi", false)).code(), Code::kInvalidArgument);
 }
 
-TEST_F(ServicesActivityTest, DiscordRepeatedPostIsShownOnce) {
-  // The retry of a step after a crash posts again under the same idempotency key: its nonce lets
-  // the receiver recognise it. Another key is another message, even with the same text.
+TEST_F(ServicesActivityTest, DiscordRepeatedPostCarriesItsNonce) {
+  // The retry of a step after a crash posts again under the same idempotency key, so with the same
+  // nonce; another key is another nonce, even with the same text. Discord shows both repeats (it
+  // documents no nonce de-duplication for webhooks); a receiver that honours the nonce shows one.
   DiscordNotifier discord = MakeDiscord();
   ASSERT_TRUE(Run(discord.Post({"wf:9:4", 0}, "alerts-critical", "agent down", true)).ok());
   ASSERT_TRUE(Run(discord.Post({"wf:9:4", 0}, "alerts-critical", "agent down", true)).ok());
-  ASSERT_TRUE(Run(discord.Post({"wf:9:5", 0}, "alerts-critical", "agent down", true)).ok());
   json::array m = State("discordMessages");
   ASSERT_EQ(m.size(), 2u);
-  EXPECT_NE(m[0].at("nonce").as_string(), m[1].at("nonce").as_string());
+  EXPECT_EQ(m[0].at("nonce").as_string(), m[1].at("nonce").as_string());
+  ASSERT_EQ(SimPost("/sim/faults", R"({"discordNonceDedup": true})"), 200);
+  ASSERT_TRUE(Run(discord.Post({"wf:9:4", 0}, "alerts-critical", "agent down", true)).ok());
+  ASSERT_TRUE(Run(discord.Post({"wf:9:5", 0}, "alerts-critical", "agent down", true)).ok());
+  m = State("discordMessages");
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_NE(m[1].at("nonce").as_string(), m[2].at("nonce").as_string());
   EXPECT_EQ(SimState().at("discordRepeats").as_int64(), 1);
+}
+
+TEST_F(ServicesActivityTest, DiscordUnknownWebhookIsPermanentAndNotRetried) {
+  ASSERT_EQ(SimPost("/sim/faults", R"({"discordWebhookDeleted": "alerts-billing"})"), 200);
+  Status s = Run(MakeDiscord().Post(ctx_, "alerts-billing", "x", false));
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("Unknown Webhook"), std::string::npos) << s.message();
+  EXPECT_TRUE(Mutations("discord.post").empty()) << "refused before it was a post";
 }
 
 TEST_F(ServicesActivityTest, Discord429IsWaitedOutThenPosted) {
@@ -419,7 +433,7 @@ TEST_F(ServicesActivityTest, Discord429IsWaitedOutThenPosted) {
   auto t0 = std::chrono::steady_clock::now();
   ASSERT_TRUE(
       Run(MakeDiscord().Post(CallContext{"wf:1", 6}, "digest", "after the limit", false)).ok());
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(50));  // retry_after
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(350));  // retry_after
   ASSERT_EQ(State("discordMessages").size(), 1u);
   auto m = Mutations("discord.post");
   ASSERT_EQ(m.size(), 1u);  // the limited attempt changed nothing
