@@ -1,0 +1,221 @@
+// The DNS and Discord adapters against recorded answers (tests/fixtures, built from the services'
+// documented examples; tests/fixtures/README.md says where each came from), served in order by a
+// small HTTP server that notes every request: paging, duplicates, auth errors, rate limits and
+// unknown webhooks as the real services answer them, not as zlh-sim does.
+#include <gtest/gtest.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "activities/dns_http.h"
+#include "activities/notifier_discord.h"
+#include "api/http_server.h"
+
+namespace zlh::activities {
+namespace {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+// Fixture `name` ("cloudflare/list_empty") as the answer it records.
+api::Response Recorded(const std::string& name) {
+  std::ifstream in(std::string(ZLH_FIXTURES) + "/" + name + ".json");
+  std::stringstream text;
+  text << in.rdbuf();
+  json::object f = json::parse(text.str()).as_object();
+  api::Response r;
+  r.status = static_cast<int>(f.at("status").as_int64());
+  if (const json::value* body = f.if_contains("body")) r.body = json::serialize(*body);
+  if (const json::value* headers = f.if_contains("headers")) {
+    for (const auto& [key, value] : headers->as_object()) {
+      if (key == "Content-Type") {
+        r.content_type = value.as_string();
+      } else {
+        r.headers.emplace_back(key, value.as_string());
+      }
+    }
+  }
+  return r;
+}
+
+struct Seen {
+  std::string method;
+  std::string target;
+  std::string body;
+};
+
+// Answers each request with the next recorded answer of its script (500 when none is left), on its
+// own thread; notes every request.
+class RecordedService {
+ public:
+  explicit RecordedService(std::vector<std::string> script) {
+    for (const std::string& name : script) script_.push_back(Recorded(name));
+    api::ServerOptions o;
+    o.port = 0;
+    server_ = std::make_unique<api::HttpServer>(io_, o, [this](const api::Request& req) -> api::Task<api::Response> {
+      std::lock_guard lock(mu_);
+      seen_.push_back({req.method, req.target, req.body});
+      if (script_.empty()) co_return api::Response{500, "text/plain", "no answer left", {}};
+      api::Response r = script_.front();
+      script_.pop_front();
+      co_return r;
+    });
+    port_ = server_->Listen().value();
+    server_->Start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~RecordedService() {
+    asio::co_spawn(io_, [this]() -> api::Task<void> {
+      co_await server_->Stop(Millis(100));
+      io_.stop();
+    }, asio::detached);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<Seen> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  asio::io_context io_;
+  std::unique_ptr<api::HttpServer> server_;
+  std::thread thread_;
+  uint16_t port_ = 0;
+  std::mutex mu_;
+  std::deque<api::Response> script_;
+  std::vector<Seen> seen_;
+};
+
+class RecordedAnswersTest : public ::testing::Test {
+ protected:
+  template <typename T>
+  T Run(Task<T> task) {
+    auto f = asio::co_spawn(io_, std::move(task), asio::use_future);
+    io_.restart();
+    while (f.wait_for(0s) != std::future_status::ready) io_.run_one_for(10ms);
+    return f.get();
+  }
+  CloudflareDns Dns(const RecordedService& cf, int per_page = 100) {
+    CloudflareOptions o;
+    o.base_url = cf.url() + "/client/v4";
+    o.zone_id = "023e105f4ecef8ad9ca31a8372d0c353";
+    o.token = "token";
+    o.per_page = per_page;
+    o.zone_per_page = per_page;
+    return CloudflareDns(http_, o);
+  }
+  DiscordNotifier Discord(const RecordedService& discord) {
+    DiscordOptions o;
+    o.webhooks = {{"alerts-critical", discord.url() + "/api/webhooks/223704706495545344/token"}};
+    return DiscordNotifier(http_, o);
+  }
+
+  asio::io_context io_;
+  HttpClient http_{2};
+  CallContext ctx_{"wf:1:notify", 0};
+};
+
+TEST_F(RecordedAnswersTest, CloudflareListFollowsEveryPage) {
+  RecordedService cf({"cloudflare/list_page1_of_2", "cloudflare/list_page2_of_2"});
+  auto zone = Run(Dns(cf, 2).ListZone());
+  ASSERT_TRUE(zone.ok()) << zone.status().ToString();
+  ASSERT_EQ(zone->size(), 3u);
+  EXPECT_EQ(zone->at(1).name, "creative.play.example");
+  EXPECT_EQ(zone->at(2).content, "0 5 25565 survival.play.example");  // from `data`
+  std::vector<Seen> seen = cf.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_NE(seen[0].target.find("page=1&per_page=2"), std::string::npos) << seen[0].target;
+  EXPECT_NE(seen[1].target.find("page=2&per_page=2"), std::string::npos) << seen[1].target;
+}
+
+TEST_F(RecordedAnswersTest, CloudflarePublishListsThenCreatesAnUnproxiedRecord) {
+  RecordedService cf({"cloudflare/list_empty", "cloudflare/create_a"});
+  ASSERT_TRUE(Run(Dns(cf).Publish(ctx_, {"", "A", "survival.play.example", "198.51.100.4"})).ok());
+  std::vector<Seen> seen = cf.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].method, "POST");
+  json::value sent = json::parse(seen[1].body);
+  EXPECT_EQ(sent.at("type").as_string(), "A");
+  EXPECT_FALSE(sent.at("proxied").as_bool());
+  EXPECT_EQ(sent.at("ttl").as_int64(), 1);
+}
+
+TEST_F(RecordedAnswersTest, CloudflareRecordThatExistsIsSuccessEitherWayItIsSaid) {
+  for (const char* duplicate : {"cloudflare/duplicate_identical_81058", "cloudflare/duplicate_81057"}) {
+    RecordedService cf({"cloudflare/list_empty", duplicate});
+    Status s = Run(Dns(cf).Publish(ctx_, {"", "A", "survival.play.example", "198.51.100.4"}));
+    EXPECT_TRUE(s.ok()) << duplicate << ": " << s.ToString();
+    EXPECT_EQ(cf.seen().size(), 2u) << duplicate;
+  }
+}
+
+TEST_F(RecordedAnswersTest, CloudflareAuthErrorsAreRefusalsNamingCloudflaresError) {
+  RecordedService records({"cloudflare/auth_error_10000"});
+  Status s = Run(Dns(records).Publish(ctx_, {"", "A", "survival.play.example", "198.51.100.4"}));
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("10000 Authentication error"), std::string::npos) << s.message();
+  RecordedService zone({"cloudflare/invalid_token_9109"});
+  auto listed = Run(Dns(zone).List("survival.play.example"));
+  EXPECT_EQ(listed.status().code(), Code::kInvalidArgument) << listed.status().ToString();
+  EXPECT_NE(listed.status().message().find("9109 Invalid access token"), std::string::npos);
+}
+
+TEST_F(RecordedAnswersTest, CloudflareRecordGoneBeforeItsDeleteIsSuccess) {
+  RecordedService cf({"cloudflare/list_srv", "cloudflare/record_not_found_81044"});
+  EXPECT_TRUE(Run(Dns(cf).Unpublish(ctx_, "SRV", "_minecraft._tcp.survival.play.example")).ok());
+  std::vector<Seen> seen = cf.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].method, "DELETE");
+  EXPECT_NE(seen[1].target.find("/9a7806061c88ada191ed06f989cc3dac"), std::string::npos);
+}
+
+TEST_F(RecordedAnswersTest, Discord204AndWaited200AreDelivered) {
+  RecordedService discord({"discord/execute_204", "discord/execute_wait_200"});
+  ASSERT_TRUE(Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", true)).ok());
+  ASSERT_TRUE(Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false)).ok());
+  std::vector<Seen> seen = discord.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  json::value sent = json::parse(seen[0].body);
+  EXPECT_EQ(sent.at("content").as_string(), "@here hello");
+  EXPECT_EQ(sent.at("allowed_mentions").at("parse").at(0).as_string(), "everyone");
+}
+
+TEST_F(RecordedAnswersTest, Discord429IsWaitedOutForItsFractionalRetryAfter) {
+  RecordedService discord({"discord/rate_limited_429", "discord/execute_204"});
+  auto t0 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false)).ok());
+  auto waited = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(waited, 350ms) << "retry_after 0.35 s in the body";
+  EXPECT_LT(waited, 1000ms) << "not Retry-After's whole second";
+  EXPECT_EQ(discord.seen().size(), 2u);
+}
+
+TEST_F(RecordedAnswersTest, DiscordUnknownWebhookIsPermanentAfterOneTry) {
+  RecordedService discord({"discord/unknown_webhook_404", "discord/execute_204"});
+  Status s = Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false));
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_NE(s.message().find("10015"), std::string::npos) << s.message();
+  EXPECT_EQ(s.message().find("/token"), std::string::npos) << "the webhook URL is a secret";
+  EXPECT_EQ(discord.seen().size(), 1u);
+}
+
+TEST_F(RecordedAnswersTest, DiscordWrongTokenIsPermanent) {
+  RecordedService discord({"discord/invalid_token_401"});
+  Status s = Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false));
+  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+  EXPECT_EQ(discord.seen().size(), 1u);
+}
+
+}  // namespace
+}  // namespace zlh::activities
