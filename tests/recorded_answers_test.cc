@@ -62,23 +62,27 @@ class RecordedService {
     for (const std::string& name : script) script_.push_back(Recorded(name));
     api::ServerOptions o;
     o.port = 0;
-    server_ = std::make_unique<api::HttpServer>(io_, o, [this](const api::Request& req) -> api::Task<api::Response> {
-      std::lock_guard lock(mu_);
-      seen_.push_back({req.method, req.target, req.body});
-      if (script_.empty()) co_return api::Response{500, "text/plain", "no answer left", {}};
-      api::Response r = script_.front();
-      script_.pop_front();
-      co_return r;
-    });
+    server_ = std::make_unique<api::HttpServer>(
+        io_, o, [this](const api::Request& req) -> api::Task<api::Response> {
+          std::lock_guard lock(mu_);
+          seen_.push_back({req.method, req.target, req.body});
+          if (script_.empty()) co_return api::Response{500, "text/plain", "no answer left", {}};
+          api::Response r = script_.front();
+          script_.pop_front();
+          co_return r;
+        });
     port_ = server_->Listen().value();
     server_->Start();
     thread_ = std::thread([this] { io_.run(); });
   }
   ~RecordedService() {
-    asio::co_spawn(io_, [this]() -> api::Task<void> {
-      co_await server_->Stop(Millis(100));
-      io_.stop();
-    }, asio::detached);
+    asio::co_spawn(
+        io_,
+        [this]() -> api::Task<void> {
+          co_await server_->Stop(Millis(100));
+          io_.stop();
+        },
+        asio::detached);
     thread_.join();
   }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
@@ -152,7 +156,8 @@ TEST_F(RecordedAnswersTest, CloudflarePublishListsThenCreatesAnUnproxiedRecord) 
 }
 
 TEST_F(RecordedAnswersTest, CloudflareRecordThatExistsIsSuccessEitherWayItIsSaid) {
-  for (const char* duplicate : {"cloudflare/duplicate_identical_81058", "cloudflare/duplicate_81057"}) {
+  for (const char* duplicate :
+       {"cloudflare/duplicate_identical_81058", "cloudflare/duplicate_81057"}) {
     RecordedService cf({"cloudflare/list_empty", duplicate});
     Status s = Run(Dns(cf).Publish(ctx_, {"", "A", "survival.play.example", "198.51.100.4"}));
     EXPECT_TRUE(s.ok()) << duplicate << ": " << s.ToString();
