@@ -6,7 +6,8 @@
 // world in-process when no --fleet is given.
 //
 // Routes: /api2/json/... (Proxmox, API-token auth; backups are vzdump, the storage's content list
-// and restore as Proxmox does it, POST /nodes/{node}/lxc with restore=1 and force=1),
+// and restore as Proxmox does it, POST /nodes/{node}/lxc with restore=1 and force=1; a container's
+// GET/PUT .../config and PUT .../resize, calls proxmox.config, proxmox.configure, proxmox.resize),
 // /agents/{vmid}/..., /proxy/servers, /client/v4/zones/{zone}/dns_records (Cloudflare-style,
 // paged), /api/webhooks/{channel}/{token} (Discord; an injected 429 answers like Discord's rate
 // limit), /billing/customers/{id}, and /sim/state, /sim/faults, /sim/containers, /sim/billing.

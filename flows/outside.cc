@@ -28,6 +28,7 @@ Outside::Outside(const config::Settings& s) : settings_(s) {
   pve.request_timeout = s.proxmox_request_timeout;
   pve.task_timeout = s.proxmox_task_timeout;
   pve.task_poll_interval = s.proxmox_task_poll_interval;
+  pve.container_storage = c.proxmox().container_storage();
   pve = WithTls(pve, c.proxmox().tls());
   hypervisor_ = std::make_unique<activities::ProxmoxHypervisor>(*http_, pve);
   activities::ProxmoxBackupOptions backup;

@@ -57,6 +57,7 @@ TEST_F(ZlhdApiTest, ConcurrentProvisioningsReachRunningWithOneOfEverything) {
   }
   for (auto& t : clients) t.join();
   std::set<int64_t> vmids;
+  std::set<std::string> addresses;
   for (size_t i = 0; i < kServers; ++i) {
     ASSERT_EQ(answers[i].status, 202) << answers[i].body;
     json::object a = z_.Body(answers[i]);
@@ -70,6 +71,10 @@ TEST_F(ZlhdApiTest, ConcurrentProvisioningsReachRunningWithOneOfEverything) {
     EXPECT_NE(vmid, 100);
     EXPECT_NE(vmid, 102);
     EXPECT_TRUE(vmids.insert(vmid).second) << "VMID " << vmid << " twice";
+    // The simulated fleet's default pool: loopback, from 127.1.0.10 up.
+    std::string address(s["address"].as_string());
+    EXPECT_EQ(address.rfind("127.1.0.", 0), 0u) << address;
+    EXPECT_TRUE(addresses.insert(address).second) << "address " << address << " twice";
   }
   json::object state = z_.SimState();
   size_t ours = 0;
@@ -174,8 +179,11 @@ TEST_F(ZlhdApiTest, BadRequestsAreRefusedPreciselyAndChangeNothing) {
               400, "invalid_argument", "game");
   ExpectError(z_.Api("POST", create, R"({"customerId":"c-1","ctype":"dev","requestNonce":"n","game":"vanilla","plan":"small","name":"alpha"})"),
               400, "invalid_argument", "game: must be absent");
-  ExpectError(z_.Api("POST", create, R"({"customerId":"c-1","ctype":"game","requestNonce":"n","game":"vanilla","plan":"huge","name":"alpha"})"),
-              400, "invalid_argument", "plan");
+  ExpectError(
+      z_.Api(
+          "POST", create,
+          R"({"customerId":"c-1","ctype":"game","requestNonce":"n","game":"vanilla","plan":"huge","name":"alpha"})"),
+      400, "invalid_argument", "plan: 'huge' is not a configured plan");
   ExpectError(z_.Api("POST", create, R"({"customerId":"c-1","ctype":"game","requestNonce":"n","game":"vanilla","plan":"small","name":"Al"})"),
               400, "invalid_argument", "name");
   Fetched wrong_method = z_.Api("GET", create);
@@ -239,11 +247,14 @@ TEST_F(ZlhdApiTest, AnUnfixableFailureCompensatesAndTheWorkflowViewExplainsIt) {
   EXPECT_EQ(view["error"].at("code").as_string(), "invalid_argument");
   std::vector<std::string> names;
   for (const auto& s : view["steps"].as_array()) names.emplace_back(s.at("name").as_string());
-  std::vector<std::string> expected = {"allocate_vmid", "create_container", "start_container",
-                                       "wait_agent_ready", "install_workload", "destroy_container",
-                                       "notify", "release_vmid"};
+  std::vector<std::string> expected = {
+      "allocate_vmid",     "create_container", "configure_container",
+      "start_container",   "wait_agent_ready", "install_workload",
+      "destroy_container", "notify",           "release_vmid"};
   EXPECT_EQ(names, expected);
-  EXPECT_EQ(Server(std::string(created["serverId"].as_string()), "c-1")["status"].as_string(), "failed");
+  json::object failed = Server(std::string(created["serverId"].as_string()), "c-1");
+  EXPECT_EQ(failed["status"].as_string(), "failed");
+  EXPECT_EQ(failed["address"].as_string(), "");  // released with the VMID
   json::object state = z_.SimState();
   EXPECT_TRUE(state["containers"].as_array().empty());
   // zlh-journal reads it while zlhd runs, and replays the compensation without a divergence.
