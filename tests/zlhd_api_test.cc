@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -97,6 +98,18 @@ TEST_F(ZlhdApiTest, ConcurrentProvisioningsReachRunningWithOneOfEverything) {
   EXPECT_EQ(std::system((std::string(ZLH_JOURNAL) + " --data " + z_.data() + " replay " + wf +
                          " > /dev/null").c_str()),
             0);
+  // zlh-journal show names the provisioning's server with its address and what was configured.
+  std::string shown;
+  FILE* out = popen(
+      (std::string(ZLH_JOURNAL) + " --data " + z_.data() + " show --json " + wf).c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  for (char buf[4096]; size_t n = fread(buf, 1, sizeof buf, out);) shown.append(buf, n);
+  EXPECT_EQ(pclose(out), 0);
+  json::object server = json::parse(shown).at("server").as_object();
+  EXPECT_TRUE(addresses.count(std::string(server.at("address").as_string()))) << shown;
+  EXPECT_NE(std::string(server.at("configured").as_string()).find("cores 2, memory 4096 MB"),
+            std::string::npos)
+      << shown;
 }
 
 TEST_F(ZlhdApiTest, ARepeatedCreateGetsItsFirstAnswerAndAChangedOneIsAConflict) {
