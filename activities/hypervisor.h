@@ -34,6 +34,7 @@ struct Guest {
   std::string status;  // running, stopped
   std::string name;    // the hostname
   std::string type;    // lxc, qemu
+  bool is_template = false;  // a template (cloned from, never run)
 };
 
 // A container's configuration as Proxmox reports it: key → value ("cores" → "2", "net0" →

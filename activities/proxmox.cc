@@ -48,6 +48,7 @@ Task<Result<std::vector<Guest>>> ProxmoxHypervisor::Guests() {
       guest.status = o.contains("status") ? std::string(o.at("status").as_string()) : "";
       guest.name = o.contains("name") ? std::string(o.at("name").as_string()) : "";
       guest.type = o.contains("type") ? std::string(o.at("type").as_string()) : "";
+      guest.is_template = o.contains("template") && o.at("template").to_number<int>() == 1;
       out.push_back(std::move(guest));
     }
   } catch (const std::exception& e) {

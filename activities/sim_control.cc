@@ -1,6 +1,7 @@
 // The simulator's own controls: POST /sim/containers (pre-existing containers), /sim/faults (call
-// faults and drift) and /sim/billing (billing changed behind the webhooks' back). Every input is
-// checked field by field; a refused one changes nothing.
+// faults and drift), /sim/billing (billing changed behind the webhooks' back) and /sim/zones (a
+// DNS zone the account holds). Every input is checked field by field; a refused one changes
+// nothing.
 #include <algorithm>
 #include <set>
 
@@ -76,6 +77,17 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
     billing[*customer] = *status;
     *changed = true;
     return JsonReply(200, json::object{{"customerId", *customer}, {"status", *status}});
+  }
+
+  if (what == "zones") {
+    if (auto extra = Unknown(o, {"id", "name"})) return ErrorReply(400, *extra + ": unknown field");
+    auto id = str("id");
+    auto name = str("name");
+    if (!id || id->empty()) return ErrorReply(400, "id: required");
+    if (!name || name->empty()) return ErrorReply(400, "name: required");
+    zones[*id] = *name;
+    *changed = true;
+    return JsonReply(200, json::object{{"id", *id}, {"name", *name}});
   }
 
   if (what != "faults") return ErrorReply(404, "no such simulator route: /sim/" + what);

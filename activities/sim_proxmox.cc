@@ -1,6 +1,7 @@
-// The simulated Proxmox VE API subset (EXTERNAL-APIS.md): nodes, guests, clone, power, status,
-// destroy, backups (vzdump, the storage's backup list, restore) and task status. Tasks finish at
-// once. A container's config and resize are in sim_proxmox_config.cc.
+// The simulated Proxmox VE API subset (EXTERNAL-APIS.md): nodes, guests (the templates among
+// them), clone, power, status, destroy, backups (vzdump, the storage's backup list, restore), task
+// status, the version and the token's permissions. Tasks finish at once. A container's config and
+// resize are in sim_proxmox_config.cc.
 #include <algorithm>
 
 #include "activities/sim_state.h"
@@ -17,6 +18,56 @@ std::optional<int64_t> BackupOfVolume(const std::string& volid) {
   if (at == std::string::npos) return std::nullopt;
   std::string rest = volid.substr(at + marker.size());
   return ToInt(rest.substr(0, rest.find('-')));
+}
+
+// The templates every simulated cluster has (config's default templates), on its first node.
+struct SimTemplate {
+  int64_t vmid;
+  const char* name;
+};
+constexpr SimTemplate kTemplates[] = {
+    {9000, "tpl-vanilla"}, {9001, "tpl-fabric"}, {9002, "tpl-paper"}, {9003, "tpl-dev"}};
+
+// What the simulator's token may do on every path: the role PVEVMAdmin and the datastore
+// privileges (GET /access/permissions lists them as Proxmox does, privilege -> propagate flag).
+json::object TokenPrivileges() {
+  json::object privileges;
+  for (const char* p :
+       {"VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM", "VM.Config.CPU",
+        "VM.Config.Cloudinit", "VM.Config.Disk", "VM.Config.HWType", "VM.Config.Memory",
+        "VM.Config.Network", "VM.Config.Options", "VM.Console", "VM.Migrate", "VM.PowerMgmt",
+        "VM.Snapshot", "VM.Snapshot.Rollback", "Datastore.AllocateSpace", "Datastore.Audit",
+        "Sys.Audit", "SDN.Use"}) {
+    privileges[p] = 1;
+  }
+  return privileges;
+}
+
+// GET /version, /access/permissions and /cluster/resources: what reads the cluster as a whole.
+std::optional<HttpReply> ClusterRead(const HttpCall& call, const std::vector<std::string>& p,
+                                     const std::vector<std::string>& nodes,
+                                     const std::map<int64_t, Container>& containers) {
+  if (call.method != "GET") return std::nullopt;
+  if (p.size() == 1 && p[0] == "version") {
+    return Pve(json::object{{"version", "8.2.4"}, {"release", "8.2"}, {"repoid", "faa83925c9641325"}});
+  }
+  if (p.size() == 2 && p[0] == "access" && p[1] == "permissions") {
+    auto path = call.query.find("path");
+    return Pve(json::object{{path == call.query.end() ? "/" : path->second, TokenPrivileges()}});
+  }
+  if (p.size() == 2 && p[0] == "cluster" && p[1] == "resources") {
+    json::array out;
+    for (const auto& [vmid, c] : containers) {
+      out.push_back(json::object{{"vmid", c.vmid}, {"node", c.node}, {"type", "lxc"},
+                                 {"status", c.status}, {"name", c.hostname}, {"template", 0}});
+    }
+    for (const SimTemplate& t : kTemplates) {
+      out.push_back(json::object{{"vmid", t.vmid}, {"node", nodes.front()}, {"type", "lxc"},
+                                 {"status", "stopped"}, {"name", t.name}, {"template", 1}});
+    }
+    return Pve(std::move(out));
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -81,10 +132,11 @@ HttpReply World::State::Restore(const HttpCall& call, const std::string& node,
 HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::string>& parts,
                                 bool* changed) {
   auto auth = call.headers.find("authorization");
-  if (auth == call.headers.end() || auth->second.rfind("PVEAPIToken=", 0) != 0) {
+  if (auth == call.headers.end() || auth->second != std::string("PVEAPIToken=") + kProxmoxToken) {
     return PveError(401, "authentication failure");
   }
   std::vector<std::string> p(parts.begin() + 2, parts.end());  // after /api2/json
+  if (auto read = ClusterRead(call, p, nodes, containers)) return *read;
   if (call.method == "GET" && p.size() == 1 && p[0] == "nodes") {
     json::array out;
     for (const auto& n : nodes) {
@@ -95,14 +147,6 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
                                  {"cpu", 0.01 + 0.05 * static_cast<double>(guests)},
                                  {"mem", guests * (int64_t{2} << 30)},
                                  {"maxmem", int64_t{64} << 30}});
-    }
-    return Pve(std::move(out));
-  }
-  if (call.method == "GET" && p.size() == 2 && p[0] == "cluster" && p[1] == "resources") {
-    json::array out;
-    for (const auto& [vmid, c] : containers) {
-      out.push_back(json::object{{"vmid", c.vmid}, {"node", c.node}, {"type", "lxc"},
-                                 {"status", c.status}, {"name", c.hostname}});
     }
     return Pve(std::move(out));
   }

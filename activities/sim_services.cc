@@ -66,7 +66,7 @@ HttpReply DiscordRateLimited(int64_t delay_ms) {
 
 HttpReply World::State::AgentCall(const HttpCall& call, const std::vector<std::string>& p,
                                   bool* changed) {
-  if (!HasBearer(call)) return ErrorReply(401, "agent: bearer token required");
+  if (!HasServiceToken(call)) return ErrorReply(401, "agent: bearer token required");
   auto vmid = ToInt(p[1]);
   if (!vmid) return ErrorReply(400, "vmid: '" + p[1] + "' is not a number");
   std::string rest;
@@ -111,7 +111,7 @@ HttpReply World::State::AgentCall(const HttpCall& call, const std::vector<std::s
 
 HttpReply World::State::ProxyCall(const HttpCall& call, const std::vector<std::string>& p,
                                   bool* changed) {
-  if (!HasBearer(call)) return ErrorReply(401, "proxy: bearer token required");
+  if (!HasServiceToken(call)) return ErrorReply(401, "proxy: bearer token required");
   if (call.method == "GET" && p.size() == 2) {
     json::array out;
     for (const auto& [name, address] : proxy) out.push_back(json::object{{"name", name}, {"address", address}});
@@ -145,7 +145,7 @@ HttpReply World::State::ProxyCall(const HttpCall& call, const std::vector<std::s
 
 HttpReply World::State::DnsCall(const HttpCall& call, const std::vector<std::string>& p,
                                 bool* changed) {
-  if (!HasBearer(call)) return CfError(403, 10000, "Authentication error");
+  if (!HasServiceToken(call)) return CfError(401, 10000, "Authentication error");
   if (p.size() < 5 || p[4] != "dns_records") return CfError(404, 7003, "No route for that URI");
   auto record_json = [](const DnsRecord& r) {
     return json::object{{"id", r.id}, {"type", r.type}, {"name", r.name}, {"content", r.content},
@@ -227,9 +227,37 @@ HttpReply World::State::DnsCall(const HttpCall& call, const std::vector<std::str
   return CfError(405, 10405, "Method not allowed");
 }
 
+HttpReply World::State::ZoneCall(const HttpCall& call, const std::string& zone_id) const {
+  if (!HasServiceToken(call)) return CfError(401, 10000, "Authentication error");
+  if (call.method != "GET") return CfError(405, 10405, "Method not allowed");
+  auto zone = zones.find(zone_id);
+  if (zone == zones.end()) {
+    return CfError(400, 7003, "Could not route to /zones/" + zone_id +
+                                  ", perhaps your object identifier is invalid?");
+  }
+  return Cf(200, json::object{{"id", zone->first}, {"name", zone->second}, {"status", "active"},
+                              {"paused", false}, {"type", "full"}});
+}
+
+HttpReply World::State::TokenVerifyCall(const HttpCall& call) const {
+  if (!HasServiceToken(call)) return CfError(401, 1000, "Invalid API Token");
+  if (call.method != "GET") return CfError(405, 10405, "Method not allowed");
+  return Cf(200, json::object{{"id", "0000000000000000000000000000517e"}, {"status", "active"}});
+}
+
 HttpReply World::State::DiscordCall(const HttpCall& call, const std::vector<std::string>& p,
                                     bool* changed) {
-  if (call.method != "POST") return ErrorReply(405, "use POST");
+  if (p[3] != kServiceToken) {
+    return JsonReply(401, json::object{{"message", "Invalid Webhook Token"}, {"code", 50027}});
+  }
+  if (call.method == "GET") {
+    // Discord's webhook object as "Get Webhook with Token" answers it: no user.
+    return JsonReply(200, json::object{{"id", p[2]},          {"type", 1},
+                                       {"guild_id", "zlh"},   {"channel_id", p[2]},
+                                       {"name", p[2]},        {"avatar", nullptr},
+                                       {"token", p[3]},       {"application_id", nullptr}});
+  }
+  if (call.method != "POST") return ErrorReply(405, "use GET or POST");
   auto body = ParseObject(call.body);
   if (!body) return JsonReply(400, json::object{{"message", "Cannot send an empty message"}, {"code", 50006}});
   std::string content = String(*body, "content");
@@ -286,7 +314,7 @@ HttpReply World::State::DiscordCall(const HttpCall& call, const std::vector<std:
 
 HttpReply World::State::BillingCall(const HttpCall& call, const std::vector<std::string>& p,
                                     bool* changed) {
-  if (!HasBearer(call)) return ErrorReply(401, "billing: bearer token required");
+  if (!HasServiceToken(call)) return ErrorReply(401, "billing: bearer token required");
   if (call.method != "GET") return ErrorReply(405, "use GET");
   int64_t delay = 0;
   if (auto early = Begin("billing.status", 0, false, call, &delay, changed)) return *early;

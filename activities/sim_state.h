@@ -85,6 +85,9 @@ struct World::State {
   uint64_t max_token = 0;
   uint64_t tasks = 0;
   uint64_t dns_ids = 0;
+  // Cloudflare zones by id: the name records are made under. The simulated fleet's "zlh" is
+  // "play.example"; POST /sim/zones declares more.
+  std::map<std::string, std::string> zones = {{"zlh", "play.example"}};
 
   json::object ToJson(bool with_internal) const;
   static Result<std::unique_ptr<State>> FromJson(const json::value& v);
@@ -107,6 +110,9 @@ struct World::State {
   HttpReply AgentCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
   HttpReply ProxyCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
   HttpReply DnsCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  // GET /client/v4/zones/{zone_id} and GET /client/v4/user/tokens/verify (read-only).
+  HttpReply ZoneCall(const HttpCall& call, const std::string& zone_id) const;
+  HttpReply TokenVerifyCall(const HttpCall& call) const;
   HttpReply DiscordCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
   HttpReply BillingCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
   HttpReply SimPost(const HttpCall& call, const std::string& what, bool* changed);
@@ -128,6 +134,7 @@ HttpReply JsonReply(int status, json::value body);
 // {"error": {"code", "message"}} with the code for `status`.
 HttpReply ErrorReply(int status, const std::string& message);
 std::optional<int64_t> ToInt(const std::string& text);
-bool HasBearer(const HttpCall& call);
+// Whether the call carries "Authorization: Bearer sim" (kServiceToken).
+bool HasServiceToken(const HttpCall& call);
 
 }  // namespace zlh::activities::sim

@@ -50,9 +50,9 @@ std::optional<int64_t> ToInt(const std::string& text) {
   return v;
 }
 
-bool HasBearer(const HttpCall& call) {
+bool HasServiceToken(const HttpCall& call) {
   auto it = call.headers.find("authorization");
-  return it != call.headers.end() && it->second.rfind("Bearer ", 0) == 0 && it->second.size() > 7;
+  return it != call.headers.end() && it->second == std::string("Bearer ") + kServiceToken;
 }
 
 json::object World::State::ToJson(bool with_internal) const {
@@ -128,7 +128,10 @@ json::object World::State::ToJson(bool with_internal) const {
     for (const auto& n : nodes) ns.push_back(json::value(n));
     json::object backup_ms;
     for (const auto& [vmid, at] : backups) backup_ms[std::to_string(vmid)] = at;
+    json::object zs;
+    for (const auto& [id, name] : zones) zs[id] = name;
     out["internal"] = json::object{{"nodes", std::move(ns)},  {"faults", std::move(fs)},
+                                   {"zones", std::move(zs)},
                                    {"maxToken", max_token},   {"tasks", tasks},
                                    {"dnsIds", dns_ids},       {"backupMs", std::move(backup_ms)}};
   }
@@ -189,6 +192,11 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
     }
     for (const auto& [vmid, at] : internal.at("backupMs").as_object()) {
       state->backups[std::stoll(std::string(vmid))] = at.to_number<int64_t>();
+    }
+    if (const json::value* zs = internal.if_contains("zones")) {  // absent in older state files
+      for (const auto& [id, name] : zs->as_object()) {
+        state->zones[std::string(id)] = std::string(name.as_string());
+      }
     }
     state->max_token = internal.at("maxToken").to_number<uint64_t>();
     state->tasks = internal.at("tasks").to_number<uint64_t>();
@@ -322,7 +330,10 @@ HttpReply World::Handle(const HttpCall& call) {
   } else if (p.size() >= 2 && p[0] == "proxy" && p[1] == "servers") {
     reply = state_->ProxyCall(call, p, &changed);
   } else if (p.size() >= 4 && p[0] == "client" && p[1] == "v4" && p[2] == "zones") {
-    reply = state_->DnsCall(call, p, &changed);
+    reply = p.size() == 4 ? state_->ZoneCall(call, p[3]) : state_->DnsCall(call, p, &changed);
+  } else if (p.size() == 5 && p[0] == "client" && p[1] == "v4" && p[2] == "user" &&
+             p[3] == "tokens" && p[4] == "verify") {
+    reply = state_->TokenVerifyCall(call);
   } else if (p.size() == 4 && p[0] == "api" && p[1] == "webhooks") {
     reply = state_->DiscordCall(call, p, &changed);
   } else if (p.size() == 3 && p[0] == "billing" && p[1] == "customers") {

@@ -6,11 +6,16 @@
 // world in-process when no --fleet is given.
 //
 // Routes: /api2/json/... (Proxmox, API-token auth; backups are vzdump, the storage's content list
-// and restore as Proxmox does it, POST /nodes/{node}/lxc with restore=1 and force=1; a container's
-// GET/PUT .../config and PUT .../resize, calls proxmox.config, proxmox.configure, proxmox.resize),
-// /agents/{vmid}/..., /proxy/servers, /client/v4/zones/{zone}/dns_records (Cloudflare-style,
-// paged), /api/webhooks/{channel}/{token} (Discord; an injected 429 answers like Discord's rate
-// limit), /billing/customers/{id}, and /sim/state, /sim/faults, /sim/containers, /sim/billing.
+// and restore as Proxmox does it, POST /nodes/{node}/lxc with restore=1 and force=1; /version,
+// /access/permissions; the templates in /cluster/resources; a container's GET/PUT .../config and
+// PUT .../resize, calls proxmox.config, proxmox.configure, proxmox.resize), /agents/{vmid}/...,
+// /proxy/servers, /client/v4/zones/{zone}/dns_records (Cloudflare-style, paged),
+// /client/v4/zones/{zone}, /client/v4/user/tokens/verify, /api/webhooks/{channel}/{token}
+// (Discord: POST a message, GET the webhook; an injected 429 answers like Discord's rate limit),
+// /billing/customers/{id}, and /sim/state, /sim/faults, /sim/containers, /sim/billing, /sim/zones.
+//
+// Credentials (SPEC §9.7): Proxmox accepts only the API token kProxmoxToken, the other services
+// only "Bearer sim" (Discord: the webhook token "sim"); anything else is 401.
 //
 // Thread-compatible: the caller serializes calls to Handle.
 #pragma once
@@ -25,6 +30,11 @@
 #include "base/status.h"
 
 namespace zlh::activities::sim {
+
+// The one Proxmox API token the simulator accepts (USER@REALM!TOKENID=SECRET).
+inline constexpr char kProxmoxToken[] = "zlh@pve!zlh=00000000-0000-0000-0000-00000000517e";
+// The one bearer token (and Discord webhook token) of the other services.
+inline constexpr char kServiceToken[] = "sim";
 
 struct HttpCall {
   std::string method;

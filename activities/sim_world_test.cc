@@ -12,7 +12,7 @@ namespace {
 namespace json = boost::json;
 
 const std::map<std::string, std::string> kAuth = {
-    {"authorization", "PVEAPIToken=root@pam!zlh=secret"}};
+    {"authorization", "PVEAPIToken=zlh@pve!zlh=00000000-0000-0000-0000-00000000517e"}};
 
 HttpCall Call(std::string method, std::string path, std::string body = "",
               std::map<std::string, std::string> headers = kAuth) {
@@ -123,9 +123,28 @@ TEST_F(SimWorldTest, LifecycleAndTaskStatus) {
   EXPECT_EQ(world_->Handle(Call("DELETE", "/api2/json/nodes/pve1/lxc/101")).status, 500);
 }
 
-TEST_F(SimWorldTest, ProxmoxWantsAnApiToken) {
-  auto r = world_->Handle(Call("GET", "/api2/json/nodes", "", {}));
-  EXPECT_EQ(r.status, 401);
+TEST_F(SimWorldTest, ProxmoxWantsItsOneApiToken) {
+  EXPECT_EQ(world_->Handle(Call("GET", "/api2/json/nodes", "", {})).status, 401);
+  auto wrong = world_->Handle(
+      Call("GET", "/api2/json/version", "", {{"authorization", "PVEAPIToken=root@pam!zlh=secret"}}));
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(world_->Handle(Call("GET", "/api2/json/version")).status, 200);
+}
+
+// The reads zlhd --check-config makes: the version, the token's privileges, the templates.
+TEST_F(SimWorldTest, ProxmoxAnswersItsVersionPermissionsAndTemplates) {
+  json::value version = json::parse(world_->Handle(Call("GET", "/api2/json/version")).body);
+  EXPECT_EQ(version.at("data").at("release").as_string(), "8.2");
+  HttpCall permissions = Call("GET", "/api2/json/access/permissions");
+  permissions.query = {{"path", "/"}};
+  json::value granted = json::parse(world_->Handle(permissions).body);
+  EXPECT_EQ(granted.at("data").at("/").at("VM.Clone").as_int64(), 1);
+  json::value guests = json::parse(world_->Handle(Call("GET", "/api2/json/cluster/resources")).body);
+  ASSERT_EQ(guests.at("data").as_array().size(), 4u);
+  EXPECT_EQ(guests.at("data").at(0).at("vmid").as_int64(), 9000);
+  EXPECT_EQ(guests.at("data").at(0).at("node").as_string(), "pve1");
+  EXPECT_EQ(guests.at("data").at(0).at("template").as_int64(), 1);
+  EXPECT_TRUE(State(*world_).at("containers").as_array().empty());  // templates are not containers
 }
 
 TEST_F(SimWorldTest, StaleFencingTokensAreRejectedAndRecorded) {
@@ -250,7 +269,7 @@ TEST_F(SimWorldTest, CorruptStateFileIsRefusedClearly) {
 
 
 HttpCall Bearer(std::string method, std::string path, std::string body = "") {
-  return {std::move(method), std::move(path), {}, {{"authorization", "Bearer t0ken"}}, std::move(body)};
+  return {std::move(method), std::move(path), {}, {{"authorization", "Bearer sim"}}, std::move(body)};
 }
 
 class SimServicesTest : public SimWorldTest {
@@ -319,7 +338,7 @@ TEST_F(SimServicesTest, DnsRecordsPublishOnceListAndDelete) {
   EXPECT_EQ(found.at("result").at(0).at("content").as_string(), "0 5 25565 proxy.play.example");
   EXPECT_EQ(world_->Handle(Bearer("DELETE", "/client/v4/zones/z1/dns_records/" + id)).status, 200);
   EXPECT_EQ(State(*world_).at("dnsRecords").as_array().size(), 1u);
-  EXPECT_EQ(world_->Handle(Call("GET", "/client/v4/zones/z1/dns_records", "", {})).status, 403);
+  EXPECT_EQ(world_->Handle(Call("GET", "/client/v4/zones/z1/dns_records", "", {})).status, 401);
 }
 
 TEST_F(SimServicesTest, DiscordRecordsMessagesAndWhetherTheyPing) {
@@ -376,6 +395,36 @@ TEST_F(SimServicesTest, EveryDriftAndWhichCanBeCleared) {
   EXPECT_TRUE(State(*world_).at("containers").as_array().empty());
   EXPECT_EQ(drift("agent_offline").status, 404);  // no such container any more
   EXPECT_EQ(world_->Handle(Call("POST", "/sim/faults", R"({"drift":"meteor","vmid":101})")).status, 400);
+}
+
+TEST_F(SimServicesTest, CloudflareVerifiesTheTokenAndKnowsItsZones) {
+  json::value verified = json::parse(world_->Handle(Bearer("GET", "/client/v4/user/tokens/verify")).body);
+  EXPECT_EQ(verified.at("result").at("status").as_string(), "active");
+  auto wrong = world_->Handle(Call("GET", "/client/v4/user/tokens/verify", "",
+                                   {{"authorization", "Bearer nope"}}));
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(json::parse(wrong.body).at("errors").at(0).at("code").as_int64(), 1000);
+  json::value zlh = json::parse(world_->Handle(Bearer("GET", "/client/v4/zones/zlh")).body);
+  EXPECT_EQ(zlh.at("result").at("name").as_string(), "play.example");
+  EXPECT_EQ(world_->Handle(Bearer("GET", "/client/v4/zones/z9")).status, 400);
+  ASSERT_EQ(world_->Handle(Call("POST", "/sim/zones", R"({"id":"z9","name":"games.example"})")).status, 200);
+  json::value z9 = json::parse(world_->Handle(Bearer("GET", "/client/v4/zones/z9")).body);
+  EXPECT_EQ(z9.at("result").at("name").as_string(), "games.example");
+  EXPECT_EQ(world_->Handle(Call("POST", "/sim/zones", R"({"id":"z8"})")).status, 400);
+  auto reopened = World::Open(tmp_.Sub("state.json"), {"pve1"});  // declared zones are kept
+  ASSERT_TRUE(reopened.ok());
+  EXPECT_EQ((*reopened)->Handle(Bearer("GET", "/client/v4/zones/z9")).status, 200);
+}
+
+TEST_F(SimServicesTest, DiscordWebhooksAnswerAGetAndRefuseAWrongToken) {
+  auto hook = world_->Handle(Call("GET", "/api/webhooks/alerts-critical/sim", "", {}));
+  ASSERT_EQ(hook.status, 200);
+  EXPECT_EQ(json::parse(hook.body).at("type").as_int64(), 1);
+  auto wrong = world_->Handle(Call("GET", "/api/webhooks/alerts-critical/nope", "", {}));
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_EQ(json::parse(wrong.body).at("code").as_int64(), 50027);
+  EXPECT_EQ(world_->Handle(Call("POST", "/api/webhooks/alerts-critical/nope", R"({"content":"x"})", {})).status, 401);
+  EXPECT_TRUE(State(*world_).at("discordMessages").as_array().empty());
 }
 
 TEST_F(SimServicesTest, BackupsRunAndList) {

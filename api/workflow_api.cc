@@ -18,7 +18,8 @@ json::value WaitingFor(const proto::WorkflowSummary& s) {
   if (!s.has_waiting_for()) return nullptr;
   return json::object{{"kind", s.waiting_for().kind()},
                       {"detail", s.waiting_for().detail()},
-                      {"since", Rfc3339(s.waiting_for().since_ms())}};
+                      {"since", Rfc3339(s.waiting_for().since_ms())},
+                      {"polls", s.waiting_for().polls()}};
 }
 
 json::value Error(const proto::WorkflowSummary& s) {

@@ -252,7 +252,7 @@ Result<Settings> Load(const std::string& path) {
 void PointAtFleet(Settings& settings, const std::string& base_url) {
   pc::Config& c = settings.file;
   c.mutable_proxmox()->set_url(base_url);
-  if (c.proxmox().token().empty()) c.mutable_proxmox()->set_token("zlh@pve!zlh=sim");
+  if (c.proxmox().token().empty()) c.mutable_proxmox()->set_token("zlh@pve!zlh=00000000-0000-0000-0000-00000000517e");
   c.mutable_dns()->set_url(base_url + "/client/v4");
   if (c.dns().token().empty()) c.mutable_dns()->set_token("sim");
   c.mutable_proxy()->set_url(base_url + "/proxy");

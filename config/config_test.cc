@@ -1,4 +1,5 @@
 #include "config/config.h"
+#include "config/fleet.h"
 
 #include <gtest/gtest.h>
 
@@ -214,6 +215,9 @@ TEST(ConfigTest, TheDocumentedExampleParses) {
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->file.proxy().public_address(), "203.0.113.10");
   EXPECT_EQ(s->FindTemplate("fabric"), nullptr);  // the list replaced the defaults
+  auto fleet = ChooseFleet("", true, *s);  // and complete enough to run the real fleet
+  ASSERT_TRUE(fleet.ok()) << fleet.status().ToString();
+  EXPECT_EQ(fleet->kind, FleetKind::kConfigured);
 }
 
 }  // namespace

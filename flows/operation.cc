@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "fleet/tables.h"
+#include "flows/agent_ready.h"
 #include "flows/inputs.h"
 #include "flows/lease.h"
 #include "flows/provision.h"
@@ -70,12 +71,35 @@ class LeasedWork {
     co_return r.ok() ? Status::Ok() : r.status();
   }
 
+  // Step stop_workload: the agent stops the game. An agent that cannot be reached does not stop
+  // the operation: the container's stop, next, ends the workload; the step's result says so (an
+  // operator's restart is how a server with a broken agent comes back).
   Task<Status> StopWorkload() {
-    return Act("stop_workload", [this](const activities::CallContext& c) -> Task<Status> {
-      auto power = co_await d_.hypervisor->PowerState(node(), vmid());
-      if (power.ok() && *power != "running") co_return Status::Ok();  // nothing runs
-      co_return co_await d_.agent->Workload(c, AgentOf(server()), false);
-    });
+    auto r = co_await ctx_.Step(
+        "stop_workload",
+        [this](const StepInfo& info) -> Task<Result<std::string>> {
+          if (d_.journal) ZLH_CO_RETURN_IF_ERROR(CheckLease(*d_.journal, lease_, ctx_.id()));
+          auto power = co_await d_.hypervisor->PowerState(node(), vmid());
+          if (power.ok() && *power != "running") co_return "nothing runs: the container is " + *power;
+          Status stopped = co_await d_.agent->Workload(CallOf(info), AgentOf(server()), false);
+          if (stopped.ok()) co_return "stopped";
+          if (stopped.code() == Code::kUnavailable || stopped.code() == Code::kDeadlineExceeded) {
+            co_return "the agent is unreachable (" + stopped.message() +
+                "); the container's stop ends the workload";
+          }
+          co_return stopped;
+        },
+        ActivityPolicy(s_));
+    co_return r.ok() ? Status::Ok() : r.status();
+  }
+  // After the container starts, its agent must be up before it can start the game. This wait was
+  // added after the first release: an operation in flight whose history is past this point goes
+  // on without it.
+  Task<Status> AgentReady() {
+    auto version = co_await ctx_.Version("operation-agent-ready", 0, 1);
+    if (!version.ok()) co_return version.status();
+    if (*version < 1) co_return Status::Ok();
+    co_return co_await AwaitAgentReady(ctx_, d_, AgentOf(server()));
   }
   Task<Status> StartWorkload() {
     return Act("start_workload", [this](const activities::CallContext& c) {
@@ -134,12 +158,14 @@ Task<Result<std::string>> Operation(Deps& d, Context& ctx) {
     ZLH_CO_RETURN_IF_ERROR(co_await w.SetStatus(proto::SERVER_STOPPED, in->reason == "billing"));
   } else if (op == "start") {
     ZLH_CO_RETURN_IF_ERROR(co_await w.StartContainer());
+    ZLH_CO_RETURN_IF_ERROR(co_await w.AgentReady());
     ZLH_CO_RETURN_IF_ERROR(co_await w.StartWorkload());
     ZLH_CO_RETURN_IF_ERROR(co_await w.SetStatus(proto::SERVER_RUNNING));
   } else if (op == "restart") {
     ZLH_CO_RETURN_IF_ERROR(co_await w.StopWorkload());
     ZLH_CO_RETURN_IF_ERROR(co_await w.StopContainer());
     ZLH_CO_RETURN_IF_ERROR(co_await w.StartContainer());
+    ZLH_CO_RETURN_IF_ERROR(co_await w.AgentReady());
     ZLH_CO_RETURN_IF_ERROR(co_await w.StartWorkload());
     ZLH_CO_RETURN_IF_ERROR(co_await w.SetStatus(proto::SERVER_RUNNING));
   } else if (op == "backup") {
@@ -164,6 +190,7 @@ Task<Result<std::string>> Operation(Deps& d, Context& ctx) {
         },
         workflows::RetryPolicy::AtMostOnce()));
     ZLH_CO_RETURN_IF_ERROR(co_await w.StartContainer());
+    ZLH_CO_RETURN_IF_ERROR(co_await w.AgentReady());
     ZLH_CO_RETURN_IF_ERROR(co_await w.StartWorkload());
     ZLH_CO_RETURN_IF_ERROR(co_await w.SetStatus(proto::SERVER_RUNNING));
   } else {

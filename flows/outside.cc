@@ -16,24 +16,44 @@ Options WithTls(Options o, const pc::Tls& tls) {
 
 }  // namespace
 
+activities::ProbeOptions ProbeOptionsOf(const config::Settings& s) {
+  const pc::Config& c = s.file;
+  activities::ProbeOptions o;
+  o.proxmox.base_url = c.proxmox().url();
+  o.proxmox.token = c.proxmox().token();
+  o.proxmox.request_timeout = s.proxmox_request_timeout;
+  o.proxmox.task_timeout = s.proxmox_task_timeout;
+  o.proxmox.task_poll_interval = s.proxmox_task_poll_interval;
+  o.proxmox.container_storage = c.proxmox().container_storage();
+  o.proxmox = WithTls(o.proxmox, c.proxmox().tls());
+  o.dns.base_url = c.dns().url();
+  o.dns.zone_id = c.dns().zone_id();
+  o.dns.token = c.dns().token();
+  o.dns.request_timeout = s.activity_timeout;
+  o.dns = WithTls(o.dns, c.dns().tls());
+  o.proxy.base_url = c.proxy().url();
+  o.proxy.token = c.proxy().token();
+  o.proxy.request_timeout = s.activity_timeout;
+  o.proxy = WithTls(o.proxy, c.proxy().tls());
+  o.billing.base_url = c.billing().url();
+  o.billing.token = c.billing().token();
+  o.billing.request_timeout = s.activity_timeout;
+  o.billing = WithTls(o.billing, c.billing().tls());
+  o.discord_timeout = s.activity_timeout;
+  return o;
+}
+
 Outside::Outside(const config::Settings& s) : settings_(s) {
   const pc::Config& c = s.file;
   // Calls block a worker each (libcurl's easy interface): as many workers as the controller's
   // observation keeps in flight, so a 10,000-server tick is not throttled by threads.
   http_ = std::make_unique<activities::HttpClient>(std::max<size_t>(8, s.observe_concurrency));
 
-  activities::ProxmoxOptions pve;
-  pve.base_url = c.proxmox().url();
-  pve.token = c.proxmox().token();
-  pve.request_timeout = s.proxmox_request_timeout;
-  pve.task_timeout = s.proxmox_task_timeout;
-  pve.task_poll_interval = s.proxmox_task_poll_interval;
-  pve.container_storage = c.proxmox().container_storage();
-  pve = WithTls(pve, c.proxmox().tls());
-  hypervisor_ = std::make_unique<activities::ProxmoxHypervisor>(*http_, pve);
+  activities::ProbeOptions services = ProbeOptionsOf(s);
+  hypervisor_ = std::make_unique<activities::ProxmoxHypervisor>(*http_, services.proxmox);
   activities::ProxmoxBackupOptions backup;
   backup.storage = c.proxmox().storage();
-  backups_ = std::make_unique<activities::ProxmoxBackups>(*http_, pve, backup);
+  backups_ = std::make_unique<activities::ProxmoxBackups>(*http_, services.proxmox, backup);
 
   activities::AgentOptions agent;
   agent.url_template = c.agent().url_template();
@@ -41,24 +61,9 @@ Outside::Outside(const config::Settings& s) : settings_(s) {
   agent.request_timeout = s.agent_request_timeout;
   agent_ = std::make_unique<activities::HttpAgent>(*http_, WithTls(agent, c.agent().tls()));
 
-  activities::ProxyOptions proxy;
-  proxy.base_url = c.proxy().url();
-  proxy.token = c.proxy().token();
-  proxy.request_timeout = s.activity_timeout;
-  proxy_ = std::make_unique<activities::HttpProxy>(*http_, WithTls(proxy, c.proxy().tls()));
-
-  activities::CloudflareOptions dns;
-  dns.base_url = c.dns().url();
-  dns.zone_id = c.dns().zone_id();
-  dns.token = c.dns().token();
-  dns.request_timeout = s.activity_timeout;
-  dns_ = std::make_unique<activities::CloudflareDns>(*http_, WithTls(dns, c.dns().tls()));
-
-  activities::BillingOptions billing;
-  billing.base_url = c.billing().url();
-  billing.token = c.billing().token();
-  billing.request_timeout = s.activity_timeout;
-  billing_ = std::make_unique<activities::HttpBilling>(*http_, WithTls(billing, c.billing().tls()));
+  proxy_ = std::make_unique<activities::HttpProxy>(*http_, services.proxy);
+  dns_ = std::make_unique<activities::CloudflareDns>(*http_, services.dns);
+  billing_ = std::make_unique<activities::HttpBilling>(*http_, services.billing);
 
   if (c.discord().webhooks().empty()) {
     notifier_ = std::make_unique<activities::LogNotifier>();

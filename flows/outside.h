@@ -12,12 +12,17 @@
 #include "activities/dns_http.h"
 #include "activities/http_client.h"
 #include "activities/notifier_discord.h"
+#include "activities/probes.h"
 #include "activities/proxmox.h"
 #include "activities/proxy_http.h"
 #include "config/config.h"
 #include "flows/flows.h"
 
 namespace zlh::flows {
+
+// Each service's endpoint, credentials, TLS and timeout as the config gives them (what Outside's
+// activities use, and what zlhd --check-config probes).
+activities::ProbeOptions ProbeOptionsOf(const config::Settings& settings);
 
 class Outside {
  public:

@@ -98,7 +98,8 @@ workflows::Task<Result<std::string>> GatherFleet(Deps& d) {
   view.nodes = ByLoad(std::move(*nodes));
   for (const auto& g : *guests) {
     view.vmids.insert(g.vmid);
-    if (ours.count(g.vmid) || (g.type != "lxc" && !g.type.empty())) continue;
+    // Templates never run: their net0 is no address in use.
+    if (ours.count(g.vmid) || g.is_template || (g.type != "lxc" && !g.type.empty())) continue;
     auto config = co_await d.hypervisor->Config(g.node, g.vmid);
     if (!config.ok()) co_return config.status();
     auto net0 = config->find("net0");

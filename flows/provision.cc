@@ -1,8 +1,9 @@
 // provision (SPEC §5.1, §9.1, §9.2): allocate_vmid (with the node and the address),
 // create_container, configure_container, start_container, wait_agent_ready, install_workload,
-// register_proxy, publish_dns, mark_ready; on a failure retries cannot fix (or a cancel) the
-// reached steps are undone in reverse, #alerts-provisioning is pinged, and release_vmid frees the
-// VMID and the address and marks the server failed in the same write as the failure.
+// start_workload, register_proxy, publish_dns, mark_ready; on a failure retries cannot fix (or a
+// cancel) the reached steps are undone in reverse, #alerts-provisioning is pinged, and
+// release_vmid frees the VMID and the address and marks the server failed in the same write as
+// the failure.
 //
 // Histories recorded before addresses existed (allocate_vmid's result a bare VMID) go on along
 // their old path; they take allocate_address (and configure_container, once the container exists)
@@ -11,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "flows/agent_ready.h"
 #include "base/clock.h"
 #include "fleet/tables.h"
 #include "flows/container_config.h"
@@ -31,6 +33,7 @@ enum Stage {
   kStart,
   kReady,
   kInstall,
+  kStartWorkload,
   kRegister,
   kPublish,
   kMarkReady,
@@ -177,6 +180,8 @@ class Provisioning {
         },
         ActivityPolicy(s_))));
 
+    ZLH_CO_RETURN_IF_ERROR(co_await StartWorkload());
+
     if (!dev_) {  // Velocity is for Minecraft
       ZLH_CO_RETURN_IF_ERROR(co_await Enter(kRegister));
       ZLH_CO_RETURN_IF_ERROR(Done(co_await ctx_.Step(
@@ -277,32 +282,42 @@ class Provisioning {
         ActivityPolicy(s_)));
   }
 
-  // The readiness gate: probes until the agent reports ready, sleeping durably in between, for at
-  // most the configured limit (10 minutes by default).
+  // start_workload: a running server runs its game. Added after the first release: provisionings
+  // in flight whose history went past install_workload without it go on without it (their game
+  // is started by the controller's workload repair, or by the operator's start).
+  Task<Status> StartWorkload() {
+    auto version = co_await ctx_.Version("start-workload", 0, 1);
+    if (!version.ok()) co_return version.status();
+    if (*version < 1) co_return Status::Ok();
+    ZLH_CO_RETURN_IF_ERROR(co_await Enter(kStartWorkload));
+    co_return Done(co_await ctx_.Step(
+        "start_workload",
+        [this](const StepInfo& info) -> Task<Result<std::string>> {
+          ZLH_CO_RETURN_IF_ERROR(co_await d_.agent->Workload(CallOf(info), Target(), true));
+          co_return "running";
+        },
+        ActivityPolicy(s_)));
+  }
+
+  // The readiness gate (agent_ready.h): one poll step, its history the wait and the outcome,
+  // however many probes it takes.
   Task<Status> WaitAgentReady() {
     auto since = co_await ctx_.Now();
     if (!since.ok()) co_return since.status();
-    workflows::RetryPolicy probe = workflows::RetryPolicy::Once();  // the agent call has a timeout
+    workflows::PollSpec spec = AgentReadySpec(s_, vmid_, *since);
     for (;;) {
-      auto state = co_await ctx_.Step(
-          "wait_agent_ready",
-          [this](const StepInfo&) -> Task<Result<std::string>> {
-            auto health = co_await d_.agent->Health(Target());
-            if (health.ok()) co_return *health;
-            Code c = health.status().code();
-            if (c == Code::kUnavailable || c == Code::kDeadlineExceeded) co_return "unreachable";
-            co_return health.status();
-          },
-          probe);
+      auto state = co_await ctx_.Poll(
+          "wait_agent_ready", [this](const StepInfo&) { return ProbeAgent(d_, Target()); }, spec);
       if (!state.ok()) co_return state.status();
       if (*state == "ready") co_return Status::Ok();
+      // A history recorded before the gate was one poll step: a step per probe ("unreachable",
+      // "installing", "error"...), each followed by the time and a durable sleep. Such a workflow,
+      // in flight across the upgrade, replays those steps here and polls on from where it was.
       if (*state == "error") co_return FailedPrecondition("the agent reports an error");
       auto now = co_await ctx_.Now();
       if (!now.ok()) co_return now.status();
-      if (*now - *since >= s_.readiness_timeout.count()) {
-        co_return Status(Code::kDeadlineExceeded,
-                         "the agent was not ready after " + FormatDuration(s_.readiness_timeout) +
-                             " (last probe: " + *state + ")");
+      if (*now >= spec.deadline_ms) {
+        co_return Status(Code::kDeadlineExceeded, spec.gave_up + " (last probe: " + *state + ")");
       }
       ZLH_CO_RETURN_IF_ERROR(co_await ctx_.Sleep(s_.readiness_probe_interval));
     }

@@ -15,14 +15,16 @@
 
 namespace zlh {
 
-// A zlhd child process whose stderr goes to a file; killed on destruction if still running.
+// A zlhd child process whose stderr goes to a file (and stdout too, to `out`, when given); killed
+// on destruction if still running.
 class Daemon {
  public:
-  Daemon(const std::vector<std::string>& args, const std::string& log) {
+  Daemon(const std::vector<std::string>& args, const std::string& log, const std::string& out = "") {
     pid_ = fork();
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
       FILE* f = freopen(log.c_str(), "w", stderr);
+      if (!out.empty()) f = freopen(out.c_str(), "w", stdout);
       (void)f;
       std::vector<char*> argv{const_cast<char*>(ZLHD)};
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));

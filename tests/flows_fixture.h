@@ -77,6 +77,12 @@ class FlowsTest : public workflows::EngineFixture {
     auto res = Await(client_.Send(r));
     return res.ok() ? res->status : 0;
   }
+  // The next `probes` agent health probes get 503 (the agent not up yet).
+  void AgentHealthFails(int probes) {
+    ASSERT_EQ(SimPost("/sim/faults", R"({"call": "agent.health", "mode": "error", "status": 503,
+                                         "count": )" + std::to_string(probes) + "}"),
+              200);
+  }
   boost::json::object SimState() {
     activities::HttpRequest r;
     r.url = sim_.url() + "/sim/state";

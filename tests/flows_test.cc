@@ -4,6 +4,7 @@
 // and never overlapping.
 #include <set>
 
+#include "journal/format.h"
 #include "tests/flows_fixture.h"
 
 namespace zlh::flows {
@@ -245,6 +246,144 @@ TEST_F(FlowsTest, ProvisioningResumesAfterARestart) {
   json::object state = SimState();
   ASSERT_EQ(state["containers"].as_array().size(), 1u);
   EXPECT_EQ(state["containers"].as_array()[0].at("createCalls").as_int64(), 1);
+  ExpectVerified();
+}
+
+// A server reported running runs its game: provisioning starts the workload after installing it,
+// before the proxy and DNS point players at it.
+TEST_F(FlowsTest, AProvisionedServerRunsItsGame) {
+  std::string id = Provision("playable");
+  ASSERT_EQ(AwaitEnd(id).status(), proto::COMPLETED);
+  int64_t vmid = Server("srv-playable").vmid();
+  std::string workload;
+  json::object state = SimState();
+  for (const auto& a : state["agents"].as_array()) {
+    if (a.at("vmid").as_int64() == vmid) workload = a.at("workload").as_string();
+  }
+  EXPECT_EQ(workload, "running");
+  std::vector<std::string> steps;
+  for (const auto& e : Events(id)) {
+    if (e.has_step_completed() && e.step_completed().name().rfind("zlh.", 0) != 0) {
+      steps.push_back(e.step_completed().name());
+    }
+  }
+  std::vector<std::string> expected = {
+      "allocate_vmid",    "create_container", "configure_container", "start_container",
+      "wait_agent_ready", "install_workload", "start_workload",      "register_proxy",
+      "publish_dns",      "mark_ready"};
+  EXPECT_EQ(steps, expected);
+}
+
+// An operator's restart or stop of a server whose agent does not answer goes on without the agent
+// (the container's stop ends the workload) and says so; the restart brings the agent back and the
+// game with it.
+TEST_F(FlowsTest, RestartAndStopGoOnWithTheAgentDown) {
+  ASSERT_EQ(AwaitEnd(Provision("mute")).status(), proto::COMPLETED);
+  const std::string vmid = std::to_string(Server("srv-mute").vmid());
+  auto agent_offline = [&] {
+    ASSERT_EQ(SimPost("/sim/faults", R"({"drift": "agent_offline", "vmid": )" + vmid + "}"), 200);
+  };
+  auto stop_workload_result = [&](const std::string& op) {
+    for (const auto& e : Events(op)) {
+      if (e.has_step_completed() && e.step_completed().name() == "stop_workload") {
+        return e.step_completed().result();
+      }
+    }
+    return std::string("<no stop_workload step>");
+  };
+  agent_offline();
+  std::string restart = Operate("srv-mute", "restart", "r1");
+  proto::WorkflowSummary s = AwaitEnd(restart);
+  ASSERT_EQ(s.status(), proto::COMPLETED) << s.error().message();
+  EXPECT_NE(stop_workload_result(restart).find("the agent is unreachable"), std::string::npos)
+      << stop_workload_result(restart);
+  json::object state = SimState();
+  const auto& agent = state["agents"].as_array()[0].as_object();
+  EXPECT_EQ(agent.at("state").as_string(), "ready");
+  EXPECT_EQ(agent.at("workload").as_string(), "running");
+  EXPECT_EQ(state["containers"].as_array()[0].at("status").as_string(), "running");
+
+  agent_offline();
+  std::string stop = Operate("srv-mute", "stop", "s1");
+  s = AwaitEnd(stop);
+  ASSERT_EQ(s.status(), proto::COMPLETED) << s.error().message();
+  EXPECT_NE(stop_workload_result(stop).find("the agent is unreachable"), std::string::npos);
+  EXPECT_EQ(SimState()["containers"].as_array()[0].at("status").as_string(), "stopped");
+  EXPECT_EQ(Server("srv-mute").status(), proto::SERVER_STOPPED);
+  ExpectVerified();
+}
+
+// The readiness gate records its wait and its outcome, not a step per probe: an agent that takes
+// 30 probes to answer adds two events to the history.
+TEST_F(FlowsTest, TheReadinessGateRecordsItsWaitNotEachProbe) {
+  AgentHealthFails(30);
+  std::string id = Provision("patient");
+  EXPECT_EQ(AwaitEnd(id).status(), proto::COMPLETED);
+  int gate_events = 0, sleeps = 0;
+  for (const auto& e : Events(id)) {
+    gate_events += (e.has_step_waiting() && e.step_waiting().name() == "wait_agent_ready") ||
+                   (e.has_step_completed() && e.step_completed().name() == "wait_agent_ready");
+    sleeps += e.has_timer_scheduled();
+  }
+  EXPECT_EQ(gate_events, 2);
+  EXPECT_EQ(sleeps, 0);
+  ExpectVerified();
+}
+
+// A provisioning in flight across the upgrade, whose history has the gate as it was recorded
+// before (a step per probe, each followed by the time and a durable sleep), replays it and polls
+// on from there without a non-determinism error.
+TEST_F(FlowsTest, AGateRecordedAStepPerProbeResumesAfterTheUpgrade) {
+  AgentHealthFails(20);
+  std::string id = Provision("veteran");
+  ASSERT_TRUE(RunUntil([&] {
+    auto s = engine_->Summary(id);
+    return s.ok() && s->waiting_for().kind() == "agent";
+  }));
+  Close(Millis(0));
+  Open();  // the journal, before the engine recovers
+  // What the earlier release recorded after the gate's first probe: its result, the time, a sleep.
+  std::vector<proto::Event> events = Events(id);
+  ASSERT_TRUE(events.back().has_step_waiting());
+  uint32_t step = events.back().step_waiting().step();
+  uint64_t seq = events.back().seq();
+  int64_t now = NowMs();
+  std::vector<proto::Event> legacy(3);
+  auto* probe = legacy[0].mutable_step_completed();
+  probe->set_step(step);
+  probe->set_name("wait_agent_ready");
+  probe->set_result("unreachable");
+  probe->set_attempt(1);
+  auto* clock = legacy[1].mutable_step_completed();
+  clock->set_step(step + 1);
+  clock->set_name("zlh.now");
+  clock->set_result(std::to_string(now));
+  auto* sleep = legacy[2].mutable_timer_scheduled();
+  sleep->set_step(step + 2);
+  sleep->set_fire_at_ms(now + 50);
+  sleep->set_name("sleep 50ms");
+  journal::Batch batch;
+  for (auto& e : legacy) {
+    e.set_seq(++seq);
+    e.set_time_ms(now);
+    batch.Put(journal::Cf::kEvents, journal::EventKey(id, seq), e.SerializeAsString());
+  }
+  batch.Put(journal::Cf::kIndex, journal::TimerIndexKey(now + 50, id, step + 2), "");
+  ASSERT_TRUE(journal_->AppendSync(std::move(batch)).ok());
+  Wire();
+  ASSERT_TRUE(Await(engine_->Recover()).ok());
+  proto::WorkflowSummary s = AwaitEnd(id);
+  EXPECT_EQ(s.status(), proto::COMPLETED) << s.error().message();
+  std::vector<std::string> gate;
+  for (const auto& e : Events(id)) {
+    if (e.has_step_completed() && e.step_completed().step() >= step &&
+        e.step_completed().step() <= step + 3) {
+      gate.push_back(e.step_completed().name() + "=" + e.step_completed().result());
+    }
+  }
+  ASSERT_EQ(gate.size(), 3u);  // the legacy probe and time, then the poll that found it ready
+  EXPECT_EQ(gate[0], "wait_agent_ready=unreachable");
+  EXPECT_EQ(gate[2], "wait_agent_ready=ready");
   ExpectVerified();
 }
 

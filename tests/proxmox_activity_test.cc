@@ -24,7 +24,7 @@ class ProxmoxActivityTest : public ::testing::Test {
     ASSERT_FALSE(sim_.url().empty());
     ProxmoxOptions o;
     o.base_url = sim_.url();
-    o.token = "root@pam!zlh=secret";
+    o.token = "zlh@pve!zlh=00000000-0000-0000-0000-00000000517e";
     o.task_poll_interval = Millis(10);
     o.request_timeout = Millis(2'000);
     pve_ = std::make_unique<ProxmoxHypervisor>(http_, o);

@@ -71,7 +71,7 @@ class ServicesActivityTest : public ::testing::Test {
   ProxmoxOptions Pve() {
     ProxmoxOptions o;
     o.base_url = sim_.url();
-    o.token = "root@pam!zlh=secret";
+    o.token = "zlh@pve!zlh=00000000-0000-0000-0000-00000000517e";
     o.task_poll_interval = Millis(10);
     o.request_timeout = Millis(2'000);
     return o;
@@ -83,14 +83,14 @@ class ServicesActivityTest : public ::testing::Test {
     ASSERT_TRUE(Run(pve.Start(ctx_, "pve1", vmid)).ok());
   }
 
-  HttpAgent MakeAgent(std::string token = "agent-secret") {
+  HttpAgent MakeAgent(std::string token = "sim") {
     return HttpAgent(http_, AgentOptions{sim_.url() + "/agents/{vmid}", std::move(token), true, "",
                                          Millis(2'000)});
   }
   HttpProxy MakeProxy(std::string base) {
-    return HttpProxy(http_, ProxyOptions{std::move(base), "proxy-secret", true, "", Millis(2'000)});
+    return HttpProxy(http_, ProxyOptions{std::move(base), "sim", true, "", Millis(2'000)});
   }
-  CloudflareDns MakeDns(int per_page = 100, std::string token = "cf-secret", int zone_per_page = 5000) {
+  CloudflareDns MakeDns(int per_page = 100, std::string token = "sim", int zone_per_page = 5000) {
     CloudflareOptions o;
     o.base_url = sim_.url() + "/client/v4";
     o.zone_id = "zone1";
@@ -138,7 +138,7 @@ TEST_F(ServicesActivityTest, AgentThatDoesNotAnswerIsUnavailable) {
   ASSERT_EQ(SimPost("/sim/faults", R"({"call":"agent.health","mode":"timeout","latencyMs":3000})"),
             200);
   HttpAgent impatient(http_,
-                      AgentOptions{sim_.url() + "/agents/{vmid}", "t", true, "", Millis(300)});
+                      AgentOptions{sim_.url() + "/agents/{vmid}", "sim", true, "", Millis(300)});
   EXPECT_EQ(Run(impatient.Health({101, ""})).status().code(), Code::kDeadlineExceeded);
 }
 
@@ -228,7 +228,7 @@ TEST_F(ServicesActivityTest, DnsPublishWithOtherContentReplaces) {
 }
 
 TEST_F(ServicesActivityTest, DnsListsEveryPageAndPublishReplacesEveryOldRecord) {
-  std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer x"}};
+  std::vector<std::pair<std::string, std::string>> auth = {{"Authorization", "Bearer sim"}};
   for (const char* ip : {"10.0.0.1", "10.0.0.2", "10.0.0.3"}) {
     std::string body =
         R"({"type":"A","name":"survival.play.example","content":")" + std::string(ip) + R"("})";
@@ -245,7 +245,7 @@ TEST_F(ServicesActivityTest, DnsListsEveryPageAndPublishReplacesEveryOldRecord) 
 }
 
 TEST_F(ServicesActivityTest, DnsZoneListingPagesThroughEveryRecord) {
-  CloudflareDns dns = MakeDns(100, "cf-secret", /*zone_per_page=*/2);
+  CloudflareDns dns = MakeDns(100, "sim", /*zone_per_page=*/2);
   for (const char* name : {"a", "b", "c"}) {
     ASSERT_TRUE(Run(dns.Publish(ctx_, {"", "A", std::string(name) + ".play.example", "127.1.0.101"})).ok());
   }
@@ -287,7 +287,7 @@ TEST_F(ServicesActivityTest, DnsFailuresCarryCloudflaresErrors) {
 // --- billing ---
 
 TEST_F(ServicesActivityTest, BillingStatusFollowsTheBillingSystem) {
-  HttpBilling billing(http_, BillingOptions{sim_.url() + "/billing", "b", true, "", Millis(2'000)});
+  HttpBilling billing(http_, BillingOptions{sim_.url() + "/billing", "sim", true, "", Millis(2'000)});
   EXPECT_EQ(*Run(billing.CustomerStatus("c-1")), "active");
   ASSERT_EQ(SimPost("/sim/billing", R"({"customerId":"c-1","status":"suspended"})"), 200);
   EXPECT_EQ(*Run(billing.CustomerStatus("c-1")), "suspended");
@@ -348,7 +348,7 @@ TEST_F(ServicesActivityTest, SimRestoresLikeProxmox) {
   RunningContainer(101, "survival");
   ASSERT_TRUE(Run(ProxmoxBackups(http_, Pve()).Run(ctx_, "pve1", 101)).ok());
   std::vector<std::pair<std::string, std::string>> auth = {
-      {"Authorization", "PVEAPIToken=root@pam!zlh=secret"}};
+      {"Authorization", "PVEAPIToken=zlh@pve!zlh=00000000-0000-0000-0000-00000000517e"}};
   const std::string path = "/api2/json/nodes/pve1/lxc";
   const std::string form = "vmid=101&ostemplate=local%3Abackup%2Fvzdump-lxc-101&restore=1";
   EXPECT_EQ(Raw("POST", path, form + "&force=1", auth), 500);  // running: refused
@@ -393,7 +393,7 @@ TEST_F(ServicesActivityTest, DiscordSplitsLongContentAtLinesAndNeedsAWebhook) {
   EXPECT_EQ(first.substr(first.find(' ') + 1) + "\n" + second, content);  // nothing lost
 
   DiscordOptions only;
-  only.webhooks = {{"alerts", sim_.url() + "/api/webhooks/alerts/tok"}};
+  only.webhooks = {{"alerts", sim_.url() + "/api/webhooks/alerts/sim"}};
   DiscordNotifier configured = MakeDiscord(only);
   ASSERT_TRUE(Run(configured.Post(ctx_, "alerts", "hi", false)).ok());
   EXPECT_EQ(State("discordMessages").at(2).at("channel").as_string(), "alerts");

@@ -30,7 +30,7 @@ std::pair<long, std::string> Send(const std::string& method, const std::string& 
   std::string out;
   long status = 0;
   CURL* curl = curl_easy_init();
-  curl_slist* headers = curl_slist_append(nullptr, "Authorization: PVEAPIToken=root@pam!zlh=s");
+  curl_slist* headers = curl_slist_append(nullptr, "Authorization: PVEAPIToken=zlh@pve!zlh=00000000-0000-0000-0000-00000000517e");
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);

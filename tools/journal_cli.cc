@@ -218,7 +218,8 @@ json::object SummaryJson(const proto::WorkflowSummary& s, const workflows::Workf
   if (s.has_waiting_for()) {
     o["waitingFor"] = json::object{{"kind", s.waiting_for().kind()},
                                    {"detail", s.waiting_for().detail()},
-                                   {"since", Time(s.waiting_for().since_ms())}};
+                                   {"since", Time(s.waiting_for().since_ms())},
+                                   {"polls", s.waiting_for().polls()}};
   } else {
     o["waitingFor"] = nullptr;
   }

@@ -35,6 +35,7 @@
 #include "base/clock.h"
 #include "base/ids.h"
 #include "config/config.h"
+#include "config/fleet.h"
 #include "controller/controller.h"
 #include "controller/decision_log.h"
 #include "controller/digest.h"
@@ -47,6 +48,7 @@
 #include "scheduler/leadership.h"
 #include "scheduler/queues.h"
 #include "scheduler/redis_lock.h"
+#include "tools/check_config.h"
 #include "workflows/engine.h"
 #include "workflows/registry.h"
 
@@ -59,17 +61,24 @@ constexpr char kUsage[] =
     "usage: zlhd [--config FILE] [--data DIR] [--listen HOST:PORT] [--fleet sim|URL]\n"
     "            [--reconcile-interval DURATION] [--redis redis://HOST:PORT[/DB]]\n"
     "            [--log-format text|json]\n"
+    "       zlhd --check-config [--config FILE] [--fleet sim|URL]\n"
     "\n"
     "Runs the zlh-flow engine: resumes every unfinished workflow of the journal in DIR, serves\n"
     "the HTTP API and runs the ZLH workflows until SIGTERM/SIGINT.\n"
     "\n"
-    "  --config FILE       the JSON config (docs/config.md); default: built-in defaults\n"
+    "  --config FILE       the JSON config (docs/config.md); default: built-in defaults and the\n"
+    "                      simulated fleet. A file runs the real fleet: it must name every service\n"
+    "                      (Proxmox, DNS, proxy, agent, billing) or the start is refused, unless\n"
+    "                      --fleet says which simulated fleet to run it on\n"
+    "  --check-config      check the config and probe every service it names, read-only; one\n"
+    "                      line per check on stdout (ok/FAIL); exit 0 all passed, 1 a probe\n"
+    "                      failed, 2 the file is bad. Starts nothing, writes nothing\n"
     "  --data DIR          the data directory (default ./zlh-data; created when absent): the\n"
     "                      journal, the tokens file, the simulated fleet's state\n"
     "  --listen HOST:PORT  the HTTP address (default 127.0.0.1:8080; port 0 picks a free one);\n"
     "                      the address listened on is written to DIR/zlhd.addr\n"
-    "  --fleet sim|URL     sim: the simulated fleet in-process (the default when the config\n"
-    "                      names no Proxmox); URL: every service at one zlh-sim\n"
+    "  --fleet sim|URL     sim: the simulated fleet in-process (the default without --config);\n"
+    "                      URL: every service at one zlh-sim\n"
     "  --reconcile-interval DURATION\n"
     "                      how often the controller reconciles the fleet (default 60s; 500ms, 2s,\n"
     "                      1m...)\n"
@@ -84,6 +93,7 @@ constexpr char kUsage[] =
 
 struct Flags {
   std::string config;
+  bool check_config = false;
   bool json_logs = false;
   std::optional<zlh::scheduler::RedisUrl> redis;
   zlh::Millis reconcile_interval{0};  // 0: the config's
@@ -114,6 +124,8 @@ Flags ParseFlags(int argc, char** argv) {
       flags.data = value();
     } else if (arg == "--config") {
       flags.config = value();
+    } else if (arg == "--check-config") {
+      flags.check_config = true;
     } else if (arg == "--log-format") {
       std::string f = value();
       if (f != "text" && f != "json") UsageError("--log-format: 'text' or 'json', not '" + f + "'");
@@ -188,25 +200,56 @@ std::string NodeId() {
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + zlh::NewId();
 }
 
-// The services' endpoints the config must name when zlhd acts on a real fleet.
-zlh::Status CheckRealFleet(const zlh::config::Settings& s) {
-  const auto& c = s.file;
-  for (auto [field, value] : {std::pair{"proxmox.url", c.proxmox().url()},
-                              {"dns.url", c.dns().url()},
-                              {"proxy.url", c.proxy().url()},
-                              {"billing.url", c.billing().url()}}) {
-    if (value.empty()) {
-      return zlh::InvalidArgument(std::string(field) +
-                                  ": required when zlhd runs on a real fleet (or use --fleet)");
-    }
+// The settings of the config (or the defaults) and the fleet they run on; kInvalidArgument naming
+// the file and the field when the file is bad or, for a real fleet, not complete (SPEC §9.3).
+zlh::Result<std::pair<zlh::config::Settings, zlh::config::Fleet>> Configure(const Flags& flags) {
+  auto loaded = flags.config.empty() ? zlh::Result<zlh::config::Settings>(zlh::config::Defaults())
+                                     : zlh::config::Load(flags.config);
+  if (!loaded.ok()) return loaded.status();
+  if (!loaded->business_hours.zone) {
+    // Only the built-in default can get here: a configured zone is checked when parsed.
+    return zlh::InvalidArgument(
+        "businessHours: the time zone database is unavailable (install the tzdata package)");
   }
-  return zlh::Status::Ok();
+  if (flags.reconcile_interval.count() > 0) loaded->reconcile_interval = flags.reconcile_interval;
+  auto fleet = zlh::config::ChooseFleet(flags.fleet, !flags.config.empty(), *loaded);
+  if (!fleet.ok()) return fleet.status().WithContext("config " + flags.config);
+  if (fleet->kind == zlh::config::FleetKind::kOneUrl) zlh::config::PointAtFleet(*loaded, fleet->url);
+  return std::pair{std::move(*loaded), std::move(*fleet)};
+}
+
+// zlhd --check-config: the file, then every service it names, one line each on stdout. Exit 0
+// when all passed, 1 when a probe failed, 2 when the file itself is bad. Writes nothing.
+int CheckConfig(const Flags& flags) {
+  std::string file = flags.config.empty() ? "the built-in defaults" : flags.config;
+  auto configured = Configure(flags);
+  if (!configured.ok()) {
+    zlh::tools::Check bad{"config", false, configured.status().message()};
+    std::printf("%s\n", zlh::tools::FormatCheck(bad).c_str());
+    return 2;
+  }
+  auto& [settings, fleet] = *configured;
+  if (fleet.kind == zlh::config::FleetKind::kSimulated) {
+    std::printf("ok   config: %s: the simulated fleet, in-process (nothing to probe)\n", file.c_str());
+    return 0;
+  }
+  std::printf("ok   config: %s%s\n", file.c_str(),
+              fleet.kind == zlh::config::FleetKind::kOneUrl ? (": every service at " + fleet.url).c_str()
+                                                          : "");
+  std::fflush(stdout);
+  bool all_ok = true;
+  for (const zlh::tools::Check& check : zlh::tools::CheckServices(settings)) {
+    std::printf("%s\n", zlh::tools::FormatCheck(check).c_str());
+    all_ok &= check.ok;
+  }
+  return all_ok ? 0 : 1;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   Flags flags = ParseFlags(argc, argv);
+  if (flags.check_config) return CheckConfig(flags);
   // Logs go to stderr, one line per event; stdout stays free for what a caller may parse.
   spdlog::set_default_logger(spdlog::stderr_color_mt("zlhd"));
   if (flags.json_logs) {
@@ -218,27 +261,13 @@ int main(int argc, char** argv) {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   }
 
-  auto loaded = flags.config.empty() ? zlh::Result<zlh::config::Settings>(zlh::config::Defaults())
-                                     : zlh::config::Load(flags.config);
-  if (!loaded.ok()) {
-    spdlog::error("{}", loaded.status().message());
+  auto configured = Configure(flags);
+  if (!configured.ok()) {
+    spdlog::error("{}", configured.status().message());
     return 2;
   }
-  zlh::config::Settings settings = std::move(*loaded);
-  if (!settings.business_hours.zone) {
-    // Only the built-in default can get here: a configured zone is checked when parsed.
-    spdlog::error("businessHours: the time zone database is unavailable (install the tzdata package)");
-    return 2;
-  }
-  if (flags.reconcile_interval.count() > 0) settings.reconcile_interval = flags.reconcile_interval;
-  std::string fleet = flags.fleet;
-  if (fleet.empty()) fleet = settings.file.proxmox().url().empty() ? "sim" : "config";
-  if (fleet == "config") {
-    if (zlh::Status s = CheckRealFleet(settings); !s.ok()) {
-      spdlog::error("config: {}", s.message());
-      return 2;
-    }
-  }
+  zlh::config::Settings settings = std::move(configured->first);
+  const zlh::config::Fleet fleet = configured->second;
   std::error_code mkdir_error;
   std::filesystem::create_directories(flags.data, mkdir_error);
   if (mkdir_error) {
@@ -271,7 +300,7 @@ int main(int argc, char** argv) {
 
   asio::io_context io(1);
   std::unique_ptr<zlh::api::SimServer> sim;
-  if (fleet == "sim") {
+  if (fleet.kind == zlh::config::FleetKind::kSimulated) {
     auto sim_opened = zlh::api::SimServer::Open(io, "127.0.0.1", 0, flags.data + "/sim-state.json",
                                                 {"pve1", "pve2"});
     if (!sim_opened.ok()) {
@@ -286,9 +315,10 @@ int main(int argc, char** argv) {
     }
     spdlog::info("simulated fleet in-process at {} (state in {}/sim-state.json)", *url, flags.data);
     zlh::config::PointAtFleet(settings, *url);
-  } else if (fleet != "config") {
-    zlh::config::PointAtFleet(settings, fleet);
-    spdlog::info("fleet: every service at {}", fleet);
+  } else if (fleet.kind == zlh::config::FleetKind::kOneUrl) {
+    spdlog::info("fleet: every service at {}", fleet.url);
+  } else {
+    spdlog::info("fleet: the services of {}", flags.config);
   }
 
   zlh::flows::Outside outside(settings);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <random>
 
 #include "base/ids.h"
@@ -363,11 +364,11 @@ Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
   }
 
   bool wait_recorded = false;  // this run recorded the step's StepWaiting
-  for (;;) {
+  for (uint32_t tries = 1;; ++tries) {
     StepInfo info = Info(n, h.attempts + 1);
     info.prepared = prepared;
     if (wait_recorded) {
-      auto met = co_await QuietTry(fn, info, wait);
+      auto met = co_await QuietTry(fn, info, wait, tries);
       if (!met.ok()) {
         fatal_ = met.status();
         co_return fatal_;
@@ -411,6 +412,8 @@ Task<Result<std::string>> Context::RunTxnStep(std::string name, StepFn prepare,
       co_return r;
     }
     wait_recorded = true;
+    engine_.SetStatus(*in_, proto::WAITING, wait.kind, wait.detail);
+    in_->summary.mutable_waiting_for()->set_polls(tries);
     if (Status w = co_await AwaitNextTry(n, name, wait); !w.ok()) co_return w;
   }
 }
@@ -424,10 +427,11 @@ void Context::Listen(const std::string& key) {
 }
 
 Task<Result<bool>> Context::QuietTry(const TxnTryFn& fn, const StepInfo& info,
-                                     const WaitSpec& wait) {
+                                     const WaitSpec& wait, uint32_t tries) {
   // The try is part of the wait: the status stays waiting through it, as stuck-workflow detection
   // (which skips waits) must not see a running workflow whose last event is the wait's start.
   engine_.SetStatus(*in_, proto::WAITING, wait.kind, wait.detail);
+  in_->summary.mutable_waiting_for()->set_polls(tries);
   auto met = std::make_shared<bool>(false);
   journal::TxnFn txn = [fn, info, met](journal::Txn& t) -> Status {
     t.SetSavePoint();
@@ -462,6 +466,98 @@ Task<Status> Context::AwaitNextTry(uint32_t n, const std::string& name, const Wa
   }
   if (wake == Engine::Wake::kCancelled) co_return DeliverCancel(n, name);
   co_return Status::Ok();
+}
+
+Task<Result<std::string>> Context::Poll(std::string name, ProbeFn probe, PollSpec spec) {
+  auto call = Begin(name);
+  if (!call.ok()) co_return call.status();
+  uint32_t n = call->step;
+  StepHistory& h = *call->history;
+  if (call->recorded) co_return Replayed(n, h);
+  if (Status c = DeliverCancel(n, name); !c.ok()) co_return c;
+  // What earlier steps did is durable before the first probe (as before any step's attempt).
+  if (Status s = co_await engine_.FlushEvents(*in_); !s.ok()) {
+    fatal_ = s;
+    co_return fatal_;
+  }
+  const int64_t started_ms = NowMs();
+  bool waiting = false;
+  for (uint32_t polls = 1;; ++polls) {
+    if (polls > 1) {
+      auto wake = co_await engine_.WaitUntil(*in_, NowMs() + spec.interval.count(), spec.kind,
+                                             spec.detail, nullptr, /*stay_waiting=*/true);
+      if (wake == Engine::Wake::kStopping) {
+        fatal_ = Unavailable("the engine is stopping");
+        co_return fatal_;
+      }
+      if (wake == Engine::Wake::kCancelled) {
+        engine_.SetStatus(*in_, proto::RUNNING);
+        co_return DeliverCancel(n, name);
+      }
+      if (Halted()) co_return fatal_;
+      in_->summary.mutable_waiting_for()->set_polls(polls);  // live; stored with the next write
+    }
+    auto answer = co_await Probe(probe, Info(n, polls), spec);
+    if (!fatal_.ok()) co_return fatal_;
+    if (!answer.ok()) co_return EndPoll(n, name, answer.status(), polls, started_ms);
+    if (answer->done) co_return EndPoll(n, name, std::move(answer->text), polls, started_ms);
+    if (spec.deadline_ms != 0 && NowMs() >= spec.deadline_ms) {
+      co_return EndPoll(n, name,
+                        Status(Code::kDeadlineExceeded,
+                               spec.gave_up + " (" + std::to_string(polls) + " probes, the last saw " +
+                                   answer->text + ")"),
+                        polls, started_ms);
+    }
+    if (!waiting) {
+      // The wait is recorded once: the status says what it waits for, the probes add nothing.
+      proto::Event e;
+      e.mutable_step_waiting()->set_step(n);
+      e.mutable_step_waiting()->set_name(name);
+      e.mutable_step_waiting()->set_detail(spec.kind + " " + spec.detail);
+      engine_.AddEvent(*in_, std::move(e));
+      engine_.SetStatus(*in_, proto::WAITING, spec.kind, spec.detail);
+      in_->summary.mutable_waiting_for()->set_polls(polls);
+      if (Status s = co_await engine_.Flush(*in_); !s.ok()) {
+        fatal_ = s;
+        co_return fatal_;
+      }
+      waiting = true;
+    }
+  }
+}
+
+Task<Result<ProbeAnswer>> Context::Probe(const ProbeFn& probe, const StepInfo& info,
+                                         const PollSpec& spec) {
+  auto answer = std::make_shared<ProbeAnswer>();
+  StepFn fn = [&probe, answer](const StepInfo& i) -> Task<Result<std::string>> {
+    auto r = co_await probe(i);
+    if (!r.ok()) co_return r.status();
+    *answer = std::move(*r);
+    co_return std::string();
+  };
+  Result<std::string> r = co_await engine_.RunAttempt(fn, info, spec.probe_timeout);
+  if (!r.ok()) co_return r.status();
+  co_return std::move(*answer);
+}
+
+Result<std::string> Context::EndPoll(uint32_t n, const std::string& name,
+                                     Result<std::string> outcome, uint32_t polls,
+                                     int64_t started_ms) {
+  StepHistory& h = in_->history.steps[n];
+  h.attempts = polls;
+  engine_.SetStatus(*in_, proto::RUNNING);
+  if (outcome.ok()) {
+    engine_.AddEvent(*in_, Completed(n, name, *outcome, polls, started_ms));
+    h.result = *outcome;
+    NoteOutcome(n, false);
+  } else {
+    engine_.AddEvent(*in_, Failed(n, name, polls, outcome.status(), 0, started_ms));
+    h.final_error = outcome.status();
+    NoteOutcome(n, true);
+    spdlog::warn("workflow {} step {} ({}) failed after {} probes: {}", in_->id, n, name, polls,
+                 outcome.status().ToString());
+  }
+  return outcome;
 }
 
 Status Context::FinalTxnStep(std::string name, TxnStepFn fn) {
@@ -592,6 +688,25 @@ Task<Result<std::string>> Context::Record(std::string name, std::function<std::s
     engine_.AddEvent(*in_, Completed(call->step, name, *h.result, 0, NowMs()));
   }
   co_return *h.result;
+}
+
+Task<Result<int>> Context::Version(std::string change, int min, int max) {
+  const std::string name = "zlh.version " + change;
+  auto next = in_->history.steps.find(counter_ + 1);
+  if (next != in_->history.steps.end() && !next->second.name.empty() && next->second.name != name) {
+    co_return min;  // recorded by the code before the change
+  }
+  auto r = co_await Record(name, [max] { return std::to_string(max); });
+  if (!r.ok()) co_return r.status();
+  int v = std::atoi(r->c_str());
+  if (v < min || v > max) {
+    fatal_ = Status(Code::kNonDeterminism,
+                    "step " + std::to_string(counter_) + ": the history took version " + *r +
+                        " of change '" + change + "', the code supports " + std::to_string(min) +
+                        " to " + std::to_string(max));
+    co_return fatal_;
+  }
+  co_return v;
 }
 
 Task<Result<TimeMs>> Context::Now() {

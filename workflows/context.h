@@ -64,6 +64,26 @@ struct WaitSpec {
   bool retake_on_retry = false;
 };
 
+// A probe's answer (Context::Poll): done with the step's result, or not yet with a note on what
+// it saw ("unreachable", "installing"), kept for the message when the poll gives up.
+struct ProbeAnswer {
+  bool done = false;
+  std::string text;
+  static ProbeAnswer Done(std::string result) { return {true, std::move(result)}; }
+  static ProbeAnswer NotYet(std::string seen) { return {false, std::move(seen)}; }
+};
+using ProbeFn = std::function<Task<Result<ProbeAnswer>>(const StepInfo&)>;
+
+// How a Context::Poll probes.
+struct PollSpec {
+  std::string kind;    // the summary's waiting_for.kind, e.g. "agent"
+  std::string detail;  // e.g. "VMID 101"
+  Millis interval{5'000};   // between probes
+  Millis probe_timeout{0};  // each probe's, 0: none (the probe has its own)
+  TimeMs deadline_ms = 0;   // wall time at which it gives up; 0: never
+  std::string gave_up;      // the deadline's error message, e.g. "the agent was not ready after 10m"
+};
+
 class Engine;
 struct Instance;
 
@@ -101,6 +121,17 @@ class Context {
   // error is the step's outcome, recorded once. kCancelled when cancelled while waiting. A restart
   // during the wait resumes it (recording its StepWaiting again).
   Task<Result<std::string>> TxnStepWhen(std::string name, TxnTryFn fn, WaitSpec wait);
+  // A step that probes until `probe` answers done, for waits that can last (the readiness gate):
+  // its history grows by one event for the wait and one for the outcome, however many probes it
+  // takes. The first probe that answers not yet records a StepWaiting event; the workflow then
+  // waits (status waiting, `spec.kind`, waiting_for.polls counting the probes) and probes every
+  // `spec.interval`, recording nothing, until a probe answers done (its text is the step's result),
+  // a probe fails (its error is the step's recorded failure: a probe maps what is worth another
+  // probe to not yet itself) or `spec.deadline_ms` passes (kDeadlineExceeded: `spec.gave_up`, the
+  // number of probes and what the last one saw). The outcome's attempt is the number of probes.
+  // kCancelled when cancelled while waiting; a restart resumes the probing with the same deadline
+  // (recording its StepWaiting again).
+  Task<Result<std::string>> Poll(std::string name, ProbeFn probe, PollSpec spec);
   // A transactional step that commits in the same write as the workflow's end (release_vmid with
   // the failure): the workflow must return right after this call. Its outcome is not known here;
   // a failing `fn` is recorded as the step's failure and the workflow ends anyway.
@@ -117,6 +148,15 @@ class Context {
   // Waits for the signal `name` (delivered through Engine::Signal, possibly before this call) and
   // returns its payload; kDeadlineExceeded after `timeout`.
   Task<Result<std::string>> WaitSignal(std::string name, Millis timeout);
+
+  // Which version of a change to the workflow's code this run takes, so that code can change
+  // under workflows in flight (a step added, removed or changed): a run reaching this point for the
+  // first time records `max` and takes it; a history recorded before the change (by code without
+  // this call: it holds another step at this number) takes `min` and records nothing; one that
+  // recorded a version takes that one. A recorded version outside [min, max] (code that dropped
+  // support for it) is kNonDeterminism. Usage:
+  //   if (*co_await ctx.Version("start-workload", 0, 1) >= 1) { ...the new step... }
+  Task<Result<int>> Version(std::string change, int min, int max);
 
   // Recorded values: the same on replay.
   Task<Result<TimeMs>> Now();
@@ -168,9 +208,17 @@ class Context {
   // A try of a TxnStepWhen whose wait is recorded already, that records nothing: a condition still
   // unmet commits the try's side-table changes and answers false; a met one (or an error) is undone
   // and answers true, for a recorded try to take it. An error when the journal fails.
-  Task<Result<bool>> QuietTry(const TxnTryFn& fn, const StepInfo& info, const WaitSpec& wait);
+  // `tries` counts this one (the summary's waiting_for.polls).
+  Task<Result<bool>> QuietTry(const TxnTryFn& fn, const StepInfo& info, const WaitSpec& wait,
+                              uint32_t tries);
   // Waits between tries of a TxnStepWhen: OK to try again; the cancellation or stop otherwise.
   Task<Status> AwaitNextTry(uint32_t step, const std::string& name, const WaitSpec& wait);
+  // One probe of a Poll, its status kept waiting: the answer, or the probe's error.
+  Task<Result<ProbeAnswer>> Probe(const ProbeFn& probe, const StepInfo& info,
+                                  const PollSpec& spec);
+  // Records a Poll's outcome (its `polls` probes).
+  Result<std::string> EndPoll(uint32_t step, const std::string& name, Result<std::string> outcome,
+                              uint32_t polls, int64_t started_ms);
   // Runs `prepare` with retries (not recorded). Sets fatal_ when the engine stops.
   Task<Result<std::string>> Prepare(uint32_t step, const std::string& name, const StepFn& prepare,
                                     const RetryPolicy& policy);

@@ -190,7 +190,8 @@ void Engine::WakeUp(Instance& in) {
 }
 
 Task<Engine::Wake> Engine::WaitUntil(Instance& in, int64_t fire_at_ms, std::string kind,
-                                     std::string detail, std::function<bool()> ready) {
+                                     std::string detail, std::function<bool()> ready,
+                                     bool stay_waiting) {
   SetStatus(in, proto::WAITING, std::move(kind), std::move(detail));
   asio::steady_timer timer(io_);
   Wake result = Wake::kFired;
@@ -223,7 +224,7 @@ Task<Engine::Wake> Engine::WaitUntil(Instance& in, int64_t fire_at_ms, std::stri
     co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     in.wake = nullptr;
   }
-  SetStatus(in, proto::RUNNING);
+  if (!stay_waiting) SetStatus(in, proto::RUNNING);
   co_return result;
 }
 

@@ -152,9 +152,10 @@ class Engine {
 
   enum class Wake { kFired, kReady, kCancelled, kStopping };
   // Waits until wall time `fire_at_ms`, until `ready()` turns true (checked whenever the wait is
-  // woken), or until cancel/stop.
+  // woken), or until cancel/stop. The status is running again afterwards, unless `stay_waiting`
+  // (a Poll, whose probes are part of its wait).
   Task<Wake> WaitUntil(Instance& in, int64_t fire_at_ms, std::string kind, std::string detail,
-                       std::function<bool()> ready);
+                       std::function<bool()> ready, bool stay_waiting = false);
   void WakeUp(Instance& in);
   // One attempt of a step. After `timeout` (when > 0) it is cancelled and awaited, then fails with
   // kDeadlineExceeded: attempts never overlap.
