@@ -17,26 +17,28 @@ void ReplaceAll(std::string& text, const std::string& from, const std::string& t
 
 }  // namespace
 
-std::string ContainerAddress(int64_t vmid) {
-  return "127.1." + std::to_string(vmid / 256 % 256) + "." + std::to_string(vmid % 256);
-}
-
 HttpAgent::HttpAgent(HttpClient& http, AgentOptions options)
     : url_template_(std::move(options.url_template)),
       service_(http, JsonServiceOptions{std::move(options.token), options.verify_tls,
                                         std::move(options.ca_file), options.request_timeout}) {}
 
-std::string HttpAgent::BaseUrl(int64_t vmid) const {
+Result<std::string> HttpAgent::BaseUrl(const AgentTarget& target) const {
   std::string url = url_template_;
-  ReplaceAll(url, "{vmid}", std::to_string(vmid));
-  ReplaceAll(url, "{ip}", ContainerAddress(vmid));
+  if (url.find("{ip}") != std::string::npos && target.address.empty()) {
+    return FailedPrecondition("agent " + std::to_string(target.vmid) +
+                              ": container has no recorded address for the agent URL's {ip}");
+  }
+  ReplaceAll(url, "{vmid}", std::to_string(target.vmid));
+  ReplaceAll(url, "{ip}", target.address);
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
 }
 
-Task<Result<std::string>> HttpAgent::Health(int64_t vmid) {
-  std::string what = "agent " + std::to_string(vmid) + " GET /health";
-  auto res = co_await service_.Send("GET", BaseUrl(vmid) + "/health", "", nullptr);
+Task<Result<std::string>> HttpAgent::Health(AgentTarget target) {
+  std::string what = "agent " + std::to_string(target.vmid) + " GET /health";
+  auto base = BaseUrl(target);
+  if (!base.ok()) co_return base.status();
+  auto res = co_await service_.Send("GET", *base + "/health", "", nullptr);
   if (!res.ok()) co_return res.status();
   ZLH_CO_RETURN_IF_ERROR(StatusOfHttp(res->status, what, res->body));
   auto body = ParseJson(res->body, what);
@@ -46,26 +48,28 @@ Task<Result<std::string>> HttpAgent::Health(int64_t vmid) {
   co_return status;
 }
 
-Task<Status> HttpAgent::Post(const CallContext& ctx, int64_t vmid, const std::string& path,
-                             std::string body) {
-  std::string what = "agent " + std::to_string(vmid) + " POST " + path;
-  auto res = co_await service_.Send("POST", BaseUrl(vmid) + path, std::move(body), &ctx);
+Task<Status> HttpAgent::Post(const CallContext& ctx, const AgentTarget& target,
+                             const std::string& path, std::string body) {
+  std::string what = "agent " + std::to_string(target.vmid) + " POST " + path;
+  auto base = BaseUrl(target);
+  if (!base.ok()) co_return base.status();
+  auto res = co_await service_.Send("POST", *base + path, std::move(body), &ctx);
   if (!res.ok()) co_return res.status();
   co_return StatusOfHttp(res->status, what, res->body);
 }
 
-Task<Status> HttpAgent::Install(const CallContext& ctx, int64_t vmid, std::string game,
+Task<Status> HttpAgent::Install(const CallContext& ctx, AgentTarget target, std::string game,
                                 std::string loader) {
   json::object body{{"game", game}, {"loader", loader}};
-  co_return co_await Post(ctx, vmid, "/install", json::serialize(body));
+  co_return co_await Post(ctx, target, "/install", json::serialize(body));
 }
 
-Task<Status> HttpAgent::Workload(const CallContext& ctx, int64_t vmid, bool start) {
-  co_return co_await Post(ctx, vmid, start ? "/workload/start" : "/workload/stop", "{}");
+Task<Status> HttpAgent::Workload(const CallContext& ctx, AgentTarget target, bool start) {
+  co_return co_await Post(ctx, target, start ? "/workload/start" : "/workload/stop", "{}");
 }
 
-Task<Status> HttpAgent::RestartService(const CallContext& ctx, int64_t vmid) {
-  co_return co_await Post(ctx, vmid, "/service/restart", "{}");
+Task<Status> HttpAgent::RestartService(const CallContext& ctx, AgentTarget target) {
+  co_return co_await Post(ctx, target, "/service/restart", "{}");
 }
 
 }  // namespace zlh::activities

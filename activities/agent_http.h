@@ -15,12 +15,8 @@
 
 namespace zlh::activities {
 
-// The container's address, 127.1.<vmid / 256>.<vmid % 256> (SPEC §7.4; the third octet wraps
-// above VMID 65535).
-std::string ContainerAddress(int64_t vmid);
-
 struct AgentOptions {
-  // The agent's base URL; "{vmid}" and "{ip}" (ContainerAddress) are replaced:
+  // The agent's base URL; "{vmid}" and "{ip}" (the container's recorded address) are replaced:
   // "http://{ip}:7070", or zlh-sim's "http://127.0.0.1:9090/agents/{vmid}".
   std::string url_template = "http://{ip}:7070";
   std::string token;  // bearer token; no Authorization header when empty
@@ -33,18 +29,19 @@ class HttpAgent final : public Agent {
  public:
   HttpAgent(HttpClient& http, AgentOptions options);
 
-  Task<Result<std::string>> Health(int64_t vmid) override;
-  Task<Status> Install(const CallContext& ctx, int64_t vmid, std::string game,
+  Task<Result<std::string>> Health(AgentTarget target) override;
+  Task<Status> Install(const CallContext& ctx, AgentTarget target, std::string game,
                        std::string loader) override;
-  Task<Status> Workload(const CallContext& ctx, int64_t vmid, bool start) override;
-  Task<Status> RestartService(const CallContext& ctx, int64_t vmid) override;
+  Task<Status> Workload(const CallContext& ctx, AgentTarget target, bool start) override;
+  Task<Status> RestartService(const CallContext& ctx, AgentTarget target) override;
 
-  // The agent's base URL for `vmid` (the template filled in).
-  std::string BaseUrl(int64_t vmid) const;
+  // The agent's base URL for `target` (the template filled in); kFailedPrecondition when the
+  // template has "{ip}" and the target no address.
+  Result<std::string> BaseUrl(const AgentTarget& target) const;
 
  private:
   // POST `path` with `body`; OK on 2xx.
-  Task<Status> Post(const CallContext& ctx, int64_t vmid, const std::string& path,
+  Task<Status> Post(const CallContext& ctx, const AgentTarget& target, const std::string& path,
                     std::string body);
 
   std::string url_template_;

@@ -7,6 +7,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,7 +33,14 @@ struct Guest {
   std::string node;
   std::string status;  // running, stopped
   std::string name;    // the hostname
+  std::string type;    // lxc, qemu
+  bool is_template = false;  // a template (cloned from, never run)
 };
+
+// A container's configuration as Proxmox reports it: key → value ("cores" → "2", "net0" →
+// "name=eth0,bridge=vmbr1,ip=10.20.1.10/22,gw=10.20.0.1,firewall=1", "rootfs" →
+// "local:101/vm-101-disk-0.raw,size=8G").
+using GuestConfig = std::map<std::string, std::string>;
 
 class Hypervisor {
  public:
@@ -42,13 +50,23 @@ class Hypervisor {
   // Every guest, whoever made it: the VMIDs in use.
   virtual boost::asio::awaitable<Result<std::vector<Guest>>> Guests() = 0;
   // Clones template `template_vmid` (on `template_node`) into container `vmid` named `hostname`
-  // on `node`, and waits for it; the node the container is on. A container with this VMID and
-  // hostname already there (an earlier attempt got through) is success, with its own node; the
-  // VMID used by another hostname is kFailedPrecondition.
+  // on `node` (a full clone, onto the configured container storage if any), and waits for it; the
+  // node the container is on. A container with this VMID and hostname already there (an earlier
+  // attempt got through) is success, with its own node; the VMID used by another hostname is
+  // kFailedPrecondition.
   virtual boost::asio::awaitable<Result<std::string>> Clone(const CallContext& ctx,
                                                             std::string template_node,
                                                             int64_t template_vmid, std::string node,
                                                             int64_t vmid, std::string hostname) = 0;
+  // GET /nodes/{node}/lxc/{vmid}/config. kNotFound-like errors per the API when it is absent.
+  virtual boost::asio::awaitable<Result<GuestConfig>> Config(std::string node, int64_t vmid) = 0;
+  // PUT /nodes/{node}/lxc/{vmid}/config with `changes` (setting the same value again is harmless).
+  virtual boost::asio::awaitable<Status> SetConfig(const CallContext& ctx, std::string node,
+                                                   int64_t vmid, GuestConfig changes) = 0;
+  // PUT /nodes/{node}/lxc/{vmid}/resize disk=rootfs size=<size_gb>G, and waits. Proxmox refuses
+  // to shrink a disk: grow only.
+  virtual boost::asio::awaitable<Status> ResizeRootfs(const CallContext& ctx, std::string node,
+                                                      int64_t vmid, uint32_t size_gb) = 0;
   virtual boost::asio::awaitable<Status> Start(const CallContext& ctx, std::string node,
                                                int64_t vmid) = 0;
   virtual boost::asio::awaitable<Status> Stop(const CallContext& ctx, std::string node,

@@ -7,7 +7,15 @@ namespace zlh::activities {
 namespace json = boost::json;
 
 ProxmoxHypervisor::ProxmoxHypervisor(HttpClient& http, ProxmoxOptions options)
-    : api_(http, std::move(options)) {}
+    : api_(http, options), container_storage_(options.container_storage) {}
+
+namespace {
+
+std::string ContainerPath(const std::string& node, int64_t vmid) {
+  return "/nodes/" + node + "/lxc/" + std::to_string(vmid);
+}
+
+}  // namespace
 
 Task<Result<std::vector<HostNode>>> ProxmoxHypervisor::Nodes() {
   auto data = co_await api_.Call("GET", "/nodes", "", nullptr);
@@ -39,6 +47,8 @@ Task<Result<std::vector<Guest>>> ProxmoxHypervisor::Guests() {
       guest.node = std::string(o.at("node").as_string());
       guest.status = o.contains("status") ? std::string(o.at("status").as_string()) : "";
       guest.name = o.contains("name") ? std::string(o.at("name").as_string()) : "";
+      guest.type = o.contains("type") ? std::string(o.at("type").as_string()) : "";
+      guest.is_template = o.contains("template") && o.at("template").to_number<int>() == 1;
       out.push_back(std::move(guest));
     }
   } catch (const std::exception& e) {
@@ -61,10 +71,45 @@ Task<Result<std::string>> ProxmoxHypervisor::Clone(const CallContext& ctx,
   }
   std::string form = "newid=" + std::to_string(vmid) + "&hostname=" + FormEscape(hostname) +
                      "&full=1&target=" + FormEscape(node);
+  if (!container_storage_.empty()) form += "&storage=" + FormEscape(container_storage_);
   ZLH_CO_RETURN_IF_ERROR(co_await api_.RunTask(
       "POST", "/nodes/" + template_node + "/lxc/" + std::to_string(template_vmid) + "/clone", form,
       ctx, template_node));
   co_return node;
+}
+
+Task<Result<GuestConfig>> ProxmoxHypervisor::Config(std::string node, int64_t vmid) {
+  auto data = co_await api_.Call("GET", ContainerPath(node, vmid) + "/config", "", nullptr);
+  if (!data.ok()) co_return data.status();
+  boost::system::error_code ec;
+  json::value v = json::parse(*data, ec);
+  if (ec || !v.is_object()) {
+    co_return Unavailable("proxmox config of " + std::to_string(vmid) + ": unexpected answer");
+  }
+  GuestConfig out;
+  for (const auto& [key, value] : v.as_object()) {
+    out[std::string(key)] =
+        value.is_string() ? std::string(value.as_string()) : json::serialize(value);
+  }
+  co_return out;
+}
+
+Task<Status> ProxmoxHypervisor::SetConfig(const CallContext& ctx, std::string node, int64_t vmid,
+                                          GuestConfig changes) {
+  std::string form;
+  for (const auto& [key, value] : changes) {
+    form += (form.empty() ? "" : "&") + FormEscape(key) + "=" + FormEscape(value);
+  }
+  if (form.empty()) co_return Status::Ok();
+  // Synchronous for containers: the answer is {"data": null}, no task.
+  auto data = co_await api_.Call("PUT", ContainerPath(node, vmid) + "/config", form, &ctx);
+  co_return data.status();
+}
+
+Task<Status> ProxmoxHypervisor::ResizeRootfs(const CallContext& ctx, std::string node, int64_t vmid,
+                                             uint32_t size_gb) {
+  co_return co_await api_.RunTask("PUT", ContainerPath(node, vmid) + "/resize",
+                                  "disk=rootfs&size=" + std::to_string(size_gb) + "G", ctx, node);
 }
 
 Task<Status> ProxmoxHypervisor::Power(const CallContext& ctx, std::string node, int64_t vmid,

@@ -25,6 +25,11 @@ class ProxmoxHypervisor final : public Hypervisor {
   Task<Result<std::string>> Clone(const CallContext& ctx, std::string template_node,
                                   int64_t template_vmid, std::string node, int64_t vmid,
                                   std::string hostname) override;
+  Task<Result<GuestConfig>> Config(std::string node, int64_t vmid) override;
+  Task<Status> SetConfig(const CallContext& ctx, std::string node, int64_t vmid,
+                         GuestConfig changes) override;
+  Task<Status> ResizeRootfs(const CallContext& ctx, std::string node, int64_t vmid,
+                            uint32_t size_gb) override;
   Task<Status> Start(const CallContext& ctx, std::string node, int64_t vmid) override;
   Task<Status> Stop(const CallContext& ctx, std::string node, int64_t vmid) override;
   Task<Status> Reboot(const CallContext& ctx, std::string node, int64_t vmid) override;
@@ -36,6 +41,7 @@ class ProxmoxHypervisor final : public Hypervisor {
   Task<Status> Power(const CallContext& ctx, std::string node, int64_t vmid, const char* action);
 
   ProxmoxApi api_;
+  std::string container_storage_;
 };
 
 }  // namespace zlh::activities

@@ -20,6 +20,7 @@ struct ProxmoxOptions {
   Millis request_timeout{10'000};
   Millis task_poll_interval{500};
   Millis task_timeout{300'000};
+  std::string container_storage;  // a clone's `storage`; empty: the template's
 };
 
 // Percent-encoding of one form value or path segment (RFC 3986 unreserved characters kept).

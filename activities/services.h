@@ -22,21 +22,30 @@
 
 namespace zlh::activities {
 
-// The ZLH agent inside container `vmid` (reached through a URL template, see agent_http.h).
+// Which container's agent a call is for: its VMID and its recorded address (SPEC §9.1; "" when
+// none is recorded, for a server provisioned before addresses were).
+struct AgentTarget {
+  int64_t vmid = 0;
+  std::string address;  // bare IPv4
+};
+
+// The ZLH agent inside a container (reached through a URL template, see agent_http.h).
 class Agent {
  public:
   virtual ~Agent() = default;
   // GET /health's status: "ready", "installing", "starting" or "error". kUnavailable when the
-  // agent does not answer (the TCP connect fails), kDeadlineExceeded when it answers too slowly.
-  virtual boost::asio::awaitable<Result<std::string>> Health(int64_t vmid) = 0;
+  // agent does not answer (the TCP connect fails), kDeadlineExceeded when it answers too slowly;
+  // kFailedPrecondition when the URL needs the address and the target has none.
+  virtual boost::asio::awaitable<Result<std::string>> Health(AgentTarget target) = 0;
   // POST /install {game, loader}.
-  virtual boost::asio::awaitable<Status> Install(const CallContext& ctx, int64_t vmid,
+  virtual boost::asio::awaitable<Status> Install(const CallContext& ctx, AgentTarget target,
                                                  std::string game, std::string loader) = 0;
   // POST /workload/start or /workload/stop.
-  virtual boost::asio::awaitable<Status> Workload(const CallContext& ctx, int64_t vmid,
+  virtual boost::asio::awaitable<Status> Workload(const CallContext& ctx, AgentTarget target,
                                                   bool start) = 0;
   // POST /service/restart.
-  virtual boost::asio::awaitable<Status> RestartService(const CallContext& ctx, int64_t vmid) = 0;
+  virtual boost::asio::awaitable<Status> RestartService(const CallContext& ctx,
+                                                        AgentTarget target) = 0;
 };
 
 struct ProxyServer {

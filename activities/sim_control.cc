@@ -89,7 +89,7 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
     }
     if (!hostname || hostname->empty()) return ErrorReply(400, "hostname: required");
     if (containers.count(*vmid)) return ErrorReply(409, "vmid: " + std::to_string(*vmid) + " exists");
-    containers[*vmid] = Container{*vmid, *node, *hostname, "running", 0, true};
+    containers[*vmid] = Container{*vmid, *node, *hostname, "running", 0, true, {}, kTemplateDiskGb};
     *changed = true;
     return JsonReply(201, json::object{{"vmid", *vmid}});
   }

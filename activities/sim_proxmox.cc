@@ -1,6 +1,7 @@
 // The simulated Proxmox VE API subset (EXTERNAL-APIS.md): nodes, guests (the templates among
 // them), clone, power, status, destroy, backups (vzdump, the storage's backup list, restore), task
-// status, the version and the token's permissions. Tasks finish at once.
+// status, the version and the token's permissions. Tasks finish at once. A container's config and
+// resize are in sim_proxmox_config.cc.
 #include <algorithm>
 
 #include "activities/sim_state.h"
@@ -9,18 +10,6 @@
 
 namespace zlh::activities::sim {
 namespace {
-
-// Proxmox wraps every answer in {"data": ...}; errors carry a message.
-HttpReply Pve(json::value data, int64_t delay_ms = 0) {
-  HttpReply r = JsonReply(200, json::object{{"data", std::move(data)}});
-  r.delay_ms = delay_ms;
-  return r;
-}
-HttpReply PveError(int status, const std::string& message, int64_t delay_ms = 0) {
-  HttpReply r = JsonReply(status, json::object{{"data", nullptr}, {"message", message}});
-  r.delay_ms = delay_ms;
-  return r;
-}
 
 // The VMID whose backup volume `volid` is: "local:backup/vzdump-lxc-101[-2026_...]" → 101.
 std::optional<int64_t> BackupOfVolume(const std::string& volid) {
@@ -82,6 +71,24 @@ std::optional<HttpReply> ClusterRead(const HttpCall& call, const std::vector<std
 }
 
 }  // namespace
+
+HttpReply Pve(json::value data, int64_t delay_ms) {
+  HttpReply r = JsonReply(200, json::object{{"data", std::move(data)}});
+  r.delay_ms = delay_ms;
+  return r;
+}
+
+HttpReply PveError(int status, const std::string& message, int64_t delay_ms) {
+  HttpReply r = JsonReply(status, json::object{{"data", nullptr}, {"message", message}});
+  r.delay_ms = delay_ms;
+  return r;
+}
+
+HttpReply PveBadParams(json::object errors, int64_t delay_ms) {
+  HttpReply r = JsonReply(400, json::object{{"data", nullptr}, {"errors", std::move(errors)}});
+  r.delay_ms = delay_ms;
+  return r;
+}
 
 HttpReply World::State::Restore(const HttpCall& call, const std::string& node,
                                 const std::map<std::string, std::string>& form, bool* changed) {
@@ -178,6 +185,9 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
   if (p.size() < 4 || p[2] != "lxc") return PveError(404, "no such path");
   auto vmid = ToInt(p[3]);
   if (!vmid) return PveError(400, "vmid: '" + p[3] + "' is not a number");
+  if (p.size() == 5 && (p[4] == "config" || p[4] == "resize")) {
+    return ContainerConfig(call, node, *vmid, p[4], form, changed);
+  }
 
   std::string name;
   bool mutating = true;
@@ -216,7 +226,7 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
       ++it->second.create_calls;
       return PveError(500, "CT " + std::to_string(target) + " already exists", delay);
     }
-    containers[target] = Container{target, to, hostname, "stopped", 1, false};
+    containers[target] = Container{target, to, hostname, "stopped", 1, false, {}, kTemplateDiskGb};
     agents[target] = Agent{};
     return Pve(json::value(NewTask(node, "vzclone", target)), delay);
   }

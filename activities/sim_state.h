@@ -17,6 +17,9 @@ namespace zlh::activities::sim {
 
 namespace json = boost::json;
 
+// The templates' root disk (SPEC §9.7): a clone starts with it.
+constexpr int64_t kTemplateDiskGb = 8;
+
 struct Container {
   int64_t vmid = 0;
   std::string node;
@@ -24,6 +27,10 @@ struct Container {
   std::string status = "stopped";
   int64_t create_calls = 0;
   bool preexisting = false;
+  // What PUT .../config set (net0, cores, memory, swap, nameserver, onboot, tags, description);
+  // a key not set has the template's value (ConfigOf in sim_proxmox_config.cc).
+  std::map<std::string, std::string> config;
+  int64_t disk_gb = kTemplateDiskGb;  // whole GB (a resize rounds up)
 };
 
 struct Agent {
@@ -98,6 +105,10 @@ struct World::State {
   std::string NewTask(const std::string& node, const std::string& kind, int64_t vmid);
 
   HttpReply Proxmox(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
+  // GET and PUT /nodes/{node}/lxc/{vmid}/config, PUT .../resize (sim_proxmox_config.cc).
+  HttpReply ContainerConfig(const HttpCall& call, const std::string& node, int64_t vmid,
+                            const std::string& what, const std::map<std::string, std::string>& form,
+                            bool* changed);
   // POST /nodes/{node}/lxc with restore=1 (backup.restore).
   HttpReply Restore(const HttpCall& call, const std::string& node,
                     const std::map<std::string, std::string>& form, bool* changed);
@@ -121,8 +132,13 @@ struct World::State {
   void Stopped(int64_t vmid);
 };
 
-// The container's address, activities::ContainerAddress (agent_http.h): reported, never dialed.
-std::string ContainerAddress(int64_t vmid);
+// A container's settings as GET .../config reports them (the template's where none was set).
+json::object ConfigOf(const Container& c);
+// Proxmox's envelope: {"data": ...}; its errors: {"data": null, "message"} or, for bad
+// parameters, 400 {"data": null, "errors": {param: message}}.
+HttpReply Pve(json::value data, int64_t delay_ms = 0);
+HttpReply PveError(int status, const std::string& message, int64_t delay_ms = 0);
+HttpReply PveBadParams(json::object errors, int64_t delay_ms = 0);
 
 HttpReply JsonReply(int status, json::value body);
 // {"error": {"code", "message"}} with the code for `status`.

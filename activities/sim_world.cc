@@ -23,8 +23,6 @@ std::vector<std::string> Split(const std::string& path) {
 
 }  // namespace
 
-std::string ContainerAddress(int64_t vmid) { return activities::ContainerAddress(vmid); }
-
 HttpReply JsonReply(int status, json::value body) {
   HttpReply r;
   r.status = status;
@@ -60,9 +58,24 @@ bool HasServiceToken(const HttpCall& call) {
 json::object World::State::ToJson(bool with_internal) const {
   json::array cs, as, ds, ps, msgs, bill, backs, ms;
   for (const auto& [vmid, c] : containers) {
-    cs.push_back(json::object{{"vmid", c.vmid},          {"node", c.node},
-                              {"hostname", c.hostname},  {"status", c.status},
-                              {"createCalls", c.create_calls}, {"preexisting", c.preexisting}});
+    json::object o{{"vmid", c.vmid},
+                   {"node", c.node},
+                   {"hostname", c.hostname},
+                   {"status", c.status},
+                   {"createCalls", c.create_calls},
+                   {"preexisting", c.preexisting}};
+    json::object config = ConfigOf(c);
+    o["net0"] = config.contains("net0") ? config["net0"] : json::value(nullptr);
+    o["cores"] = config["cores"];
+    o["memoryMb"] = config["memory"];
+    o["swapMb"] = config["swap"];
+    o["diskGb"] = c.disk_gb;
+    if (with_internal) {
+      json::object set;
+      for (const auto& [key, value] : c.config) set[key] = value;
+      o["config"] = std::move(set);
+    }
+    cs.push_back(std::move(o));
   }
   for (const auto& [vmid, a] : agents) {
     json::object o{{"vmid", vmid}, {"state", a.state}, {"restarts", a.restarts},
@@ -136,7 +149,13 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
     for (const auto& c : o.at("containers").as_array()) {
       Container k{c.at("vmid").to_number<int64_t>(), str(c, "node"), str(c, "hostname"),
                   str(c, "status"), c.at("createCalls").to_number<int64_t>(),
-                  c.at("preexisting").as_bool()};
+                  c.at("preexisting").as_bool(), {}, kTemplateDiskGb};
+      if (const json::value* set = c.as_object().if_contains("config")) {  // absent: older files
+        for (const auto& [key, value] : set->as_object()) k.config[key] = value.as_string();
+      }
+      if (const json::value* disk = c.as_object().if_contains("diskGb")) {
+        k.disk_gb = disk->to_number<int64_t>();
+      }
       state->containers[k.vmid] = k;
     }
     for (const auto& a : o.at("agents").as_array()) {

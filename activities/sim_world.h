@@ -7,11 +7,12 @@
 //
 // Routes: /api2/json/... (Proxmox, API-token auth; backups are vzdump, the storage's content list
 // and restore as Proxmox does it, POST /nodes/{node}/lxc with restore=1 and force=1; /version,
-// /access/permissions; the templates in /cluster/resources), /agents/{vmid}/..., /proxy/servers,
-// /client/v4/zones/{zone}/dns_records (Cloudflare-style, paged), /client/v4/zones/{zone},
-// /client/v4/user/tokens/verify, /api/webhooks/{channel}/{token} (Discord: POST a message, GET
-// the webhook; an injected 429 answers like Discord's rate limit), /billing/customers/{id}, and
-// /sim/state, /sim/faults, /sim/containers, /sim/billing, /sim/zones.
+// /access/permissions; the templates in /cluster/resources; a container's GET/PUT .../config and
+// PUT .../resize, calls proxmox.config, proxmox.configure, proxmox.resize), /agents/{vmid}/...,
+// /proxy/servers, /client/v4/zones/{zone}/dns_records (Cloudflare-style, paged),
+// /client/v4/zones/{zone}, /client/v4/user/tokens/verify, /api/webhooks/{channel}/{token}
+// (Discord: POST a message, GET the webhook; an injected 429 answers like Discord's rate limit),
+// /billing/customers/{id}, and /sim/state, /sim/faults, /sim/containers, /sim/billing, /sim/zones.
 //
 // Credentials (SPEC §9.7): Proxmox accepts only the API token kProxmoxToken, the other services
 // only "Bearer sim" (Discord: the webhook token "sim"); anything else is 401.

@@ -49,6 +49,65 @@ TEST_F(SimWorldTest, CloneCreatesAContainerOnceAndCountsEveryCreateCall) {
   EXPECT_EQ(c.at("createCalls").as_int64(), 2);
 }
 
+// GET/PUT .../config and PUT .../resize as Proxmox answers them: form-encoded, bad values 400
+// with {"data": null, "errors": {param: message}} and nothing changed, shrinking refused; what
+// was set is reported in /sim/state and survives a reload of the state file.
+TEST_F(SimWorldTest, ContainerConfigAndResizeLikeProxmox) {
+  ASSERT_EQ(world_
+                ->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
+                              "newid=101&hostname=a&target=pve2"))
+                .status,
+            200);
+  json::value fresh = State(*world_).at("containers").at(0);
+  EXPECT_TRUE(fresh.at("net0").is_null());
+  EXPECT_EQ(fresh.at("diskGb").as_int64(), 8);  // the templates' rootfs
+  const std::string path = "/api2/json/nodes/pve2/lxc/101/config";
+  auto bad = world_->Handle(Call("PUT", path, "cores=two&memory=4096&net0=bridge%3Dvmbr1"));
+  EXPECT_EQ(bad.status, 400);
+  json::value errors = json::parse(bad.body);
+  EXPECT_TRUE(errors.at("data").is_null());
+  EXPECT_TRUE(errors.at("errors").as_object().contains("cores"));
+  EXPECT_TRUE(errors.at("errors").as_object().contains("net0"));  // name is required
+  EXPECT_FALSE(errors.at("errors").as_object().contains("memory"));
+  EXPECT_EQ(State(*world_).at("containers").at(0).at("memoryMb").as_int64(), 512)
+      << "a bad PUT changed it";
+  EXPECT_EQ(world_->Handle(Call("PUT", path, "colour=red")).status, 400);
+  const std::string net0 = "name=eth0,bridge=vmbr1,ip=10.20.1.10/22,gw=10.20.0.1,tag=12,firewall=1";
+  auto ok =
+      world_->Handle(Call("PUT", path,
+                          "cores=2&memory=4096&swap=512&onboot=1&tags=zlh%3Bcustomer-c-1&net0=" +
+                              std::string("name%3Deth0%2Cbridge%3Dvmbr1%2Cip%3D10.20.1.10%2F22%"
+                                          "2Cgw%3D10.20.0.1%2Ctag%3D12%2Cfirewall%3D1")));
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_TRUE(json::parse(ok.body).at("data").is_null());
+  EXPECT_EQ(world_->Handle(Call("PUT", "/api2/json/nodes/pve1/lxc/101/config", "cores=2")).status,
+            500)
+      << "the container is on pve2";
+  json::value config = json::parse(world_->Handle(Call("GET", path)).body).at("data");
+  EXPECT_EQ(config.at("net0").as_string(), net0);
+  EXPECT_EQ(config.at("cores").as_int64(), 2);
+  EXPECT_EQ(config.at("rootfs").as_string(), "local:101/vm-101-disk-0.raw,size=8G");
+
+  const std::string resize = "/api2/json/nodes/pve2/lxc/101/resize";
+  EXPECT_EQ(world_->Handle(Call("PUT", resize, "disk=rootfs&size=20G")).status, 200);
+  EXPECT_EQ(world_->Handle(Call("PUT", resize, "disk=rootfs&size=%2B4G")).status, 200);
+  auto shrink = world_->Handle(Call("PUT", resize, "disk=rootfs&size=10G"));
+  EXPECT_EQ(shrink.status, 500);
+  EXPECT_NE(shrink.body.find("unable to shrink disk size"), std::string::npos);
+  EXPECT_EQ(world_->Handle(Call("PUT", resize, "disk=sda&size=30G")).status, 400);
+  EXPECT_EQ(world_->Handle(Call("PUT", resize, "disk=rootfs&size=lots")).status, 400);
+
+  world_.reset();
+  auto reloaded = World::Open(tmp_.Sub("state.json"), {"pve1", "pve2"});
+  ASSERT_TRUE(reloaded.ok());
+  json::value c = State(**reloaded).at("containers").at(0);
+  EXPECT_EQ(c.at("net0").as_string(), net0);
+  EXPECT_EQ(c.at("cores").as_int64(), 2);
+  EXPECT_EQ(c.at("memoryMb").as_int64(), 4096);
+  EXPECT_EQ(c.at("swapMb").as_int64(), 512);
+  EXPECT_EQ(c.at("diskGb").as_int64(), 24);
+}
+
 TEST_F(SimWorldTest, LifecycleAndTaskStatus) {
   ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
                                 "newid=101&hostname=a")).status, 200);

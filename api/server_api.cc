@@ -24,6 +24,7 @@ json::object ServerJson(const proto::Server& s) {
                       {"plan", s.plan()},
                       {"vmid", s.vmid()},
                       {"node", s.node()},
+                      {"address", s.address()},
                       {"status", fleet::ServerStatusName(s.status())},
                       {"createdAt", Rfc3339(s.created_ms())},
                       {"updatedAt", Rfc3339(s.updated_ms())}};

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/duration.h"
 #include "base/ids.h"
+#include "base/ipv4.h"
 #include "base/status.h"
 #include "base/url.h"
 
@@ -12,7 +13,8 @@ namespace zlh {
 namespace {
 
 TEST(StatusTest, CodeNamesRoundTrip) {
-  for (Code c : {Code::kOk, Code::kNotFound, Code::kNonDeterminism, Code::kInterrupted}) {
+  for (Code c :
+       {Code::kOk, Code::kNotFound, Code::kNonDeterminism, Code::kInterrupted, Code::kNoCapacity}) {
     EXPECT_EQ(CodeFromName(CodeName(c)), c);
   }
   EXPECT_EQ(Status(Code::kNotFound, "workflow x").ToString(), "not_found: workflow x");
@@ -85,6 +87,28 @@ TEST(UrlTest, DecodesPercentAndPlus) {
   EXPECT_EQ(UrlDecode("a%20b+c", false), "a b+c");
   EXPECT_EQ(UrlDecode("100%", true), "100%");  // a lone % stays
   EXPECT_EQ(UrlDecode("%zz", true), "%zz");
+}
+
+TEST(Ipv4Test, ParsesAndFormatsDottedQuads) {
+  EXPECT_EQ(ParseIpv4("10.20.1.10"), 0x0A14010Au);
+  EXPECT_EQ(FormatIpv4(0x0A14010Au), "10.20.1.10");
+  EXPECT_EQ(ParseIpv4("255.255.255.255"), 0xFFFFFFFFu);
+  for (const char* bad : {"", "10.20.1", "10.20.1.256", "10.20.01.1", "10.20.1.1.", "a.b.c.d",
+                          "10.20.1.1/24", " 10.20.1.1"}) {
+    EXPECT_FALSE(ParseIpv4(bad).has_value()) << bad;
+  }
+}
+
+TEST(Ipv4Test, CidrContainsItsBlockOnly) {
+  auto block = ParseCidr("10.20.0.0/22");
+  ASSERT_TRUE(block.has_value());
+  EXPECT_TRUE(block->Contains(*ParseIpv4("10.20.3.250")));
+  EXPECT_FALSE(block->Contains(*ParseIpv4("10.20.4.1")));
+  EXPECT_TRUE(ParseCidr("0.0.0.0/0")->Contains(*ParseIpv4("8.8.8.8")));
+  for (const char* bad :
+       {"10.20.0.1/22", "10.20.0.0", "10.20.0.0/33", "10.20.0.0/", "10.20.0.0/x"}) {
+    EXPECT_FALSE(ParseCidr(bad).has_value()) << bad;
+  }
 }
 
 TEST(UrlTest, ParsesForms) {

@@ -5,11 +5,24 @@
 namespace zlh {
 namespace {
 
-constexpr std::array<std::string_view, 16> kNames = {
-    "ok",        "invalid_argument", "not_found",  "already_exists", "failed_precondition",
-    "unavailable", "deadline_exceeded", "cancelled", "corruption",     "io_error",
-    "non_determinism", "interrupted",   "internal", "lease_lost", "quota_exceeded",
+constexpr std::array<std::string_view, 17> kNames = {
+    "ok",
+    "invalid_argument",
+    "not_found",
+    "already_exists",
+    "failed_precondition",
+    "unavailable",
+    "deadline_exceeded",
+    "cancelled",
+    "corruption",
+    "io_error",
+    "non_determinism",
+    "interrupted",
+    "internal",
+    "lease_lost",
+    "quota_exceeded",
     "held",
+    "no_capacity",
 };
 
 }  // namespace

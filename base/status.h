@@ -17,7 +17,8 @@ enum class Code {
   kInvalidArgument,     // the caller's input is malformed; retrying it unchanged will not help
   kNotFound,            // the named thing does not exist
   kAlreadyExists,       // a create found the thing already there
-  kFailedPrecondition,  // the system is not in a state that allows the call (e.g. workflow terminal)
+  kFailedPrecondition,  // the system is not in a state that allows the call (e.g. workflow
+                        // terminal)
   kUnavailable,         // a dependency is down or the journal is fail-stopped; may succeed later
   kDeadlineExceeded,    // a timeout fired
   kCancelled,           // the work was cancelled on request
@@ -28,7 +29,8 @@ enum class Code {
   kInternal,            // a bug: an invariant of the code itself broke
   kLeaseLost,           // a server's lease was taken away (its epoch bumped): do not act
   kQuotaExceeded,       // the caller is at a configured limit (live servers per customer)
-  kHeld,                // held back: a lease or maintenance keeps it from acting now; it did not try
+  kHeld,        // held back: a lease or maintenance keeps it from acting now; it did not try
+  kNoCapacity,  // no node fits or no address is free: a provisioning cannot be placed
 };
 
 // The lower-case name of a code, as used in logs, events and API errors ("not_found").

@@ -6,6 +6,8 @@
 #include <set>
 #include <sstream>
 
+#include "config/fleet_settings.h"
+
 namespace zlh::config {
 namespace {
 
@@ -62,9 +64,7 @@ void ApplyDefaults(pc::Config& c) {
     c.mutable_vmids()->set_last(999);
   }
   if (c.templates().empty()) DefaultTemplates(c);
-  if (c.plans().empty()) {
-    for (const char* p : {"small", "medium", "large"}) c.add_plans(p);
-  }
+  ApplyFleetDefaults(c);
   if (c.servers_per_customer() == 0) c.set_servers_per_customer(5);
 }
 
@@ -166,9 +166,7 @@ Status Validate(Settings& s) {
     if (t2.template_vmid() <= 0) return Bad(field + ".templateVmid", "required, above 0");
     if (t2.template_node().empty()) return Bad(field + ".templateNode", "required");
   }
-  for (int i = 0; i < c.plans_size(); ++i) {
-    if (c.plans(i).empty()) return Bad("plans[" + std::to_string(i) + "]", "empty");
-  }
+  ZLH_RETURN_IF_ERROR(ValidateFleet(c));
   static const std::set<std::string> kQueues = {"provision", "operation", "repair", "control"};
   for (const auto& [queue, limit] : c.queues()) {
     if (!kQueues.count(queue)) {
@@ -196,11 +194,21 @@ const proto::config::Template* Settings::FindTemplate(std::string_view name) con
   return nullptr;
 }
 
-bool Settings::HasPlan(std::string_view plan) const {
+const proto::config::Plan* Settings::FindPlan(std::string_view name) const {
   for (const auto& p : file.plans()) {
-    if (p == plan) return true;
+    if (p.name() == name) return &p;
   }
-  return false;
+  return nullptr;
+}
+
+const proto::config::Pool* Settings::PoolOf(std::string_view node) const {
+  for (const auto& pool : file.network().pools()) {
+    if (pool.nodes().empty()) return &pool;  // the built-in loopback pool: every node
+    for (const auto& n : pool.nodes()) {
+      if (n == node) return &pool;
+    }
+  }
+  return nullptr;
 }
 
 Settings Defaults() {

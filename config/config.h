@@ -54,7 +54,11 @@ struct Settings {
   uint32_t QueueLimit(const std::string& queue) const;
   // The template of a game ("vanilla") or of dev containers ("dev"); nullptr when none.
   const proto::config::Template* FindTemplate(std::string_view name) const;
-  bool HasPlan(std::string_view plan) const;
+  bool HasPlan(std::string_view plan) const { return FindPlan(plan) != nullptr; }
+  // The plan named `name`; nullptr when none.
+  const proto::config::Plan* FindPlan(std::string_view name) const;
+  // The address pool serving `node` (SPEC §9.1); nullptr when no pool does.
+  const proto::config::Pool* PoolOf(std::string_view node) const;
 };
 
 // The defaults alone (no file).

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace zlh::config {
@@ -72,6 +73,115 @@ TEST(ConfigTest, RefusesBadFieldsNamingThem) {
     EXPECT_EQ(s.status().code(), Code::kInvalidArgument) << c.json;
     EXPECT_NE(s.status().message().find(c.names), std::string::npos)
         << c.json << " → " << s.status().message();
+  }
+}
+
+// A valid pool, with `field` replaced by `value` (a JSON fragment), for the pool cases below.
+std::string PoolConfig(const std::string& field, const std::string& value) {
+  std::map<std::string, std::string> pool = {
+      {"name", R"("lan")"},          {"nodes", R"(["pve1"])"},      {"bridge", R"("vmbr1")"},
+      {"cidr", R"("10.20.0.0/22")"}, {"gateway", R"("10.20.0.1")"}, {"first", R"("10.20.1.10")"},
+      {"last", R"("10.20.3.250")"}};
+  if (value.empty()) {
+    pool.erase(field);
+  } else {
+    pool[field] = value;
+  }
+  std::string body;
+  for (const auto& [k, v] : pool) body += (body.empty() ? "" : ",") + ("\"" + k + "\":" + v);
+  return R"({"network": {"pools": [{)" + body + "}]}}";
+}
+
+TEST(ConfigTest, RefusesBadPoolsNamingTheField) {
+  struct Case {
+    const char* field;
+    const char* value;  // "" leaves the field out
+    const char* names;
+  };
+  for (const Case& c : {
+           Case{"name", "", "network.pools[0].name: required"},
+           Case{"nodes", "", "network.pools[0].nodes: required"},
+           Case{"bridge", "", "network.pools[0].bridge: required"},
+           Case{"cidr", "", "network.pools[0].cidr: required"},
+           Case{"cidr", R"("10.20.0.1/22")", "network.pools[0].cidr"},
+           Case{"gateway", "", "network.pools[0].gateway: required"},
+           Case{"gateway", R"("10.30.0.1")",
+                "network.pools[0].gateway: 10.30.0.1 is not inside cidr"},
+           Case{"gateway", R"("10.20.1.20")",
+                "network.pools[0].gateway: 10.20.1.20 is inside first..last"},
+           Case{"first", "", "network.pools[0].first: required"},
+           Case{"first", R"("10.20.4.1")", "network.pools[0].first: 10.20.4.1 is not inside cidr"},
+           Case{"first", R"("10.20.1.300")",
+                "network.pools[0].first: '10.20.1.300' is not an IPv4"},
+           Case{"last", "", "network.pools[0].last: required"},
+           Case{"last", R"("10.20.4.0")", "network.pools[0].last: 10.20.4.0 is not inside cidr"},
+           Case{"last", R"("10.20.1.9")", "network.pools[0].last: 10.20.1.9 is below first"},
+           Case{"vlan", "4095", "network.pools[0].vlan"},
+           Case{"nameservers", R"(["1.1.1"])", "network.pools[0].nameservers[0]"},
+       }) {
+    std::string json = PoolConfig(c.field, c.value);
+    auto s = Parse(json);
+    ASSERT_FALSE(s.ok()) << json;
+    EXPECT_EQ(s.status().code(), Code::kInvalidArgument) << json;
+    EXPECT_NE(s.status().message().find(c.names), std::string::npos)
+        << json << " → " << s.status().message();
+  }
+  auto twice = Parse(R"({"network": {"pools": [
+      {"name": "a", "nodes": ["pve1"], "bridge": "vmbr1", "cidr": "10.20.0.0/24",
+       "gateway": "10.20.0.1", "first": "10.20.0.10", "last": "10.20.0.20"},
+      {"name": "b", "nodes": ["pve1"], "bridge": "vmbr1", "cidr": "10.21.0.0/24",
+       "gateway": "10.21.0.1", "first": "10.21.0.10", "last": "10.21.0.20"}]}})");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("network.pools[1].nodes: node 'pve1' is served by two"),
+            std::string::npos)
+      << twice.status().message();
+}
+
+TEST(ConfigTest, PoolDefaultsAndTheLoopbackDefault) {
+  auto s = Parse(PoolConfig("vlan", "12"));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  const auto* pool = s->PoolOf("pve1");
+  ASSERT_NE(pool, nullptr);
+  EXPECT_EQ(pool->vlan(), 12u);
+  ASSERT_EQ(pool->nameservers_size(), 1);
+  EXPECT_EQ(pool->nameservers(0), "10.20.0.1");  // default [gateway]
+  EXPECT_EQ(s->PoolOf("pve2"), nullptr);         // a configured pool serves only its nodes
+
+  Settings d = Defaults();  // the simulated fleet: one loopback pool for every node
+  ASSERT_NE(d.PoolOf("pve2"), nullptr);
+  EXPECT_EQ(d.PoolOf("pve2")->cidr(), "127.1.0.0/16");
+  EXPECT_EQ(d.PoolOf("pve2")->first(), "127.1.0.10");
+  // A file naming no pool gets it too, and it stays valid.
+  auto none = Parse(R"({"vmids": {"first": 200, "last": 210}})");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  ASSERT_NE(none->PoolOf("pve1"), nullptr);
+  EXPECT_EQ(none->PoolOf("pve1")->name(), "loopback");
+}
+
+TEST(ConfigTest, PlansAreSizes) {
+  Settings d = Defaults();
+  ASSERT_NE(d.FindPlan("small"), nullptr);
+  EXPECT_EQ(d.FindPlan("small")->cores(), 2u);
+  EXPECT_EQ(d.FindPlan("small")->memory_mb(), 4096u);
+  EXPECT_EQ(d.FindPlan("large")->disk_gb(), 80u);
+  auto s = Parse(R"({"plans": [{"name": "tiny", "cores": 1, "memoryMb": 1024, "diskGb": 8}]})");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->FindPlan("tiny")->swap_mb(), 0u);
+  EXPECT_EQ(s->FindPlan("small"), nullptr);  // the list replaced the defaults
+  for (auto [json, names] : {
+           std::pair{R"({"plans": ["small"]})", "plans"},
+           std::pair{R"({"plans": [{"cores": 1, "memoryMb": 1024, "diskGb": 8}]})",
+                     "plans[0].name"},
+           std::pair{R"({"plans": [{"name": "t", "memoryMb": 1024, "diskGb": 8}]})",
+                     "plans[0].cores"},
+           std::pair{R"({"plans": [{"name": "t", "cores": 1, "diskGb": 8}]})", "plans[0].memoryMb"},
+           std::pair{R"({"plans": [{"name": "t", "cores": 1, "memoryMb": 1024}]})",
+                     "plans[0].diskGb"},
+       }) {
+    auto bad = Parse(json);
+    ASSERT_FALSE(bad.ok()) << json;
+    EXPECT_NE(bad.status().message().find(names), std::string::npos)
+        << json << " → " << bad.status().message();
   }
 }
 

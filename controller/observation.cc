@@ -32,20 +32,32 @@ Result<json::value> Parse(const std::string& text, const char* what) {
 std::string ToJson(const Observation& o) {
   json::array servers;
   for (const auto& s : o.servers) {
-    servers.push_back(json::object{
-        {"serverId", s.server_id},         {"customerId", s.customer_id},
-        {"stoppedByBilling", s.stopped_by_billing}, {"name", s.name},
-        {"ctype", s.ctype},                {"vmid", s.vmid},
-        {"status", s.status},              {"leaseHeld", s.lease_held},
-        {"maintenance", s.maintenance},    {"containerKnown", s.container_known},
-        {"containerExists", s.container_exists}, {"containerStatus", s.container_status},
-        {"agentKnown", s.agent_known},     {"agent", s.agent},
-        {"dnsKnown", s.dns_known},         {"dnsA", s.dns_a_ok},
-        {"dnsSrv", s.dns_srv_ok},          {"proxyKnown", s.proxy_known},
-        {"proxy", s.proxy_ok},             {"node", s.node},
-        {"repairsInFlight", s.repairs_in_flight}, {"openProposal", s.open_proposal},
-        {"createdMs", s.created_ms},       {"backupsKnown", s.backups_known},
-        {"lastBackupMs", s.last_backup_ms}});
+    servers.push_back(json::object{{"serverId", s.server_id},
+                                   {"customerId", s.customer_id},
+                                   {"stoppedByBilling", s.stopped_by_billing},
+                                   {"name", s.name},
+                                   {"ctype", s.ctype},
+                                   {"vmid", s.vmid},
+                                   {"status", s.status},
+                                   {"leaseHeld", s.lease_held},
+                                   {"maintenance", s.maintenance},
+                                   {"containerKnown", s.container_known},
+                                   {"containerExists", s.container_exists},
+                                   {"containerStatus", s.container_status},
+                                   {"agentKnown", s.agent_known},
+                                   {"agent", s.agent},
+                                   {"dnsKnown", s.dns_known},
+                                   {"dnsA", s.dns_a_ok},
+                                   {"dnsSrv", s.dns_srv_ok},
+                                   {"proxyKnown", s.proxy_known},
+                                   {"proxy", s.proxy_ok},
+                                   {"node", s.node},
+                                   {"address", s.address},
+                                   {"repairsInFlight", s.repairs_in_flight},
+                                   {"openProposal", s.open_proposal},
+                                   {"createdMs", s.created_ms},
+                                   {"backupsKnown", s.backups_known},
+                                   {"lastBackupMs", s.last_backup_ms}});
   }
   json::array leases;
   for (const auto& l : o.stale_leases) {
@@ -94,6 +106,7 @@ Result<Observation> ParseObservation(const std::string& text) {
       so.ctype = Str(s, "ctype");
       so.vmid = Int(s, "vmid");
       so.node = Str(s, "node");
+      so.address = Str(s, "address");  // absent in observations recorded before addresses
       so.created_ms = Int(s, "createdMs");
       so.backups_known = Bool(s, "backupsKnown");
       so.last_backup_ms = Int(s, "lastBackupMs");

@@ -23,6 +23,7 @@ struct ServerObservation {
   bool stopped_by_billing = false;
   int64_t vmid = 0;
   std::string node;
+  std::string address;  // its recorded address ("" for a server provisioned before addresses)
   int64_t created_ms = 0;
   std::string status;  // running, stopped
   bool lease_held = false;

@@ -1,23 +1,23 @@
 #include "controller/observe.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <algorithm>
-#include <cctype>
 #include <boost/json.hpp>
+#include <cctype>
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 
-#include "activities/agent_http.h"
+#include "activities/services.h"
 #include "base/clock.h"
 #include "fleet/tables.h"
-#include "journal/format.h"
 #include "flows/steps.h"
+#include "journal/format.h"
 
 namespace zlh::controller {
 namespace {
@@ -108,6 +108,7 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     so.ctype = server.ctype();
     so.vmid = server.vmid();
     so.node = server.node();
+    so.address = server.address();
     so.created_ms = server.created_ms();
     so.status = fleet::ServerStatusName(server.status());
     so.customer_id = server.customer_id();
@@ -163,9 +164,10 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     if (registered.ok() && so.ctype != "dev") {
       so.proxy_known = true;
       auto r = proxy.find(so.name);
-      so.proxy_ok = r != proxy.end() &&
-                    r->second == activities::ContainerAddress(so.vmid) + ":" +
-                                     std::to_string(px.game_port());
+      // Without a recorded address (provisioned before addresses) only the name can be checked.
+      so.proxy_ok =
+          r != proxy.end() &&
+          (so.address.empty() || r->second == so.address + ":" + std::to_string(px.game_port()));
     }
   }
 
@@ -237,9 +239,11 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     std::string srv_content = "0 5 " + std::to_string(px.public_port()) + " " + px.public_host();
     for (auto& so : o.servers) {
       bool dev = so.ctype == "dev";
-      std::string a = dev ? activities::ContainerAddress(so.vmid) : px.public_address();
+      std::string a = dev ? so.address : px.public_address();
       so.dns_known = true;
-      for (const auto* r : by_name[DnsKey(flows::Fqdn(s, so.name))]) so.dns_a_ok |= r->type == "A" && r->content == a;
+      for (const auto* r : by_name[DnsKey(flows::Fqdn(s, so.name))]) {
+        so.dns_a_ok |= r->type == "A" && (r->content == a || a.empty());  // "": see proxy_ok
+      }
       if (dev) continue;
       for (const auto* r : by_name[DnsKey(flows::SrvName(s, so.name))]) {
         so.dns_srv_ok |= r->type == "SRV" && r->content == srv_content;
@@ -254,7 +258,7 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
   co_await ForEachBounded(o.servers.size(), s.observe_concurrency, [&](size_t i) -> Task<void> {
     ServerObservation& so = o.servers[i];
     if (so.container_exists && so.container_status == "running") {
-      auto health = co_await d.agent->Health(so.vmid);
+      auto health = co_await d.agent->Health({so.vmid, so.address});
       if (health.ok()) {
         so.agent_known = true;
         so.agent = *health;

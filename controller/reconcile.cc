@@ -9,7 +9,7 @@
 #include <map>
 #include <set>
 
-#include "activities/agent_http.h"
+#include "activities/services.h"
 #include "base/clock.h"
 #include "controller/controller.h"
 #include "controller/decision_log.h"
@@ -19,6 +19,7 @@
 #include "controller/observe.h"
 #include "controller/retention.h"
 #include "fleet/tables.h"
+#include "flows/container_config.h"
 #include "flows/inputs.h"
 #include "flows/steps.h"
 
@@ -259,7 +260,9 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
   bool dev = server.ctype() == "dev";
   auto call = flows::CallOf(info);
   if (repair == "republish_dns") {
-    std::string a = dev ? activities::ContainerAddress(server.vmid()) : px.public_address();
+    std::string a = flows::ARecordOf(s, server);
+    if (a.empty())
+      co_return FailedPrecondition("server " + server.name() + " has no recorded address");
     ZLH_CO_RETURN_IF_ERROR(co_await d.dns->Publish(call, {"", "A", flows::Fqdn(s, server.name()), a}));
     if (!dev) {
       std::string srv = "0 5 " + std::to_string(px.public_port()) + " " + px.public_host();
@@ -269,9 +272,10 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
     co_return Status::Ok();
   }
   if (repair == "reregister_proxy") {
-    co_return co_await d.proxy->Register(
-        call, server.name(),
-        activities::ContainerAddress(server.vmid()) + ":" + std::to_string(px.game_port()));
+    std::string address = flows::ProxyAddressOf(s, server);
+    if (address.empty())
+      co_return FailedPrecondition("server " + server.name() + " has no recorded address");
+    co_return co_await d.proxy->Register(call, server.name(), address);
   }
   if (repair == "restart_agent") co_return co_await d.hypervisor->Reboot(call, server.node(), server.vmid());
   if (repair == "restore_backup") {
@@ -295,16 +299,27 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
     auto node = co_await d.hypervisor->Clone(call, tpl->template_node(), tpl->template_vmid(),
                                              server.node(), server.vmid(), server.name());
     if (!node.ok()) co_return node.status();
+    if (!server.address().empty()) {  // its network and size, as provisioning configured them
+      flows::ProvisionInput as_provisioned;
+      as_provisioned.server_id = server.server_id();
+      as_provisioned.customer_id = server.customer_id();
+      as_provisioned.plan = server.plan();
+      auto spec = flows::SpecOf(s, as_provisioned, *node, server.address());
+      if (!spec.ok()) co_return spec.status();
+      auto applied = co_await flows::ApplySpec(*d.hypervisor, call, *node, server.vmid(), *spec);
+      if (!applied.ok()) co_return applied.status();
+    }
     ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Start(call, *node, server.vmid()));
     boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
     for (int probe = 0;; ++probe) {
-      auto health = co_await d.agent->Health(server.vmid());
+      auto health = co_await d.agent->Health(flows::AgentOf(server));
       if (health.ok() && *health == "ready") break;
       if (probe >= 120) co_return Status(Code::kDeadlineExceeded, "the rebuilt container's agent never got ready");
       wait.expires_after(s.readiness_probe_interval);
       co_await wait.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
     }
-    co_return co_await d.agent->Install(call, server.vmid(), dev ? "dev" : server.game(), tpl->loader());
+    co_return co_await d.agent->Install(call, flows::AgentOf(server), dev ? "dev" : server.game(),
+                                        tpl->loader());
   }
   if (repair == "start_container") co_return co_await d.hypervisor->Start(call, server.node(), server.vmid());
   co_return InvalidArgument("unknown repair '" + repair + "'");

@@ -1,6 +1,7 @@
 #include "fleet/tables.h"
 
 #include "base/clock.h"
+#include "base/ipv4.h"
 #include "journal/format.h"
 
 namespace zlh::fleet {
@@ -12,6 +13,7 @@ constexpr char kServers = 's';
 constexpr char kNames = 'n';
 constexpr char kCustomers = 'c';
 constexpr char kVmids = 'v';
+constexpr char kAddresses = 'a';
 constexpr char kLeases = 'l';
 constexpr char kHeartbeats = 'h';
 constexpr char kWaiters = 'w';
@@ -35,6 +37,12 @@ std::string VmidKey(int64_t vmid) {
   std::string k;
   journal::PutU64(&k, static_cast<uint64_t>(vmid));
   return Key(kVmids, k);
+}
+
+std::string AddressKey(uint32_t address) {
+  std::string k;
+  journal::PutU32(&k, address);
+  return Key(kAddresses, k);
 }
 
 template <typename Message>
@@ -220,6 +228,79 @@ Result<std::vector<std::pair<int64_t, std::string>>> ListVmids(const journal::Jo
   });
   if (!s.ok()) return s;
   return out;
+}
+
+Result<std::optional<uint32_t>> AllocateAddress(journal::Txn& txn, uint32_t first, uint32_t last,
+                                                const std::set<uint32_t>& in_use,
+                                                std::string_view server_id) {
+  std::set<uint32_t> taken;
+  Status s = txn.Scan(Cf::kDomain, Key(kAddresses, ""), [&](std::string_view k, std::string_view) {
+    taken.insert(journal::GetU32(k.substr(1)));
+    return true;
+  });
+  if (!s.ok()) return s;
+  // Each step past `first` skips a held or used address: this ends within their count + 1.
+  for (uint64_t a = first; a <= last; ++a) {
+    auto address = static_cast<uint32_t>(a);
+    if (taken.count(address) || in_use.count(address)) continue;
+    txn.Put(Cf::kDomain, AddressKey(address), std::string(server_id));
+    return std::optional<uint32_t>(address);
+  }
+  return std::optional<uint32_t>();
+}
+
+Status ReleaseAddress(journal::Txn& txn, std::string_view address, std::string_view server_id) {
+  auto parsed = ParseIpv4(address);
+  if (!parsed) return Status::Ok();
+  auto owner = txn.Get(Cf::kDomain, AddressKey(*parsed));
+  if (!owner.ok()) return owner.status();
+  if (owner->has_value() && **owner == server_id) txn.Delete(Cf::kDomain, AddressKey(*parsed));
+  return Status::Ok();
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> ListAddresses(
+    const journal::Journal& journal) {
+  std::vector<std::pair<std::string, std::string>> out;
+  Status s =
+      journal.Scan(Cf::kDomain, Key(kAddresses, ""), [&](std::string_view k, std::string_view v) {
+        out.emplace_back(FormatIpv4(journal::GetU32(k.substr(1))), std::string(v));
+        return true;
+      });
+  if (!s.ok()) return s;
+  return out;
+}
+
+Result<std::map<std::string, size_t>> LiveServersPerNode(journal::Txn& txn) {
+  auto servers = DecodeAll<proto::Server>(txn, kServers, "server");
+  if (!servers.ok()) return servers.status();
+  std::map<std::string, size_t> out;
+  for (const auto& s : *servers) {
+    if (IsLive(s) && !s.node().empty()) ++out[s.node()];
+  }
+  return out;
+}
+
+Result<std::string> ReleaseServer(journal::Txn& txn, std::string_view server_id,
+                                  proto::ServerStatus status) {
+  auto server = GetServer(txn, server_id);
+  if (!server.ok()) return server.status();
+  if (!server->has_value()) return NotFound("server " + std::string(server_id) + " does not exist");
+  proto::Server& s = **server;
+  std::string freed;
+  if (s.vmid() != 0) {
+    ZLH_RETURN_IF_ERROR(ReleaseVmid(txn, s.vmid(), server_id));
+    freed = "released " + std::to_string(s.vmid());
+  }
+  if (!s.address().empty()) {
+    ZLH_RETURN_IF_ERROR(ReleaseAddress(txn, s.address(), server_id));
+    freed += (freed.empty() ? "released address " : ", address ") + s.address();
+  }
+  // No VMID or address any more: a later deletion must not act on one another server may hold.
+  s.set_vmid(0);
+  s.clear_address();
+  s.set_status(status);
+  ZLH_RETURN_IF_ERROR(PutServer(txn, s));
+  return freed.empty() ? std::string("no VMID") : freed;
 }
 
 Result<proto::Lease> GetLease(journal::Txn& txn, std::string_view server_id) {

@@ -9,6 +9,7 @@
 //   'n' name                 → server id           (live servers only)
 //   'c' customer \0 server   → ""                  (live servers only)
 //   'v' vmid (u64 BE)        → server id
+//   'a' IPv4 address (u32 BE) → server id          (SPEC §9.1)
 //   'l' server id            → proto.Lease
 //   'h' server id            → heartbeat time, ms  (side table)
 //   'w' server \0 workflow   → ""                  (side table: operations waiting for the lease)
@@ -17,7 +18,8 @@
 //   'b' billing event id     → ""                  (webhook events already applied)
 //   'i' server \0 drift      → proto.Incident      (open incidents of the controller)
 //   'r' server id            → proto.Breaker       (repairs in the last hour, per server)
-//   'f' redis | journal      → u64 BE              (the newest fencing token decisions were made with)
+//   'f' redis | journal      → u64 BE              (the newest fencing token decisions were made
+//   with)
 //
 // Maintenance and billing change through operator and outside inputs, not workflow steps: each
 // change is also a SystemInput event on a system stream, in the same write (SPEC §4.6).
@@ -25,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -78,6 +81,28 @@ Result<int64_t> AllocateVmid(journal::Txn& txn, int64_t first, int64_t last,
 Status ReleaseVmid(journal::Txn& txn, int64_t vmid, std::string_view server_id);
 // vmid → server id, for every allocated VMID.
 Result<std::vector<std::pair<int64_t, std::string>>> ListVmids(const journal::Journal& journal);
+
+// ---- addresses (SPEC §9.1) ----
+// Takes the lowest address in [first, last] that no server holds and `in_use` (what the
+// hypervisor's guests have in their net0) does not name, for `server_id`; nullopt when none is
+// free.
+Result<std::optional<uint32_t>> AllocateAddress(journal::Txn& txn, uint32_t first, uint32_t last,
+                                                const std::set<uint32_t>& in_use,
+                                                std::string_view server_id);
+// Frees `address` if `server_id` holds it (an address held by another server is left alone).
+Status ReleaseAddress(journal::Txn& txn, std::string_view address, std::string_view server_id);
+// address ("10.20.1.10") → server id, for every allocated address, in numeric order.
+Result<std::vector<std::pair<std::string, std::string>>> ListAddresses(
+    const journal::Journal& journal);
+// How many live servers each node holds (servers not placed yet are not counted).
+Result<std::map<std::string, size_t>> LiveServersPerNode(journal::Txn& txn);
+
+// Frees what `server_id` holds — its VMID and its address, each only if the row is its own — and
+// marks it `status` (failed or deleted) with no VMID and no address, all inside `txn`. kNotFound
+// when there is no such server. Returns what it freed: "released 101, address 10.20.1.10", or
+// "no VMID".
+Result<std::string> ReleaseServer(journal::Txn& txn, std::string_view server_id,
+                                  proto::ServerStatus status);
 
 // ---- leases ----
 Result<proto::Lease> GetLease(journal::Txn& txn, std::string_view server_id);

@@ -14,6 +14,44 @@ bool Terminal(int status) {
   return status == proto::COMPLETED || status == proto::FAILED || status == proto::CANCELLED;
 }
 
+// Addresses as VMIDs (SPEC §9.1): never named by two live servers; every held address belongs to
+// a live server that names it; every live server's address is held by it.
+void VerifyAddresses(const std::vector<proto::Server>& servers,
+                     const std::vector<std::pair<std::string, std::string>>& rows,
+                     std::vector<Violation>& out) {
+  std::map<std::string, const proto::Server*> by_id;
+  std::map<std::string, std::string> claimed;  // address → the live server that names it
+  for (const auto& s : servers) {
+    by_id[s.server_id()] = &s;
+    if (!IsLive(s) || s.address().empty()) continue;
+    auto [it, fresh] = claimed.emplace(s.address(), s.server_id());
+    if (!fresh) {
+      out.push_back({"address " + s.address(),
+                     "named by two live servers, " + it->second + " and " + s.server_id()});
+    }
+  }
+  std::map<std::string, std::string> held(rows.begin(), rows.end());
+  for (const auto& [address, owner] : held) {
+    std::string subject = "address " + address;
+    auto s = by_id.find(owner);
+    if (s == by_id.end()) {
+      out.push_back({subject, "allocated to " + owner + ", which does not exist"});
+    } else if (!IsLive(*s->second)) {
+      out.push_back({subject, "still allocated to " + owner + ", which is " +
+                                  ServerStatusName(s->second->status())});
+    } else if (s->second->address() != address) {
+      out.push_back({subject, "allocated to " + owner + ", whose record names address '" +
+                                  s->second->address() + "'"});
+    }
+  }
+  for (const auto& [address, server] : claimed) {
+    auto row = held.find(address);
+    if (row == held.end() || row->second != server) {
+      out.push_back({"server " + server, "names address " + address + " without holding it"});
+    }
+  }
+}
+
 }  // namespace
 
 Result<std::vector<Violation>> VerifyDomain(const journal::Journal& journal) {
@@ -22,6 +60,9 @@ Result<std::vector<Violation>> VerifyDomain(const journal::Journal& journal) {
   if (!servers.ok()) return servers.status();
   auto vmids = ListVmids(journal);
   if (!vmids.ok()) return vmids.status();
+  auto addresses = ListAddresses(journal);
+  if (!addresses.ok()) return addresses.status();
+  VerifyAddresses(*servers, *addresses, out);
 
   std::map<std::string, const proto::Server*> by_id;
   std::map<int64_t, std::string> claimed;  // vmid → the live server that names it

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/ipv4.h"
 #include "base/temp_dir.h"
 #include "fleet/tables.h"
 #include "journal/format.h"
@@ -51,6 +52,78 @@ class VerifyDomainTest : public ::testing::Test {
 };
 
 TEST_F(VerifyDomainTest, SoundTablesPass) { EXPECT_EQ(Violations(), ""); }
+
+// The allocator: lowest free first, skipping what guests use, a freed address reusable at once.
+TEST_F(VerifyDomainTest, AddressesAreTakenLowestFreeFirst) {
+  const uint32_t first = *ParseIpv4("10.20.1.10"), last = *ParseIpv4("10.20.1.13");
+  std::vector<std::string> got;
+  auto take = [&](const std::string& server, std::set<uint32_t> in_use) {
+    Write([&](journal::Txn& t) -> Status {
+      auto a = AllocateAddress(t, first, last, in_use, server);
+      if (!a.ok()) return a.status();
+      got.push_back(a->has_value() ? FormatIpv4(**a) : "none");
+      return Status::Ok();
+    });
+  };
+  take("s1", {});
+  take("s2", {*ParseIpv4("10.20.1.11")});  // a guest the hypervisor reports uses .11
+  take("s4", {});
+  take("s5", {*ParseIpv4("10.20.1.11")});
+  EXPECT_EQ(got,
+            (std::vector<std::string>{"10.20.1.10", "10.20.1.12", "10.20.1.11", "10.20.1.13"}));
+  take("s6", {});
+  EXPECT_EQ(got.back(), "none");  // exhausted
+}
+
+TEST_F(VerifyDomainTest, ReleaseFreesVmidAndAddressForReuseAtOnce) {
+  const uint32_t a = *ParseIpv4("10.20.1.10");
+  Write([&](journal::Txn& t) -> Status {
+    auto got = AllocateAddress(t, a, a, {}, "s1");
+    if (!got.ok()) return got.status();
+    auto server = GetServer(t, "s1");
+    (*server)->set_address(FormatIpv4(a));
+    return PutServer(t, **server);
+  });
+  EXPECT_EQ(Violations(), "");
+  std::string freed;
+  Write([&](journal::Txn& t) -> Status {
+    auto r = ReleaseServer(t, "s1", proto::SERVER_FAILED);
+    if (!r.ok()) return r.status();
+    freed = *r;
+    auto again = AllocateAddress(t, a, a, {}, "s2");  // the same write sees it free
+    if (!again.ok()) return again.status();
+    EXPECT_TRUE(again->has_value());
+    auto server = GetServer(t, "s2");
+    (*server)->set_address(FormatIpv4(a));
+    return PutServer(t, **server);
+  });
+  EXPECT_EQ(freed, "released 101, address 10.20.1.10");
+  EXPECT_EQ(Violations(), "");
+  auto s1 = ReadServer(*journal_, "s1");
+  EXPECT_EQ((*s1)->address(), "");
+  EXPECT_EQ((*s1)->vmid(), 0);
+}
+
+TEST_F(VerifyDomainTest, AddressLeaksAndDoublesAreViolations) {
+  Write([](journal::Txn& t) -> Status {
+    // s3 (failed) still holds .10; s1 names .11 without holding it; s2 names it too.
+    ZLH_RETURN_IF_ERROR(
+        AllocateAddress(t, *ParseIpv4("10.20.1.10"), *ParseIpv4("10.20.1.10"), {}, "s3").status());
+    for (const char* id : {"s1", "s2"}) {
+      auto server = GetServer(t, id);
+      (*server)->set_address("10.20.1.11");
+      ZLH_RETURN_IF_ERROR(PutServer(t, **server));
+    }
+    return Status::Ok();
+  });
+  std::string v = Violations();
+  EXPECT_NE(v.find("address 10.20.1.10: still allocated to s3, which is failed"), std::string::npos)
+      << v;
+  EXPECT_NE(v.find("address 10.20.1.11: named by two live servers, s1 and s2"), std::string::npos)
+      << v;
+  EXPECT_NE(v.find("server s1: names address 10.20.1.11 without holding it"), std::string::npos)
+      << v;
+}
 
 TEST_F(VerifyDomainTest, AVmidOfAFailedServerIsALeak) {
   Write([](journal::Txn& t) {

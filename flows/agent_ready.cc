@@ -7,8 +7,8 @@ namespace zlh::flows {
 using workflows::ProbeAnswer;
 using workflows::Task;
 
-Task<Result<ProbeAnswer>> ProbeAgent(Deps& d, int64_t vmid) {
-  auto health = co_await d.agent->Health(vmid);
+Task<Result<ProbeAnswer>> ProbeAgent(Deps& d, activities::AgentTarget agent) {
+  auto health = co_await d.agent->Health(std::move(agent));
   if (!health.ok()) {
     Code c = health.status().code();
     if (c == Code::kUnavailable || c == Code::kDeadlineExceeded) {
@@ -31,12 +31,12 @@ workflows::PollSpec AgentReadySpec(const config::Settings& s, int64_t vmid, Time
   return spec;
 }
 
-Task<Status> AwaitAgentReady(workflows::Context& ctx, Deps& d, int64_t vmid) {
+Task<Status> AwaitAgentReady(workflows::Context& ctx, Deps& d, activities::AgentTarget agent) {
   auto since = co_await ctx.Now();
   if (!since.ok()) co_return since.status();
   auto ready = co_await ctx.Poll(
-      "wait_agent_ready", [&d, vmid](const workflows::StepInfo&) { return ProbeAgent(d, vmid); },
-      AgentReadySpec(*d.settings, vmid, *since));
+      "wait_agent_ready", [&d, agent](const workflows::StepInfo&) { return ProbeAgent(d, agent); },
+      AgentReadySpec(*d.settings, agent.vmid, *since));
   co_return ready.ok() ? Status::Ok() : ready.status();
 }
 

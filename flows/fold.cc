@@ -1,12 +1,13 @@
 #include "flows/fold.h"
 
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <tuple>
 
 #include "fleet/tables.h"
 #include "flows/flows.h"
 #include "flows/inputs.h"
+#include "flows/placement.h"
 #include "journal/format.h"
 
 namespace zlh::flows {
@@ -47,8 +48,16 @@ void FoldProvision(const std::vector<proto::Event>& events, FoldedDomain& out) {
       ran = true;
       const auto& c = e.step_completed();
       if (c.name() == "allocate_vmid") {
-        s.set_vmid(std::stoll(c.result()));
+        auto a = ParseAllocation(c.result());
+        if (!a.ok()) continue;
+        s.set_vmid(a->vmid);
+        s.set_node(a->node);  // "" in histories from before the node was chosen here
+        s.set_address(a->address);
         s.set_status(proto::SERVER_PROVISIONING);
+      } else if (c.name() == "allocate_address") {
+        node = c.result().substr(0, c.result().find(' '));
+        s.set_node(node);
+        s.set_address(c.result().substr(c.result().find(' ') + 1));
       } else if (c.name() == "create_container") {
         node = c.result();
       } else if (c.name() == "mark_ready") {
@@ -56,6 +65,7 @@ void FoldProvision(const std::vector<proto::Event>& events, FoldedDomain& out) {
         s.set_node(node);
       } else if (c.name() == "release_vmid") {
         s.set_vmid(0);
+        s.clear_address();
         s.set_status(proto::SERVER_FAILED);
       }
     } else if (e.has_step_failed() || e.has_step_started() || e.has_timer_scheduled()) {
@@ -159,7 +169,10 @@ Result<FoldedDomain> FoldDomain(const journal::Journal& journal) {
     auto it = out.servers.find(c.server);
     if (it == out.servers.end()) continue;
     it->second.set_status(static_cast<proto::ServerStatus>(c.status));
-    if (c.release_vmid) it->second.set_vmid(0);
+    if (c.release_vmid) {
+      it->second.set_vmid(0);
+      it->second.clear_address();
+    }
   }
 
   // A cleared lease (the controller's housekeeping) is free at the epoch the clearing set.
@@ -221,6 +234,10 @@ Result<std::vector<workflows::Violation>> VerifyFold(const journal::Journal& jou
     if (t.vmid() != f.vmid()) {
       out.push_back({subject, "the table says VMID " + std::to_string(t.vmid()) +
                                   ", the events say " + std::to_string(f.vmid())});
+    }
+    if (t.address() != f.address()) {
+      out.push_back({subject, "the table says address '" + t.address() + "', the events say '" +
+                                  f.address() + "'"});
     }
     if (t.node() != f.node() && f.status() != proto::SERVER_FAILED) {
       out.push_back({subject, "the table says node '" + t.node() + "', the events say '" + f.node() + "'"});

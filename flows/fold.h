@@ -3,12 +3,13 @@
 // the system streams — and the check that the tables hold exactly that (zlh-journal verify).
 //
 // The fold knows the workflows' steps: a provisioning's start makes its server (queued);
-// allocate_vmid gives it its VMID (provisioning), mark_ready makes it running on the node
-// create_container chose, release_vmid frees the VMID (failed); a provisioning cancelled before it
-// ran fails its server. Operations and deletions change a server only while holding its lease, so
-// their changes are ordered by the lease epoch they held: set_status sets the status,
-// deprovision's release_vmid deletes the server. A lease is held by the workflow with its highest
-// epoch until that workflow ends.
+// allocate_vmid gives it its VMID, node and address (provisioning; older histories: the VMID
+// only, and allocate_address the node and address later), mark_ready makes it running on the node
+// create_container chose, release_vmid frees the VMID and the address (failed); a provisioning
+// cancelled before it ran fails its server. Operations and deletions change a server only while
+// holding its lease, so their changes are ordered by the lease epoch they held: set_status sets the
+// status, deprovision's release_vmid deletes the server (no VMID, no address). A lease is held by
+// the workflow with its highest epoch until that workflow ends.
 //
 // Thread-safety: reads only.
 #pragma once

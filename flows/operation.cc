@@ -81,7 +81,7 @@ class LeasedWork {
           if (d_.journal) ZLH_CO_RETURN_IF_ERROR(CheckLease(*d_.journal, lease_, ctx_.id()));
           auto power = co_await d_.hypervisor->PowerState(node(), vmid());
           if (power.ok() && *power != "running") co_return "nothing runs: the container is " + *power;
-          Status stopped = co_await d_.agent->Workload(CallOf(info), vmid(), false);
+          Status stopped = co_await d_.agent->Workload(CallOf(info), AgentOf(server()), false);
           if (stopped.ok()) co_return "stopped";
           if (stopped.code() == Code::kUnavailable || stopped.code() == Code::kDeadlineExceeded) {
             co_return "the agent is unreachable (" + stopped.message() +
@@ -99,11 +99,11 @@ class LeasedWork {
     auto version = co_await ctx_.Version("operation-agent-ready", 0, 1);
     if (!version.ok()) co_return version.status();
     if (*version < 1) co_return Status::Ok();
-    co_return co_await AwaitAgentReady(ctx_, d_, vmid());
+    co_return co_await AwaitAgentReady(ctx_, d_, AgentOf(server()));
   }
   Task<Status> StartWorkload() {
     return Act("start_workload", [this](const activities::CallContext& c) {
-      return d_.agent->Workload(c, vmid(), true);
+      return d_.agent->Workload(c, AgentOf(server()), true);
     });
   }
   Task<Status> StopContainer() {
@@ -229,18 +229,11 @@ Task<Result<std::string>> Deprovision(Deps& d, Context& ctx) {
       return d.hypervisor->Destroy(c, server.node(), server.vmid(), server.name());
     }));
   }
-  auto released = co_await ctx.TxnStep(
-      "release_vmid", [id = server.server_id(), vmid = server.vmid()](
-                          journal::Txn& t, const StepInfo&) -> Result<std::string> {
-        if (vmid != 0) ZLH_RETURN_IF_ERROR(fleet::ReleaseVmid(t, vmid, id));
-        auto row = fleet::GetServer(t, id);
-        if (!row.ok()) return row.status();
-        if (!row->has_value()) return NotFound("server " + id + " does not exist");
-        (*row)->set_vmid(0);  // free: the next provisioning may take it
-        (*row)->set_status(proto::SERVER_DELETED);
-        ZLH_RETURN_IF_ERROR(fleet::PutServer(t, **row));
-        return vmid != 0 ? "released " + std::to_string(vmid) : "no VMID";
-      });
+  // The VMID and the address are free at once: the next provisioning may take them.
+  auto released = co_await ctx.TxnStep("release_vmid",
+                                       [id = server.server_id()](journal::Txn& t, const StepInfo&) {
+                                         return fleet::ReleaseServer(t, id, proto::SERVER_DELETED);
+                                       });
   if (!released.ok()) co_return released.status();
   co_return "server " + server.server_id() + " deleted";
 }

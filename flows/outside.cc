@@ -24,6 +24,7 @@ activities::ProbeOptions ProbeOptionsOf(const config::Settings& s) {
   o.proxmox.request_timeout = s.proxmox_request_timeout;
   o.proxmox.task_timeout = s.proxmox_task_timeout;
   o.proxmox.task_poll_interval = s.proxmox_task_poll_interval;
+  o.proxmox.container_storage = c.proxmox().container_storage();
   o.proxmox = WithTls(o.proxmox, c.proxmox().tls());
   o.dns.base_url = c.dns().url();
   o.dns.zone_id = c.dns().zone_id();

@@ -1,20 +1,23 @@
-// provision (SPEC §5.1): allocate_vmid, create_container, start_container, wait_agent_ready,
-// install_workload, start_workload, register_proxy, publish_dns, mark_ready; on a failure retries
-// cannot fix (or a cancel) the reached steps are undone in reverse, #alerts-provisioning is pinged,
-// and release_vmid frees the VMID and marks the server failed in the same write as the failure.
+// provision (SPEC §5.1, §9.1, §9.2): allocate_vmid (with the node and the address),
+// create_container, configure_container, start_container, wait_agent_ready, install_workload,
+// start_workload, register_proxy, publish_dns, mark_ready; on a failure retries cannot fix (or a
+// cancel) the reached steps are undone in reverse, #alerts-provisioning is pinged, and
+// release_vmid frees the VMID and the address and marks the server failed in the same write as
+// the failure.
+//
+// Histories recorded before addresses existed (allocate_vmid's result a bare VMID) go on along
+// their old path; they take allocate_address (and configure_container, once the container exists)
+// at the first point where their history ends, so a replay meets every recorded step at its number.
 #include "flows/provision.h"
 
 #include <spdlog/spdlog.h>
 
-#include <algorithm>
-#include <set>
-#include <sstream>
-
-#include "activities/agent_http.h"
 #include "flows/agent_ready.h"
 #include "base/clock.h"
 #include "fleet/tables.h"
+#include "flows/container_config.h"
 #include "flows/inputs.h"
+#include "flows/placement.h"
 #include "flows/steps.h"
 
 namespace zlh::flows {
@@ -36,44 +39,26 @@ enum Stage {
   kMarkReady,
 };
 
-// The least loaded node: lowest CPU load, then the lowest share of memory used.
-std::string LeastLoaded(const std::vector<activities::HostNode>& nodes) {
-  auto load = [](const activities::HostNode& n) {
-    double mem = n.maxmem > 0 ? static_cast<double>(n.mem) / static_cast<double>(n.maxmem) : 1.0;
-    return std::pair{n.cpu, mem};
-  };
-  auto best = std::min_element(nodes.begin(), nodes.end(),
-                               [&](const auto& a, const auto& b) { return load(a) < load(b); });
-  return best == nodes.end() ? "" : best->name;
+// The least loaded node (a history recorded before the node was chosen with the address).
+Task<Result<std::string>> LeastLoaded(Deps& d) {
+  auto view = co_await GatherFleet(d);
+  if (!view.ok()) co_return view.status();
+  auto decoded = DecodeFleetView(*view);
+  if (!decoded.ok()) co_return decoded.status();
+  if (decoded->nodes.empty()) co_return Unavailable("the hypervisor reports no node");
+  co_return decoded->nodes.front();
 }
 
-// The VMIDs the hypervisor reports, "101,102,...".
-Task<Result<std::string>> GuestVmids(Deps& d) {
-  auto guests = co_await d.hypervisor->Guests();
-  if (!guests.ok()) co_return guests.status();
-  std::string out;
-  for (const auto& g : *guests) out += std::to_string(g.vmid) + ",";
-  co_return out;
-}
-
-std::set<int64_t> ParseVmids(const std::string& list) {
-  std::set<int64_t> out;
-  std::stringstream in(list);
-  for (std::string v; std::getline(in, v, ',');) {
-    if (!v.empty()) out.insert(std::stoll(v));
-  }
-  return out;
-}
-
-// Creates the container (idempotent by VMID and hostname) and returns its node.
-// The container, on the least-loaded node; the node it is on (an earlier attempt's, when that got
-// through: Clone is idempotent by VMID and hostname).
+// The container on `node` (the recorded one; the least loaded when none is recorded), idempotent
+// by VMID and hostname; the node it is on (an earlier attempt's, when that got through).
 Task<Result<std::string>> CreateContainer(Deps& d, const proto::config::Template& tpl,
-                                          int64_t vmid, std::string hostname, const StepInfo& info) {
-  auto nodes = co_await d.hypervisor->Nodes();
-  if (!nodes.ok()) co_return nodes.status();
-  std::string node = LeastLoaded(*nodes);
-  if (node.empty()) co_return Unavailable("the hypervisor reports no node");
+                                          std::string node, int64_t vmid, std::string hostname,
+                                          const StepInfo& info) {
+  if (node.empty()) {
+    auto least = co_await LeastLoaded(d);
+    if (!least.ok()) co_return least.status();
+    node = *least;
+  }
   co_return co_await d.hypervisor->Clone(CallOf(info), tpl.template_node(), tpl.template_vmid(),
                                          node, vmid, hostname);
 }
@@ -95,6 +80,34 @@ Task<Result<std::string>> DestroyContainer(Deps& d, int64_t vmid, std::string ho
   co_return "absent";
 }
 
+// The transaction of allocate_vmid (`with_vmid`: the VMID, the node and the address) and of
+// allocate_address (histories from before addresses: the node — `node` when the container is placed
+// already — and the address), each recorded on the server in the same write.
+Result<Allocation> Allocate(journal::Txn& t, const config::Settings& s, const std::string& id,
+                            const StepInfo& info, bool with_vmid, const std::string& node) {
+  auto view = DecodeFleetView(info.prepared);
+  if (!view.ok()) return view.status();
+  auto server = fleet::GetServer(t, id);
+  if (!server.ok()) return server.status();
+  if (!server->has_value()) return NotFound("server " + id + " does not exist");
+  Allocation a;
+  if (with_vmid) {
+    auto vmid = fleet::AllocateVmid(t, s.file.vmids().first(), s.file.vmids().last(), view->vmids, id);
+    if (!vmid.ok()) return vmid.status();
+    a.vmid = *vmid;
+    (*server)->set_vmid(*vmid);
+    (*server)->set_status(proto::SERVER_PROVISIONING);
+  }
+  auto placed = PlaceServer(t, s, *view, id, node);
+  if (!placed.ok()) return placed.status();
+  a.node = placed->node;
+  a.address = placed->address;
+  (*server)->set_node(a.node);
+  (*server)->set_address(a.address);
+  ZLH_RETURN_IF_ERROR(fleet::PutServer(t, **server));
+  return a;
+}
+
 class Provisioning {
  public:
   Provisioning(Deps& d, Context& ctx, ProvisionInput in)
@@ -102,7 +115,10 @@ class Provisioning {
 
   Task<Result<std::string>> Run() {
     Status failure = co_await Forward();
-    if (failure.ok()) co_return "server " + in_.server_id + " running as VMID " + std::to_string(vmid_);
+    if (failure.ok()) {
+      co_return "server " + in_.server_id + " running as VMID " + std::to_string(vmid_) +
+          (address_.empty() ? "" : " at " + address_);
+    }
     if (!ctx_.fatal().ok()) co_return ctx_.fatal();  // stopping: resumes at the next boot
     co_await Compensate(failure);
     co_return failure;
@@ -114,37 +130,35 @@ class Provisioning {
     const std::string tpl_name = dev_ ? "dev" : in_.game;
     const proto::config::Template* found = s_.FindTemplate(tpl_name);
     stage_ = kAllocate;
-    auto vmid = co_await ctx_.TxnStep(
-        "allocate_vmid", [this](const StepInfo&) { return GuestVmids(d_); },
-        [first = s_.file.vmids().first(), last = s_.file.vmids().last(),
-         id = in_.server_id](journal::Txn& t, const StepInfo& info) -> Result<std::string> {
-          auto server = fleet::GetServer(t, id);
-          if (!server.ok()) return server.status();
-          if (!server->has_value()) return NotFound("server " + id + " does not exist");
-          auto vmid = fleet::AllocateVmid(t, first, last, ParseVmids(info.prepared), id);
-          if (!vmid.ok()) return vmid.status();
-          (*server)->set_vmid(*vmid);
-          (*server)->set_status(proto::SERVER_PROVISIONING);
-          ZLH_RETURN_IF_ERROR(fleet::PutServer(t, **server));
-          return std::to_string(*vmid);
+    auto allocated = co_await ctx_.TxnStep(
+        "allocate_vmid", [this](const StepInfo&) { return GatherFleet(d_); },
+        [&s = s_, id = in_.server_id](journal::Txn& t, const StepInfo& info) -> Result<std::string> {
+          auto a = Allocate(t, s, id, info, true, "");
+          if (!a.ok()) return a.status();
+          return FormatAllocation(*a);
         },
         ActivityPolicy(s_));
-    if (!vmid.ok()) co_return vmid.status();
-    vmid_ = std::stoll(*vmid);
+    if (!allocated.ok()) co_return allocated.status();
+    auto allocation = ParseAllocation(*allocated);
+    if (!allocation.ok()) co_return allocation.status();
+    vmid_ = allocation->vmid;
+    node_ = allocation->node;
+    address_ = allocation->address;
     if (!found) co_return InvalidArgument("no template '" + tpl_name + "' is configured");
     proto::config::Template tpl = *found;
 
-    stage_ = kCreate;
+    ZLH_CO_RETURN_IF_ERROR(co_await Enter(kCreate));
     auto node = co_await ctx_.Step(
         "create_container",
         [this, tpl](const StepInfo& info) {
-          return CreateContainer(d_, tpl, vmid_, in_.name, info);
+          return CreateContainer(d_, tpl, node_, vmid_, in_.name, info);
         },
         ActivityPolicy(s_));
     if (!node.ok()) co_return node.status();
     node_ = *node;
+    if (!address_.empty()) ZLH_CO_RETURN_IF_ERROR(co_await Configure());
 
-    stage_ = kStart;
+    ZLH_CO_RETURN_IF_ERROR(co_await Enter(kStart));
     ZLH_CO_RETURN_IF_ERROR(Done(co_await ctx_.Step(
         "start_container",
         [this](const StepInfo& info) -> Task<Result<std::string>> {
@@ -153,15 +167,15 @@ class Provisioning {
         },
         ActivityPolicy(s_))));
 
-    stage_ = kReady;
+    ZLH_CO_RETURN_IF_ERROR(co_await Enter(kReady));
     ZLH_CO_RETURN_IF_ERROR(co_await WaitAgentReady());
 
-    stage_ = kInstall;
+    ZLH_CO_RETURN_IF_ERROR(co_await Enter(kInstall));
     ZLH_CO_RETURN_IF_ERROR(Done(co_await ctx_.Step(
         "install_workload",
         [this, loader = tpl.loader()](const StepInfo& info) -> Task<Result<std::string>> {
           ZLH_CO_RETURN_IF_ERROR(
-              co_await d_.agent->Install(CallOf(info), vmid_, dev_ ? "dev" : in_.game, loader));
+              co_await d_.agent->Install(CallOf(info), Target(), dev_ ? "dev" : in_.game, loader));
           co_return "installed";
         },
         ActivityPolicy(s_))));
@@ -169,24 +183,25 @@ class Provisioning {
     ZLH_CO_RETURN_IF_ERROR(co_await StartWorkload());
 
     if (!dev_) {  // Velocity is for Minecraft
-      stage_ = kRegister;
+      ZLH_CO_RETURN_IF_ERROR(co_await Enter(kRegister));
       ZLH_CO_RETURN_IF_ERROR(Done(co_await ctx_.Step(
           "register_proxy",
           [this](const StepInfo& info) -> Task<Result<std::string>> {
-            std::string address =
-                activities::ContainerAddress(vmid_) + ":" + std::to_string(s_.file.proxy().game_port());
+            std::string address = ProxyAddressOf(s_, Record());
+            if (address.empty()) co_return NoAddress();
             ZLH_CO_RETURN_IF_ERROR(co_await d_.proxy->Register(CallOf(info), in_.name, address));
             co_return address;
           },
           ActivityPolicy(s_))));
     }
 
-    stage_ = kPublish;
+    ZLH_CO_RETURN_IF_ERROR(co_await Enter(kPublish));
     ZLH_CO_RETURN_IF_ERROR(Done(co_await ctx_.Step(
         "publish_dns",
         [this](const StepInfo& info) -> Task<Result<std::string>> {
           const auto& proxy = s_.file.proxy();
-          std::string a = dev_ ? activities::ContainerAddress(vmid_) : proxy.public_address();
+          std::string a = ARecordOf(s_, Record());
+          if (a.empty()) co_return NoAddress();
           ZLH_CO_RETURN_IF_ERROR(
               co_await d_.dns->Publish(CallOf(info), {"", "A", Fqdn(s_, in_.name), a}));
           if (!dev_) {
@@ -199,7 +214,7 @@ class Provisioning {
         },
         ActivityPolicy(s_))));
 
-    stage_ = kMarkReady;
+    ZLH_CO_RETURN_IF_ERROR(co_await Enter(kMarkReady));
     ZLH_CO_RETURN_IF_ERROR(Done(co_await ctx_.TxnStep(
         "mark_ready", [id = in_.server_id, node = node_](journal::Txn& t, const StepInfo&)
                           -> Result<std::string> {
@@ -216,6 +231,57 @@ class Provisioning {
 
   static Status Done(const Result<std::string>& r) { return r.ok() ? Status::Ok() : r.status(); }
 
+  // The server as far as this workflow knows it (for the address helpers of steps.h).
+  proto::Server Record() const {
+    proto::Server s;
+    s.set_server_id(in_.server_id);
+    s.set_ctype(in_.ctype);
+    s.set_vmid(vmid_);
+    s.set_address(address_);
+    return s;
+  }
+  activities::AgentTarget Target() const { return {vmid_, address_}; }
+  Status NoAddress() const {
+    return FailedPrecondition("server " + in_.server_id +
+                              " has no recorded address (provisioned before addresses were)");
+  }
+
+  // Moves on to `stage`. A history recorded before addresses existed takes allocate_address (and
+  // configure_container, when its container exists) here if its history ends here; where its
+  // history goes on, it keeps its old path.
+  Task<Status> Enter(Stage stage) {
+    stage_ = stage;
+    if (!address_.empty()) co_return Status::Ok();
+    std::string next = ctx_.RecordedNext();
+    if (!next.empty() && next != "allocate_address") co_return Status::Ok();
+    auto placed = co_await ctx_.TxnStep(
+        "allocate_address", [this](const StepInfo&) { return GatherFleet(d_); },
+        [&s = s_, id = in_.server_id, node = node_](journal::Txn& t,
+                                                    const StepInfo& info) -> Result<std::string> {
+          auto a = Allocate(t, s, id, info, false, node);
+          if (!a.ok()) return a.status();
+          return a->node + " " + a->address;
+        },
+        ActivityPolicy(s_));
+    if (!placed.ok()) co_return placed.status();
+    node_ = placed->substr(0, placed->find(' '));
+    address_ = placed->substr(placed->find(' ') + 1);
+    if (stage_ > kCreate) co_return co_await Configure();
+    co_return Status::Ok();
+  }
+
+  // Step configure_container: the container's network and size (SPEC §9.2).
+  Task<Status> Configure() {
+    auto spec = SpecOf(s_, in_, node_, address_);
+    if (!spec.ok()) co_return spec.status();
+    co_return Done(co_await ctx_.Step(
+        "configure_container",
+        [this, spec = *spec](const StepInfo& info) {
+          return ApplySpec(*d_.hypervisor, CallOf(info), node_, vmid_, spec);
+        },
+        ActivityPolicy(s_)));
+  }
+
   // start_workload: a running server runs its game. Added after the first release: provisionings
   // in flight whose history went past install_workload without it go on without it (their game
   // is started by the controller's workload repair, or by the operator's start).
@@ -223,11 +289,11 @@ class Provisioning {
     auto version = co_await ctx_.Version("start-workload", 0, 1);
     if (!version.ok()) co_return version.status();
     if (*version < 1) co_return Status::Ok();
-    stage_ = kStartWorkload;
+    ZLH_CO_RETURN_IF_ERROR(co_await Enter(kStartWorkload));
     co_return Done(co_await ctx_.Step(
         "start_workload",
         [this](const StepInfo& info) -> Task<Result<std::string>> {
-          ZLH_CO_RETURN_IF_ERROR(co_await d_.agent->Workload(CallOf(info), vmid_, true));
+          ZLH_CO_RETURN_IF_ERROR(co_await d_.agent->Workload(CallOf(info), Target(), true));
           co_return "running";
         },
         ActivityPolicy(s_)));
@@ -241,7 +307,7 @@ class Provisioning {
     workflows::PollSpec spec = AgentReadySpec(s_, vmid_, *since);
     for (;;) {
       auto state = co_await ctx_.Poll(
-          "wait_agent_ready", [this](const StepInfo&) { return ProbeAgent(d_, vmid_); }, spec);
+          "wait_agent_ready", [this](const StepInfo&) { return ProbeAgent(d_, Target()); }, spec);
       if (!state.ok()) co_return state.status();
       if (*state == "ready") co_return Status::Ok();
       // A history recorded before the gate was one poll step: a step per probe ("unreachable",
@@ -293,10 +359,11 @@ class Provisioning {
     (void)co_await ctx_.Step(
         "notify",
         [this, failure](const StepInfo& info) -> Task<Result<std::string>> {
-          std::string text = "Provisioning of " + in_.name + " (server " + in_.server_id +
-                             ", customer " + in_.customer_id + ") failed: " + failure.ToString() +
-                             ". Its container, DNS records, proxy registration and VMID were " +
-                             "released. Workflow " + ctx_.id() + ".";
+          std::string text =
+              "Provisioning of " + in_.name + " (server " + in_.server_id + ", customer " +
+              in_.customer_id + ") failed: " + failure.ToString() +
+              ". Its container, DNS records, proxy registration, VMID and address were " +
+              "released. Workflow " + ctx_.id() + ".";
           ZLH_CO_RETURN_IF_ERROR(
               co_await d_.notifier->Post(CallOf(info), "alerts-provisioning", text, true));
           co_return "sent";
@@ -304,18 +371,11 @@ class Provisioning {
         CompensationPolicy(s_));
     if (!ctx_.fatal().ok()) co_return;
     (void)ctx_.FinalTxnStep(
-        "release_vmid", [id = in_.server_id, vmid = vmid_](journal::Txn& t,
-                                                            const StepInfo&) -> Result<std::string> {
-          auto server = fleet::GetServer(t, id);
-          if (!server.ok()) return server.status();
-          if (vmid != 0) ZLH_RETURN_IF_ERROR(fleet::ReleaseVmid(t, vmid, id));
-          if (server->has_value()) {
-            // No VMID any more: a later deletion must not act on one another server may hold.
-            (*server)->set_vmid(0);
-            (*server)->set_status(proto::SERVER_FAILED);
-            ZLH_RETURN_IF_ERROR(fleet::PutServer(t, **server));
-          }
-          return vmid != 0 ? "released " + std::to_string(vmid) : "no VMID";
+        "release_vmid",
+        [id = in_.server_id](journal::Txn& t, const StepInfo&) -> Result<std::string> {
+          auto released = fleet::ReleaseServer(t, id, proto::SERVER_FAILED);
+          if (!released.ok() && released.status().code() == Code::kNotFound) return "no server";
+          return released;
         });
   }
 
@@ -327,6 +387,7 @@ class Provisioning {
   int stage_ = 0;
   int64_t vmid_ = 0;
   std::string node_;
+  std::string address_;  // "" until allocated (or for a history from before addresses)
 };
 
 }  // namespace

@@ -23,6 +23,19 @@ activities::CallContext CallOf(const workflows::StepInfo& info) {
   return {info.idempotency_key, info.fencing_token};
 }
 
+activities::AgentTarget AgentOf(const proto::Server& server) {
+  return {server.vmid(), server.address()};
+}
+
+std::string ProxyAddressOf(const config::Settings& settings, const proto::Server& server) {
+  if (server.address().empty()) return "";
+  return server.address() + ":" + std::to_string(settings.file.proxy().game_port());
+}
+
+std::string ARecordOf(const config::Settings& settings, const proto::Server& server) {
+  return server.ctype() == "dev" ? server.address() : settings.file.proxy().public_address();
+}
+
 std::string Fqdn(const config::Settings& settings, const std::string& name) {
   return name + "." + settings.file.dns().zone();
 }

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "activities/hypervisor.h"
+#include "activities/services.h"
 #include "config/config.h"
 #include "proto/domain.pb.h"
 #include "workflows/context.h"
@@ -19,6 +20,15 @@ workflows::RetryPolicy ActivityPolicy(const config::Settings& settings);
 workflows::RetryPolicy CompensationPolicy(const config::Settings& settings);
 
 activities::CallContext CallOf(const workflows::StepInfo& info);
+
+// The agent of `server`'s container: its VMID and recorded address.
+activities::AgentTarget AgentOf(const proto::Server& server);
+// Where the proxy sends players to `server`: "<address>:<gamePort>" (SPEC §5.1); "" when no
+// address is recorded.
+std::string ProxyAddressOf(const config::Settings& settings, const proto::Server& server);
+// The A record's content for `server`: the container's address for dev, the proxy's public
+// address for games.
+std::string ARecordOf(const config::Settings& settings, const proto::Server& server);
 
 // "survival.play.example"
 std::string Fqdn(const config::Settings& settings, const std::string& name);

@@ -1,7 +1,8 @@
 // Crash tests with real processes (SPEC §8.2–8.4): a zlh-sim and a zlhd pointed at it; while
 // provisionings and a stream of operations run, zlhd is killed with SIGKILL at random moments and
 // restarted. At the end every workflow is terminal and the simulated world shows exactly one
-// container per server, no orphan, no leaked or doubled VMID, one DNS record of each kind and one
+// container per server, no orphan, no leaked or doubled VMID or address (each container's net0
+// carries its server's address), one DNS record of each kind and one
 // proxy registration per server; no two operations ever held one server's lease at once, by the
 // journal's record and by the world's (the calls of two operations on one container never
 // alternate in zlh-sim's record); and zlh-journal verify passes.
@@ -201,12 +202,18 @@ class FleetRun {
   void CheckWorld(const json::array& servers) {
     json::object state = z_.SimState();
     std::map<int64_t, std::string> live;  // vmid → name
+    std::map<std::string, std::string> addresses;  // address → name
     for (const auto& s : servers) {
       std::string status(s.at("status").as_string());
-      if (status != "running" && status != "stopped") continue;
+      std::string name(s.at("name").as_string()), address(s.at("address").as_string());
+      if (status != "running" && status != "stopped") {
+        EXPECT_EQ(address, "") << name << " is " << status << " and still names an address";
+        continue;
+      }
       int64_t vmid = s.at("vmid").as_int64();
-      EXPECT_TRUE(live.emplace(vmid, std::string(s.at("name").as_string())).second)
-          << "VMID " << vmid << " held by two servers";
+      EXPECT_TRUE(live.emplace(vmid, name).second) << "VMID " << vmid << " held by two servers";
+      EXPECT_FALSE(address.empty()) << name << " has no address";
+      EXPECT_TRUE(addresses.emplace(address, name).second) << "address " << address << " twice";
     }
     EXPECT_EQ(live.size(), servers_.size());
     std::map<int64_t, int> containers;
@@ -217,6 +224,13 @@ class FleetRun {
       ASSERT_NE(it, live.end()) << "orphan container " << json::serialize(c);
       EXPECT_EQ(c.at("hostname").as_string(), it->second);
       EXPECT_EQ(c.at("createCalls").as_int64(), 1) << json::serialize(c);
+      // Its net0 carries the address its server records.
+      std::string net0 = c.at("net0").is_string() ? std::string(c.at("net0").as_string()) : "";
+      bool configured = false;
+      for (const auto& [address, name] : addresses) {
+        configured |= name == it->second && net0.find("ip=" + address + "/") != std::string::npos;
+      }
+      EXPECT_TRUE(configured) << json::serialize(c);
     }
     for (const auto& [vmid, name] : live) EXPECT_EQ(containers[vmid], 1) << name;
     std::map<std::string, int> records;
@@ -228,6 +242,8 @@ class FleetRun {
     std::map<std::string, int> registered;
     for (const auto& p : state["proxyRegistrations"].as_array()) {
       ++registered[std::string(p.at("name").as_string())];
+      std::string at(p.at("address").as_string());
+      EXPECT_EQ(addresses[at.substr(0, at.find(':'))], std::string(p.at("name").as_string())) << at;
     }
     EXPECT_EQ(registered.size(), live.size());
     for (const auto& [name, n] : registered) EXPECT_EQ(n, 1) << name;

@@ -2,114 +2,15 @@
 // over loopback HTTP: unique VMIDs that skip pre-existing containers, one container / DNS record /
 // proxy registration each, compensation that leaves nothing behind, leases taken in arrival order
 // and never overlapping.
-#include <gtest/gtest.h>
-
-#include <boost/json.hpp>
 #include <set>
 
-#include "activities/http_client.h"
-#include "fleet/tables.h"
-#include "fleet/verify.h"
-#include "flows/flows.h"
-#include "flows/fold.h"
-#include "flows/inputs.h"
-#include "flows/outside.h"
 #include "journal/format.h"
-#include "tests/sim_process.h"
-#include "workflows/engine_fixture.h"
-#include "workflows/verify.h"
+#include "tests/flows_fixture.h"
 
 namespace zlh::flows {
 namespace {
 
 namespace json = boost::json;
-using workflows::EngineFixture;
-
-class FlowsTest : public EngineFixture {
- protected:
-  void SetUp() override {
-    ASSERT_FALSE(sim_.url().empty());
-    auto s = config::Parse(R"({"timing": {"readinessProbeInterval": "50ms",
-                                           "leaseHeartbeatInterval": "50ms",
-                                           "leasePollInterval": "5s",
-                                           "activityTimeout": "300ms"},
-                                "proxmox": {"taskPollInterval": "10ms"},
-                                "vmids": {"first": 100, "last": 120}})");
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    settings_ = *s;
-    config::PointAtFleet(settings_, sim_.url());
-    outside_ = std::make_unique<Outside>(settings_);
-    deps_ = outside_->MakeDeps();
-    ASSERT_TRUE(Register(registry_, deps_).ok());
-    EngineFixture::SetUp();
-    Wire();
-  }
-  void Wire() {
-    deps_.journal = journal_.get();
-    deps_.engine = engine_.get();
-  }
-
-  std::string Provision(const std::string& name, const std::string& ctype = "game",
-                        const std::string& customer = "c-1") {
-    ProvisionInput in{"srv-" + name, customer, ctype, name, ctype == "dev" ? "" : "vanilla",
-                      "small", "nonce-" + name};
-    auto r = Await(engine_->Start(ProvisionStart(in, settings_)));
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? r->id : "";
-  }
-  std::string Operate(const std::string& server, const std::string& op, const std::string& nonce) {
-    OperationInput in{server, "c-1", op, nonce, "", "portal"};
-    auto r = Await(engine_->Start(OperationStart(in)));
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    return r.ok() ? r->id : "";
-  }
-  proto::Server Server(const std::string& id) {
-    auto s = fleet::ReadServer(*journal_, id);
-    EXPECT_TRUE(s.ok() && s->has_value()) << id;
-    return s.ok() && s->has_value() ? **s : proto::Server();
-  }
-
-  long SimPost(const std::string& path, const std::string& body) {
-    activities::HttpRequest r;
-    r.method = "POST";
-    r.url = sim_.url() + path;
-    r.body = body;
-    auto res = Await(client_.Send(r));
-    return res.ok() ? res->status : 0;
-  }
-  // The next `probes` agent health probes get 503 (the agent not up yet).
-  void AgentHealthFails(int probes) {
-    ASSERT_EQ(SimPost("/sim/faults", R"({"call": "agent.health", "mode": "error", "status": 503,
-                                         "count": )" + std::to_string(probes) + "}"),
-              200);
-  }
-  json::object SimState() {
-    activities::HttpRequest r;
-    r.url = sim_.url() + "/sim/state";
-    auto res = Await(client_.Send(r));
-    EXPECT_TRUE(res.ok());
-    json::value v = json::parse(res->body);
-    return v.as_object();
-  }
-  void ExpectVerified() {
-    auto v = workflows::Verify(*journal_);
-    ASSERT_TRUE(v.ok());
-    auto domain = fleet::VerifyDomain(*journal_);
-    ASSERT_TRUE(domain.ok());
-    v->insert(v->end(), domain->begin(), domain->end());
-    auto fold = VerifyFold(*journal_);
-    ASSERT_TRUE(fold.ok());
-    v->insert(v->end(), fold->begin(), fold->end());
-    for (const auto& violation : *v) ADD_FAILURE() << violation.subject << ": " << violation.what;
-  }
-
-  TempDir tmp_;
-  Sim sim_{tmp_.Sub("sim.json")};
-  config::Settings settings_;
-  std::unique_ptr<Outside> outside_;
-  Deps deps_;
-  activities::HttpClient client_{1};
-};
 
 TEST_F(FlowsTest, ConcurrentProvisioningsGetUniqueVmidsAndOneOfEverything) {
   ASSERT_EQ(SimPost("/sim/containers", R"({"vmid": 101, "node": "pve1", "hostname": "foreign"})"), 201);
@@ -366,9 +267,10 @@ TEST_F(FlowsTest, AProvisionedServerRunsItsGame) {
       steps.push_back(e.step_completed().name());
     }
   }
-  std::vector<std::string> expected = {"allocate_vmid",    "create_container", "start_container",
-                                       "wait_agent_ready", "install_workload", "start_workload",
-                                       "register_proxy",   "publish_dns",      "mark_ready"};
+  std::vector<std::string> expected = {
+      "allocate_vmid",    "create_container", "configure_container", "start_container",
+      "wait_agent_ready", "install_workload", "start_workload",      "register_proxy",
+      "publish_dns",      "mark_ready"};
   EXPECT_EQ(steps, expected);
 }
 

@@ -118,38 +118,39 @@ class ServicesActivityTest : public ::testing::Test {
 TEST_F(ServicesActivityTest, AgentHealthInstallWorkloadAndRestart) {
   RunningContainer(101, "survival");
   HttpAgent agent = MakeAgent();
-  EXPECT_EQ(*Run(agent.Health(101)), "ready");
+  EXPECT_EQ(*Run(agent.Health({101, ""})), "ready");
   CallContext fenced{"wf:1:install", 7};
-  ASSERT_TRUE(Run(agent.Install(fenced, 101, "vanilla", "fabric")).ok());
+  ASSERT_TRUE(Run(agent.Install(fenced, {101, ""}, "vanilla", "fabric")).ok());
   EXPECT_EQ(Mutations("agent.install").at(0).at("fencingToken").as_int64(), 7);
-  ASSERT_TRUE(Run(agent.Workload(ctx_, 101, true)).ok());
+  ASSERT_TRUE(Run(agent.Workload(ctx_, {101, ""}, true)).ok());
   EXPECT_EQ(State("agents").at(0).at("workload").as_string(), "running");
-  ASSERT_TRUE(Run(agent.Workload(ctx_, 101, false)).ok());
+  ASSERT_TRUE(Run(agent.Workload(ctx_, {101, ""}, false)).ok());
   EXPECT_EQ(State("agents").at(0).at("workload").as_string(), "stopped");
-  ASSERT_TRUE(Run(agent.RestartService(ctx_, 101)).ok());
+  ASSERT_TRUE(Run(agent.RestartService(ctx_, {101, ""})).ok());
   EXPECT_EQ(State("agents").at(0).at("restarts").as_int64(), 1);
 }
 
 TEST_F(ServicesActivityTest, AgentThatDoesNotAnswerIsUnavailable) {
   RunningContainer(101, "survival");
   ASSERT_EQ(SimPost("/sim/faults", R"({"drift":"agent_offline","vmid":101})"), 200);
-  EXPECT_EQ(Run(MakeAgent().Health(101)).status().code(), Code::kUnavailable);
-  EXPECT_EQ(Run(MakeAgent().Health(999)).status().code(), Code::kUnavailable);
+  EXPECT_EQ(Run(MakeAgent().Health({101, ""})).status().code(), Code::kUnavailable);
+  EXPECT_EQ(Run(MakeAgent().Health({999, ""})).status().code(), Code::kUnavailable);
   ASSERT_EQ(SimPost("/sim/faults", R"({"call":"agent.health","mode":"timeout","latencyMs":3000})"),
             200);
   HttpAgent impatient(http_,
                       AgentOptions{sim_.url() + "/agents/{vmid}", "sim", true, "", Millis(300)});
-  EXPECT_EQ(Run(impatient.Health(101)).status().code(), Code::kDeadlineExceeded);
+  EXPECT_EQ(Run(impatient.Health({101, ""})).status().code(), Code::kDeadlineExceeded);
 }
 
 TEST_F(ServicesActivityTest, AgentUrlTemplateAndToken) {
-  EXPECT_EQ(ContainerAddress(101), "127.1.0.101");
-  EXPECT_EQ(ContainerAddress(257), "127.1.1.1");
+  // {ip} is the container's recorded address; without one the URL cannot be made.
   HttpAgent agent(http_, AgentOptions{"http://{ip}:7070/", "t", true, "", Millis(100)});
-  EXPECT_EQ(agent.BaseUrl(257), "http://127.1.1.1:7070");
+  EXPECT_EQ(*agent.BaseUrl({257, "10.20.1.10"}), "http://10.20.1.10:7070");
+  EXPECT_EQ(agent.BaseUrl({257, ""}).status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(Run(agent.Health({257, ""})).status().code(), Code::kFailedPrecondition);
   RunningContainer(101, "survival");
   // No token, no Authorization header: the agent refuses, and a retry cannot help.
-  EXPECT_EQ(Run(MakeAgent("").Health(101)).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(Run(MakeAgent("").Health({101, ""})).status().code(), Code::kInvalidArgument);
 }
 
 // --- proxy ---

@@ -6,6 +6,7 @@
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <set>
@@ -57,6 +58,7 @@ TEST_F(ZlhdApiTest, ConcurrentProvisioningsReachRunningWithOneOfEverything) {
   }
   for (auto& t : clients) t.join();
   std::set<int64_t> vmids;
+  std::set<std::string> addresses;
   for (size_t i = 0; i < kServers; ++i) {
     ASSERT_EQ(answers[i].status, 202) << answers[i].body;
     json::object a = z_.Body(answers[i]);
@@ -70,6 +72,10 @@ TEST_F(ZlhdApiTest, ConcurrentProvisioningsReachRunningWithOneOfEverything) {
     EXPECT_NE(vmid, 100);
     EXPECT_NE(vmid, 102);
     EXPECT_TRUE(vmids.insert(vmid).second) << "VMID " << vmid << " twice";
+    // The simulated fleet's default pool: loopback, from 127.1.0.10 up.
+    std::string address(s["address"].as_string());
+    EXPECT_EQ(address.rfind("127.1.0.", 0), 0u) << address;
+    EXPECT_TRUE(addresses.insert(address).second) << "address " << address << " twice";
   }
   json::object state = z_.SimState();
   size_t ours = 0;
@@ -92,6 +98,18 @@ TEST_F(ZlhdApiTest, ConcurrentProvisioningsReachRunningWithOneOfEverything) {
   EXPECT_EQ(std::system((std::string(ZLH_JOURNAL) + " --data " + z_.data() + " replay " + wf +
                          " > /dev/null").c_str()),
             0);
+  // zlh-journal show names the provisioning's server with its address and what was configured.
+  std::string shown;
+  FILE* out = popen(
+      (std::string(ZLH_JOURNAL) + " --data " + z_.data() + " show --json " + wf).c_str(), "r");
+  ASSERT_NE(out, nullptr);
+  for (char buf[4096]; size_t n = fread(buf, 1, sizeof buf, out);) shown.append(buf, n);
+  EXPECT_EQ(pclose(out), 0);
+  json::object server = json::parse(shown).at("server").as_object();
+  EXPECT_TRUE(addresses.count(std::string(server.at("address").as_string()))) << shown;
+  EXPECT_NE(std::string(server.at("configured").as_string()).find("cores 2, memory 4096 MB"),
+            std::string::npos)
+      << shown;
 }
 
 TEST_F(ZlhdApiTest, ARepeatedCreateGetsItsFirstAnswerAndAChangedOneIsAConflict) {
@@ -174,8 +192,11 @@ TEST_F(ZlhdApiTest, BadRequestsAreRefusedPreciselyAndChangeNothing) {
               400, "invalid_argument", "game");
   ExpectError(z_.Api("POST", create, R"({"customerId":"c-1","ctype":"dev","requestNonce":"n","game":"vanilla","plan":"small","name":"alpha"})"),
               400, "invalid_argument", "game: must be absent");
-  ExpectError(z_.Api("POST", create, R"({"customerId":"c-1","ctype":"game","requestNonce":"n","game":"vanilla","plan":"huge","name":"alpha"})"),
-              400, "invalid_argument", "plan");
+  ExpectError(
+      z_.Api(
+          "POST", create,
+          R"({"customerId":"c-1","ctype":"game","requestNonce":"n","game":"vanilla","plan":"huge","name":"alpha"})"),
+      400, "invalid_argument", "plan: 'huge' is not a configured plan");
   ExpectError(z_.Api("POST", create, R"({"customerId":"c-1","ctype":"game","requestNonce":"n","game":"vanilla","plan":"small","name":"Al"})"),
               400, "invalid_argument", "name");
   Fetched wrong_method = z_.Api("GET", create);
@@ -239,11 +260,14 @@ TEST_F(ZlhdApiTest, AnUnfixableFailureCompensatesAndTheWorkflowViewExplainsIt) {
   EXPECT_EQ(view["error"].at("code").as_string(), "invalid_argument");
   std::vector<std::string> names;
   for (const auto& s : view["steps"].as_array()) names.emplace_back(s.at("name").as_string());
-  std::vector<std::string> expected = {"allocate_vmid", "create_container", "start_container",
-                                       "wait_agent_ready", "install_workload", "destroy_container",
-                                       "notify", "release_vmid"};
+  std::vector<std::string> expected = {
+      "allocate_vmid",     "create_container", "configure_container",
+      "start_container",   "wait_agent_ready", "install_workload",
+      "destroy_container", "notify",           "release_vmid"};
   EXPECT_EQ(names, expected);
-  EXPECT_EQ(Server(std::string(created["serverId"].as_string()), "c-1")["status"].as_string(), "failed");
+  json::object failed = Server(std::string(created["serverId"].as_string()), "c-1");
+  EXPECT_EQ(failed["status"].as_string(), "failed");
+  EXPECT_EQ(failed["address"].as_string(), "");  // released with the VMID
   json::object state = z_.SimState();
   EXPECT_TRUE(state["containers"].as_array().empty());
   // zlh-journal reads it while zlhd runs, and replays the compensation without a divergence.

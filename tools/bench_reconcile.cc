@@ -12,8 +12,8 @@
 #include <optional>
 #include <type_traits>
 
-#include "activities/agent_http.h"
 #include "base/clock.h"
+#include "base/ipv4.h"
 #include "config/config.h"
 #include "controller/controller.h"
 #include "controller/observation.h"
@@ -88,6 +88,9 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                   long i = next++;
                   int64_t vmid = 100 + i;
                   std::string name = "s" + std::to_string(i);
+                  // The loopback pool's addresses, one each (as provisioning would record them).
+                  std::string address =
+                      FormatIpv4(*ParseIpv4("127.1.0.10") + static_cast<uint32_t>(i));
                   activities::CallContext c{"bench:" + name, 0};
                   const char* node = i % 2 ? "pve2" : "pve1";
                   setup.Check(co_await deps.hypervisor->Clone(c, "pve1", 9000, node, vmid, name),
@@ -101,7 +104,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                                       "0 5 " + std::to_string(px.public_port()) + " " + px.public_host()}),
                               "DNS SRV of " + name);
                   setup.Check(co_await deps.proxy->Register(
-                                  c, name, activities::ContainerAddress(vmid) + ":" + std::to_string(px.game_port())),
+                                  c, name, address + ":" + std::to_string(px.game_port())),
                               "proxy route of " + name);
                   setup.Check(co_await deps.backups->Run(c, node, vmid), "backup of " + name);
                   proto::Server s;
@@ -110,6 +113,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                   s.set_ctype("game");
                   s.set_name(name);
                   s.set_vmid(vmid);
+                  s.set_address(address);
                   s.set_node(i % 2 ? "pve2" : "pve1");
                   s.set_status(proto::SERVER_RUNNING);
                   s.set_created_ms(NowMs());

@@ -20,8 +20,11 @@
 #include "journal/format.h"
 #include "journal/journal.h"
 #include "workflows/replay.h"
+#include "fleet/tables.h"
 #include "fleet/verify.h"
+#include "flows/flows.h"
 #include "flows/fold.h"
+#include "flows/inputs.h"
 #include "tools/journal_actions.h"
 #include "workflows/verify.h"
 #include "workflows/view.h"
@@ -321,10 +324,33 @@ int List(const Args& args, const journal::Journal& j) {
   return 0;
 }
 
+// A provisioning's server as the tables hold it now, and the configuration its
+// configure_container step applied (SPEC §9.1, §9.2); an empty object for other workflows.
+json::object ProvisionedServer(const journal::Journal& j, const proto::WorkflowSummary& summary,
+                               const std::string& input, const std::vector<proto::Event>& events) {
+  if (summary.type() != flows::kProvision) return {};
+  auto in = flows::ParseProvisionInput(input);
+  if (!in.ok()) return {};
+  auto server = fleet::ReadServer(j, in->server_id);
+  if (!server.ok() || !server->has_value()) return {};
+  const proto::Server& s = **server;
+  json::object out{{"serverId", s.server_id()}, {"status", fleet::ServerStatusName(s.status())},
+                   {"vmid", s.vmid()},          {"node", s.node()},
+                   {"address", s.address()},    {"plan", s.plan()}};
+  for (const auto& e : events) {
+    if (e.has_step_completed() && e.step_completed().name() == "configure_container") {
+      out["configured"] = e.step_completed().result();
+    }
+  }
+  return out;
+}
+
 int Show(const Args& args, const journal::Journal& j) {
   std::string id = IdArg(args);
   proto::WorkflowSummary summary = SummaryOrExit(j, id);
-  workflows::WorkflowView view = workflows::BuildView(summary, EventsOrExit(j, id));
+  std::vector<proto::Event> events = EventsOrExit(j, id);
+  workflows::WorkflowView view = workflows::BuildView(summary, events);
+  json::object server = ProvisionedServer(j, summary, view.input, events);
   std::string status = workflows::StatusName(summary.status());
   if (args.json) {
     json::object o = SummaryJson(summary, &view);
@@ -345,6 +371,7 @@ int Show(const Args& args, const journal::Journal& j) {
                                                       : json::value(s.waiting_for)}});
     }
     o["steps"] = std::move(steps);
+    if (!server.empty()) o["server"] = server;
     std::printf("%s\n", json::serialize(o).c_str());
     return 0;
   }
@@ -383,6 +410,15 @@ int Show(const Args& args, const journal::Journal& j) {
                 s.error.empty() ? "" : ("   last error: " + s.error).c_str());
   }
   if (summary.status() == proto::COMPLETED) std::printf("result   %s\n", summary.result().c_str());
+  if (!server.empty()) {
+    auto text = [&](const char* key) { return std::string(server[key].as_string()); };
+    std::printf("server   %s  %s  vmid %lld  node %s  address %s  plan %s\n",
+                text("serverId").c_str(), text("status").c_str(),
+                static_cast<long long>(server["vmid"].as_int64()),
+                text("node").empty() ? "-" : text("node").c_str(),
+                text("address").empty() ? "-" : text("address").c_str(), text("plan").c_str());
+    if (server.contains("configured")) std::printf("sized    %s\n", text("configured").c_str());
+  }
   if (summary.has_error()) {
     std::printf("error    %s: %s\n", summary.error().code().c_str(),
                 summary.error().message().c_str());

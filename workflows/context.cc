@@ -119,6 +119,11 @@ Result<Context::Call> Context::Begin(std::string_view name) {
   return Call{step, &h, recorded};
 }
 
+std::string Context::RecordedNext() const {
+  auto it = in_->history.steps.find(counter_ + 1);
+  return it == in_->history.steps.end() ? "" : it->second.name;
+}
+
 void Context::Returned() {
   if (!fatal_.ok()) return;
   auto next = in_->history.steps.upper_bound(counter_);

@@ -175,6 +175,10 @@ class Context {
   bool reached_end_of_history() const { return end_of_history_; }
   // How many step numbers the code has asked for so far.
   uint32_t steps_asked() const { return counter_; }
+  // The name the history holds at the next step number the code will ask for; "" when the history
+  // holds nothing there (new code may take a step there that older code did not have: an
+  // in-flight history keeps its old path where it already went on, SPEC §11).
+  std::string RecordedNext() const;
   // Called once the workflow's code has returned. When the history holds a step the code did not
   // ask for, the code changed: sets fatal() to kNonDeterminism naming that step.
   void Returned();

@@ -6,9 +6,12 @@
 namespace zlh::workflows {
 
 std::vector<Code> RetryPolicy::DefaultNonRetryable() {
-  return {Code::kInvalidArgument, Code::kNotFound,       Code::kAlreadyExists,
-          Code::kFailedPrecondition, Code::kCancelled,   Code::kNonDeterminism,
-          Code::kInterrupted, Code::kLeaseLost, Code::kQuotaExceeded, Code::kHeld};
+  return {Code::kInvalidArgument, Code::kNotFound,
+          Code::kAlreadyExists,   Code::kFailedPrecondition,
+          Code::kCancelled,       Code::kNonDeterminism,
+          Code::kInterrupted,     Code::kLeaseLost,
+          Code::kQuotaExceeded,   Code::kHeld,
+          Code::kNoCapacity};
 }
 
 RetryPolicy RetryPolicy::Once() {

@@ -26,7 +26,7 @@ struct RetryPolicy {
   bool at_most_once = false;
 
   // kInvalidArgument, kNotFound, kAlreadyExists, kFailedPrecondition, kCancelled,
-  // kNonDeterminism, kInterrupted, kLeaseLost, kQuotaExceeded.
+  // kNonDeterminism, kInterrupted, kLeaseLost, kQuotaExceeded, kHeld, kNoCapacity.
   static std::vector<Code> DefaultNonRetryable();
   // One attempt, no retry.
   static RetryPolicy Once();
