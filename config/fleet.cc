@@ -45,6 +45,13 @@ std::vector<std::string> MissingForRealFleet(const Settings& settings, std::stri
   require("agent.token", c.agent().token());
   require("billing.url", c.billing().url());
   require("billing.token", c.billing().token());
+  // Only the built-in loopback pool has no nodes: no player reaches a container on it.
+  bool pooled = false;
+  for (const auto& pool : c.network().pools()) pooled |= !pool.nodes().empty();
+  if (!pooled) {
+    out.push_back("network.pools: " + when +
+                  " (without one, containers get the simulator's loopback addresses)");
+  }
   return out;
 }
 

@@ -75,6 +75,10 @@ class CheckConfigTest : public ::testing::Test {
         {"proxy", {{"url", u + "/proxy"}, {"token", "sim"}, {"publicAddress", "203.0.113.10"}}},
         {"agent", {{"urlTemplate", u + "/agents/{vmid}"}, {"token", "sim"}}},
         {"billing", {{"url", u + "/billing"}, {"token", "sim"}}},
+        {"network", {{"pools", json::array{json::object{
+                         {"name", "lan"}, {"nodes", json::array{"pve1", "pve2"}},
+                         {"bridge", "vmbr1"}, {"cidr", "10.20.0.0/22"}, {"gateway", "10.20.0.1"},
+                         {"first", "10.20.1.10"}, {"last", "10.20.3.250"}}}}}},
         {"discord", {{"webhooks", {{"alerts-critical", u + "/api/webhooks/alerts-critical/sim"},
                                    {"audit-log", u + "/api/webhooks/audit-log/sim"}}}}}};
   }
