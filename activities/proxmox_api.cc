@@ -83,7 +83,8 @@ Task<Status> ProxmoxApi::RunTask(std::string method, std::string path, std::stri
       std::string exit = o.contains("exitstatus") && o.at("exitstatus").is_string()
                              ? std::string(o.at("exitstatus").as_string())
                              : "";
-      if (exit == "OK") co_return Status::Ok();
+      // "WARNINGS: 2": the task did its work and logged warnings (Proxmox counts it a success).
+      if (exit == "OK" || exit.rfind("WARNINGS:", 0) == 0) co_return Status::Ok();
       co_return Unavailable("proxmox task " + std::string(upid.as_string()) + " failed: " + exit);
     }
     if (std::chrono::steady_clock::now() > deadline) {

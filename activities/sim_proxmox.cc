@@ -72,22 +72,29 @@ std::optional<HttpReply> ClusterRead(const HttpCall& call, const std::vector<std
 
 }  // namespace
 
-HttpReply Pve(json::value data, int64_t delay_ms) {
-  HttpReply r = JsonReply(200, json::object{{"data", std::move(data)}});
+namespace {
+
+// Proxmox's API server names the charset (clients such as npm's proxmox-api refuse any other
+// content type).
+HttpReply PveReply(int status, json::object body, int64_t delay_ms) {
+  HttpReply r = JsonReply(status, std::move(body));
+  r.content_type = "application/json;charset=UTF-8";
   r.delay_ms = delay_ms;
   return r;
+}
+
+}  // namespace
+
+HttpReply Pve(json::value data, int64_t delay_ms) {
+  return PveReply(200, json::object{{"data", std::move(data)}}, delay_ms);
 }
 
 HttpReply PveError(int status, const std::string& message, int64_t delay_ms) {
-  HttpReply r = JsonReply(status, json::object{{"data", nullptr}, {"message", message}});
-  r.delay_ms = delay_ms;
-  return r;
+  return PveReply(status, json::object{{"data", nullptr}, {"message", message}}, delay_ms);
 }
 
 HttpReply PveBadParams(json::object errors, int64_t delay_ms) {
-  HttpReply r = JsonReply(400, json::object{{"data", nullptr}, {"errors", std::move(errors)}});
-  r.delay_ms = delay_ms;
-  return r;
+  return PveReply(400, json::object{{"data", nullptr}, {"errors", std::move(errors)}}, delay_ms);
 }
 
 HttpReply World::State::Restore(const HttpCall& call, const std::string& node,

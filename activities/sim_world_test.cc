@@ -36,10 +36,12 @@ TEST_F(SimWorldTest, CloneCreatesAContainerOnceAndCountsEveryCreateCall) {
   auto r = world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
                                "newid=101&hostname=survival&full=1&target=pve2"));
   ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.content_type, "application/json;charset=UTF-8");  // as Proxmox names it
   EXPECT_EQ(json::parse(r.body).at("data").as_string().find("UPID:pve1:"), 0u);
   auto again = world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/9000/clone",
                                    "newid=101&hostname=survival"));
   EXPECT_EQ(again.status, 500);
+  EXPECT_EQ(again.content_type, "application/json;charset=UTF-8");
   EXPECT_NE(again.body.find("CT 101 already exists"), std::string::npos);
   json::value c = State(*world_).at("containers").at(0);
   EXPECT_EQ(c.at("vmid").as_int64(), 101);

@@ -1,7 +1,8 @@
-// The DNS and Discord adapters against recorded answers (tests/fixtures, built from the services'
+// The DNS, Discord and Proxmox adapters against recorded answers (tests/fixtures, built from the services'
 // documented examples; tests/fixtures/README.md says where each came from), served in order by a
 // small HTTP server that notes every request: paging, duplicates, auth errors, rate limits and
-// unknown webhooks as the real services answer them, not as zlh-sim does.
+// unknown webhooks, offline nodes and tasks that end with warnings as the real services answer
+// them, not as zlh-sim does.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -18,6 +19,7 @@
 
 #include "activities/dns_http.h"
 #include "activities/notifier_discord.h"
+#include "activities/proxmox.h"
 #include "api/http_server.h"
 
 namespace zlh::activities {
@@ -220,6 +222,39 @@ TEST_F(RecordedAnswersTest, DiscordWrongTokenIsPermanent) {
   Status s = Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false));
   EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
   EXPECT_EQ(discord.seen().size(), 1u);
+}
+
+ProxmoxHypervisor Proxmox(HttpClient& http, const RecordedService& pve) {
+  ProxmoxOptions o;
+  o.base_url = pve.url();
+  o.token = "zlh@pve!flow=00000000-0000-0000-0000-000000000000";
+  o.task_poll_interval = Millis(10);
+  return ProxmoxHypervisor(http, o);
+}
+
+TEST_F(RecordedAnswersTest, ProxmoxNodesSkipAnOfflineNodeAndPlaceAHiddenLoadLast) {
+  RecordedService pve({"proxmox/nodes_one_offline"});
+  auto nodes = Run(Proxmox(http_, pve).Nodes());
+  ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
+  ASSERT_EQ(nodes->size(), 2u);  // pve2 is offline
+  EXPECT_EQ((*nodes)[0].name, "pve1");
+  EXPECT_EQ((*nodes)[0].maxmem, 68719476736);
+  EXPECT_EQ((*nodes)[1].name, "pve3");
+  EXPECT_EQ((*nodes)[1].maxmem, 0);  // its load not told: no room known
+}
+
+TEST_F(RecordedAnswersTest, ProxmoxTaskEndingWithWarningsIsASuccessAndAnErrorIsNot) {
+  RecordedService warned({"proxmox/start_upid", "proxmox/task_stopped_warnings"});
+  Status s = Run(Proxmox(http_, warned).Start(ctx_, "pve1", 101));
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(warned.seen().size(), 2u);
+  EXPECT_EQ(warned.seen()[1].target.find("/api2/json/nodes/pve1/tasks/UPID:pve1:"), 0u)
+      << warned.seen()[1].target;
+  RecordedService failed({"proxmox/start_upid", "proxmox/task_stopped_error"});
+  s = Run(Proxmox(http_, failed).Start(ctx_, "pve1", 101));
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("startup for container '101' failed"), std::string::npos)
+      << s.ToString();
 }
 
 }  // namespace
