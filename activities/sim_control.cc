@@ -19,7 +19,8 @@ const std::set<std::string> kCalls = {
     "backup.restore", "discord.post",   "proxmox.reboot"};
 
 const std::set<std::string> kDrifts = {"agent_offline",     "dns_missing",       "proxy_missing",
-                                       "container_stopped", "container_missing", "backup_missed"};
+                                       "container_stopped", "container_missing", "backup_missed",
+                                       "workload_stopped",  "workload_crashed"};
 
 // The field names an input may have; the first other one, if any.
 std::optional<std::string> Unknown(const json::object& o, std::initializer_list<const char*> known) {
@@ -130,7 +131,8 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
     auto vmid = num("vmid");
     if (!drift || !kDrifts.count(*drift)) {
       return ErrorReply(400, "drift: one of agent_offline, dns_missing, proxy_missing, "
-                             "container_stopped, container_missing, backup_missed");
+                             "container_stopped, container_missing, backup_missed, "
+                             "workload_stopped, workload_crashed");
     }
     if (!vmid) return ErrorReply(400, "vmid: required, an integer");
     auto clear_it = o.find("clear");
@@ -143,6 +145,11 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
       auto a = agents.find(*vmid);
       if (a == agents.end()) return ErrorReply(409, "container " + std::to_string(*vmid) + " has no agent");
       a->second.state = clear ? "ready" : "offline";
+    } else if (*drift == "workload_stopped" || *drift == "workload_crashed") {
+      // The agent reports it (SPEC §9.6); a clear is the game started again, as an operator would.
+      auto a = agents.find(*vmid);
+      if (a == agents.end()) return ErrorReply(409, "container " + std::to_string(*vmid) + " has no agent");
+      a->second.workload = clear ? "running" : *drift == "workload_stopped" ? "stopped" : "crashed";
     } else if (*drift == "container_stopped") {
       if (clear) {
         c->second.status = "running";

@@ -313,7 +313,7 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
     boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
     for (int probe = 0;; ++probe) {
       auto health = co_await d.agent->Health(flows::AgentOf(server));
-      if (health.ok() && *health == "ready") break;
+      if (health.ok() && health->status == "ready") break;
       if (probe >= 120) co_return Status(Code::kDeadlineExceeded, "the rebuilt container's agent never got ready");
       wait.expires_after(s.readiness_probe_interval);
       co_await wait.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
@@ -322,6 +322,7 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
                                         tpl->loader());
   }
   if (repair == "start_container") co_return co_await d.hypervisor->Start(call, server.node(), server.vmid());
+  if (repair == "restart_workload") co_return co_await d.agent->Workload(call, flows::AgentOf(server), true);
   co_return InvalidArgument("unknown repair '" + repair + "'");
 }
 

@@ -117,6 +117,19 @@ TEST_F(ControllerTest, AnOfflineAgentAboveTheAllowedLevelIsAlertedOnceNotRepaire
   EXPECT_TRUE(CallsSinceBaseline().empty()) << "it acted above its level";
 }
 
+// A game that stopped while its server should run is level 2 (restart_workload): at the default
+// level 1 it is alerted once, and the game is not touched.
+TEST_F(ControllerTest, AStoppedGameAboveTheAllowedLevelIsAlertedOnceNotRestarted) {
+  ASSERT_EQ(Drift("workload_stopped"), 200);
+  ASSERT_TRUE(Eventually([&] { return Messages("alerts-critical").size() == 1; }));
+  WaitTicks(3);
+  EXPECT_EQ(Messages("alerts-critical").size(), 1u) << "alerted more than once per incident";
+  EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find("restart_workload"),
+            std::string::npos);
+  EXPECT_TRUE(CallsSinceBaseline().empty()) << "it acted above its level";
+  EXPECT_EQ(z_.SimState()["agents"].as_array()[0].at("workload").as_string(), "stopped");
+}
+
 // A drift held back by maintenance is only noted; repaired once maintenance ends.
 TEST_F(ControllerTest, MaintenanceHoldsARepairBackUntilItEnds) {
   ASSERT_EQ(z_.Api("PUT", "/api/servers/" + server_ + "/maintenance", R"({"on":true,"reason":"t"})", true).status, 200);
@@ -253,6 +266,32 @@ TEST(ControllerStuckTest, AStuckProvisioningIsFailedAndAStuckOperationAlerted) {
 
 // Level 2 allowed: an offline agent's restart_agent (a reboot) that fails 3 times is alerted once
 // and restore_backup is proposed; approved, the newest backup is restored and the server runs.
+// At level 2 a crashed game is started again through its agent, and only that is done.
+TEST(ControllerLevelTwoTest, ACrashedGameIsRestartedThroughItsAgent) {
+  TempDir tmp;
+  ZlhdOnSim z(tmp, ControllerConfig(R"("maxRepairLevel": 2)"));
+  ASSERT_TRUE(z.Start());
+  json::object a = z.Body(z.Create("c-1", "n1", "alpha"));
+  ASSERT_EQ(z.AwaitWorkflow(std::string(a["workflowId"].as_string())), "completed");
+  int64_t vmid = z.Body(z.Api("GET", "/api/servers/" + std::string(a["serverId"].as_string()) +
+                                         "?customerId=c-1"))["vmid"].as_int64();
+  size_t baseline = z.SimState()["mutations"].as_array().size();
+  ASSERT_EQ(z.SimPost("/sim/faults", json::serialize(json::object{{"drift", "workload_crashed"},
+                                                                   {"vmid", vmid}})),
+            200);
+  auto workload = [&] { return std::string(z.SimState()["agents"].as_array()[0].at("workload").as_string()); };
+  ASSERT_EQ(workload(), "crashed");
+  ASSERT_TRUE(Eventually([&] { return workload() == "running"; }));
+  ASSERT_TRUE(Eventually([&] { return !z.Messages("alerts-repairs").empty(); }));
+  EXPECT_NE(std::string(z.Messages("alerts-repairs")[0].at("content").as_string()).find("restart_workload"),
+            std::string::npos);
+  json::array m = z.SimState()["mutations"].as_array();
+  for (size_t i = baseline; i < m.size(); ++i) {
+    std::string call(m[i].at("call").as_string());
+    if (call != "discord.post") EXPECT_EQ(call, "agent.workload") << "it did more than start the game";
+  }
+}
+
 TEST(ControllerLevelTwoTest, ARepairFailingThreeTimesProposesARestore) {
   TempDir tmp;
   ZlhdOnSim z(tmp, ControllerConfig(R"("maxRepairLevel": 2)"));

@@ -118,12 +118,16 @@ class ServicesActivityTest : public ::testing::Test {
 TEST_F(ServicesActivityTest, AgentHealthInstallWorkloadAndRestart) {
   RunningContainer(101, "survival");
   HttpAgent agent = MakeAgent();
-  EXPECT_EQ(*Run(agent.Health({101, ""})), "ready");
+  AgentHealth health = *Run(agent.Health({101, ""}));
+  EXPECT_EQ(health.status, "ready");
+  EXPECT_EQ(health.workload, "stopped");
+  EXPECT_EQ(health.players, 0);
   CallContext fenced{"wf:1:install", 7};
   ASSERT_TRUE(Run(agent.Install(fenced, {101, ""}, "vanilla", "fabric")).ok());
   EXPECT_EQ(Mutations("agent.install").at(0).at("fencingToken").as_int64(), 7);
   ASSERT_TRUE(Run(agent.Workload(ctx_, {101, ""}, true)).ok());
   EXPECT_EQ(State("agents").at(0).at("workload").as_string(), "running");
+  EXPECT_EQ(Run(agent.Health({101, ""}))->workload, "running");
   ASSERT_TRUE(Run(agent.Workload(ctx_, {101, ""}, false)).ok());
   EXPECT_EQ(State("agents").at(0).at("workload").as_string(), "stopped");
   ASSERT_TRUE(Run(agent.RestartService(ctx_, {101, ""})).ok());
