@@ -34,7 +34,7 @@ Result<std::string> HttpAgent::BaseUrl(const AgentTarget& target) const {
   return url;
 }
 
-Task<Result<std::string>> HttpAgent::Health(AgentTarget target) {
+Task<Result<AgentHealth>> HttpAgent::Health(AgentTarget target) {
   std::string what = "agent " + std::to_string(target.vmid) + " GET /health";
   auto base = BaseUrl(target);
   if (!base.ok()) co_return base.status();
@@ -43,9 +43,13 @@ Task<Result<std::string>> HttpAgent::Health(AgentTarget target) {
   ZLH_CO_RETURN_IF_ERROR(StatusOfHttp(res->status, what, res->body));
   auto body = ParseJson(res->body, what);
   if (!body.ok()) co_return body.status();
-  std::string status = StringField(*body, "status");
-  if (status.empty()) co_return Unavailable(what + ": the answer has no \"status\"");
-  co_return status;
+  AgentHealth health;
+  health.status = StringField(*body, "status");
+  if (health.status.empty()) co_return Unavailable(what + ": the answer has no \"status\"");
+  health.workload = StringField(*body, "workload");
+  const json::value* players = body->as_object().if_contains("players");  // an object: it has status
+  if (players && players->is_int64()) health.players = players->as_int64();
+  co_return health;
 }
 
 Task<Status> HttpAgent::Post(const CallContext& ctx, const AgentTarget& target,

@@ -29,7 +29,7 @@ class HttpAgent final : public Agent {
  public:
   HttpAgent(HttpClient& http, AgentOptions options);
 
-  Task<Result<std::string>> Health(AgentTarget target) override;
+  Task<Result<AgentHealth>> Health(AgentTarget target) override;
   Task<Status> Install(const CallContext& ctx, AgentTarget target, std::string game,
                        std::string loader) override;
   Task<Status> Workload(const CallContext& ctx, AgentTarget target, bool start) override;

@@ -29,14 +29,21 @@ struct AgentTarget {
   std::string address;  // bare IPv4
 };
 
+// What an agent's GET /health tells (docs/agent-api.md).
+struct AgentHealth {
+  std::string status;    // "ready", "installing", "starting" or "error"
+  std::string workload;  // "running", "stopped", "crashed", "installing"; "" when not told
+  int64_t players = -1;  // players online; -1 when not told
+};
+
 // The ZLH agent inside a container (reached through a URL template, see agent_http.h).
 class Agent {
  public:
   virtual ~Agent() = default;
-  // GET /health's status: "ready", "installing", "starting" or "error". kUnavailable when the
+  // GET /health: its status (required), workload and players. kUnavailable when the
   // agent does not answer (the TCP connect fails), kDeadlineExceeded when it answers too slowly;
   // kFailedPrecondition when the URL needs the address and the target has none.
-  virtual boost::asio::awaitable<Result<std::string>> Health(AgentTarget target) = 0;
+  virtual boost::asio::awaitable<Result<AgentHealth>> Health(AgentTarget target) = 0;
   // POST /install {game, loader}.
   virtual boost::asio::awaitable<Status> Install(const CallContext& ctx, AgentTarget target,
                                                  std::string game, std::string loader) = 0;

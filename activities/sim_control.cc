@@ -19,7 +19,8 @@ const std::set<std::string> kCalls = {
     "backup.restore", "discord.post",   "proxmox.reboot"};
 
 const std::set<std::string> kDrifts = {"agent_offline",     "dns_missing",       "proxy_missing",
-                                       "container_stopped", "container_missing", "backup_missed"};
+                                       "container_stopped", "container_missing", "backup_missed",
+                                       "workload_stopped",  "workload_crashed"};
 
 // The field names an input may have; the first other one, if any.
 std::optional<std::string> Unknown(const json::object& o, std::initializer_list<const char*> known) {
@@ -89,7 +90,7 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
     }
     if (!hostname || hostname->empty()) return ErrorReply(400, "hostname: required");
     if (containers.count(*vmid)) return ErrorReply(409, "vmid: " + std::to_string(*vmid) + " exists");
-    containers[*vmid] = Container{*vmid, *node, *hostname, "running", 0, true, {}, kTemplateDiskGb};
+    containers[*vmid] = Container{*vmid, *node, *hostname, "running", 0, true, {}, kTemplateDiskGb, ""};
     *changed = true;
     return JsonReply(201, json::object{{"vmid", *vmid}});
   }
@@ -130,7 +131,8 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
     auto vmid = num("vmid");
     if (!drift || !kDrifts.count(*drift)) {
       return ErrorReply(400, "drift: one of agent_offline, dns_missing, proxy_missing, "
-                             "container_stopped, container_missing, backup_missed");
+                             "container_stopped, container_missing, backup_missed, "
+                             "workload_stopped, workload_crashed");
     }
     if (!vmid) return ErrorReply(400, "vmid: required, an integer");
     auto clear_it = o.find("clear");
@@ -143,6 +145,11 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
       auto a = agents.find(*vmid);
       if (a == agents.end()) return ErrorReply(409, "container " + std::to_string(*vmid) + " has no agent");
       a->second.state = clear ? "ready" : "offline";
+    } else if (*drift == "workload_stopped" || *drift == "workload_crashed") {
+      // The agent reports it (SPEC §9.6); a clear is the game started again, as an operator would.
+      auto a = agents.find(*vmid);
+      if (a == agents.end()) return ErrorReply(409, "container " + std::to_string(*vmid) + " has no agent");
+      a->second.workload = clear ? "running" : *drift == "workload_stopped" ? "stopped" : "crashed";
     } else if (*drift == "container_stopped") {
       if (clear) {
         c->second.status = "running";
@@ -152,7 +159,7 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
         Stopped(*vmid);
       }
     } else if (*drift == "backup_missed") {
-      backups[*vmid] = clear ? NowMs() : NowMs() - 3 * 24 * 3600 * 1000LL;
+      BackUp(c->second, clear ? NowMs() : NowMs() - 3 * 24 * 3600 * 1000LL);
     } else if (clear) {
       return ErrorReply(400, "clear: " + *drift + " is undone by a repair, not cleared");
     } else if (*drift == "dns_missing") {

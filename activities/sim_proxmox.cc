@@ -115,24 +115,24 @@ HttpReply World::State::Restore(const HttpCall& call, const std::string& node,
   // Proxmox's checks, in its order and with its words.
   std::string fail = "unable to restore CT " + std::to_string(*vmid) + " - ";
   auto it = containers.find(*vmid);
-  if (it == containers.end()) {
-    return PveError(500, fail + "the simulator restores over an existing container only", delay);
-  }
-  if (field("force") != "1" || it->second.node != node) {
+  if (it != containers.end() && (field("force") != "1" || it->second.node != node)) {
     return PveError(500, "CT " + std::to_string(*vmid) + " already exists on node '" +
                              it->second.node + "'",
                     delay);
   }
-  if (it->second.status == "running") {
+  if (it != containers.end() && it->second.status == "running") {
     return PveError(500, "can't overwrite running container", delay);
   }
   auto from = BackupOfVolume(volid);
   if (!from || !backups.count(*from)) {
     return PveError(500, fail + "volume '" + volid + "' does not exist", delay);
   }
-  // The container is replaced by the backup's: same VMID and hostname, stopped, agent offline.
-  it->second.status = "stopped";
-  Stopped(*vmid);
+  // The container becomes the backup's (hostname, config, disk, what was installed): same VMID,
+  // on this node, stopped, its agent offline until it starts. A missing one is made anew.
+  const Backup& b = backups.at(*from);
+  Container& c = containers[*vmid];
+  c = Container{*vmid, node, b.hostname, "stopped", c.create_calls, false, b.config, b.disk_gb, volid};
+  agents[*vmid] = Agent{"offline", 0, "stopped", b.game};
   return Pve(json::value(NewTask(node, "vzrestore", *vmid)), delay);
 }
 
@@ -173,16 +173,16 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
     int64_t delay = 0;
     if (auto early = Begin("backup.run", *vmid, true, call, &delay, changed)) return *early;
     if (!containers.count(*vmid)) return PveError(500, "CT " + form["vmid"] + " does not exist", delay);
-    backups[*vmid] = NowMs();
+    BackUp(containers.at(*vmid), NowMs());
     return Pve(json::value(NewTask(node, "vzdump", *vmid)), delay);
   }
   if (p.size() == 5 && p[2] == "storage" && p[4] == "content" && call.method == "GET") {
     json::array out;
-    for (const auto& [vmid, at] : backups) {
+    for (const auto& [vmid, b] : backups) {
       auto want = call.query.find("vmid");
       if (want != call.query.end() && ToInt(want->second) != vmid) continue;
       out.push_back(json::object{{"volid", p[3] + ":backup/vzdump-lxc-" + std::to_string(vmid)},
-                                 {"vmid", vmid}, {"ctime", at / 1000}, {"content", "backup"}});
+                                 {"vmid", vmid}, {"ctime", b.at_ms / 1000}, {"content", "backup"}});
     }
     return Pve(std::move(out));
   }
@@ -233,7 +233,7 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
       ++it->second.create_calls;
       return PveError(500, "CT " + std::to_string(target) + " already exists", delay);
     }
-    containers[target] = Container{target, to, hostname, "stopped", 1, false, {}, kTemplateDiskGb};
+    containers[target] = Container{target, to, hostname, "stopped", 1, false, {}, kTemplateDiskGb, ""};
     agents[target] = Agent{};
     return Pve(json::value(NewTask(node, "vzclone", target)), delay);
   }
@@ -255,6 +255,7 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
     it->second.status = "stopped";
     Stopped(target);
   } else {
+    if (name == "proxmox.reboot") Stopped(target);  // a reboot stops the game with the container
     it->second.status = "running";
     Started(target);
   }

@@ -242,7 +242,10 @@ HttpReply World::State::AgentCall(const HttpCall& call, const std::vector<std::s
   }
   Agent& a = agent->second;
   if (name == "agent.health") {
-    return Delayed(JsonReply(200, json::object{{"status", a.state}, {"version", "zlh-sim-1"}}), delay);
+    // No players join a simulated game: 0 while it runs.
+    return Delayed(JsonReply(200, json::object{{"status", a.state}, {"version", "zlh-sim-1"},
+                                               {"workload", a.workload}, {"players", 0}}),
+                   delay);
   }
   if (name == "agent.install") {
     auto body = ParseObject(call.body);

@@ -31,6 +31,7 @@ struct Container {
   // a key not set has the template's value (ConfigOf in sim_proxmox_config.cc).
   std::map<std::string, std::string> config;
   int64_t disk_gb = kTemplateDiskGb;  // whole GB (a resize rounds up)
+  std::string restored_from;          // the backup volume its last restore came from
 };
 
 struct Agent {
@@ -38,6 +39,15 @@ struct Agent {
   int64_t restarts = 0;
   std::string workload = "stopped";
   std::string game;  // what install put there
+};
+
+// A vzdump backup: when, and what the container was then (a restore brings that back).
+struct Backup {
+  int64_t at_ms = 0;
+  std::string hostname;
+  std::map<std::string, std::string> config;
+  int64_t disk_gb = kTemplateDiskGb;
+  std::string game;  // what its agent had installed
 };
 
 struct DnsRecord {
@@ -84,7 +94,7 @@ struct World::State {
   bool discord_nonce_dedup = false;
   std::set<std::string> deleted_webhooks;  // channels whose webhook answers 404 Unknown Webhook
   std::map<std::string, std::string> billing;  // customer -> active | suspended
-  std::map<int64_t, int64_t> backups;          // vmid -> last backup (ms)
+  std::map<int64_t, Backup> backups;           // vmid -> its last backup
   std::vector<Mutation> mutations;
   std::map<std::string, std::deque<Fault>> faults;
   uint64_t max_token = 0;
@@ -127,6 +137,8 @@ struct World::State {
   // POST /sim/faults {"discordNonceDedup": bool} or {"discordWebhookDeleted": channel[, "clear"]}.
   HttpReply DiscordControl(const json::object& body, bool* changed);
 
+  // Backs container `c` up now (or as of `at_ms`): its last backup.
+  void BackUp(const Container& c, int64_t at_ms);
   // Container lifecycle effects on its agent.
   void Started(int64_t vmid);
   void Stopped(int64_t vmid);

@@ -63,7 +63,9 @@ json::object World::State::ToJson(bool with_internal) const {
                    {"hostname", c.hostname},
                    {"status", c.status},
                    {"createCalls", c.create_calls},
-                   {"preexisting", c.preexisting}};
+                   {"preexisting", c.preexisting},
+                   {"restoredFrom", c.restored_from.empty() ? json::value(nullptr)
+                                                            : json::value(c.restored_from)}};
     json::object config = ConfigOf(c);
     o["net0"] = config.contains("net0") ? config["net0"] : json::value(nullptr);
     o["cores"] = config["cores"];
@@ -97,8 +99,8 @@ json::object World::State::ToJson(bool with_internal) const {
   for (const auto& [customer, status] : billing) {
     bill.push_back(json::object{{"customerId", customer}, {"status", status}});
   }
-  for (const auto& [vmid, at] : backups) {
-    backs.push_back(json::object{{"vmid", vmid}, {"lastAt", FormatRfc3339(at)}});
+  for (const auto& [vmid, b] : backups) {
+    backs.push_back(json::object{{"vmid", vmid}, {"lastAt", FormatRfc3339(b.at_ms)}});
   }
   for (const Mutation& m : mutations) {
     json::object o{{"call", m.call},
@@ -127,7 +129,16 @@ json::object World::State::ToJson(bool with_internal) const {
     json::array ns;
     for (const auto& n : nodes) ns.push_back(json::value(n));
     json::object backup_ms;
-    for (const auto& [vmid, at] : backups) backup_ms[std::to_string(vmid)] = at;
+    json::object backup_of;
+    for (const auto& [vmid, b] : backups) {
+      backup_ms[std::to_string(vmid)] = b.at_ms;
+      json::object config;
+      for (const auto& [key, value] : b.config) config[key] = value;
+      backup_of[std::to_string(vmid)] = json::object{{"hostname", b.hostname},
+                                                     {"config", std::move(config)},
+                                                     {"diskGb", b.disk_gb},
+                                                     {"game", b.game}};
+    }
     json::object zs;
     for (const auto& [id, name] : zones) zs[id] = name;
     json::array deleted(deleted_webhooks.begin(), deleted_webhooks.end());
@@ -135,6 +146,7 @@ json::object World::State::ToJson(bool with_internal) const {
                                    {"zones", std::move(zs)},
                                    {"maxToken", max_token},   {"tasks", tasks},
                                    {"dnsIds", dns_ids},       {"backupMs", std::move(backup_ms)},
+                                   {"backupOf", std::move(backup_of)},
                                    {"discordNonceDedup", discord_nonce_dedup},
                                    {"deletedWebhooks", std::move(deleted)}};
   }
@@ -149,12 +161,15 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
     for (const auto& c : o.at("containers").as_array()) {
       Container k{c.at("vmid").to_number<int64_t>(), str(c, "node"), str(c, "hostname"),
                   str(c, "status"), c.at("createCalls").to_number<int64_t>(),
-                  c.at("preexisting").as_bool(), {}, kTemplateDiskGb};
+                  c.at("preexisting").as_bool(), {}, kTemplateDiskGb, ""};
       if (const json::value* set = c.as_object().if_contains("config")) {  // absent: older files
         for (const auto& [key, value] : set->as_object()) k.config[key] = value.as_string();
       }
       if (const json::value* disk = c.as_object().if_contains("diskGb")) {
         k.disk_gb = disk->to_number<int64_t>();
+      }
+      if (const json::value* from = c.as_object().if_contains("restoredFrom"); from && from->is_string()) {
+        k.restored_from = from->as_string();
       }
       state->containers[k.vmid] = k;
     }
@@ -194,7 +209,16 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
       }
     }
     for (const auto& [vmid, at] : internal.at("backupMs").as_object()) {
-      state->backups[std::stoll(std::string(vmid))] = at.to_number<int64_t>();
+      state->backups[std::stoll(std::string(vmid))].at_ms = at.to_number<int64_t>();
+    }
+    if (const json::value* of = internal.if_contains("backupOf")) {  // absent in older state files
+      for (const auto& [vmid, b] : of->as_object()) {
+        Backup& k = state->backups[std::stoll(std::string(vmid))];
+        k.hostname = str(b, "hostname");
+        for (const auto& [key, value] : b.at("config").as_object()) k.config[key] = value.as_string();
+        k.disk_gb = b.at("diskGb").to_number<int64_t>();
+        k.game = str(b, "game");
+      }
     }
     if (const json::value* zs = internal.if_contains("zones")) {  // absent in older state files
       for (const auto& [id, name] : zs->as_object()) {
@@ -275,6 +299,12 @@ std::string World::State::NewTask(const std::string& node, const std::string& ki
                 static_cast<unsigned long long>(NowMs() / 1000), kind.c_str(),
                 static_cast<long long>(vmid));
   return upid;
+}
+
+void World::State::BackUp(const Container& c, int64_t at_ms) {
+  auto agent = agents.find(c.vmid);
+  backups[c.vmid] = Backup{at_ms, c.hostname, c.config, c.disk_gb,
+                           agent == agents.end() ? std::string() : agent->second.game};
 }
 
 void World::State::Started(int64_t vmid) {

@@ -548,5 +548,48 @@ TEST_F(SimServicesTest, BackupsRunAndList) {
   EXPECT_EQ(State(*world_).at("backups").at(0).at("vmid").as_int64(), 101);
 }
 
+// A backup keeps what the container was; restoring it where the container is gone makes it anew,
+// as Proxmox does: same VMID, hostname, config and disk, what was installed, stopped; the state
+// records the source. A reboot stops the game with the container.
+TEST_F(SimServicesTest, ARestoreRemakesAMissingContainerAsItWasBackedUp) {
+  ASSERT_EQ(world_->Handle(Call("PUT", "/api2/json/nodes/pve1/lxc/101/config", "cores=3")).status, 200);
+  StartContainer();
+  ASSERT_EQ(world_->Handle(Bearer("POST", "/agents/101/install", R"({"game":"vanilla","loader":"fabric"})")).status, 200);
+  ASSERT_EQ(world_->Handle(Bearer("POST", "/agents/101/workload/start")).status, 200);
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/reboot")).status, 200);
+  EXPECT_EQ(State(*world_).at("agents").at(0).at("workload").as_string(), "stopped");
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/vzdump", "vmid=101&storage=local")).status, 200);
+  ASSERT_EQ(world_->Handle(Call("POST", "/sim/faults", R"({"drift":"container_missing","vmid":101})")).status, 200);
+  ASSERT_TRUE(State(*world_).at("containers").as_array().empty());
+  const std::string volid = "local:backup/vzdump-lxc-101";
+  auto unknown = world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc",
+                                     "vmid=101&ostemplate=local%3Abackup%2Fvzdump-lxc-102&restore=1"));
+  EXPECT_EQ(unknown.status, 500);
+  EXPECT_TRUE(State(*world_).at("containers").as_array().empty()) << "a failed restore made something";
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc",
+                                "vmid=101&ostemplate=local%3Abackup%2Fvzdump-lxc-101&restore=1")).status,
+            200);
+  json::value c = State(*world_).at("containers").at(0);
+  EXPECT_EQ(c.at("vmid").as_int64(), 101);
+  EXPECT_EQ(c.at("hostname").as_string(), "survival");
+  EXPECT_EQ(c.at("status").as_string(), "stopped");
+  EXPECT_EQ(c.at("cores").as_int64(), 3);
+  EXPECT_EQ(c.at("restoredFrom").as_string(), volid);
+  EXPECT_EQ(Health(), 503);  // stopped: its agent is not up
+  StartContainer();
+  EXPECT_EQ(Health(), 200);
+  EXPECT_EQ(world_->Handle(Bearer("POST", "/agents/101/workload/start")).status, 200)
+      << "the restored container lost its installed game";
+  // Over an existing container only with force, and only a stopped one.
+  auto running = world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc",
+                                     "vmid=101&ostemplate=local%3Abackup%2Fvzdump-lxc-101&restore=1&force=1"));
+  EXPECT_EQ(running.status, 500);
+  EXPECT_NE(running.body.find("can't overwrite running container"), std::string::npos);
+  auto unforced = world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc",
+                                      "vmid=101&ostemplate=local%3Abackup%2Fvzdump-lxc-101&restore=1"));
+  EXPECT_EQ(unforced.status, 500);
+  EXPECT_NE(unforced.body.find("already exists"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace zlh::activities::sim

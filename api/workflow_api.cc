@@ -226,8 +226,34 @@ Task<Response> WorkflowApi::Retry(const Request& req, const PathParams& params) 
   co_return JsonOk(200, json::object{{"workflowId", params.at("id")}, {"status", "queued"}});
 }
 
+// The approval's signal payload: "" (as proposed), or {"fromTemplate": true}, which lets a
+// rebuild_container repair of a server with no backup clone its template (an empty world).
+Result<std::string> WorkflowApi::ApprovalPayload(const Request& req, const std::string& id) {
+  if (req.body.empty()) return std::string();
+  auto body = JsonBody::Parse(req.body, {"fromTemplate"});
+  if (!body.ok()) return body.status();
+  auto from_template = body->Bool("fromTemplate", false);
+  if (!from_template.ok()) return from_template.status();
+  if (!from_template->value_or(false)) return std::string();
+  auto events = journal_.ReadEvents(id);
+  if (!events.ok()) return events.status();
+  std::string repair;
+  if (!events->empty() && events->front().has_workflow_started()) {
+    boost::system::error_code ec;
+    json::value input = json::parse(events->front().workflow_started().input(), ec);
+    const json::value* r = !ec && input.is_object() ? input.as_object().if_contains("repair") : nullptr;
+    if (r && r->is_string()) repair = r->as_string();
+  }
+  if (repair != "rebuild_container") {
+    return InvalidArgument("fromTemplate: only a rebuild_container repair may start from a template; " +
+                           id + " is " + (repair.empty() ? "not one" : repair));
+  }
+  return json::serialize(json::object{{"fromTemplate", true}});
+}
+
 Task<Response> WorkflowApi::Approve(const Request& req, const PathParams& params) {
   if (auto refused = Refuse(tokens_, req, false, true)) co_return *refused;
+  if (auto refused = req.body.empty() ? std::nullopt : RefuseMediaType(req)) co_return *refused;
   auto summary = Known(engine_, params, "workflowId");
   if (!summary.ok()) co_return ErrorResponse(summary.status());
   if (summary->type() != "repair") {
@@ -237,7 +263,9 @@ Task<Response> WorkflowApi::Approve(const Request& req, const PathParams& params
     co_return ErrorResponse(409, "conflict", "repair " + params.at("workflowId") +
                                                  " is not waiting for an approval");
   }
-  Status s = co_await engine_.Signal(params.at("workflowId"), "approve", "");
+  auto approval = ApprovalPayload(req, params.at("workflowId"));
+  if (!approval.ok()) co_return ErrorResponse(approval.status());
+  Status s = co_await engine_.Signal(params.at("workflowId"), "approve", *approval);
   if (!s.ok()) co_return ErrorResponse(s);
   co_return JsonOk(200, json::object{{"workflowId", params.at("workflowId")}, {"approved", true}});
 }

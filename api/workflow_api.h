@@ -24,6 +24,7 @@ class WorkflowApi {
   Task<Response> Signal(const Request& req, const PathParams& params);
   Task<Response> Retry(const Request& req, const PathParams& params);
   Task<Response> Approve(const Request& req, const PathParams& params);
+  Result<std::string> ApprovalPayload(const Request& req, const std::string& id);
 
   workflows::Engine& engine_;
   journal::Journal& journal_;

@@ -55,6 +55,13 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
                s.agent_known && s.agent == "unreachable") {
       Add(out, s, policy, "agent_offline", "container running, agent unreachable: restart_agent", 2,
           "restart_agent");
+    } else if (should_run && s.container_known && s.container_status == "running" &&
+               s.agent_known && s.agent == "ready" &&
+               (s.workload == "stopped" || s.workload == "crashed")) {
+      Add(out, s, policy, "workload_stopped",
+          s.workload == "crashed" ? "agent ready, game crashed: restart_workload"
+                                  : "agent ready, game stopped, server should be running: restart_workload",
+          2, "restart_workload");
     }
     // A backup older than one schedule period + grace is missed (since the server's creation when
     // it has none): #system-health; two periods in a row: #alerts-critical. Notify only.

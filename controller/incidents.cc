@@ -67,6 +67,7 @@ RepairLimits RepairLimits::Of(const Observation& observation, int64_t global, in
     l.in_flight += s.repairs_in_flight;
     l.in_flight_by_node[s.node] += s.repairs_in_flight;
     if (s.open_proposal) l.open_proposals.insert(s.server_id);
+    if (s.repairs_in_flight > 0) l.busy.insert(s.server_id);
   }
   return l;
 }
@@ -199,7 +200,11 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
       // The concurrency limits (§6.3): the repair waits for a later tick; nothing is counted.
       const std::string& node = limits.node_of[d.server_id];
       if (start && d.level > 0) {
-        if (limits.in_flight >= limits.global) {
+        if (limits.busy.count(d.server_id)) {
+          start = false;
+          act.outcome = "limited";
+          act.breaker = "server_busy";
+        } else if (limits.in_flight >= limits.global) {
           start = false;
           act.outcome = "limited";
           act.breaker = "repair_concurrency";
@@ -236,6 +241,7 @@ Result<std::vector<Act>> RecordIncidents(journal::Txn& t, const std::vector<Deci
         if (d.level > 0) {
           ++limits.in_flight;
           ++limits.in_flight_by_node[node];
+          limits.busy.insert(d.server_id);
         }
       }
     }

@@ -51,6 +51,9 @@ struct RepairLimits {
   std::map<std::string, int64_t> in_flight_by_node;
   std::map<std::string, std::string> node_of;  // server id -> node
   std::set<std::string> open_proposals;         // servers with a destructive proposal open
+  // Servers with a level 1-2 repair in flight: one repair of a server at a time, so that a repair
+  // half done (a container started, its game not yet) is not taken for a second drift.
+  std::set<std::string> busy;
   // When the tick's observe began: a repair that ended after it is judged by the next tick's
   // observation, not this one (which may predate the repair's effect). 0: no such check.
   int64_t observed_ms = 0;

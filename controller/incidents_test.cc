@@ -171,6 +171,25 @@ TEST_F(RepairLimitsTest, GlobalAndPerHostLimitsHoldRepairsBackWithoutCountingThe
   EXPECT_EQ((*next)[0].attempt, 1u) << "the held-back tick was no attempt";
 }
 
+// One repair of a server at a time: a second drift seen in the same tick, or while the server's
+// repair is in flight, waits uncounted; once nothing is in flight it is repaired.
+TEST_F(RepairLimitsTest, OneRepairOfAServerAtATime) {
+  Decision proxy{"a", "proxy_missing", "rule", 1, "repair", "reregister_proxy", "", 0, "", ""};
+  auto both = Record({Dns("a"), proxy, Dns("b")}, RepairLimits{});
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(Outcomes(*both), "repair limited(server_busy) repair ");
+  Decision game{"c", "workload_stopped", "rule", 2, "repair", "restart_workload", "", 0, "", ""};
+  RepairLimits busy;
+  busy.busy.insert("c");  // c's start_container is still starting its game
+  auto held = Record({game}, busy);
+  ASSERT_TRUE(held.ok());
+  EXPECT_EQ(Outcomes(*held), "limited(server_busy) ");
+  auto free = Record({game}, RepairLimits{});
+  ASSERT_TRUE(free.ok());
+  EXPECT_EQ(Outcomes(*free), "repair ");
+  EXPECT_EQ((*free)[0].attempt, 1u) << "the held-back tick was no attempt";
+}
+
 TEST_F(RepairLimitsTest, OneOpenDestructiveProposalPerServer) {
   RepairLimits limits;
   auto acts = Record({Propose("a", "container_missing"), Propose("a", "other_drift")}, limits);

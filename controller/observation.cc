@@ -46,6 +46,7 @@ std::string ToJson(const Observation& o) {
                                    {"containerStatus", s.container_status},
                                    {"agentKnown", s.agent_known},
                                    {"agent", s.agent},
+                                   {"workload", s.workload},
                                    {"dnsKnown", s.dns_known},
                                    {"dnsA", s.dns_a_ok},
                                    {"dnsSrv", s.dns_srv_ok},
@@ -120,6 +121,7 @@ Result<Observation> ParseObservation(const std::string& text) {
       so.container_status = Str(s, "containerStatus");
       so.agent_known = Bool(s, "agentKnown");
       so.agent = Str(s, "agent");
+      so.workload = Str(s, "workload");
       so.dns_known = Bool(s, "dnsKnown");
       so.dns_a_ok = Bool(s, "dnsA");
       so.dns_srv_ok = Bool(s, "dnsSrv");

@@ -35,7 +35,8 @@ struct ServerObservation {
   bool container_exists = false;
   std::string container_status;  // running, stopped
   bool agent_known = false;
-  std::string agent;  // ready, installing, starting, error, unreachable
+  std::string agent;     // ready, installing, starting, error, unreachable
+  std::string workload;  // what the agent says of the game: running, stopped, crashed, installing
   bool dns_known = false;
   bool dns_a_ok = false;
   bool dns_srv_ok = false;  // game servers only
@@ -85,7 +86,8 @@ struct Observation {
 // One drift on one server and what the controller does about it.
 struct Decision {
   std::string server_id;
-  std::string drift;   // dns_missing, proxy_missing, agent_offline, container_stopped
+  std::string drift;   // dns_missing, proxy_missing, agent_offline, container_stopped,
+                       // workload_stopped
   std::string rule;    // the §6.1 row that matched, in words
   int level = 0;       // the repair's level (§6.2)
   // repair: start the repair workflow; propose: start it as a proposal that waits for the
@@ -93,7 +95,7 @@ struct Decision {
   // maintenance holds it back (audit log only).
   std::string action;
   std::string repair;  // republish_dns, reregister_proxy, restart_agent, start_container,
-                       // clear_stale_lease, rebuild_container, restore_backup
+                       // restart_workload, clear_stale_lease, rebuild_container, restore_backup
   // clear_stale_lease: the lease as observed (the repair clears only that holder at that epoch).
   std::string holder;
   uint64_t epoch = 0;

@@ -261,7 +261,8 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
       auto health = co_await d.agent->Health({so.vmid, so.address});
       if (health.ok()) {
         so.agent_known = true;
-        so.agent = *health;
+        so.agent = health->status;
+        so.workload = health->workload;
       } else if (health.status().code() == Code::kUnavailable ||
                  health.status().code() == Code::kDeadlineExceeded) {
         so.agent_known = true;

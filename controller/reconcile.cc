@@ -1,10 +1,7 @@
-// reconcile and repair (controller.h).
+// reconcile and digest, and the registration of all three controller workflows (controller.h);
+// repair is in repair.cc.
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <map>
 #include <set>
@@ -17,9 +14,9 @@
 #include "controller/diff.h"
 #include "controller/incidents.h"
 #include "controller/observe.h"
+#include "controller/repair.h"
 #include "controller/retention.h"
 #include "fleet/tables.h"
-#include "flows/container_config.h"
 #include "flows/inputs.h"
 #include "flows/steps.h"
 
@@ -252,107 +249,6 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, fleet::Fen
   co_return *decided;
 }
 
-// The repair's action on the outside world.
-Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::Server& server,
-                       const StepInfo& info) {
-  const config::Settings& s = *d.settings;
-  const auto& px = s.file.proxy();
-  bool dev = server.ctype() == "dev";
-  auto call = flows::CallOf(info);
-  if (repair == "republish_dns") {
-    std::string a = flows::ARecordOf(s, server);
-    if (a.empty())
-      co_return FailedPrecondition("server " + server.name() + " has no recorded address");
-    ZLH_CO_RETURN_IF_ERROR(co_await d.dns->Publish(call, {"", "A", flows::Fqdn(s, server.name()), a}));
-    if (!dev) {
-      std::string srv = "0 5 " + std::to_string(px.public_port()) + " " + px.public_host();
-      ZLH_CO_RETURN_IF_ERROR(
-          co_await d.dns->Publish(call, {"", "SRV", flows::SrvName(s, server.name()), srv}));
-    }
-    co_return Status::Ok();
-  }
-  if (repair == "reregister_proxy") {
-    std::string address = flows::ProxyAddressOf(s, server);
-    if (address.empty())
-      co_return FailedPrecondition("server " + server.name() + " has no recorded address");
-    co_return co_await d.proxy->Register(call, server.name(), address);
-  }
-  if (repair == "restart_agent") co_return co_await d.hypervisor->Reboot(call, server.node(), server.vmid());
-  if (repair == "restore_backup") {
-    // The newest backup over the container (Proxmox restores only a stopped one), then started.
-    auto backups = co_await d.backups->List(server.node(), server.vmid());
-    if (!backups.ok()) co_return backups.status();
-    if (backups->empty()) co_return FailedPrecondition("server " + server.name() + " has no backup");
-    auto power = co_await d.hypervisor->PowerState(server.node(), server.vmid());
-    if (power.ok() && *power == "running") {
-      ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Stop(call, server.node(), server.vmid()));
-    }
-    ZLH_CO_RETURN_IF_ERROR(co_await d.backups->Restore(call, server.node(), server.vmid(), backups->back().id));
-    co_return co_await d.hypervisor->Start(call, server.node(), server.vmid());
-  }
-  if (repair == "rebuild_container") {
-    // The container again, as provisioning made it: cloned from its template, started, its agent
-    // given time to come up, the workload installed. DNS and proxy still name its address.
-    const proto::config::Template* tpl = s.FindTemplate(dev ? "dev" : server.game());
-    if (!tpl) co_return InvalidArgument("no template for '" + server.game() + "'");
-    // Where the container is: an earlier attempt's may be on another node.
-    auto node = co_await d.hypervisor->Clone(call, tpl->template_node(), tpl->template_vmid(),
-                                             server.node(), server.vmid(), server.name());
-    if (!node.ok()) co_return node.status();
-    if (!server.address().empty()) {  // its network and size, as provisioning configured them
-      flows::ProvisionInput as_provisioned;
-      as_provisioned.server_id = server.server_id();
-      as_provisioned.customer_id = server.customer_id();
-      as_provisioned.plan = server.plan();
-      auto spec = flows::SpecOf(s, as_provisioned, *node, server.address());
-      if (!spec.ok()) co_return spec.status();
-      auto applied = co_await flows::ApplySpec(*d.hypervisor, call, *node, server.vmid(), *spec);
-      if (!applied.ok()) co_return applied.status();
-    }
-    ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Start(call, *node, server.vmid()));
-    boost::asio::steady_timer wait(co_await boost::asio::this_coro::executor);
-    for (int probe = 0;; ++probe) {
-      auto health = co_await d.agent->Health(flows::AgentOf(server));
-      if (health.ok() && *health == "ready") break;
-      if (probe >= 120) co_return Status(Code::kDeadlineExceeded, "the rebuilt container's agent never got ready");
-      wait.expires_after(s.readiness_probe_interval);
-      co_await wait.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-    }
-    co_return co_await d.agent->Install(call, flows::AgentOf(server), dev ? "dev" : server.game(),
-                                        tpl->loader());
-  }
-  if (repair == "start_container") co_return co_await d.hypervisor->Start(call, server.node(), server.vmid());
-  co_return InvalidArgument("unknown repair '" + repair + "'");
-}
-
-// Housekeeping: clears a stale lease if the holder observed still holds it at the epoch observed
-// (bumping the epoch, recorded on the server's lease stream), and alerts: it breaks §8.4.
-Task<Result<std::string>> ClearStaleLease(flows::Deps& d, Context& ctx, const std::string& server_id,
-                                          const std::string& subject, const std::string& holder,
-                                          uint64_t epoch) {
-  auto cleared = co_await ctx.TxnStep(
-      "clear_stale_lease",
-      [server_id, holder, epoch](journal::Txn& t, const StepInfo&) -> Result<std::string> {
-        auto done = fleet::ClearLease(t, server_id, holder, epoch);
-        if (!done.ok()) return done.status();
-        return *done ? "cleared" : "changed meanwhile: left alone";
-      });
-  if (!cleared.ok()) co_return cleared.status();
-  if (*cleared == "cleared") {
-    (void)co_await ctx.Step(
-        "notify",
-        [&d, subject, holder, epoch](const StepInfo& info) -> Task<Result<std::string>> {
-          std::string text = "Cleared the stale lease of " + subject + " held by " + holder +
-                             " (epoch " + std::to_string(epoch) + " → " + std::to_string(epoch + 1) +
-                             "): its holder had ended or was unknown, which must not happen (§8.4).";
-          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
-          co_return "sent";
-        },
-        flows::ActivityPolicy(*d.settings));
-  }
-  co_return *cleared;
-}
-
 // The daily digest (§5.5): gathered, recorded, then posted to #system-health.
 Task<Result<std::string>> Digest(flows::Deps& d, Context& ctx) {
   auto text = co_await ctx.Step(
@@ -369,94 +265,6 @@ Task<Result<std::string>> Digest(flows::Deps& d, Context& ctx) {
       flows::ActivityPolicy(*d.settings));
   if (!sent.ok()) co_return sent.status();
   co_return *text;
-}
-
-Task<Result<std::string>> Repair(flows::Deps& d, Context& ctx) {
-  boost::system::error_code ec;
-  json::value v = json::parse(ctx.input(), ec);
-  if (ec || !v.is_object()) co_return Status(Code::kCorruption, "repair input is not a JSON object");
-  const json::object& in = v.as_object();
-  std::string server_id(in.at("serverId").as_string());
-  std::string repair(in.at("repair").as_string());
-  int64_t level = in.at("level").as_int64();
-  if (repair == "clear_stale_lease") {
-    const json::value* subject = in.if_contains("subject");
-    co_return co_await ClearStaleLease(d, ctx, server_id,
-                                       subject && subject->is_string() && !subject->as_string().empty()
-                                           ? std::string(subject->as_string())
-                                           : "server " + server_id,
-                                       std::string(in.at("holder").as_string()),
-                                       in.at("epoch").to_number<uint64_t>());
-  }
-  // Nothing repairs a server under an operation's lease or in maintenance (§6.3).
-  auto checked = co_await ctx.TxnStep(
-      "check", [server_id](journal::Txn& t, const StepInfo&) -> Result<std::string> {
-        auto server = fleet::GetServer(t, server_id);
-        if (!server.ok()) return server.status();
-        if (!server->has_value()) return NotFound("server " + server_id + " does not exist");
-        int status = (*server)->status();
-        if (status != proto::SERVER_RUNNING && status != proto::SERVER_STOPPED) {
-          return FailedPrecondition("server " + server_id + " is " + fleet::ServerStatusName(status));
-        }
-        auto lease = fleet::GetLease(t, server_id);
-        if (!lease.ok()) return lease.status();
-        if (!lease->holder().empty()) {
-          return Status(Code::kHeld, "operation " + lease->holder() + " holds the lease");
-        }
-        auto maintenance = fleet::GetMaintenance(t, server_id);
-        if (!maintenance.ok()) return maintenance.status();
-        if (maintenance->has_value() && (*maintenance)->on()) {
-          return Status(Code::kHeld, "the server is in maintenance");
-        }
-        return (*server)->SerializeAsString();
-      });
-  if (!checked.ok()) co_return checked.status();
-  proto::Server server;
-  if (!server.ParseFromString(*checked)) {
-    co_return Status(Code::kCorruption, "repair " + ctx.id() + ": its check recorded no readable server");
-  }
-  if (level >= 3) {
-    // Destructive: only ever proposed (§5.3). The operator approves it through the API or
-    // zlh-journal; a week without an answer ends the proposal.
-    auto proposed = co_await ctx.Step(
-        "propose",
-        [&d, repair, server, id = ctx.id()](const StepInfo& info) -> Task<Result<std::string>> {
-          std::string why = repair == "rebuild_container"
-                                ? "its container is gone from the hypervisor"
-                                : "its level-2 repair failed 3 times";
-          std::string text = "Proposed " + repair + " for server " + server.name() + " (VMID " +
-                             std::to_string(server.vmid()) + "): " + why +
-                             ". Nothing is done until an operator approves: POST /api/repairs/" +
-                             id + "/approve (zlh-journal approve " + id + ").";
-          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
-          co_return "sent";
-        },
-        flows::ActivityPolicy(*d.settings));
-    if (!proposed.ok()) co_return proposed.status();
-    auto approved = co_await ctx.WaitSignal("approve", Millis(7LL * 24 * 3600 * 1000));
-    if (!approved.ok()) co_return approved.status();
-  }
-  auto done = co_await ctx.Step(
-      repair,
-      [&d, repair, server](const StepInfo& info) -> Task<Result<std::string>> {
-        ZLH_CO_RETURN_IF_ERROR(co_await RunRepair(d, repair, server, info));
-        co_return "done";
-      },
-      // A rebuild is not repeated blindly after a crash (§5.1b).
-      level >= 3 ? workflows::RetryPolicy::AtMostOnce() : flows::ActivityPolicy(*d.settings));
-  if (!done.ok()) co_return done.status();
-  (void)co_await ctx.Step(
-      "notify",
-      [&d, repair, server, level](const StepInfo& info) -> Task<Result<std::string>> {
-        std::string text = "Repaired " + server.name() + " (VMID " + std::to_string(server.vmid()) +
-                           "): " + repair + " (level " + std::to_string(level) + ").";
-        // A level-2 repair (a reboot, a start) pings when nobody is at work to see it (§6.5).
-        bool ping = level == 2 && !d.settings->business_hours.Contains(NowMs());
-        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-repairs", text, ping));
-        co_return "sent";
-      },
-      flows::ActivityPolicy(*d.settings));
-  co_return repair + " done on " + server_id;
 }
 
 }  // namespace

@@ -16,9 +16,9 @@ Task<Result<ProbeAnswer>> ProbeAgent(Deps& d, activities::AgentTarget agent) {
     }
     co_return health.status();
   }
-  if (*health == "ready") co_return ProbeAnswer::Done("ready");
-  if (*health == "error") co_return FailedPrecondition("the agent reports an error");
-  co_return ProbeAnswer::NotYet(*health);
+  if (health->status == "ready") co_return ProbeAnswer::Done("ready");
+  if (health->status == "error") co_return FailedPrecondition("the agent reports an error");
+  co_return ProbeAnswer::NotYet(health->status);
 }
 
 workflows::PollSpec AgentReadySpec(const config::Settings& s, int64_t vmid, TimeMs since) {

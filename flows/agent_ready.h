@@ -18,7 +18,8 @@ workflows::Task<Result<workflows::ProbeAnswer>> ProbeAgent(Deps& deps, activitie
 workflows::PollSpec AgentReadySpec(const config::Settings& settings, int64_t vmid, TimeMs since);
 
 // Step "wait_agent_ready": waits until `agent` (a container's, by its VMID and recorded address)
-// is ready, for at most the configured readiness timeout from now.
+// is ready, for at most the configured readiness timeout from now. Also the repairs' wait
+// (controller/repair.cc).
 workflows::Task<Status> AwaitAgentReady(workflows::Context& ctx, Deps& deps,
                                         activities::AgentTarget agent);
 

@@ -39,8 +39,8 @@ struct Server {
   int64_t vmid = 0;
 };
 
-// Whether zlh-sim shows `s` whole: its container running, its agent ready, its DNS records and
-// its proxy registration there.
+// Whether zlh-sim shows `s` whole: its container running, its agent ready and its game running,
+// its DNS records and its proxy registration there.
 bool Healthy(const json::object& state, const Server& s) {
   bool running = false, ready = false, proxied = false;
   int dns = 0;
@@ -48,7 +48,8 @@ bool Healthy(const json::object& state, const Server& s) {
     running |= c.at("vmid").as_int64() == s.vmid && c.at("status").as_string() == "running";
   }
   for (const auto& a : state.at("agents").as_array()) {
-    ready |= a.at("vmid").as_int64() == s.vmid && a.at("state").as_string() == "ready";
+    ready |= a.at("vmid").as_int64() == s.vmid && a.at("state").as_string() == "ready" &&
+             a.at("workload").as_string() == "running";
   }
   for (const auto& r : state.at("dnsRecords").as_array()) {
     std::string name(r.at("name").as_string());
@@ -129,7 +130,8 @@ TEST(ControllerCrashTest, NoRepairOrNotificationIsLostOrDoubledByKills) {
     if (repair == "clear_stale_lease") continue;  // housekeeping: reported elsewhere
     done.insert(repair);
   }
-  static const char* kRepairs[] = {"republish_dns", "reregister_proxy", "start_container", "restart_agent"};
+  static const char* kRepairs[] = {"republish_dns", "reregister_proxy", "start_container", "restart_agent",
+                                   "restart_workload"};
   for (const auto& m : z.Messages("alerts-repairs")) {
     std::string content(m.at("content").as_string());
     for (const char* r : kRepairs) {

@@ -3,6 +3,7 @@
 // notification — and nothing else happens.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 
 #include <boost/json.hpp>
@@ -20,6 +21,31 @@ namespace {
 
 namespace json = boost::json;
 using namespace std::chrono_literals;
+
+// The repair workflow waiting for an operator's approval, once there is one ("" if none came).
+std::string AwaitProposal(ZlhdOnSim& z) {
+  std::string found;
+  EXPECT_TRUE(Eventually([&] {
+    json::object page = z.Body(z.Api("GET", "/api/workflows?type=repair", "", true));
+    for (const auto& w : page["workflows"].as_array()) {
+      const json::value& waiting = w.at("waitingFor");
+      if (waiting.is_object() && waiting.at("kind").as_string() == "signal" &&
+          waiting.at("detail").as_string() == "approve") {
+        found = std::string(w.at("workflowId").as_string());
+      }
+    }
+    return !found.empty();
+  }));
+  return found;
+}
+
+// Customer c-1's server alpha, provisioned: its VMID (0 when it failed).
+int64_t ProvisionAlpha(ZlhdOnSim& z) {
+  json::object a = z.Body(z.Create("c-1", "n1", "alpha"));
+  EXPECT_EQ(z.AwaitWorkflow(std::string(a["workflowId"].as_string())), "completed");
+  return z.Body(z.Api("GET", "/api/servers/" + std::string(a["serverId"].as_string()) +
+                              "?customerId=c-1"))["vmid"].as_int64();
+}
 
 class ControllerTest : public ::testing::Test {
  protected:
@@ -119,6 +145,19 @@ TEST_F(ControllerTest, AnOfflineAgentAboveTheAllowedLevelIsAlertedOnceNotRepaire
   EXPECT_TRUE(CallsSinceBaseline().empty()) << "it acted above its level";
 }
 
+// A game that stopped while its server should run is level 2 (restart_workload): at the default
+// level 1 it is alerted once, and the game is not touched.
+TEST_F(ControllerTest, AStoppedGameAboveTheAllowedLevelIsAlertedOnceNotRestarted) {
+  ASSERT_EQ(Drift("workload_stopped"), 200);
+  ASSERT_TRUE(Eventually([&] { return Messages("alerts-critical").size() == 1; }));
+  WaitTicks(3);
+  EXPECT_EQ(Messages("alerts-critical").size(), 1u) << "alerted more than once per incident";
+  EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find("restart_workload"),
+            std::string::npos);
+  EXPECT_TRUE(CallsSinceBaseline().empty()) << "it acted above its level";
+  EXPECT_EQ(z_.SimState()["agents"].as_array()[0].at("workload").as_string(), "stopped");
+}
+
 // A drift held back by maintenance is only noted; repaired once maintenance ends.
 TEST_F(ControllerTest, MaintenanceHoldsARepairBackUntilItEnds) {
   ASSERT_EQ(z_.Api("PUT", "/api/servers/" + server_ + "/maintenance", R"({"on":true,"reason":"t"})", true).status, 200);
@@ -136,25 +175,23 @@ TEST_F(ControllerTest, MaintenanceHoldsARepairBackUntilItEnds) {
 }
 
 // A missing container is level 3: proposed to #alerts-critical with a ping, and rebuilt only once
-// an operator approves the proposal (zlh-journal approve → POST /api/repairs/{id}/approve).
+// an operator approves the proposal (zlh-journal approve → POST /api/repairs/{id}/approve): from
+// its newest backup, which the proposal names.
 TEST_F(ControllerTest, AMissingContainerIsProposedAndRebuiltOnlyOnApproval) {
+  Fetched backup = z_.Api("POST", "/api/servers/" + server_ + "/operations",
+                          R"({"customerId":"c-1","op":"backup","requestNonce":"b1"})");
+  ASSERT_EQ(z_.AwaitWorkflow(std::string(z_.Body(backup)["workflowId"].as_string())), "completed");
+  baseline_ = Mutations().size();
   ASSERT_EQ(Drift("container_missing"), 200);
-  std::string repair;
-  ASSERT_TRUE(Eventually([&] {
-    json::object page = z_.Body(z_.Api("GET", "/api/workflows?type=repair", "", true));
-    for (const auto& w : page["workflows"].as_array()) {
-      const json::value& waiting = w.at("waitingFor");
-      if (waiting.is_object() && waiting.at("kind").as_string() == "signal" &&
-          waiting.at("detail").as_string() == "approve") {
-        repair = std::string(w.at("workflowId").as_string());
-      }
-    }
-    return !repair.empty();
-  }));
+  std::string repair = AwaitProposal(z_);
+  ASSERT_FALSE(repair.empty());
   ASSERT_EQ(Messages("alerts-critical").size(), 1u);
   EXPECT_TRUE(Messages("alerts-critical")[0].at("ping").as_bool());
   EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find(repair),
             std::string::npos) << "the proposal does not say how to approve it";
+  EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string())
+                .find("local:backup/vzdump-lxc-" + std::to_string(vmid_)),
+            std::string::npos) << "the proposal does not name the backup it would restore";
   WaitTicks(2);  // one open candidate: no second proposal, and nothing done
   EXPECT_EQ(z_.Body(z_.Api("GET", "/api/workflows?type=repair", "", true))["workflows"].as_array().size(), 1u);
   EXPECT_TRUE(z_.SimState()["containers"].as_array().empty());
@@ -165,12 +202,55 @@ TEST_F(ControllerTest, AMissingContainerIsProposedAndRebuiltOnlyOnApproval) {
                               " > /dev/null").c_str());
   ASSERT_EQ(approved, 0);
   EXPECT_EQ(z_.AwaitWorkflow(repair), "completed");
-  json::array containers = z_.SimState()["containers"].as_array();
+  json::object state = z_.SimState();
+  json::array containers = state["containers"].as_array();
   ASSERT_EQ(containers.size(), 1u);
   EXPECT_EQ(containers[0].at("hostname").as_string(), "alpha");
   EXPECT_EQ(containers[0].at("vmid").as_int64(), vmid_);
   EXPECT_EQ(containers[0].at("status").as_string(), "running");
+  EXPECT_EQ(containers[0].at("restoredFrom").as_string(), "local:backup/vzdump-lxc-" + std::to_string(vmid_));
+  json::object server = z_.Body(z_.Api("GET", "/api/servers/" + server_ + "?customerId=c-1"));
+  EXPECT_NE(std::string(containers[0].at("net0").as_string()).find("ip=" + std::string(server["address"].as_string()) + "/"),
+            std::string::npos) << "the restored container lost its network";
+  // Its world came back with it: no install, the game started.
+  EXPECT_EQ(state["agents"].as_array()[0].at("workload").as_string(), "running");
+  for (const auto& call : CallsSinceBaseline()) {
+    EXPECT_TRUE(call != "proxmox.create" && call != "agent.install") << call << ": not from its backup";
+  }
   EXPECT_EQ(z_.Api("POST", "/api/repairs/" + repair + "/approve", "", true).status, 409);
+}
+
+// With no backup, an approval alone cannot rebuild (it would be an empty world): the repair says
+// so and waits for another approval; approved with --from-template, it clones the template,
+// installs the game and starts it.
+TEST_F(ControllerTest, AMissingContainerWithNoBackupIsRebuiltFromItsTemplateOnlyWhenSaidSo) {
+  ASSERT_EQ(Drift("container_missing"), 200);
+  std::string repair = AwaitProposal(z_);
+  ASSERT_FALSE(repair.empty());
+  EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find("no backup"),
+            std::string::npos) << "the proposal does not say there is nothing to restore";
+  ASSERT_EQ(z_.Api("POST", "/api/repairs/" + repair + "/approve", "", true).status, 200);
+  // Told why not, and waiting for approval again; nothing done.
+  ASSERT_TRUE(Eventually([&] { return Messages("alerts-critical").size() == 2; }));
+  EXPECT_NE(std::string(Messages("alerts-critical")[1].at("content").as_string()).find("--from-template"),
+            std::string::npos);
+  ASSERT_TRUE(Eventually([&] {
+    json::object w = z_.Body(z_.Api("GET", "/api/workflows/" + repair, "", true));
+    return w["waitingFor"].is_object() && w["waitingFor"].at("detail").as_string() == "approve";
+  }));
+  EXPECT_TRUE(z_.SimState()["containers"].as_array().empty());
+  int approved = std::system((std::string(ZLH_JOURNAL) + " --server http://" + z_.addr() +
+                              " --token-file " + z_.data() + "/tokens approve " + repair +
+                              " --from-template > /dev/null").c_str());
+  ASSERT_EQ(approved, 0);
+  EXPECT_EQ(z_.AwaitWorkflow(repair), "completed");
+  json::object state = z_.SimState();
+  ASSERT_EQ(state["containers"].as_array().size(), 1u);
+  EXPECT_TRUE(state["containers"].as_array()[0].at("restoredFrom").is_null());
+  EXPECT_EQ(state["agents"].as_array()[0].at("workload").as_string(), "running");
+  std::vector<std::string> calls = CallsSinceBaseline();
+  EXPECT_NE(std::find(calls.begin(), calls.end(), "proxmox.create"), calls.end());
+  EXPECT_NE(std::find(calls.begin(), calls.end(), "agent.install"), calls.end());
 }
 
 // Billing enforcement (housekeeping): a suspended customer's running server is stopped by an
@@ -261,8 +341,33 @@ TEST(ControllerStuckTest, AStuckProvisioningIsFailedAndAStuckOperationAlerted) {
   EXPECT_EQ(alerts, 1u);
 }
 
+// At level 2 a crashed game is started again through its agent, and only that is done.
+TEST(ControllerLevelTwoTest, ACrashedGameIsRestartedThroughItsAgent) {
+  TempDir tmp;
+  ZlhdOnSim z(tmp, ControllerConfig(R"("maxRepairLevel": 2)"));
+  ASSERT_TRUE(z.Start());
+  int64_t vmid = ProvisionAlpha(z);
+  ASSERT_GT(vmid, 0);
+  size_t baseline = z.SimState()["mutations"].as_array().size();
+  ASSERT_EQ(z.SimPost("/sim/faults", json::serialize(json::object{{"drift", "workload_crashed"},
+                                                                   {"vmid", vmid}})),
+            200);
+  auto workload = [&] { return std::string(z.SimState()["agents"].as_array()[0].at("workload").as_string()); };
+  ASSERT_EQ(workload(), "crashed");
+  ASSERT_TRUE(Eventually([&] { return workload() == "running"; }));
+  ASSERT_TRUE(Eventually([&] { return !z.Messages("alerts-repairs").empty(); }));
+  EXPECT_NE(std::string(z.Messages("alerts-repairs")[0].at("content").as_string()).find("restart_workload"),
+            std::string::npos);
+  json::array m = z.SimState()["mutations"].as_array();
+  for (size_t i = baseline; i < m.size(); ++i) {
+    std::string call(m[i].at("call").as_string());
+    if (call != "discord.post") EXPECT_EQ(call, "agent.workload") << "it did more than start the game";
+  }
+}
+
 // Level 2 allowed: an offline agent's restart_agent (a reboot) that fails 3 times is alerted once
-// and restore_backup is proposed; approved, the newest backup is restored and the server runs.
+// and restore_backup is proposed; approved, the newest backup is restored and the server runs its
+// game again.
 TEST(ControllerLevelTwoTest, ARepairFailingThreeTimesProposesARestore) {
   TempDir tmp;
   ZlhdOnSim z(tmp, ControllerConfig(R"("maxRepairLevel": 2)"));
@@ -276,17 +381,8 @@ TEST(ControllerLevelTwoTest, ARepairFailingThreeTimesProposesARestore) {
   int64_t vmid = z.Body(z.Api("GET", "/api/servers/" + server + "?customerId=c-1"))["vmid"].as_int64();
   ASSERT_EQ(z.SimPost("/sim/faults", R"({"call": "proxmox.reboot", "mode": "error", "count": 1000, "status": 400})"), 200);
   ASSERT_EQ(z.SimPost("/sim/faults", json::serialize(json::object{{"drift", "agent_offline"}, {"vmid", vmid}})), 200);
-  std::string proposal;
-  ASSERT_TRUE(Eventually([&] {
-    json::object page = z.Body(z.Api("GET", "/api/workflows?type=repair", "", true));
-    for (const auto& w : page["workflows"].as_array()) {
-      const json::value& waiting = w.at("waitingFor");
-      if (waiting.is_object() && waiting.at("detail").as_string() == "approve") {
-        proposal = std::string(w.at("workflowId").as_string());
-      }
-    }
-    return !proposal.empty();
-  }));
+  std::string proposal = AwaitProposal(z);
+  ASSERT_FALSE(proposal.empty());
   json::object state = z.SimState();
   size_t failed_alerts = 0, proposals = 0;
   for (const auto& m : state["discordMessages"].as_array()) {
@@ -297,6 +393,14 @@ TEST(ControllerLevelTwoTest, ARepairFailingThreeTimesProposesARestore) {
   }
   EXPECT_EQ(failed_alerts, 1u);
   EXPECT_EQ(proposals, 1u);
+  // Only a rebuild may come from a template: this approval is refused and changes nothing.
+  Fetched wrong = z.Api("POST", "/api/repairs/" + proposal + "/approve", R"({"fromTemplate":true})", true);
+  EXPECT_EQ(wrong.status, 400);
+  EXPECT_NE(wrong.body.find("restore_backup"), std::string::npos) << wrong.body;
+  EXPECT_EQ(z.Api("POST", "/api/repairs/" + proposal + "/approve", R"({"fromTemplate":"yes"})", true).status, 400);
+  EXPECT_EQ(z.Api("POST", "/api/repairs/" + proposal + "/approve", R"({"later":true})", true).status, 400);
+  json::object waiting = z.Body(z.Api("GET", "/api/workflows/" + proposal, "", true));
+  EXPECT_EQ(waiting["waitingFor"].at("detail").as_string(), "approve") << "a refused approval acted";
   ASSERT_EQ(z.Api("POST", "/api/repairs/" + proposal + "/approve", "", true).status, 200);
   EXPECT_EQ(z.AwaitWorkflow(proposal), "completed");
   bool restored = false;
@@ -305,7 +409,48 @@ TEST(ControllerLevelTwoTest, ARepairFailingThreeTimesProposesARestore) {
     restored |= m.at("call").as_string() == "backup.restore" && !m.at("rejected").as_bool();
   }
   EXPECT_TRUE(restored);
-  EXPECT_EQ(z.SimState()["containers"].as_array()[0].at("status").as_string(), "running");
+  json::object container = after["containers"].as_array()[0].as_object();
+  EXPECT_EQ(container.at("status").as_string(), "running");
+  EXPECT_EQ(container.at("restoredFrom").as_string(), "local:backup/vzdump-lxc-" + std::to_string(vmid));
+  // The restore started the container; the repair waited for its agent and started the game.
+  EXPECT_EQ(after["agents"].as_array()[0].at("workload").as_string(), "running");
+}
+
+// Level 2: a stopped container is started, and the repair brings its game back too, so no
+// restart_workload follows on the next ticks.
+TEST(ControllerLevelTwoTest, AStartedContainerRunsItsGameWithNoSecondRepair) {
+  TempDir tmp;
+  ZlhdOnSim z(tmp, ControllerConfig(R"("maxRepairLevel": 2)"));
+  ASSERT_TRUE(z.Start());
+  int64_t vmid = ProvisionAlpha(z);
+  ASSERT_GT(vmid, 0);
+  ASSERT_EQ(z.SimPost("/sim/faults", json::serialize(json::object{{"drift", "container_stopped"},
+                                                                   {"vmid", vmid}})),
+            200);
+  auto workload = [&] { return std::string(z.SimState()["agents"].as_array()[0].at("workload").as_string()); };
+  ASSERT_EQ(workload(), "stopped");
+  ASSERT_TRUE(Eventually([&] { return workload() == "running"; }));
+  auto repairs = [&] {
+    std::vector<std::string> out;
+    json::object page = z.Body(z.Api("GET", "/api/workflows?type=repair&limit=100", "", true));
+    for (const auto& w : page["workflows"].as_array()) out.emplace_back(w.at("workflowId").as_string());
+    return out;
+  };
+  ASSERT_TRUE(Eventually([&] { return repairs().size() == 1 && z.AwaitWorkflow(repairs()[0]) == "completed"; }));
+  json::object history = z.Body(z.Api("GET", "/api/workflows/" + repairs()[0] + "/history", "", true));
+  std::vector<std::string> steps;
+  for (const auto& e : history["events"].as_array()) {
+    if (const json::value* done = e.as_object().if_contains("stepCompleted")) {
+      steps.emplace_back(done->at("name").as_string());
+    }
+  }
+  EXPECT_EQ(steps, (std::vector<std::string>{"check", "start_container", "zlh.version repair-starts-game",
+                                             "zlh.now", "wait_agent_ready", "start_workload", "notify"}));
+  size_t before = z.Body(z.Api("GET", "/api/workflows?type=reconcile&status=completed&limit=1000", "", true))["workflows"].as_array().size();
+  ASSERT_TRUE(Eventually([&] {
+    return z.Body(z.Api("GET", "/api/workflows?type=reconcile&status=completed&limit=1000", "", true))["workflows"].as_array().size() >= before + 3;
+  }));
+  EXPECT_EQ(repairs().size(), 1u) << "the game was left stopped and repaired again";
 }
 
 // Finished reconciles past the retention are deleted (events, summary, index entries), and the

@@ -118,12 +118,16 @@ class ServicesActivityTest : public ::testing::Test {
 TEST_F(ServicesActivityTest, AgentHealthInstallWorkloadAndRestart) {
   RunningContainer(101, "survival");
   HttpAgent agent = MakeAgent();
-  EXPECT_EQ(*Run(agent.Health({101, ""})), "ready");
+  AgentHealth health = *Run(agent.Health({101, ""}));
+  EXPECT_EQ(health.status, "ready");
+  EXPECT_EQ(health.workload, "stopped");
+  EXPECT_EQ(health.players, 0);
   CallContext fenced{"wf:1:install", 7};
   ASSERT_TRUE(Run(agent.Install(fenced, {101, ""}, "vanilla", "fabric")).ok());
   EXPECT_EQ(Mutations("agent.install").at(0).at("fencingToken").as_int64(), 7);
   ASSERT_TRUE(Run(agent.Workload(ctx_, {101, ""}, true)).ok());
   EXPECT_EQ(State("agents").at(0).at("workload").as_string(), "running");
+  EXPECT_EQ(Run(agent.Health({101, ""}))->workload, "running");
   ASSERT_TRUE(Run(agent.Workload(ctx_, {101, ""}, false)).ok());
   EXPECT_EQ(State("agents").at(0).at("workload").as_string(), "stopped");
   ASSERT_TRUE(Run(agent.RestartService(ctx_, {101, ""})).ok());
@@ -342,6 +346,21 @@ TEST_F(ServicesActivityTest, RestoreFaultsAreInjectableByName) {
   EXPECT_EQ(Run(backups.Restore(ctx_, "pve1", 101, "local:backup/vzdump-lxc-101")).code(),
             Code::kUnavailable);
   EXPECT_TRUE(Run(backups.Restore(ctx_, "pve1", 101, "local:backup/vzdump-lxc-101")).ok());
+}
+
+// rebuild_container's restore (SPEC §9.6): the container is gone; its backup makes it again.
+TEST_F(ServicesActivityTest, RestoreRemakesAMissingContainer) {
+  RunningContainer(101, "survival");
+  ProxmoxBackups backups(http_, Pve());
+  ASSERT_TRUE(Run(backups.Run(ctx_, "pve1", 101)).ok());
+  ASSERT_EQ(SimPost("/sim/faults", R"({"drift":"container_missing","vmid":101})"), 200);
+  ASSERT_TRUE(State("containers").empty());
+  Status s = Run(backups.Restore(ctx_, "pve1", 101, "local:backup/vzdump-lxc-101"));
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  json::value c = State("containers").at(0);
+  EXPECT_EQ(c.at("hostname").as_string(), "survival");
+  EXPECT_EQ(c.at("status").as_string(), "stopped");
+  EXPECT_EQ(c.at("restoredFrom").as_string(), "local:backup/vzdump-lxc-101");
 }
 
 TEST_F(ServicesActivityTest, SimRestoresLikeProxmox) {

@@ -143,8 +143,9 @@ int RunAction(const ActionArgs& args) {
                   "signal " + p[1] + " delivered to workflow " + p[0]);
   }
   if (args.verb == "approve") {
-    Want(args, 1, 1, "approve ID");
-    return Report(args, Send(args, "POST", "/api/repairs/" + p[0] + "/approve", ""),
+    Want(args, 1, 1, "approve ID [--from-template]");
+    std::string body = args.from_template ? json::serialize(json::object{{"fromTemplate", true}}) : "";
+    return Report(args, Send(args, "POST", "/api/repairs/" + p[0] + "/approve", body),
                   "repair " + p[0] + " approved");
   }
   if (args.verb == "backup") {

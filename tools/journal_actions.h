@@ -18,6 +18,7 @@ struct ActionArgs {
   std::string reason;  // cancel --reason
   bool json = false;
   bool force = false;  // retry --force: confirms running an interrupted at-most-once step again
+  bool from_template = false;  // approve --from-template: no backup, so rebuild from the template
 };
 
 // True for the verbs that only the daemon performs.

@@ -68,7 +68,9 @@ constexpr char kUsage[] =
     "                                              have acted)\n"
     "  cancel ID [--reason TEXT]                   cancel (the workflow compensates)\n"
     "  signal ID NAME [JSON]                       deliver a signal with an optional payload\n"
-    "  approve ID                                  approve a destructive repair\n"
+    "  approve ID [--from-template]                approve a destructive repair; --from-template:\n"
+    "                                              a missing container with no backup may be\n"
+    "                                              rebuilt from its template (an empty world)\n"
     "\n"
     "  --json   machine-readable output (JSON lines for list, history and export)\n"
     "  --help   this text (also after a verb)\n"
@@ -95,6 +97,7 @@ struct Args {
   bool json = false;
   bool follow = false;
   bool force = false;  // retry --force
+  bool from_template = false;  // approve --from-template
   std::string verb;
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
@@ -135,6 +138,8 @@ Args Parse(int argc, char** argv) {
       args.follow = true;
     } else if (a == "--force" && args.verb == "retry") {
       args.force = true;
+    } else if (a == "--from-template" && args.verb == "approve") {
+      args.from_template = true;
     } else if (a == "--status" || a == "--type" || a == "--limit" || a == "--reason") {
       if (i + 1 >= argc) UsageError(a + " needs a value");
       args.flags[a.substr(2)] = argv[++i];
@@ -599,7 +604,7 @@ int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
   if (tools::IsDaemonAction(args.verb) || (args.verb == "backup" && !args.server.empty())) {
     tools::ActionArgs action{args.server, args.token_file, args.verb, args.positional,
                              args.flags.count("reason") ? args.flags.at("reason") : "", args.json,
-                             args.force};
+                             args.force, args.from_template};
     return tools::RunAction(action);
   }
   if (args.verb == "backup") return Backup(args);
