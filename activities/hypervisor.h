@@ -23,9 +23,11 @@ struct CallContext {
 
 struct HostNode {
   std::string name;
-  double cpu = 0;  // load, 0..1 per core
-  int64_t mem = 0;
-  int64_t maxmem = 0;
+  std::string status = "online";  // online, offline, unknown (as Proxmox says)
+  double cpu = 0;      // load, 0..1 per core
+  int64_t mem = 0;     // bytes in use
+  int64_t maxmem = 0;  // bytes; 0 when not told (offline, or no Sys.Audit on the node)
+  bool online() const { return status == "online"; }
 };
 
 struct Guest {
@@ -46,6 +48,7 @@ class Hypervisor {
  public:
   virtual ~Hypervisor() = default;
 
+  // Every node of the cluster, offline ones included (they take no server).
   virtual boost::asio::awaitable<Result<std::vector<HostNode>>> Nodes() = 0;
   // Every guest, whoever made it: the VMIDs in use.
   virtual boost::asio::awaitable<Result<std::vector<Guest>>> Guests() = 0;

@@ -25,15 +25,17 @@ Task<Result<std::vector<HostNode>>> ProxmoxHypervisor::Nodes() {
     json::value nodes = json::parse(*data);
     for (const auto& n : nodes.as_array()) {
       const json::object& o = n.as_object();
-      // An offline node takes no server; it answers without its load.
-      if (const auto* status = o.if_contains("status"); status && *status != "online") continue;
-      // Without Sys.Audit on the node its load is not told: 0 of 0 memory, placed last.
+      // An offline node answers without its load, and so does a node the token may not audit
+      // (Sys.Audit): 0 of 0 memory.
       auto number = [&o](const char* key) {
         const json::value* v = o.if_contains(key);
         return v && v->is_number() ? v->to_number<double>() : 0.0;
       };
-      out.push_back(HostNode{std::string(o.at("node").as_string()), number("cpu"),
-                             static_cast<int64_t>(number("mem")),
+      const json::value* status = o.if_contains("status");
+      out.push_back(HostNode{std::string(o.at("node").as_string()),
+                             status && status->is_string() ? std::string(status->as_string())
+                                                           : std::string("online"),
+                             number("cpu"), static_cast<int64_t>(number("mem")),
                              static_cast<int64_t>(number("maxmem"))});
     }
   } catch (const std::exception& e) {

@@ -172,36 +172,19 @@ void AdminApi::AddRoutes(Router& router) {
              [this](const Request& r, const PathParams&) { return BillingWebhook(r); });
 }
 
-Task<Status> AdminApi::Write(journal::TxnFn txn) {
-  // The append's callback runs on the journal's writer: hop back to this executor.
-  auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
-      [this, &txn, ex](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        journal_.Append({}, std::move(txn), [shared, ex](Status s) {
-          asio::post(ex, [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
-        });
-      },
-      asio::use_awaitable);
-}
-
 Task<Response> AdminApi::Maintenance(const Request& req, const PathParams& params) {
   if (auto refused = Refuse(tokens_, req, false, true)) co_return *refused;
   if (auto refused = RefuseMediaType(req)) co_return *refused;
-  auto body = JsonBody::Parse(req.body, {"on", "reason"});
+  auto body = ParseMaintenanceSwitch(req.body);
   if (!body.ok()) co_return ErrorResponse(body.status());
-  auto on = body->Bool("on", true);
-  if (!on.ok()) co_return ErrorResponse(on.status());
-  auto reason = body->String("reason", false);
-  if (!reason.ok()) co_return ErrorResponse(reason.status());
   const std::string& id = params.at("serverId");
   proto::Maintenance m;
   m.set_server_id(id);
-  m.set_on(**on);
-  m.set_reason(reason->value_or(""));
+  m.set_on(body->on);
+  m.set_reason(body->reason);
   m.set_since_ms(NowMs());
-  std::string payload = json::serialize(json::object{{"on", m.on()}, {"reason", m.reason()}});
-  Status s = co_await Write([m, payload](journal::Txn& t) -> Status {
+  std::string payload = body->Payload();
+  Status s = co_await AppendDurably(journal_, [m, payload](journal::Txn& t) -> Status {
     auto server = fleet::GetServer(t, m.server_id());
     if (!server.ok()) return server.status();
     if (!server->has_value() || (*server)->status() == proto::SERVER_DELETED) {
@@ -271,7 +254,7 @@ Task<Response> AdminApi::BillingWebhook(const Request& req) {
   }
   auto applied = std::make_shared<bool>(false);
   std::string payload = req.body;
-  Status s = co_await Write([=, id = id, customer = customer](journal::Txn& t) -> Status {
+  Status s = co_await AppendDurably(journal_, [=, id = id, customer = customer](journal::Txn& t) -> Status {
     auto r = fleet::ApplyBillingEvent(t, id, customer, *status, payload);
     if (!r.ok()) return r.status();
     *applied = *r;

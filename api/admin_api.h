@@ -30,8 +30,6 @@ class AdminApi {
   Task<Response> Maintenance(const Request& req, const PathParams& params);
   Task<Response> Backup(const Request& req);
   Task<Response> BillingWebhook(const Request& req);
-  // Appends `txn` durably; the status of the write (or of the transaction).
-  Task<Status> Write(journal::TxnFn txn);
   // The journal's checkpoint into `dir`, taken on backup_thread_.
   Task<Status> CheckpointOffLoop(std::string dir);
 

@@ -4,6 +4,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/metrics.h"
+#include "api/node_api.h"
 #include "api/server_api.h"
 #include "api/workflow_api.h"
 #include "base/clock.h"
@@ -46,6 +47,8 @@ Api::Api(ApiDeps deps) : deps_(deps) {
   if (secret.empty()) secret = deps_.tokens.webhook_secret();
   admin_ = std::make_unique<AdminApi>(deps_.journal, deps_.tokens, secret, deps_.backup_root);
   admin_->AddRoutes(router_);
+  nodes_ = std::make_unique<NodeApi>(deps_.journal, deps_.settings, deps_.tokens, deps_.hypervisor);
+  nodes_->AddRoutes(router_);
 }
 
 Api::~Api() = default;

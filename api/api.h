@@ -1,6 +1,6 @@
 // Api: every route zlhd serves (SPEC §7.1), assembled on one Router — the Portal's server routes,
-// the workflow routes, the admin and billing inputs, /healthz and /metrics. api/openapi.yaml
-// documents them; a test keeps the two equal.
+// the workflow routes, the admin and billing inputs, the hypervisor's nodes, /healthz and
+// /metrics. api/openapi.yaml documents them; a test keeps the two equal.
 //
 // Thread-safety: serve on the engine's thread.
 #pragma once
@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "activities/hypervisor.h"
 #include "api/router.h"
 #include "api/tokens.h"
 #include "config/config.h"
@@ -23,6 +24,7 @@ namespace zlh::api {
 class ServerApi;
 class WorkflowApi;
 class AdminApi;
+class NodeApi;
 
 struct ApiDeps {
   workflows::Engine& engine;
@@ -37,6 +39,8 @@ struct ApiDeps {
   std::function<std::string()> metrics = nullptr;
   // Where POST /api/admin/backup writes (SPEC §7.1: backup.dir, default <data-dir>/backups).
   std::string backup_root = {};
+  // The hypervisor GET /api/nodes and node drains ask (SPEC §9.2). Null: those answer 503.
+  activities::Hypervisor* hypervisor = nullptr;
 };
 
 class Api {
@@ -59,6 +63,7 @@ class Api {
   std::unique_ptr<ServerApi> servers_;
   std::unique_ptr<WorkflowApi> workflows_;
   std::unique_ptr<AdminApi> admin_;
+  std::unique_ptr<NodeApi> nodes_;
 };
 
 }  // namespace zlh::api

@@ -27,7 +27,7 @@ rc::Gen<std::string> Segment() {
       rc::gen::element<std::string>("api", "servers", "create", "workflows", "history", "cancel",
                                     "signals", "retry", "repairs", "approve", "admin", "backup",
                                     "billing", "webhook", "operations", "maintenance", "healthz",
-                                    "metrics", "srv-1", "..", "%00", "", "\xff\xfe"),
+                                    "metrics", "nodes", "pve1", "srv-1", "..", "%00", "", "\xff\xfe"),
       rc::gen::resize(16, rc::gen::string<std::string>()));
 }
 
@@ -38,7 +38,8 @@ rc::Gen<std::string> Path() {
           "/api/servers/srv-1/maintenance", "/api/workflows", "/api/workflows/W1",
           "/api/workflows/W1/history", "/api/workflows/W1/cancel", "/api/workflows/W1/signals/go",
           "/api/workflows/W1/retry", "/api/repairs/W1/approve", "/api/admin/backup",
-          "/api/billing/webhook", "/healthz", "/metrics"),
+          "/api/billing/webhook", "/api/nodes", "/api/nodes/pve1/maintenance", "/healthz",
+          "/metrics"),
       rc::gen::map(rc::gen::resize(8, rc::gen::container<std::vector<std::string>>(Segment())),
                    [](const std::vector<std::string>& segments) {
                      std::string p;
@@ -130,7 +131,8 @@ TEST_F(FuzzTest, HostileRequestsGetAnAnswerAndRefusalsChangeNothing) {
       {"POST", "/api/servers/srv-1/operations"}, {"DELETE", "/api/servers/srv-1"},
       {"PUT", "/api/servers/srv-1/maintenance"}, {"POST", "/api/admin/backup"},
       {"POST", "/api/workflows/W1/signals/go"},  {"POST", "/api/workflows/W1/cancel"},
-      {"POST", "/api/billing/webhook"},          {"GET", "/api/workflows"}};
+      {"POST", "/api/billing/webhook"},          {"GET", "/api/workflows"},
+      {"PUT", "/api/nodes/pve1/maintenance"}};
   auto routed = rc::gen::map(
       rc::gen::tuple(rc::gen::elementOf(kRoutes), rc::gen::inRange(1, 3), Body()),
       [](const std::tuple<Route, int, std::string>& t) {

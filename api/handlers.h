@@ -1,5 +1,5 @@
 // What every route handler does the same way: the role check (401/403), the media type (415),
-// the Portal's customer scope, JSON answers and times. Internal to api/.
+// the Portal's customer scope, JSON answers and times, a durable write of an input. Internal to api/.
 //
 // Thread-safety: pure functions.
 #pragma once
@@ -11,6 +11,7 @@
 #include "api/http_server.h"
 #include "api/tokens.h"
 #include "base/status.h"
+#include "journal/journal.h"
 
 namespace zlh::api {
 
@@ -29,6 +30,18 @@ struct Page {
 };
 Result<Page> ReadPage(const Request& req);
 Response JsonOk(int status, const boost::json::object& body);
+// The body of a maintenance switch — a server's or a node's: {"on": bool (required), "reason":
+// string}. kInvalidArgument naming the field otherwise (an unknown field included).
+struct MaintenanceSwitch {
+  bool on = false;
+  std::string reason;
+  // {"on", "reason"}: the payload of the input that records it.
+  std::string Payload() const;
+};
+Result<MaintenanceSwitch> ParseMaintenanceSwitch(const std::string& body);
+// Appends `txn` to `journal` (synced before it returns) and resumes on the caller's executor; the
+// status of the write, or of the transaction when it refused.
+Task<Status> AppendDurably(journal::Journal& journal, journal::TxnFn txn);
 // RFC 3339 with milliseconds; "" (or null) for 0.
 std::string Rfc3339(int64_t ms);
 boost::json::value Rfc3339OrNull(int64_t ms);

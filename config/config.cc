@@ -167,6 +167,9 @@ Status Validate(Settings& s) {
     if (t2.template_node().empty()) return Bad(field + ".templateNode", "required");
   }
   ZLH_RETURN_IF_ERROR(ValidateFleet(c));
+  auto overcommit = MemoryOvercommit(c);
+  if (!overcommit.ok()) return overcommit.status();
+  s.memory_overcommit = *overcommit;
   static const std::set<std::string> kQueues = {"provision", "operation", "repair", "control"};
   for (const auto& [queue, limit] : c.queues()) {
     if (!kQueues.count(queue)) {

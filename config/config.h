@@ -49,6 +49,8 @@ struct Settings {
   // database (Defaults() cannot fail, so zlhd checks).
   calendar::BusinessHours business_hours;
   std::optional<int> digest_minute = 8 * 60;  // local minute of the day; nullopt: no digest
+  // A node takes a new server while its committed memory stays within this × its maxmem (§9.2).
+  double memory_overcommit = 1.0;
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
   uint32_t QueueLimit(const std::string& queue) const;

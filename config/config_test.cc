@@ -24,6 +24,7 @@ TEST(ConfigTest, DefaultsAreComplete) {
   EXPECT_EQ(s.repair_concurrency, 4u);
   EXPECT_EQ(s.repair_concurrency_per_host, 2u);
   EXPECT_EQ(s.digest_minute, 8 * 60);
+  EXPECT_EQ(s.memory_overcommit, 1.0);
   ASSERT_NE(s.business_hours.zone, nullptr);
   EXPECT_TRUE(s.business_hours.days[1] && s.business_hours.days[5] && !s.business_hours.days[0]);
 }
@@ -39,6 +40,10 @@ TEST(ConfigTest, ParsesFieldsAndDurations) {
   EXPECT_EQ(s->readiness_probe_interval, Millis(250));
   EXPECT_EQ(s->readiness_timeout, Millis(120'000));
   EXPECT_EQ(s->file.proxy().public_host(), "proxy.games.example");
+  EXPECT_EQ(s->memory_overcommit, 1.0);  // absent: 1.0
+  auto overcommitted = Parse(R"({"placement": {"memoryOvercommit": 1.5}})");
+  ASSERT_TRUE(overcommitted.ok()) << overcommitted.status().ToString();
+  EXPECT_EQ(overcommitted->memory_overcommit, 1.5);
 }
 
 // Each bad file is refused with a message naming the field.
@@ -66,6 +71,13 @@ TEST(ConfigTest, RefusesBadFieldsNamingThem) {
            Case{R"({"businessHours": {"days": ["mon", "someday"]}})", "businessHours.days[1]"},
            Case{R"({"controller": {"digestAt": "8am"}})", "controller.digestAt"},
            Case{R"({"controller": {"backupPeriod": "0s"}})", "controller.backupPeriod"},
+           Case{R"({"placement": {"memoryOvercommit": 0}})", "placement.memoryOvercommit"},
+           Case{R"({"placement": {"memoryOvercommit": -1.5}})", "placement.memoryOvercommit"},
+           Case{R"({"placement": {"memoryOvercommit": 10.5}})", "placement.memoryOvercommit"},
+           Case{R"({"placement": {"memoryOvercommit": "NaN"}})", "placement.memoryOvercommit"},
+           Case{R"({"placement": {"memoryOvercommit": "Infinity"}})", "placement.memoryOvercommit"},
+           Case{R"({"placement": {"memoryOvercommit": "lots"}})", "placement.memory_overcommit"},
+           Case{R"({"placement": {"overcommit": 2}})", "overcommit: unknown field"},
            Case{R"({"vmids": )", ""},
        }) {
     auto s = Parse(c.json);

@@ -1,5 +1,6 @@
 #include "config/fleet_settings.h"
 
+#include <cmath>
 #include <set>
 #include <string>
 
@@ -105,6 +106,18 @@ Status ValidatePool(const pc::Pool& p, const std::string& field, std::set<std::s
 }
 
 }  // namespace
+
+Result<double> MemoryOvercommit(const pc::Config& c) {
+  if (!c.placement().has_memory_overcommit()) return 1.0;
+  double ratio = c.placement().memory_overcommit();
+  // Protobuf's JSON reads "NaN" and "Infinity" as doubles: neither is a ratio.
+  if (!std::isfinite(ratio) || ratio <= 0 || ratio > kMaxMemoryOvercommit) {
+    return Bad("placement.memoryOvercommit",
+               "must be above 0 and at most " + std::to_string(kMaxMemoryOvercommit) +
+                   " (a share of each node's memory, e.g. 1.5)");
+  }
+  return ratio;
+}
 
 void ApplyFleetDefaults(pc::Config& c) {
   if (c.plans().empty()) DefaultPlans(c);

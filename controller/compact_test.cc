@@ -24,6 +24,7 @@ ServerObservation GenServer(int i) {
   s.stopped_by_billing = *rc::gen::arbitrary<bool>();
   s.lease_held = *rc::gen::weightedElement<bool>({{1, true}, {5, false}});
   s.maintenance = *rc::gen::weightedElement<bool>({{1, true}, {5, false}});
+  s.node_drained = *rc::gen::weightedElement<bool>({{1, true}, {5, false}});
   s.repairs_in_flight = *rc::gen::weightedElement<int64_t>({{1, 1}, {5, 0}});
   s.open_proposal = *rc::gen::weightedElement<bool>({{1, true}, {5, false}});
   // Mostly healthy, sometimes not, sometimes unknown.

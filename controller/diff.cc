@@ -15,8 +15,13 @@ std::string Subject(const ServerObservation& s) {
 void Add(std::vector<Decision>& out, const ServerObservation& s, const Policy& policy,
          const char* drift, const char* rule, int level, const char* repair) {
   Decision d{s.server_id, drift, rule, level, "", repair, "", 0, "", Subject(s)};
+  // §9.2: a drained node gets no container started by a repair (a reboot starts one too).
+  bool starts = d.repair == "start_container" || d.repair == "restart_agent";
   if (s.lease_held || s.maintenance) {
     d.action = "held";  // §6.3: no repair under an operation's lease or in maintenance
+  } else if (starts && s.node_drained) {
+    d.action = "held";
+    d.rule += "; held: node " + s.node + " is drained";
   } else if (level > policy.max_repair_level) {
     d.action = "notify";
   } else {

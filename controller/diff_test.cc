@@ -65,6 +65,25 @@ TEST(DiffTest, LeasesAndMaintenanceHoldRepairsBack) {
   EXPECT_EQ(Summary(Diff(o, {2})), "leased:dns_missing:held:1 maint:proxy_missing:held:1 ");
 }
 
+// A drained node (SPEC §9.2) gets no container started by a repair; what starts none goes on.
+TEST(DiffTest, ADrainedNodeHoldsBackTheRepairsThatStartAContainer) {
+  Observation o;
+  o.servers = {Healthy("stopped"), Healthy("agent"), Healthy("dns"), Healthy("game")};
+  for (auto& s : o.servers) {
+    s.node = "pve1";
+    s.node_drained = true;
+  }
+  o.servers[0].container_status = "stopped";
+  o.servers[1].agent = "unreachable";
+  o.servers[2].dns_a_ok = false;
+  o.servers[3].workload = "crashed";
+  std::vector<Decision> ds = Diff(o, {2});
+  EXPECT_EQ(Summary(ds),
+            "stopped:container_stopped:held:2 agent:agent_offline:held:2 dns:dns_missing:repair:1 "
+            "game:workload_stopped:repair:2 ");
+  EXPECT_NE(ds[0].rule.find("node pve1 is drained"), std::string::npos) << ds[0].rule;
+}
+
 TEST(DiffTest, WhatWasNotObservedIsNoDriftAndAStoppedServerIsNotExpectedToRun) {
   Observation o;
   o.servers = {Healthy("unknown"), Healthy("stopped-by-op")};

@@ -41,6 +41,7 @@ std::string ToJson(const Observation& o) {
                                    {"status", s.status},
                                    {"leaseHeld", s.lease_held},
                                    {"maintenance", s.maintenance},
+                                   {"nodeDrained", s.node_drained},
                                    {"containerKnown", s.container_known},
                                    {"containerExists", s.container_exists},
                                    {"containerStatus", s.container_status},
@@ -116,6 +117,7 @@ Result<Observation> ParseObservation(const std::string& text) {
       so.status = Str(s, "status");
       so.lease_held = Bool(s, "leaseHeld");
       so.maintenance = Bool(s, "maintenance");
+      so.node_drained = Bool(s, "nodeDrained");
       so.container_known = Bool(s, "containerKnown");
       so.container_exists = Bool(s, "containerExists");
       so.container_status = Str(s, "containerStatus");

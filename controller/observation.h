@@ -37,6 +37,7 @@ struct ServerObservation {
   bool agent_known = false;
   std::string agent;     // ready, installing, starting, error, unreachable
   std::string workload;  // what the agent says of the game: running, stopped, crashed, installing
+  bool node_drained = false;  // its node is drained (SPEC §9.2): no repair starts its container
   bool dns_known = false;
   bool dns_a_ok = false;
   bool dns_srv_ok = false;  // game servers only

@@ -100,6 +100,12 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     o.errors.push_back("journal: " + servers.status().ToString());
     co_return o;
   }
+  std::set<std::string> drained;
+  auto drains = fleet::ListNodeDrains(*d.journal);
+  if (!drains.ok()) o.errors.push_back("journal: " + drains.status().ToString());
+  for (const auto& drain : drains.ok() ? *drains : std::vector<proto::NodeDrain>()) {
+    if (drain.on()) drained.insert(drain.node());
+  }
   for (const auto& server : *servers) {
     if (server.status() != proto::SERVER_RUNNING && server.status() != proto::SERVER_STOPPED) continue;
     ServerObservation so;
@@ -117,6 +123,7 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     so.lease_held = lease.ok() && !lease->holder().empty();
     auto maintenance = fleet::ReadMaintenance(*d.journal, server.server_id());
     so.maintenance = maintenance.ok() && maintenance->has_value() && (*maintenance)->on();
+    so.node_drained = drained.count(so.node) > 0;
     o.servers.push_back(std::move(so));
   }
   CountRepairs(*d.journal, o.servers);

@@ -23,6 +23,7 @@ constexpr char kBillingEvents = 'b';
 constexpr char kIncidents = 'i';
 constexpr char kBreakers = 'r';
 constexpr char kFencing = 'f';
+constexpr char kNodeDrains = 'd';
 
 std::string Key(char table, std::string_view key) { return journal::DomainKey(table, key); }
 
@@ -270,14 +271,28 @@ Result<std::vector<std::pair<std::string, std::string>>> ListAddresses(
   return out;
 }
 
-Result<std::map<std::string, size_t>> LiveServersPerNode(journal::Txn& txn) {
-  auto servers = DecodeAll<proto::Server>(txn, kServers, "server");
+namespace {
+
+template <typename Source>
+Result<std::map<std::string, NodeUse>> UsePerNode(Source& source) {
+  auto servers = DecodeAll<proto::Server>(source, kServers, "server");
   if (!servers.ok()) return servers.status();
-  std::map<std::string, size_t> out;
+  std::map<std::string, NodeUse> out;
   for (const auto& s : *servers) {
-    if (IsLive(s) && !s.node().empty()) ++out[s.node()];
+    if (!IsLive(s) || s.node().empty()) continue;
+    NodeUse& use = out[s.node()];
+    ++use.servers;
+    ++use.plans[s.plan()];
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::map<std::string, NodeUse>> LiveUsePerNode(journal::Txn& txn) { return UsePerNode(txn); }
+
+Result<std::map<std::string, NodeUse>> LiveUsePerNode(const journal::Journal& journal) {
+  return UsePerNode(journal);
 }
 
 Result<std::string> ReleaseServer(journal::Txn& txn, std::string_view server_id,
@@ -401,6 +416,19 @@ Status SetMaintenance(journal::Txn& txn, const proto::Maintenance& m, const std:
   txn.Put(Cf::kDomain, Key(kMaintenance, m.server_id()), m.SerializeAsString());
   return AppendSystemInput(txn, "sys.maintenance." + m.server_id(), "maintenance", m.server_id(),
                            payload);
+}
+
+Result<std::vector<proto::NodeDrain>> ListNodeDrains(journal::Txn& txn) {
+  return DecodeAll<proto::NodeDrain>(txn, kNodeDrains, "node drain");
+}
+
+Result<std::vector<proto::NodeDrain>> ListNodeDrains(const journal::Journal& journal) {
+  return DecodeAll<proto::NodeDrain>(journal, kNodeDrains, "node drain");
+}
+
+Status SetNodeDrain(journal::Txn& txn, const proto::NodeDrain& drain, const std::string& payload) {
+  txn.Put(Cf::kDomain, Key(kNodeDrains, drain.node()), drain.SerializeAsString());
+  return AppendSystemInput(txn, "sys.node." + drain.node(), "drain", drain.node(), payload);
 }
 
 Result<std::string> ReadBillingStatus(const journal::Journal& journal, std::string_view customer_id) {

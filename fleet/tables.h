@@ -20,9 +20,10 @@
 //   'r' server id            → proto.Breaker       (repairs in the last hour, per server)
 //   'f' redis | journal      → u64 BE              (the newest fencing token decisions were made
 //   with)
+//   'd' node                 → proto.NodeDrain     (a hypervisor node's drain, SPEC §9.2)
 //
-// Maintenance and billing change through operator and outside inputs, not workflow steps: each
-// change is also a SystemInput event on a system stream, in the same write (SPEC §4.6).
+// Maintenance, node drains and billing change through operator and outside inputs, not workflow
+// steps: each change is also a SystemInput event on a system stream, in the same write (SPEC §4.6).
 // Thread-safety: free functions; a Txn is used on the journal's writer thread only.
 #pragma once
 
@@ -94,8 +95,15 @@ Status ReleaseAddress(journal::Txn& txn, std::string_view address, std::string_v
 // address ("10.20.1.10") → server id, for every allocated address, in numeric order.
 Result<std::vector<std::pair<std::string, std::string>>> ListAddresses(
     const journal::Journal& journal);
-// How many live servers each node holds (servers not placed yet are not counted).
-Result<std::map<std::string, size_t>> LiveServersPerNode(journal::Txn& txn);
+// What the live servers placed on one node take: how many, and how many of each plan (servers
+// not placed yet are not counted).
+struct NodeUse {
+  size_t servers = 0;
+  std::map<std::string, size_t> plans;  // plan name → live servers of it
+};
+// Node name → its use, for every node a live server is placed on.
+Result<std::map<std::string, NodeUse>> LiveUsePerNode(journal::Txn& txn);
+Result<std::map<std::string, NodeUse>> LiveUsePerNode(const journal::Journal& journal);
 
 // Frees what `server_id` holds — its VMID and its address, each only if the row is its own — and
 // marks it `status` (failed or deleted) with no VMID and no address, all inside `txn`. kNotFound
@@ -133,6 +141,14 @@ Result<std::optional<proto::Maintenance>> ReadMaintenance(const journal::Journal
 Result<std::optional<proto::Maintenance>> GetMaintenance(journal::Txn& txn, std::string_view server_id);
 // Sets the flag and records the input on "sys.maintenance.<server>".
 Status SetMaintenance(journal::Txn& txn, const proto::Maintenance& m, const std::string& payload);
+
+// ---- node drains (SPEC §9.2) ----
+// Every node's drain record (on or off), in node order.
+Result<std::vector<proto::NodeDrain>> ListNodeDrains(journal::Txn& txn);
+Result<std::vector<proto::NodeDrain>> ListNodeDrains(const journal::Journal& journal);
+// Records `drain` (on or off) and the input on "sys.node.<node>". The node name must not contain a
+// zero byte (a stream id never does).
+Status SetNodeDrain(journal::Txn& txn, const proto::NodeDrain& drain, const std::string& payload);
 
 // "active" unless a webhook said otherwise.
 Result<std::string> ReadBillingStatus(const journal::Journal& journal, std::string_view customer_id);

@@ -122,6 +122,14 @@ Result<std::map<std::string, std::string>> LastInputs(const journal::Journal& j,
   return out;
 }
 
+// Whether a maintenance or drain input's payload ({"on": true, "reason": ...}) turns it on.
+bool SaysOn(const std::string& payload) {
+  boost::system::error_code ec;
+  json::value v = json::parse(payload, ec);
+  const json::value* on = !ec && v.is_object() ? v.as_object().if_contains("on") : nullptr;
+  return on && on->is_bool() && on->as_bool();
+}
+
 std::string BillingStatusOf(const std::string& payload, const std::string& before) {
   boost::system::error_code ec;
   json::value v = json::parse(payload, ec);
@@ -131,6 +139,28 @@ std::string BillingStatusOf(const std::string& payload, const std::string& befor
   if (type->as_string() == "customer.suspended") return "suspended";
   if (type->as_string() == "customer.reactivated" || type->as_string() == "invoice.paid") return "active";
   return before;
+}
+
+// The node drain table against the drains the inputs folded to.
+Status VerifyDrains(const journal::Journal& journal, const std::map<std::string, bool>& folded,
+                    std::vector<workflows::Violation>& out) {
+  auto drains = fleet::ListNodeDrains(journal);
+  if (!drains.ok()) return drains.status();
+  std::map<std::string, bool> table;
+  for (const auto& d : *drains) table[d.node()] = d.on();
+  for (const auto& [node, on] : folded) {
+    auto it = table.find(node);
+    bool table_on = it != table.end() && it->second;
+    if (table_on != on) {
+      out.push_back({"drain of node " + node, std::string("the table says ") +
+                                                  (table_on ? "on" : "off") + ", the events say " +
+                                                  (on ? "on" : "off")});
+    }
+  }
+  for (const auto& [node, on] : table) {
+    if (!folded.count(node)) out.push_back({"drain of node " + node, "in the table, but no input set it"});
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -192,12 +222,10 @@ Result<FoldedDomain> FoldDomain(const journal::Journal& journal) {
   }
   auto maintenance = LastInputs(journal, "sys.maintenance.");
   if (!maintenance.ok()) return maintenance.status();
-  for (const auto& [server, payload] : *maintenance) {
-    boost::system::error_code ec;
-    json::value v = json::parse(payload, ec);
-    out.maintenance[server] = !ec && v.is_object() && v.as_object().contains("on") &&
-                              v.as_object().at("on").is_bool() && v.as_object().at("on").as_bool();
-  }
+  for (const auto& [server, payload] : *maintenance) out.maintenance[server] = SaysOn(payload);
+  auto drains = LastInputs(journal, "sys.node.");
+  if (!drains.ok()) return drains.status();
+  for (const auto& [node, payload] : *drains) out.drained[node] = SaysOn(payload);
   // Billing: every input of each customer's stream, in order (not only the last one changes it).
   Status s = journal.Scan(journal::Cf::kEvents, "sys.billing.", [&](std::string_view, std::string_view v) {
     proto::Event e;
@@ -269,6 +297,7 @@ Result<std::vector<workflows::Violation>> VerifyFold(const journal::Journal& jou
                          (on ? "on" : "off")});
     }
   }
+  ZLH_RETURN_IF_ERROR(VerifyDrains(journal, folded->drained, out));
   for (const auto& [customer, status] : folded->billing) {
     auto t = fleet::ReadBillingStatus(journal, customer);
     if (!t.ok()) return t.status();

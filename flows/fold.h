@@ -1,5 +1,5 @@
 // The domain tables folded from the events (SPEC §8.7): what the servers, VMIDs, leases,
-// maintenance flags and billing statuses must be, given the histories of the ZLH workflows and
+// maintenance flags, node drains and billing statuses must be, given the histories of the ZLH workflows and
 // the system streams — and the check that the tables hold exactly that (zlh-journal verify).
 //
 // The fold knows the workflows' steps: a provisioning's start makes its server (queued);
@@ -28,6 +28,7 @@ struct FoldedDomain {
   std::map<std::string, proto::Server> servers;   // by server id
   std::map<std::string, proto::Lease> leases;     // by server id
   std::map<std::string, bool> maintenance;        // server id → on
+  std::map<std::string, bool> drained;            // node → on
   std::map<std::string, std::string> billing;     // customer id → active / suspended
 };
 

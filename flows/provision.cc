@@ -98,7 +98,7 @@ Result<Allocation> Allocate(journal::Txn& t, const config::Settings& s, const st
     (*server)->set_vmid(*vmid);
     (*server)->set_status(proto::SERVER_PROVISIONING);
   }
-  auto placed = PlaceServer(t, s, *view, id, node);
+  auto placed = PlaceServer(t, s, *view, id, (*server)->plan(), node);
   if (!placed.ok()) return placed.status();
   a.node = placed->node;
   a.address = placed->address;

@@ -416,6 +416,38 @@ TEST(ControllerLevelTwoTest, ARepairFailingThreeTimesProposesARestore) {
   EXPECT_EQ(after["agents"].as_array()[0].at("workload").as_string(), "running");
 }
 
+// A drained node (SPEC §9.2) gets no container started by a repair: the stopped container waits,
+// noted as held, until the drain ends.
+TEST(ControllerLevelTwoTest, ADrainedNodeHoldsAContainerStartUntilTheDrainEnds) {
+  TempDir tmp;
+  ZlhdOnSim z(tmp, ControllerConfig(R"("maxRepairLevel": 2)"));
+  ASSERT_TRUE(z.Start());
+  int64_t vmid = ProvisionAlpha(z);
+  ASSERT_GT(vmid, 0);
+  std::string node(z.SimState()["containers"].as_array()[0].at("node").as_string());
+  ASSERT_EQ(z.Api("PUT", "/api/nodes/" + node + "/maintenance", R"({"on":true,"reason":"kernel"})", true).status, 200);
+  ASSERT_EQ(z.SimPost("/sim/faults", json::serialize(json::object{{"drift", "container_stopped"},
+                                                                   {"vmid", vmid}})),
+            200);
+  auto held = [&] {
+    for (const auto& m : z.Messages("audit-log")) {
+      if (std::string(m.at("content").as_string()).find("container_stopped → held") != std::string::npos) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(Eventually(held));
+  size_t ticks = z.Body(z.Api("GET", "/api/workflows?type=reconcile&status=completed&limit=1000", "", true))["workflows"].as_array().size();
+  ASSERT_TRUE(Eventually([&] {
+    return z.Body(z.Api("GET", "/api/workflows?type=reconcile&status=completed&limit=1000", "", true))["workflows"].as_array().size() >= ticks + 2;
+  }));
+  EXPECT_EQ(z.SimState()["containers"].as_array()[0].at("status").as_string(), "stopped") << "started on a drained node";
+  EXPECT_TRUE(z.Body(z.Api("GET", "/api/workflows?type=repair", "", true))["workflows"].as_array().empty());
+  ASSERT_EQ(z.Api("PUT", "/api/nodes/" + node + "/maintenance", R"({"on":false})", true).status, 200);
+  EXPECT_TRUE(Eventually([&] {
+    return z.SimState()["containers"].as_array()[0].at("status").as_string() == "running";
+  }));
+}
+
 // Level 2: a stopped container is started, and the repair brings its game back too, so no
 // restart_workload follows on the next ticks.
 TEST(ControllerLevelTwoTest, AStartedContainerRunsItsGameWithNoSecondRepair) {

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "base/ipv4.h"
+#include "flows/capacity.h"
 #include "flows/container_config.h"
 #include "journal/format.h"
 #include "tests/flows_fixture.h"
@@ -19,9 +20,10 @@ namespace {
 
 namespace json = boost::json;
 
-// The config's fields: VMIDs, the plans small and large, and `pools` (a JSON list).
+// The config's fields: VMIDs, the plans small and large, room on zlh-sim's two 64 GiB nodes for
+// fifty servers of them (placement weighs memory: nodes_test), and `pools` (a JSON list).
 std::string WithPools(const std::string& pools) {
-  return R"("vmids": {"first": 100, "last": 999}, "plans": [
+  return R"("vmids": {"first": 100, "last": 999}, "placement": {"memoryOvercommit": 4}, "plans": [
       {"name": "small", "cores": 2, "memoryMb": 4096, "swapMb": 512, "diskGb": 20},
       {"name": "large", "cores": 4, "memoryMb": 8192, "swapMb": 1024, "diskGb": 40}],
       "network": {"pools": )" + pools + "}";
@@ -257,6 +259,38 @@ TEST_F(IpamTest, AHistoryFromBeforeAddressesFinishesOnItsOldPath) {
   ASSERT_TRUE(replay.ok());
   EXPECT_TRUE(replay->matches) << replay->divergence;
   ExpectVerified();
+}
+
+// GET /api/nodes's rows: a node the tables name but the hypervisor no longer reports is listed as
+// absent; a live server whose plan is no longer configured counts as the largest plan.
+TEST(CapacityTest, NodeStatesKeepWhatTheHypervisorNoLongerReports) {
+  config::Settings s = config::Defaults();  // small 4096, medium 8192, large 16384
+  s.memory_overcommit = 1.5;
+  std::vector<activities::HostNode> reported = {{"pve1", "online", 0.1, 0, int64_t{64} << 30},
+                                                {"pve2", "offline", 0, 0, 0}};
+  proto::NodeDrain drain;
+  drain.set_node("pve3");
+  drain.set_on(true);
+  drain.set_reason("retired");
+  drain.set_since_ms(1000);
+  fleet::NodeUse on_pve1{2, {{"small", 1}, {"retired-plan", 1}}};
+  auto states = NodeStates(s, reported, {drain}, {{"pve1", on_pve1}, {"pve4", {1, {{"small", 1}}}}});
+  ASSERT_EQ(states.size(), 4u);
+  EXPECT_EQ(states[0].name, "pve1");
+  EXPECT_EQ(states[0].committed_mb, 4096 + 16384);
+  EXPECT_EQ(states[0].maxmem_mb, 65536);
+  EXPECT_EQ(states[0].limit_mb, 98304);
+  EXPECT_EQ(states[1].status, "offline");
+  EXPECT_EQ(states[1].limit_mb, 0);
+  EXPECT_EQ(states[2].name, "pve3");
+  EXPECT_EQ(states[2].status, "absent");
+  EXPECT_TRUE(states[2].drained);
+  EXPECT_EQ(states[2].drain_reason, "retired");
+  EXPECT_EQ(states[3].status, "absent");
+  EXPECT_EQ(states[3].servers, 1u);
+  // Room on pve1: 98304 MB allowed, 20480 committed.
+  EXPECT_EQ(CapacityRefusal(s, nullptr, on_pve1, int64_t{64} << 30, 77824), std::nullopt);
+  EXPECT_TRUE(CapacityRefusal(s, nullptr, on_pve1, int64_t{64} << 30, 77825).has_value());
 }
 
 }  // namespace

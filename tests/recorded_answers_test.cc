@@ -14,6 +14,7 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -21,6 +22,8 @@
 #include "activities/notifier_discord.h"
 #include "activities/proxmox.h"
 #include "api/http_server.h"
+#include "flows/capacity.h"
+#include "flows/placement.h"
 
 namespace zlh::activities {
 namespace {
@@ -232,15 +235,43 @@ ProxmoxHypervisor Proxmox(HttpClient& http, const RecordedService& pve) {
   return ProxmoxHypervisor(http, o);
 }
 
-TEST_F(RecordedAnswersTest, ProxmoxNodesSkipAnOfflineNodeAndPlaceAHiddenLoadLast) {
+// An offline node is reported as such (placement skips it; GET /api/nodes lists it), and a node
+// the token may not audit has no memory told (placement finds no room known on it).
+TEST_F(RecordedAnswersTest, ProxmoxNodesTellAnOfflineNodeAndAHiddenLoad) {
   RecordedService pve({"proxmox/nodes_one_offline"});
   auto nodes = Run(Proxmox(http_, pve).Nodes());
   ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
-  ASSERT_EQ(nodes->size(), 2u);  // pve2 is offline
+  ASSERT_EQ(nodes->size(), 3u);
   EXPECT_EQ((*nodes)[0].name, "pve1");
+  EXPECT_TRUE((*nodes)[0].online());
   EXPECT_EQ((*nodes)[0].maxmem, 68719476736);
-  EXPECT_EQ((*nodes)[1].name, "pve3");
-  EXPECT_EQ((*nodes)[1].maxmem, 0);  // its load not told: no room known
+  EXPECT_EQ((*nodes)[1].name, "pve2");
+  EXPECT_EQ((*nodes)[1].status, "offline");
+  EXPECT_FALSE((*nodes)[1].online());
+  EXPECT_EQ((*nodes)[2].name, "pve3");
+  EXPECT_TRUE((*nodes)[2].online());
+  EXPECT_EQ((*nodes)[2].maxmem, 0);  // its load not told: no room known
+}
+
+// Placement's view of the same answer: the offline node is left out, and the node whose memory
+// is not told never has room (SPEC §9.2), saying why.
+TEST_F(RecordedAnswersTest, PlacementLeavesAnOfflineNodeOutAndFindsNoRoomWhereMemoryIsHidden) {
+  RecordedService pve({"proxmox/nodes_one_offline", "proxmox/resources_one_template"});
+  ProxmoxHypervisor hypervisor = Proxmox(http_, pve);
+  flows::Deps deps;
+  deps.hypervisor = &hypervisor;
+  auto encoded = Run(flows::GatherFleet(deps));
+  ASSERT_TRUE(encoded.ok()) << encoded.status().ToString();
+  auto view = flows::DecodeFleetView(*encoded);
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  std::set<std::string> online(view->nodes.begin(), view->nodes.end());
+  EXPECT_EQ(online, (std::set<std::string>{"pve1", "pve3"}));
+  EXPECT_EQ(view->vmids, (std::set<int64_t>{9000}));
+  config::Settings settings = config::Defaults();
+  EXPECT_EQ(flows::CapacityRefusal(settings, nullptr, {}, view->maxmem["pve1"], 4096), std::nullopt);
+  auto hidden = flows::CapacityRefusal(settings, nullptr, {}, view->maxmem["pve3"], 4096);
+  ASSERT_TRUE(hidden.has_value());
+  EXPECT_NE(hidden->find("Sys.Audit"), std::string::npos) << *hidden;
 }
 
 TEST_F(RecordedAnswersTest, ProxmoxTaskEndingWithWarningsIsASuccessAndAnErrorIsNot) {

@@ -110,6 +110,7 @@ class ZlhdOnSim {
 
   const std::string& log() const { return log_; }
   const std::string& portal_token() const { return portal_; }
+  const std::string& admin_token() const { return admin_; }
   const std::string& webhook_secret() const { return webhook_; }
   const std::string& addr() const { return addr_; }
   std::string data() const { return tmp_.Sub("data"); }

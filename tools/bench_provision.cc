@@ -20,9 +20,13 @@ namespace zlh::bench {
 namespace asio = boost::asio;
 
 int BenchProvision(const std::string& dir, long servers, long concurrency) {
+  // The plan's memory is tiny so that thousands of servers fit the simulator's two 64 GiB nodes
+  // (placement weighs memory); the calls a provisioning makes are those of a real plan.
   auto settings = config::Parse(R"({"timing": {"readinessProbeInterval": "10ms"},
                                     "proxmox": {"taskPollInterval": "1ms"},
-                                    "vmids": {"first": 100, "last": 999999}})");
+                                    "vmids": {"first": 100, "last": 999999},
+                                    "plans": [{"name": "small", "cores": 2, "memoryMb": 16,
+                                               "swapMb": 512, "diskGb": 20}]})");
   if (!settings.ok()) return 1;
   settings->file.set_servers_per_customer(1'000'000);
   auto world = BenchWorld::Make(dir, *settings);

@@ -370,6 +370,7 @@ int main(int argc, char** argv) {
                                      *deps.notifier, [&] { return leadership.OtherLeads(); });
   zlh::journal::Journal& j = **journal;
   zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
+  api_deps.hypervisor = deps.hypervisor;
   api_deps.backup_root =
       settings.file.backup().dir().empty() ? flags.data + "/backups" : settings.file.backup().dir();
   api_deps.controller = [&]() -> boost::json::object {
