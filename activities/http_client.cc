@@ -25,16 +25,24 @@ size_t Body(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
+// One header line; the status line ("HTTP/1.1 500 CT is locked (backup)") gives the reason.
 size_t Header(char* data, size_t size, size_t n, void* out) {
+  auto* res = static_cast<HttpResponse*>(out);
   std::string line(data, size * n);
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  if (line.rfind("HTTP/", 0) == 0) {
+    size_t code = line.find(' ');
+    size_t reason = code == std::string::npos ? code : line.find(' ', code + 1);
+    res->reason = reason == std::string::npos ? "" : line.substr(reason + 1);
+    return size * n;
+  }
   size_t colon = line.find(':');
   if (colon != std::string::npos) {
     std::string name = line.substr(0, colon);
     for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     std::string value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ')) value.erase(value.begin());
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
-    (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
+    res->headers[name] = value;
   }
   return size * n;
 }
@@ -55,7 +63,7 @@ Result<HttpResponse> Perform(const HttpRequest& req) {
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &res.body);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, Header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &res.headers);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &res);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(req.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, req.verify_tls ? 1L : 0L);

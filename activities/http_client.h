@@ -34,6 +34,7 @@ struct HttpResponse {
   long status = 0;
   std::string body;
   std::map<std::string, std::string> headers;  // names in lower case
+  std::string reason;  // the status line's reason phrase ("CT is locked (backup)" from Proxmox)
 };
 
 class HttpClient {

@@ -39,6 +39,16 @@ struct Guest {
   bool is_template = false;  // a template (cloned from, never run)
 };
 
+// A network interface of a running container as Proxmox reports it (GET .../interfaces): its
+// name ("eth0", "lo"), MAC address, and addresses with their prefix length ("10.20.1.10/22"),
+// empty while it has none (an interface on DHCP before its lease).
+struct GuestInterface {
+  std::string name;
+  std::string hwaddr;
+  std::string inet;   // IPv4
+  std::string inet6;  // IPv6
+};
+
 // A container's configuration as Proxmox reports it: key → value ("cores" → "2", "net0" →
 // "name=eth0,bridge=vmbr1,ip=10.20.1.10/22,gw=10.20.0.1,firewall=1", "rootfs" →
 // "local:101/vm-101-disk-0.raw,size=8G").
@@ -67,15 +77,20 @@ class Hypervisor {
   virtual boost::asio::awaitable<Status> SetConfig(const CallContext& ctx, std::string node,
                                                    int64_t vmid, GuestConfig changes) = 0;
   // PUT /nodes/{node}/lxc/{vmid}/resize disk=rootfs size=<size_gb>G, and waits. Proxmox refuses
-  // to shrink a disk: grow only.
+  // to shrink a disk: grow only. A disk already of that size is success.
   virtual boost::asio::awaitable<Status> ResizeRootfs(const CallContext& ctx, std::string node,
                                                       int64_t vmid, uint32_t size_gb) = 0;
+  // Start and Stop are idempotent: a container already in the state asked for is success.
   virtual boost::asio::awaitable<Status> Start(const CallContext& ctx, std::string node,
                                                int64_t vmid) = 0;
   virtual boost::asio::awaitable<Status> Stop(const CallContext& ctx, std::string node,
                                               int64_t vmid) = 0;
   virtual boost::asio::awaitable<Status> Reboot(const CallContext& ctx, std::string node,
                                                 int64_t vmid) = 0;
+  // GET /nodes/{node}/lxc/{vmid}/interfaces: the interfaces of a running container as it sees
+  // them (its DHCP lease included); none while it is stopped.
+  virtual boost::asio::awaitable<Result<std::vector<GuestInterface>>> Interfaces(std::string node,
+                                                                                 int64_t vmid) = 0;
   // "running" or "stopped"; kNotFound when there is no such container.
   virtual boost::asio::awaitable<Result<std::string>> PowerState(std::string node,
                                                                  int64_t vmid) = 0;

@@ -1,3 +1,5 @@
+// ProxmoxHypervisor (proxmox.h): the Hypervisor calls over Proxmox VE's API (proxmox_api.h).
+// Thread-safety: as its header says (shareable; no mutable state).
 #include "activities/proxmox.h"
 
 #include <boost/json.hpp>
@@ -13,6 +15,18 @@ namespace {
 
 std::string ContainerPath(const std::string& node, int64_t vmid) {
   return "/nodes/" + node + "/lxc/" + std::to_string(vmid);
+}
+
+// Whether `s` is Proxmox refusing what is already so ("CT 101 already running" for a start, "CT
+// 101 not running" for a stop, "disk is already at specified size" for a resize): a 500, by its
+// message.
+bool AlreadySo(const Status& s, const std::string& says) {
+  return s.code() == Code::kUnavailable && s.message().find(says) != std::string::npos;
+}
+
+std::string Field(const json::object& o, const char* key) {
+  const json::value* v = o.if_contains(key);
+  return v && v->is_string() ? std::string(v->as_string()) : "";
 }
 
 }  // namespace
@@ -118,8 +132,9 @@ Task<Status> ProxmoxHypervisor::SetConfig(const CallContext& ctx, std::string no
 
 Task<Status> ProxmoxHypervisor::ResizeRootfs(const CallContext& ctx, std::string node, int64_t vmid,
                                              uint32_t size_gb) {
-  co_return co_await api_.RunTask("PUT", ContainerPath(node, vmid) + "/resize",
-                                  "disk=rootfs&size=" + std::to_string(size_gb) + "G", ctx, node);
+  Status s = co_await api_.RunTask("PUT", ContainerPath(node, vmid) + "/resize",
+                                   "disk=rootfs&size=" + std::to_string(size_gb) + "G", ctx, node);
+  co_return AlreadySo(s, "disk is already at specified size") ? Status::Ok() : s;
 }
 
 Task<Status> ProxmoxHypervisor::Power(const CallContext& ctx, std::string node, int64_t vmid,
@@ -130,15 +145,36 @@ Task<Status> ProxmoxHypervisor::Power(const CallContext& ctx, std::string node, 
 }
 
 Task<Status> ProxmoxHypervisor::Start(const CallContext& ctx, std::string node, int64_t vmid) {
-  co_return co_await Power(ctx, std::move(node), vmid, "start");
+  Status s = co_await Power(ctx, std::move(node), vmid, "start");
+  co_return AlreadySo(s, "CT " + std::to_string(vmid) + " already running") ? Status::Ok() : s;
 }
 
 Task<Status> ProxmoxHypervisor::Stop(const CallContext& ctx, std::string node, int64_t vmid) {
-  co_return co_await Power(ctx, std::move(node), vmid, "stop");
+  Status s = co_await Power(ctx, std::move(node), vmid, "stop");
+  co_return AlreadySo(s, "CT " + std::to_string(vmid) + " not running") ? Status::Ok() : s;
 }
 
 Task<Status> ProxmoxHypervisor::Reboot(const CallContext& ctx, std::string node, int64_t vmid) {
   co_return co_await Power(ctx, std::move(node), vmid, "reboot");
+}
+
+Task<Result<std::vector<GuestInterface>>> ProxmoxHypervisor::Interfaces(std::string node,
+                                                                        int64_t vmid) {
+  auto data = co_await api_.Call("GET", ContainerPath(node, vmid) + "/interfaces", "", nullptr);
+  if (!data.ok()) co_return data.status();
+  std::vector<GuestInterface> out;
+  json::value v = json::parse(*data);
+  if (v.is_null()) co_return out;  // stopped: no network namespace to look into
+  if (!v.is_array()) {
+    co_return Unavailable("proxmox interfaces of " + std::to_string(vmid) + ": unexpected answer");
+  }
+  for (const auto& item : v.as_array()) {
+    if (!item.is_object()) continue;
+    const json::object& o = item.as_object();
+    out.push_back(
+        GuestInterface{Field(o, "name"), Field(o, "hwaddr"), Field(o, "inet"), Field(o, "inet6")});
+  }
+  co_return out;
 }
 
 Task<Result<std::string>> ProxmoxHypervisor::PowerState(std::string node, int64_t vmid) {

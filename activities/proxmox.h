@@ -33,6 +33,7 @@ class ProxmoxHypervisor final : public Hypervisor {
   Task<Status> Start(const CallContext& ctx, std::string node, int64_t vmid) override;
   Task<Status> Stop(const CallContext& ctx, std::string node, int64_t vmid) override;
   Task<Status> Reboot(const CallContext& ctx, std::string node, int64_t vmid) override;
+  Task<Result<std::vector<GuestInterface>>> Interfaces(std::string node, int64_t vmid) override;
   Task<Result<std::string>> PowerState(std::string node, int64_t vmid) override;
   Task<Status> Destroy(const CallContext& ctx, std::string node, int64_t vmid,
                        std::string hostname) override;

@@ -9,6 +9,8 @@
 #include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
+#include <string_view>
+#include <vector>
 
 namespace zlh::activities {
 
@@ -30,6 +32,53 @@ std::string FormEscape(const std::string& s) {
   }
   return out;
 }
+
+namespace {
+
+std::string Trimmed(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return std::string(text);
+}
+
+// Proxmox's word on a failed call, classified per StatusOfHttp: the parameters it refused (400
+// {"data": null, "errors": {param: message}}), else its message — the body's "message" (Proxmox VE
+// 8.3 and later) or the status line's reason phrase (where earlier versions put it only).
+Status ErrorOf(const HttpResponse& res, const std::string& what) {
+  boost::system::error_code ec;
+  json::value v = json::parse(res.body, ec);
+  const json::object* o = !ec && v.is_object() ? &v.as_object() : nullptr;
+  const json::value* errors = o ? o->if_contains("errors") : nullptr;
+  const json::value* message = o ? o->if_contains("message") : nullptr;
+  std::string detail;
+  if (errors && errors->is_object() && !errors->as_object().empty()) {
+    for (const auto& [param, problem] : errors->as_object()) {
+      std::string text =
+          problem.is_string() ? std::string(problem.as_string()) : json::serialize(problem);
+      detail +=
+          (detail.empty() ? "bad parameters: " : "; ") + std::string(param) + ": " + Trimmed(text);
+    }
+  } else if (message && message->is_string() && !Trimmed(message->as_string()).empty()) {
+    detail = Trimmed(message->as_string());
+  } else {
+    detail = res.reason.empty() ? res.body : res.reason;
+  }
+  return StatusOfHttp(res.status, what, detail);
+}
+
+// "vzstart of 101 on pve1" for UPID:pve1:0001A2B3:00C4D5E6:6753A1B2:vzstart:101:zlh@pve!flow:
+std::string TaskName(const std::string& upid) {
+  std::vector<std::string> f;
+  size_t at = 0;
+  for (size_t colon; (colon = upid.find(':', at)) != std::string::npos; at = colon + 1) {
+    f.push_back(upid.substr(at, colon - at));
+  }
+  if (f.size() < 7 || f[0] != "UPID") return upid;
+  return f[5] + (f[6].empty() ? "" : " of " + f[6]) + " on " + f[1];
+}
+
+}  // namespace
 
 ProxmoxApi::ProxmoxApi(HttpClient& http, ProxmoxOptions options)
     : http_(http), options_(std::move(options)) {}
@@ -55,7 +104,7 @@ Task<Result<std::string>> ProxmoxApi::Call(std::string method, std::string path,
   std::string what = "proxmox " + method + " " + path;
   auto res = co_await http_.Send(std::move(req));
   if (!res.ok()) co_return res.status();
-  ZLH_CO_RETURN_IF_ERROR(StatusOfHttp(res->status, what, res->body));
+  if (res->status < 200 || res->status >= 300) co_return ErrorOf(*res, what);
   boost::system::error_code ec;
   json::value v = json::parse(res->body, ec);
   if (ec || !v.is_object() || !v.as_object().contains("data")) {
@@ -85,7 +134,9 @@ Task<Status> ProxmoxApi::RunTask(std::string method, std::string path, std::stri
                              : "";
       // "WARNINGS: 2": the task did its work and logged warnings (Proxmox counts it a success).
       if (exit == "OK" || exit.rfind("WARNINGS:", 0) == 0) co_return Status::Ok();
-      co_return Unavailable("proxmox task " + std::string(upid.as_string()) + " failed: " + exit);
+      std::string id(upid.as_string());
+      co_return Unavailable("proxmox task " + TaskName(id) + " failed: " + Trimmed(exit) + " (" +
+                            id + ")");
     }
     if (std::chrono::steady_clock::now() > deadline) {
       co_return Status(Code::kDeadlineExceeded, "proxmox task " + std::string(upid.as_string()) +

@@ -32,12 +32,16 @@ class ProxmoxApi {
 
   // The serialized "data" of an answer to `method path` (path below /api2/json, with its query).
   // `form` is sent form-encoded; `ctx`, when given, sends its fencing token. Errors per
-  // StatusOfHttp, naming the call; kUnavailable when the answer is not Proxmox's envelope.
+  // StatusOfHttp, naming the call and carrying Proxmox's word: a 400's refused parameters
+  // ("bad parameters: cores: type check ('integer') failed - got 'two'", kInvalidArgument), else
+  // its message from the body or the status line (a 500 "CT is locked (backup)" is kUnavailable:
+  // retried); kUnavailable when the answer is not Proxmox's envelope.
   Task<Result<std::string>> Call(std::string method, std::string path, std::string form,
                                  const CallContext* ctx);
   // Runs a call that answers with a task id, and polls the task on `node` until it stops: OK when
-  // its exit status is "OK", kUnavailable with the exit status otherwise, kDeadlineExceeded after
-  // the options' task_timeout.
+  // its exit status is "OK" or "WARNINGS: N", otherwise kUnavailable naming the task and its exit
+  // status ("proxmox task vzstart of 101 on pve1 failed: CT is locked (backup) (UPID:...)");
+  // kDeadlineExceeded after the options' task_timeout.
   Task<Status> RunTask(std::string method, std::string path, std::string form,
                        const CallContext& ctx, std::string node);
 

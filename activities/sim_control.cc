@@ -1,7 +1,7 @@
 // The simulator's own controls: POST /sim/containers (pre-existing containers), /sim/faults (call
-// faults, drift, Discord's nonce de-duplication and deleted webhooks), /sim/billing (billing
-// changed behind the webhooks' back) and /sim/zones (a DNS zone the account holds). Every input is
-// checked field by field; a refused one changes nothing.
+// faults and failing tasks, drift, guest locks, Discord's nonce de-duplication and deleted
+// webhooks), /sim/billing (billing changed behind the webhooks' back) and /sim/zones (a DNS zone
+// the account holds). Every input is checked field by field; a refused one changes nothing.
 #include <algorithm>
 #include <set>
 
@@ -13,10 +13,18 @@ namespace {
 
 // Every call name of SPEC §7.4; faults name one of these.
 const std::set<std::string> kCalls = {
-    "proxmox.create", "proxmox.start",  "proxmox.stop",   "proxmox.destroy", "proxmox.status",
-    "agent.health",   "agent.install",  "agent.restart",  "agent.workload",  "proxy.register",
-    "proxy.unregister", "dns.publish",  "dns.delete",     "billing.status",  "backup.run",
-    "backup.restore", "discord.post",   "proxmox.reboot"};
+    "proxmox.create", "proxmox.start",     "proxmox.stop",     "proxmox.destroy",
+    "proxmox.status", "agent.health",      "agent.install",    "agent.restart",
+    "agent.workload", "proxy.register",    "proxy.unregister", "dns.publish",
+    "dns.delete",     "billing.status",    "backup.run",       "backup.restore",
+    "discord.post",   "proxmox.reboot",    "proxmox.config",   "proxmox.configure",
+    "proxmox.resize", "proxmox.interfaces"};
+
+// Proxmox's config locks (pve-container's `lock` option) and "file": the config file's flock held
+// by another task.
+const std::set<std::string> kLocks = {"backup",   "create",          "destroyed", "disk",
+                                      "fstrim",   "migrate",         "mounted",   "rollback",
+                                      "snapshot", "snapshot-delete", "file"};
 
 const std::set<std::string> kDrifts = {"agent_offline",     "dns_missing",       "proxy_missing",
                                        "container_stopped", "container_missing", "backup_missed",
@@ -60,6 +68,39 @@ HttpReply World::State::DiscordControl(const json::object& o, bool* changed) {
   *changed = true;
   return JsonReply(200, json::object{{"discordWebhookDeleted", name},
                                      {"deleted", deleted_webhooks.count(name) == 1}});
+}
+
+HttpReply World::State::LockControl(const json::object& o, bool* changed) {
+  if (auto extra = Unknown(o, {"lock", "vmid", "count", "clear"}))
+    return ErrorReply(400, *extra + ": unknown field");
+  const json::value& what = o.at("lock");
+  if (!what.is_string() || !kLocks.count(std::string(what.as_string()))) {
+    return ErrorReply(400,
+                      "lock: one of backup, create, destroyed, disk, fstrim, migrate, mounted, "
+                      "rollback, snapshot, snapshot-delete, file");
+  }
+  auto vmid = o.find("vmid");
+  if (vmid == o.end() || !vmid->value().is_int64())
+    return ErrorReply(400, "vmid: required, an integer");
+  int64_t id = vmid->value().as_int64();
+  if (!containers.count(id) && !TemplateName(id)) {
+    return ErrorReply(404, "vmid: no container or template " + std::to_string(id));
+  }
+  auto count = o.find("count");
+  if (count != o.end() && (!count->value().is_int64() || count->value().as_int64() < 1)) {
+    return ErrorReply(400, "count: a positive integer");
+  }
+  auto clear = o.find("clear");
+  if (clear != o.end() && !clear->value().is_bool()) return ErrorReply(400, "clear: true or false");
+  bool cleared = clear != o.end() && clear->value().as_bool();
+  if (cleared) {
+    locks.erase(id);
+  } else {
+    locks[id] =
+        GuestLock{std::string(what.as_string()), count == o.end() ? 0 : count->value().as_int64()};
+  }
+  *changed = true;
+  return JsonReply(200, json::object{{"lock", what}, {"vmid", id}, {"held", !cleared}});
 }
 
 HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, bool* changed) {
@@ -125,6 +166,8 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
     return DiscordControl(o, changed);
   }
 
+  if (o.contains("lock")) return LockControl(o, changed);
+
   if (o.contains("drift")) {
     if (auto extra = Unknown(o, {"drift", "vmid", "clear"})) return ErrorReply(400, *extra + ": unknown field");
     auto drift = str("drift");
@@ -171,21 +214,31 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
     } else if (*drift == "container_missing") {
       containers.erase(c);
       agents.erase(*vmid);
+      leases.erase(*vmid);
+      locks.erase(*vmid);
     }
     *changed = true;
     return JsonReply(200, json::object{{"drift", *drift}, {"vmid", *vmid}, {"clear", clear}});
   }
 
-  if (auto extra = Unknown(o, {"call", "mode", "count", "status", "latencyMs"})) {
+  if (auto extra = Unknown(o, {"call", "mode", "count", "status", "latencyMs", "exitstatus"})) {
     return ErrorReply(400, *extra + ": unknown field");
   }
   auto name = str("call");
   if (!name || !kCalls.count(*name)) return ErrorReply(400, "call: required, a call name of SPEC §7.4");
   Fault f;
   f.mode = str("mode").value_or("");
-  if (f.mode != "error" && f.mode != "timeout" && f.mode != "latency") {
-    return ErrorReply(400, "mode: required, one of error, timeout, latency");
+  if (f.mode != "error" && f.mode != "timeout" && f.mode != "latency" && f.mode != "taskFailed") {
+    return ErrorReply(400, "mode: required, one of error, timeout, latency, taskFailed");
   }
+  if (f.mode == "taskFailed" && !IsTaskCall(*name)) {
+    return ErrorReply(400, "mode: taskFailed needs a call that answers with a task, not " + *name);
+  }
+  if (o.contains("exitstatus") &&
+      (f.mode != "taskFailed" || !str("exitstatus") || str("exitstatus")->empty())) {
+    return ErrorReply(400, "exitstatus: a task's exit status text, with mode taskFailed only");
+  }
+  f.exitstatus = str("exitstatus").value_or("");
   if (o.contains("count") && (!num("count") || *num("count") < 1)) {
     return ErrorReply(400, "count: a positive integer");
   }

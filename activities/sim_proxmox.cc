@@ -1,7 +1,9 @@
-// The simulated Proxmox VE API subset (EXTERNAL-APIS.md): nodes, guests (the templates among
-// them), clone, power, status, destroy, backups (vzdump, the storage's backup list, restore), task
-// status, the version and the token's permissions. Tasks finish at once. A container's config and
-// resize are in sim_proxmox_config.cc.
+// The simulated Proxmox VE API subset (EXTERNAL-APIS.md): its routing, its envelope and errors
+// (the message in the body and the status line), nodes, guests (the templates among them),
+// backups (vzdump, the storage's backup list, restore), the version and the token's permissions.
+// Beside it: a container's clone, power, status, interfaces and destroy (sim_proxmox_guests.cc),
+// config and resize (sim_proxmox_config.cc), tasks and locks (sim_proxmox_tasks.cc), parameter
+// checks (sim_proxmox_params.cc), interfaces and DHCP leases (sim_proxmox_network.cc).
 #include <algorithm>
 
 #include "activities/sim_state.h"
@@ -56,7 +58,12 @@ std::optional<HttpReply> ClusterRead(const HttpCall& call, const std::vector<std
     return Pve(json::object{{path == call.query.end() ? "/" : path->second, TokenPrivileges()}});
   }
   if (p.size() == 2 && p[0] == "cluster" && p[1] == "resources") {
+    json::object errors = PveParamErrors("cluster/resources", call.query);
+    if (!errors.empty()) return PveBadParams(std::move(errors));
     json::array out;
+    auto type = call.query.find("type");
+    // Only guests are simulated: nodes, storages and SDN zones are not listed.
+    if (type != call.query.end() && type->second != "vm") return Pve(std::move(out));
     for (const auto& [vmid, c] : containers) {
       out.push_back(json::object{{"vmid", c.vmid}, {"node", c.node}, {"type", "lxc"},
                                  {"status", c.status}, {"name", c.hostname}, {"template", 0}});
@@ -83,18 +90,44 @@ HttpReply PveReply(int status, json::object body, int64_t delay_ms) {
   return r;
 }
 
+// What Proxmox's API server answers for a path or method it does not serve.
+HttpReply NotImplemented(const HttpCall& call) {
+  return PveError(501, "Method '" + call.method + " " +
+                           call.path.substr(std::string("/api2/json").size()) +
+                           "' not implemented");
+}
+
 }  // namespace
 
 HttpReply Pve(json::value data, int64_t delay_ms) {
   return PveReply(200, json::object{{"data", std::move(data)}}, delay_ms);
 }
 
+// Proxmox's API server puts an error's message in the status line (its first line) and, since
+// pve-http-server 5.2 (Proxmox VE 8.3), in the body's "message" too, ending with the newline of
+// the die that raised it.
 HttpReply PveError(int status, const std::string& message, int64_t delay_ms) {
-  return PveReply(status, json::object{{"data", nullptr}, {"message", message}}, delay_ms);
+  HttpReply r =
+      PveReply(status, json::object{{"data", nullptr}, {"message", message + "\n"}}, delay_ms);
+  r.reason = message.substr(0, message.find('\n'));
+  return r;
 }
 
 HttpReply PveBadParams(json::object errors, int64_t delay_ms) {
-  return PveReply(400, json::object{{"data", nullptr}, {"errors", std::move(errors)}}, delay_ms);
+  HttpReply r = PveReply(400,
+                         json::object{{"data", nullptr},
+                                      {"errors", std::move(errors)},
+                                      {"message", "Parameter verification failed.\n"}},
+                         delay_ms);
+  r.reason = "Parameter verification failed.";
+  return r;
+}
+
+const char* TemplateName(int64_t vmid) {
+  for (const SimTemplate& t : kTemplates) {
+    if (t.vmid == vmid) return t.name;
+  }
+  return nullptr;
 }
 
 HttpReply World::State::Restore(const HttpCall& call, const std::string& node,
@@ -157,14 +190,15 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
     }
     return Pve(std::move(out));
   }
-  if (p.size() < 2 || p[0] != "nodes") return PveError(404, "no such path");
+  if (p.size() < 2 || p[0] != "nodes") return NotImplemented(call);
   const std::string& node = p[1];
+  json::object bad_node = PveParamErrors("node", {{"node", node}});
+  if (!bad_node.empty()) return PveBadParams(std::move(bad_node));
   if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) {
     return PveError(404, "no such node '" + node + "'");
   }
   if (call.method == "GET" && p.size() == 5 && p[2] == "tasks" && p[4] == "status") {
-    if (p[3].rfind("UPID:" + node + ":", 0) != 0) return PveError(404, "no such task");
-    return Pve(json::object{{"upid", p[3]}, {"status", "stopped"}, {"exitstatus", "OK"}});
+    return TaskStatus(node, p[3]);
   }
   std::map<std::string, std::string> form = ParseForm(call.body);
   if (p.size() == 3 && p[2] == "vzdump" && call.method == "POST") {
@@ -189,81 +223,13 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
   if (p.size() == 3 && p[2] == "lxc" && call.method == "POST") {
     return Restore(call, node, form, changed);
   }
-  if (p.size() < 4 || p[2] != "lxc") return PveError(404, "no such path");
-  auto vmid = ToInt(p[3]);
-  if (!vmid) return PveError(400, "vmid: '" + p[3] + "' is not a number");
+  if (p.size() < 4 || p[2] != "lxc") return NotImplemented(call);
+  json::object bad_vmid = PveParamErrors("lxc", {{"node", node}, {"vmid", p[3]}});
+  if (!bad_vmid.empty()) return PveBadParams(std::move(bad_vmid));
   if (p.size() == 5 && (p[4] == "config" || p[4] == "resize")) {
-    return ContainerConfig(call, node, *vmid, p[4], form, changed);
+    return ContainerConfig(call, node, *ToInt(p[3]), p[4], form, changed);
   }
-
-  std::string name;
-  bool mutating = true;
-  if (call.method == "POST" && p.size() == 5 && p[4] == "clone") {
-    name = "proxmox.create";
-  } else if (call.method == "POST" && p.size() == 6 && p[4] == "status") {
-    name = p[5] == "start"                        ? "proxmox.start"
-           : p[5] == "stop" || p[5] == "shutdown" ? "proxmox.stop"
-           : p[5] == "reboot"                     ? "proxmox.reboot"
-                                                  : "";
-  } else if (call.method == "GET" && p.size() == 6 && p[4] == "status" && p[5] == "current") {
-    name = "proxmox.status";
-    mutating = false;
-  } else if (call.method == "DELETE" && p.size() == 4) {
-    name = "proxmox.destroy";
-  }
-  if (name.empty()) return PveError(404, "no such path");
-  int64_t target = *vmid;
-  if (name == "proxmox.create") {
-    auto newid = ToInt(form["newid"]);
-    if (!newid) return PveError(400, "newid: required, a number");
-    target = *newid;
-  }
-  int64_t delay = 0;
-  if (auto early = Begin(name, target, mutating, call, &delay, changed)) return *early;
-
-  if (name == "proxmox.create") {
-    std::string hostname = form["hostname"];
-    if (hostname.empty()) return PveError(400, "hostname: required", delay);
-    std::string to = form.count("target") ? form["target"] : node;
-    if (std::find(nodes.begin(), nodes.end(), to) == nodes.end()) {
-      return PveError(400, "target: no such node '" + to + "'", delay);
-    }
-    auto it = containers.find(target);
-    if (it != containers.end()) {
-      ++it->second.create_calls;
-      return PveError(500, "CT " + std::to_string(target) + " already exists", delay);
-    }
-    containers[target] = Container{target, to, hostname, "stopped", 1, false, {}, kTemplateDiskGb, ""};
-    agents[target] = Agent{};
-    return Pve(json::value(NewTask(node, "vzclone", target)), delay);
-  }
-  auto it = containers.find(target);
-  if (it == containers.end() || it->second.node != node) {
-    return PveError(500, "CT " + std::to_string(target) + " does not exist", delay);
-  }
-  if (name == "proxmox.status") {
-    return Pve(json::object{{"vmid", target}, {"status", it->second.status},
-                            {"name", it->second.hostname}},
-               delay);
-  }
-  if (name == "proxmox.destroy") {
-    containers.erase(it);
-    agents.erase(target);
-    return Pve(json::value(NewTask(node, "vzdestroy", target)), delay);
-  }
-  if (name == "proxmox.stop") {
-    it->second.status = "stopped";
-    Stopped(target);
-  } else {
-    if (name == "proxmox.reboot") Stopped(target);  // a reboot stops the game with the container
-    it->second.status = "running";
-    Started(target);
-  }
-  return Pve(json::value(NewTask(node, name == "proxmox.start"  ? "vzstart"
-                                       : name == "proxmox.stop" ? "vzstop"
-                                                                : "vzreboot",
-                                 target)),
-             delay);
+  return ContainerCall(call, p, form, changed);
 }
 
 }  // namespace zlh::activities::sim

@@ -1,6 +1,7 @@
 // The simulated Proxmox's container configuration: GET and PUT /nodes/{node}/lxc/{vmid}/config
 // (form-encoded; a bad value is 400 {"data": null, "errors": {param: message}}, as Proxmox's
-// parameter verification answers) and PUT .../resize (grows the root disk; shrinking is refused).
+// parameter verification answers) and PUT .../resize (grows the root disk; shrinking, or a size it
+// has already, is refused). A locked container refuses both (sim_proxmox_tasks.cc).
 // Call names: proxmox.config (GET), proxmox.configure (PUT), proxmox.resize.
 #include <cmath>
 #include <cstdlib>
@@ -132,7 +133,12 @@ HttpReply World::State::ContainerConfig(const HttpCall& call, const std::string&
                                         : "proxmox.resize";
   // Parameters are verified before anything else, as Proxmox does.
   json::object errors;
-  if (what == "config" && !read) {
+  if (read) {
+    std::map<std::string, std::string> params = call.query;
+    params["node"] = node;
+    params["vmid"] = std::to_string(vmid);
+    errors = PveParamErrors("lxc/config", params);
+  } else if (what == "config") {
     for (const auto& [key, value] : form) {
       if (std::string problem = ParamProblem(key, value); !problem.empty()) errors[key] = problem;
     }
@@ -156,7 +162,13 @@ HttpReply World::State::ContainerConfig(const HttpCall& call, const std::string&
                     delay);
   }
   Container& c = it->second;
-  if (read) return Pve(ConfigOf(c), delay);
+  if (read) {
+    json::object config = ConfigOf(c);
+    auto lock = locks.find(vmid);
+    if (lock != locks.end() && lock->second.what != "file") config["lock"] = lock->second.what;
+    return Pve(std::move(config), delay);
+  }
+  if (auto locked = Locked(name, vmid, node, delay, changed)) return *locked;
   if (what == "config") {
     for (const auto& [key, value] : form) {
       if (key != "digest") c.config[key] = value;
@@ -166,6 +178,9 @@ HttpReply World::State::ContainerConfig(const HttpCall& call, const std::string&
   double size = *NewSize(form.at("size"), static_cast<double>(c.disk_gb));
   if (size < static_cast<double>(c.disk_gb))
     return PveError(500, "unable to shrink disk size", delay);
+  if (size == static_cast<double>(c.disk_gb)) {
+    return PveError(500, "disk is already at specified size", delay);
+  }
   c.disk_gb = static_cast<int64_t>(std::ceil(size));
   return Pve(json::value(NewTask(node, "resize", vmid)), delay);
 }

@@ -399,7 +399,7 @@ HttpReply World::State::DiscordCall(const HttpCall& call, const std::vector<std:
   auto wait = call.query.find("wait");
   HttpReply r = wait != call.query.end() && wait->second == "true"
                     ? JsonReply(200, DiscordMessageObject(p[2], message, discord.size(), *body))
-                    : HttpReply{204, "", "application/json", {}, 0};
+                    : HttpReply{204, "", "application/json", {}, 0, ""};
   AddRateLimitHeaders(r, 4, 2.0);
   r.delay_ms = delay;
   return r;

@@ -34,6 +34,14 @@ struct Container {
   std::string restored_from;          // the backup volume its last restore came from
 };
 
+// A lock on a guest (a container or a template), as POST /sim/faults {"lock"} sets it: one of
+// Proxmox's config locks ("backup", "disk", ...: the config says `lock: backup`), or "file" (the
+// config file's flock held by another task: "can't lock file ... - got timeout").
+struct GuestLock {
+  std::string what;
+  int64_t count = 0;  // refusals before it lifts (as the backup holding it ends); 0: until cleared
+};
+
 struct Agent {
   std::string state = "offline";  // ready, offline, installing
   int64_t restarts = 0;
@@ -79,6 +87,7 @@ struct Fault {
   int64_t count = 1;
   int64_t status = 500;
   int64_t latency_ms = 0;
+  std::string exitstatus;  // mode taskFailed: what the task ends with (empty: the call's default)
 };
 
 struct World::State {
@@ -103,6 +112,9 @@ struct World::State {
   // Cloudflare zones by id: the name records are made under. The simulated fleet's "zlh" is
   // "play.example"; POST /sim/zones declares more.
   std::map<std::string, std::string> zones = {{"zlh", "play.example"}};
+  std::map<int64_t, GuestLock> locks;               // vmid -> its lock (sim_proxmox_tasks.cc)
+  std::map<std::string, std::string> failed_tasks;  // UPID -> the exitstatus it ended with
+  std::map<int64_t, std::string> leases;            // vmid -> its DHCP address (net0 ip=dhcp)
 
   json::object ToJson(bool with_internal) const;
   static Result<std::unique_ptr<State>> FromJson(const json::value& v);
@@ -142,7 +154,36 @@ struct World::State {
   // Container lifecycle effects on its agent.
   void Started(int64_t vmid);
   void Stopped(int64_t vmid);
+
+  // Clone, power, status and destroy of /nodes/{node}/lxc/{vmid}/... (sim_proxmox_guests.cc);
+  // `p` is the path after /api2/json.
+  HttpReply ContainerCall(const HttpCall& call, const std::vector<std::string>& p,
+                          const std::map<std::string, std::string>& form, bool* changed);
+  // GET /nodes/{node}/tasks/{upid}/status (sim_proxmox_tasks.cc).
+  HttpReply TaskStatus(const std::string& node, const std::string& upid) const;
+  // A task `call` on `vmid` started on `node` that ends with `exitstatus` (its default when empty).
+  HttpReply FailedTask(const std::string& node, const std::string& call, int64_t vmid,
+                       std::string exitstatus, int64_t delay_ms);
+  // The refusal of `call` on `vmid` while the guest is locked, where Proxmox refuses it (an HTTP
+  // 500, or a task that fails); nullopt when it may go on. Uses up a counted lock.
+  std::optional<HttpReply> Locked(const std::string& call, int64_t vmid, const std::string& node,
+                                  int64_t delay_ms, bool* changed);
+  // POST /sim/faults {"lock": "backup|...|file", "vmid", "count", "clear"} (sim_control.cc).
+  HttpReply LockControl(const json::object& body, bool* changed);
+  // GET /nodes/{node}/lxc/{vmid}/interfaces; Lease gives a container on net0 ip=dhcp its address
+  // (sim_proxmox_network.cc).
+  HttpReply Interfaces(const Container& c, int64_t delay_ms) const;
+  void Lease(int64_t vmid);
 };
+
+// The name of the simulated template at `vmid` (on the first node), nullptr when there is none.
+const char* TemplateName(int64_t vmid);
+// Proxmox's parameter verification for route `route` ("lxc/clone", "lxc/status/start", ...;
+// sim_proxmox_params.cc): {param: message} for each problem, in Proxmox's words.
+json::object PveParamErrors(const std::string& route,
+                            const std::map<std::string, std::string>& params);
+// Whether `call` answers with a task (a UPID): a fault may make its task fail.
+bool IsTaskCall(const std::string& call);
 
 // A container's settings as GET .../config reports them (the template's where none was set).
 json::object ConfigOf(const Container& c);

@@ -121,8 +121,11 @@ json::object World::State::ToJson(bool with_internal) const {
     for (const auto& [call, queue] : faults) {
       json::array list;
       for (const Fault& f : queue) {
-        list.push_back(json::object{{"mode", f.mode}, {"count", f.count}, {"status", f.status},
-                                    {"latencyMs", f.latency_ms}});
+        list.push_back(json::object{{"mode", f.mode},
+                                    {"count", f.count},
+                                    {"status", f.status},
+                                    {"latencyMs", f.latency_ms},
+                                    {"exitstatus", f.exitstatus}});
       }
       fs[call] = std::move(list);
     }
@@ -142,16 +145,52 @@ json::object World::State::ToJson(bool with_internal) const {
     json::object zs;
     for (const auto& [id, name] : zones) zs[id] = name;
     json::array deleted(deleted_webhooks.begin(), deleted_webhooks.end());
-    out["internal"] = json::object{{"nodes", std::move(ns)},  {"faults", std::move(fs)},
+    json::object ls, failed, leased;
+    for (const auto& [vmid, lock] : locks) {
+      ls[std::to_string(vmid)] = json::object{{"what", lock.what}, {"count", lock.count}};
+    }
+    for (const auto& [upid, exit] : failed_tasks) failed[upid] = exit;
+    for (const auto& [vmid, address] : leases) leased[std::to_string(vmid)] = address;
+    out["internal"] = json::object{{"nodes", std::move(ns)},
+                                   {"faults", std::move(fs)},
                                    {"zones", std::move(zs)},
-                                   {"maxToken", max_token},   {"tasks", tasks},
-                                   {"dnsIds", dns_ids},       {"backupMs", std::move(backup_ms)},
+                                   {"maxToken", max_token},
+                                   {"tasks", tasks},
+                                   {"dnsIds", dns_ids},
+                                   {"backupMs", std::move(backup_ms)},
                                    {"backupOf", std::move(backup_of)},
                                    {"discordNonceDedup", discord_nonce_dedup},
-                                   {"deletedWebhooks", std::move(deleted)}};
+                                   {"deletedWebhooks", std::move(deleted)},
+                                   {"locks", std::move(ls)},
+                                   {"failedTasks", std::move(failed)},
+                                   {"leases", std::move(leased)}};
   }
   return out;
 }
+
+namespace {
+
+// Locks, failed tasks and DHCP leases from a state file's "internal" (absent in older files).
+void LoadProxmoxInternals(const json::object& internal, World::State& state) {
+  if (const json::value* ls = internal.if_contains("locks")) {
+    for (const auto& [vmid, lock] : ls->as_object()) {
+      state.locks[std::stoll(std::string(vmid))] = GuestLock{
+          std::string(lock.at("what").as_string()), lock.at("count").to_number<int64_t>()};
+    }
+  }
+  if (const json::value* failed = internal.if_contains("failedTasks")) {
+    for (const auto& [upid, exit] : failed->as_object()) {
+      state.failed_tasks[std::string(upid)] = std::string(exit.as_string());
+    }
+  }
+  if (const json::value* leased = internal.if_contains("leases")) {
+    for (const auto& [vmid, address] : leased->as_object()) {
+      state.leases[std::stoll(std::string(vmid))] = std::string(address.as_string());
+    }
+  }
+}
+
+}  // namespace
 
 Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& v) {
   auto state = std::make_unique<State>();
@@ -203,9 +242,10 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
     for (const auto& n : internal.at("nodes").as_array()) state->nodes.emplace_back(n.as_string());
     for (const auto& [call, list] : internal.at("faults").as_object()) {
       for (const auto& f : list.as_array()) {
-        state->faults[std::string(call)].push_back(
-            Fault{str(f, "mode"), f.at("count").to_number<int64_t>(),
-                  f.at("status").to_number<int64_t>(), f.at("latencyMs").to_number<int64_t>()});
+        const json::value* exit = f.as_object().if_contains("exitstatus");  // absent: older files
+        state->faults[std::string(call)].push_back(Fault{
+            str(f, "mode"), f.at("count").to_number<int64_t>(), f.at("status").to_number<int64_t>(),
+            f.at("latencyMs").to_number<int64_t>(), exit ? std::string(exit->as_string()) : ""});
       }
     }
     for (const auto& [vmid, at] : internal.at("backupMs").as_object()) {
@@ -232,6 +272,7 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
     if (const json::value* ws = internal.if_contains("deletedWebhooks")) {
       for (const auto& w : ws->as_array()) state->deleted_webhooks.emplace(w.as_string());
     }
+    LoadProxmoxInternals(internal, *state);
     state->max_token = internal.at("maxToken").to_number<uint64_t>();
     state->tasks = internal.at("tasks").to_number<uint64_t>();
     state->dns_ids = internal.at("dnsIds").to_number<uint64_t>();
@@ -241,26 +282,46 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
   return state;
 }
 
+namespace {
+
+// The node of a Proxmox path, /api2/json/nodes/{node}/..., where a task runs.
+std::string NodeOfPath(const std::string& path) {
+  std::vector<std::string> p = Split(path);
+  return p.size() > 3 && p[2] == "nodes" ? p[3] : "";
+}
+
+// Whether `call` is one of the Proxmox API's: its refusals are in Proxmox's envelope.
+bool IsProxmoxCall(const std::string& call) {
+  return call.rfind("proxmox.", 0) == 0 || call.rfind("backup.", 0) == 0;
+}
+
+}  // namespace
+
 std::optional<HttpReply> World::State::Begin(const std::string& call, int64_t vmid, bool mutating,
                                              const HttpCall& http, int64_t* delay_ms,
                                              bool* changed) {
   *delay_ms = 0;
+  auto refuse = [&](int status, const std::string& message) {
+    if (IsProxmoxCall(call)) return PveError(status, message, *delay_ms);
+    HttpReply r = ErrorReply(status, message);
+    r.delay_ms = *delay_ms;
+    return r;
+  };
+  std::optional<Fault> task_fails;
   auto it = faults.find(call);
   if (it != faults.end() && !it->second.empty()) {
     Fault f = it->second.front();
     if (--it->second.front().count <= 0) it->second.pop_front();
     if (it->second.empty()) faults.erase(it);
     *changed = true;
-    if (f.mode == "error") {
-      return ErrorReply(static_cast<int>(f.status), "injected fault on " + call);
-    }
+    if (f.mode == "error") return refuse(static_cast<int>(f.status), "injected fault on " + call);
     if (f.mode == "timeout") {
       // Held unanswered so that the caller's timeout fires; nothing happens.
-      HttpReply r = ErrorReply(504, "injected timeout on " + call);
-      r.delay_ms = f.latency_ms > 0 ? f.latency_ms : 30'000;
-      return r;
+      *delay_ms = f.latency_ms > 0 ? f.latency_ms : 30'000;
+      return refuse(504, "injected timeout on " + call);
     }
-    *delay_ms = f.latency_ms;  // latency: served, late
+    *delay_ms = f.latency_ms;  // latency: served, late; taskFailed: started, then failed
+    if (f.mode == "taskFailed") task_fails = f;
   }
   if (!mutating) return std::nullopt;
   Mutation m{call, vmid, std::nullopt, FormatRfc3339(NowMs()), false, {}};
@@ -273,7 +334,7 @@ std::optional<HttpReply> World::State::Begin(const std::string& call, int64_t vm
     const std::string& text = header->second;
     bool digits = !text.empty() && text.size() <= 19 &&
                   text.find_first_not_of("0123456789") == std::string::npos;
-    if (!digits) return ErrorReply(400, "X-ZLH-Fencing-Token: '" + text + "' is not a number");
+    if (!digits) return refuse(400, "X-ZLH-Fencing-Token: '" + text + "' is not a number");
     m.token = std::stoull(text);
     if (*m.token < max_token) {
       m.rejected = true;
@@ -284,20 +345,21 @@ std::optional<HttpReply> World::State::Begin(const std::string& call, int64_t vm
   mutations.push_back(m);
   *changed = true;
   if (m.rejected) {
-    HttpReply r = ErrorReply(409, "fencing token " + header->second + " is older than " +
-                                      std::to_string(max_token));
-    r.delay_ms = *delay_ms;
-    return r;
+    return refuse(
+        409, "fencing token " + header->second + " is older than " + std::to_string(max_token));
+  }
+  if (task_fails) {
+    return FailedTask(NodeOfPath(http.path), call, vmid, task_fails->exitstatus, *delay_ms);
   }
   return std::nullopt;
 }
 
 std::string World::State::NewTask(const std::string& node, const std::string& kind, int64_t vmid) {
   char upid[128];
-  std::snprintf(upid, sizeof upid, "UPID:%s:%08llX:00000000:%08llX:%s:%lld:root@pam:", node.c_str(),
-                static_cast<unsigned long long>(++tasks),
-                static_cast<unsigned long long>(NowMs() / 1000), kind.c_str(),
-                static_cast<long long>(vmid));
+  std::snprintf(
+      upid, sizeof upid, "UPID:%s:%08llX:00000000:%08llX:%s:%lld:zlh@pve!zlh:", node.c_str(),
+      static_cast<unsigned long long>(++tasks), static_cast<unsigned long long>(NowMs() / 1000),
+      kind.c_str(), static_cast<long long>(vmid));
   return upid;
 }
 
@@ -308,6 +370,7 @@ void World::State::BackUp(const Container& c, int64_t at_ms) {
 }
 
 void World::State::Started(int64_t vmid) {
+  Lease(vmid);  // net0 ip=dhcp: the container asks for its address as it comes up
   auto it = agents.find(vmid);
   if (it != agents.end()) it->second.state = "ready";  // a (re)start brings the agent back
 }

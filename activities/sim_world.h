@@ -8,7 +8,10 @@
 // Routes: /api2/json/... (Proxmox, API-token auth; backups are vzdump, the storage's content list
 // and restore as Proxmox does it, POST /nodes/{node}/lxc with restore=1 and force=1; /version,
 // /access/permissions; the templates in /cluster/resources; a container's GET/PUT .../config and
-// PUT .../resize, calls proxmox.config, proxmox.configure, proxmox.resize), /agents/{vmid}/...,
+// PUT .../resize, calls proxmox.config, proxmox.configure, proxmox.resize; GET .../interfaces, call
+// proxmox.interfaces, with a DHCP lease for net0 ip=dhcp; errors as Proxmox gives them: 400 naming
+// each bad parameter, a message in the body and the status line, locks injected with
+// POST /sim/faults {"lock"}, tasks made to fail with {"mode": "taskFailed"}), /agents/{vmid}/...,
 // /proxy/servers, /client/v4/zones/{zone}/dns_records (Cloudflare-style, paged),
 // /client/v4/zones/{zone}, /client/v4/user/tokens/verify, /api/webhooks/{channel}/{token}
 // (Discord: POST a message, GET the webhook; an injected 429 answers like Discord's rate limit),
@@ -52,6 +55,8 @@ struct HttpReply {
   std::vector<std::pair<std::string, std::string>> headers;
   // An injected latency or timeout: the server waits this long before it answers.
   int64_t delay_ms = 0;
+  // The status line's reason phrase when not the standard one (Proxmox puts its error there).
+  std::string reason;
 };
 
 class World {

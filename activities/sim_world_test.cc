@@ -120,6 +120,7 @@ TEST_F(SimWorldTest, LifecycleAndTaskStatus) {
   EXPECT_EQ(json::parse(task.body).at("data").at("exitstatus").as_string(), "OK");
   auto current = world_->Handle(Call("GET", "/api2/json/nodes/pve1/lxc/101/status/current"));
   EXPECT_EQ(json::parse(current.body).at("data").at("status").as_string(), "running");
+  ASSERT_EQ(world_->Handle(Call("POST", "/api2/json/nodes/pve1/lxc/101/status/stop")).status, 200);
   ASSERT_EQ(world_->Handle(Call("DELETE", "/api2/json/nodes/pve1/lxc/101")).status, 200);
   EXPECT_TRUE(State(*world_).at("containers").as_array().empty());
   EXPECT_EQ(world_->Handle(Call("DELETE", "/api2/json/nodes/pve1/lxc/101")).status, 500);

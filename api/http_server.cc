@@ -56,6 +56,7 @@ Request FromBeast(const http::request<http::string_body>& req) {
 http::response<http::string_body> ToBeast(const Response& res, unsigned version, bool keep_alive) {
   http::response<http::string_body> out{static_cast<http::status>(res.status), version};
   out.set(http::field::server, "zlh-flow");
+  if (!res.reason.empty()) out.reason(res.reason);
   if (!res.body.empty() || res.status != 204) out.set(http::field::content_type, res.content_type);
   for (const auto& [name, value] : res.headers) out.set(name, value);
   out.body() = res.body;

@@ -44,6 +44,7 @@ struct Response {
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string reason;  // the status line's reason phrase; empty: the standard one
 };
 
 using Handler = std::function<Task<Response>(const Request&)>;

@@ -39,6 +39,7 @@ SimServer::SimServer(asio::io_context& io, ServerOptions options,
         r.status = reply.status;
         r.body = std::move(reply.body);
         r.content_type = reply.content_type;
+        r.reason = std::move(reply.reason);
         for (auto& header : reply.headers) r.headers.emplace_back(std::move(header));
         co_return r;
       }) {}

@@ -1,5 +1,6 @@
 // The Proxmox activity against zlh-sim over real HTTP: idempotent clone, guarded destroy, power,
-// fencing, and the classification of failures for the retry policy.
+// fencing, interfaces, and the classification of failures for the retry policy (a lock and a
+// failed task are retried, a refused parameter is not).
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -120,6 +121,86 @@ TEST_F(ProxmoxActivityTest, FailuresAreClassifiedForRetries) {
   ASSERT_EQ(SimPost("/sim/faults", R"({"call":"proxmox.start","mode":"timeout","latencyMs":5000})"), 200);
   EXPECT_EQ(Run(pve_->Start(ctx_, "pve1", 101)).code(), Code::kDeadlineExceeded);
   EXPECT_TRUE(Run(pve_->Start(ctx_, "pve1", 101)).ok());  // the faults are used up
+}
+
+// A locked container (a backup holds it) is a failure a retry fixes: kUnavailable with
+// Proxmox's message, whether Proxmox refuses the request (a config PUT) or the task (a start).
+TEST_F(ProxmoxActivityTest, ALockIsRetriedNotPermanent) {
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "survival")).ok());
+  ASSERT_EQ(SimPost("/sim/faults", R"({"lock":"backup","vmid":101})"), 200);
+  Status put = Run(pve_->SetConfig(ctx_, "pve1", 101, {{"cores", "2"}}));
+  EXPECT_EQ(put.code(), Code::kUnavailable);
+  EXPECT_NE(put.message().find("HTTP 500 CT is locked (backup)"), std::string::npos)
+      << put.ToString();
+  Status start = Run(pve_->Start(ctx_, "pve1", 101));
+  EXPECT_EQ(start.code(), Code::kUnavailable);
+  EXPECT_NE(
+      start.message().find("proxmox task vzstart of 101 on pve1 failed: CT is locked (backup)"),
+      std::string::npos)
+      << start.ToString();
+  ASSERT_EQ(SimPost("/sim/faults", R"({"lock":"backup","vmid":101,"clear":true})"), 200);
+  EXPECT_TRUE(Run(pve_->SetConfig(ctx_, "pve1", 101, {{"cores", "2"}})).ok());
+  EXPECT_TRUE(Run(pve_->Start(ctx_, "pve1", 101)).ok());
+}
+
+TEST_F(ProxmoxActivityTest, AFailedTaskNamesTheTaskAndItsExitStatus) {
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "survival")).ok());
+  ASSERT_EQ(
+      SimPost(
+          "/sim/faults",
+          R"({"call":"proxmox.resize","mode":"taskFailed","exitstatus":"zfs error: out of space"})"),
+      200);
+  Status s = Run(pve_->ResizeRootfs(ctx_, "pve1", 101, 20));
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_NE(s.message().find(
+                "proxmox task resize of 101 on pve1 failed: zfs error: out of space (UPID:pve1:"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(SimState().at("containers").at(0).at("diskGb").as_int64(), 8);  // not grown
+  EXPECT_TRUE(Run(pve_->ResizeRootfs(ctx_, "pve1", 101, 20)).ok());
+}
+
+TEST_F(ProxmoxActivityTest, ARefusedParameterIsPermanentAndNamed) {
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "survival")).ok());
+  Status s = Run(pve_->SetConfig(ctx_, "pve1", 101, {{"cores", "two"}, {"memory", "8"}}));
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("HTTP 400 bad parameters: cores: type check ('integer') failed - got "
+                             "'two'; memory: value must have a minimum value of 16"),
+            std::string::npos)
+      << s.ToString();
+  EXPECT_EQ(SimState().at("containers").at(0).at("cores").as_int64(), 1);  // nothing changed
+}
+
+// Proxmox refuses to start a running container, stop a stopped one or resize a disk to its size;
+// the adapter takes each as done, so a retry after a lost answer succeeds.
+TEST_F(ProxmoxActivityTest, WhatIsAlreadySoIsSuccess) {
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "survival")).ok());
+  EXPECT_TRUE(Run(pve_->Stop(ctx_, "pve1", 101)).ok());
+  EXPECT_TRUE(Run(pve_->Start(ctx_, "pve1", 101)).ok());
+  EXPECT_TRUE(Run(pve_->Start(ctx_, "pve1", 101)).ok());
+  EXPECT_EQ(*Run(pve_->PowerState("pve1", 101)), "running");
+  EXPECT_TRUE(Run(pve_->ResizeRootfs(ctx_, "pve1", 101, 20)).ok());
+  EXPECT_TRUE(Run(pve_->ResizeRootfs(ctx_, "pve1", 101, 20)).ok());
+  EXPECT_EQ(SimState().at("containers").at(0).at("diskGb").as_int64(), 20);
+}
+
+TEST_F(ProxmoxActivityTest, InterfacesShowTheDhcpLeaseOnceRunning) {
+  ASSERT_TRUE(Run(pve_->Clone(ctx_, "pve1", 9000, "pve1", 101, "survival")).ok());
+  ASSERT_TRUE(Run(pve_->SetConfig(ctx_, "pve1", 101,
+                                  {{"net0", "name=eth0,bridge=vmbr1,ip=dhcp,firewall=1"}}))
+                  .ok());
+  auto stopped = Run(pve_->Interfaces("pve1", 101));
+  ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+  EXPECT_TRUE(stopped->empty());
+  ASSERT_TRUE(Run(pve_->Start(ctx_, "pve1", 101)).ok());
+  auto running = Run(pve_->Interfaces("pve1", 101));
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  ASSERT_EQ(running->size(), 2u);
+  EXPECT_EQ((*running)[0].name, "lo");
+  EXPECT_EQ((*running)[1].name, "eth0");
+  EXPECT_EQ((*running)[1].inet, "127.2.0.10/16");
+  EXPECT_EQ((*running)[1].hwaddr.rfind("bc:24:11:", 0), 0u);
+  EXPECT_EQ(Run(pve_->Interfaces("pve1", 555)).status().code(), Code::kUnavailable);
 }
 
 TEST_F(ProxmoxActivityTest, NoAnswerIsUnavailable) {

@@ -1,8 +1,8 @@
-// The DNS, Discord and Proxmox adapters against recorded answers (tests/fixtures, built from the services'
-// documented examples; tests/fixtures/README.md says where each came from), served in order by a
-// small HTTP server that notes every request: paging, duplicates, auth errors, rate limits and
-// unknown webhooks, offline nodes and tasks that end with warnings as the real services answer
-// them, not as zlh-sim does.
+// The DNS, Discord and Proxmox adapters against recorded answers (tests/fixtures, built from the
+// services' documented examples; tests/fixtures/README.md says where each came from), served in
+// order by a small HTTP server that notes every request: paging, duplicates, auth errors, rate
+// limits and unknown webhooks, offline nodes, tasks that end with warnings, locks, refused
+// parameters and interfaces as the real services answer them, not as zlh-sim does.
 #include <gtest/gtest.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -40,6 +40,7 @@ api::Response Recorded(const std::string& name) {
   json::object f = json::parse(text.str()).as_object();
   api::Response r;
   r.status = static_cast<int>(f.at("status").as_int64());
+  if (const json::value* reason = f.if_contains("reason")) r.reason = reason->as_string();
   if (const json::value* body = f.if_contains("body")) r.body = json::serialize(*body);
   if (const json::value* headers = f.if_contains("headers")) {
     for (const auto& [key, value] : headers->as_object()) {
@@ -71,7 +72,7 @@ class RecordedService {
         io_, o, [this](const api::Request& req) -> api::Task<api::Response> {
           std::lock_guard lock(mu_);
           seen_.push_back({req.method, req.target, req.body});
-          if (script_.empty()) co_return api::Response{500, "text/plain", "no answer left", {}};
+          if (script_.empty()) co_return api::Response{500, "text/plain", "no answer left", {}, ""};
           api::Response r = script_.front();
           script_.pop_front();
           co_return r;
@@ -286,6 +287,51 @@ TEST_F(RecordedAnswersTest, ProxmoxTaskEndingWithWarningsIsASuccessAndAnErrorIsN
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("startup for container '101' failed"), std::string::npos)
       << s.ToString();
+}
+
+// A lock is retried, whichever way Proxmox says it: only in the status line (before 8.3) or in the
+// body's message too; the error carries Proxmox's words.
+TEST_F(RecordedAnswersTest, ProxmoxLockIsRetriableWhereverItsMessageIs) {
+  RecordedService old_style({"proxmox/locked_500"});
+  Status s = Run(Proxmox(http_, old_style).SetConfig(ctx_, "pve1", 101, {{"cores", "2"}}));
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_NE(s.message().find("HTTP 500 CT is locked (backup)"), std::string::npos) << s.ToString();
+  RecordedService new_style({"proxmox/file_lock_timeout_500"});
+  s = Run(Proxmox(http_, new_style).SetConfig(ctx_, "pve1", 101, {{"cores", "2"}}));
+  EXPECT_EQ(s.code(), Code::kUnavailable);
+  EXPECT_NE(s.message().find("HTTP 500 can't lock file '/run/lock/lxc/pve-config-101.lock' - got "
+                             "timeout"),
+            std::string::npos)
+      << s.ToString();
+}
+
+TEST_F(RecordedAnswersTest, ProxmoxRefusedParametersArePermanentAndNamed) {
+  RecordedService pve({"proxmox/bad_params_400"});
+  Status s =
+      Run(Proxmox(http_, pve).SetConfig(ctx_, "pve1", 101, {{"cores", "two"}, {"memory", "8"}}));
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  // Each parameter named, in whatever order Proxmox lists them.
+  EXPECT_NE(s.message().find("HTTP 400 bad parameters: "), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("cores: type check ('integer') failed - got 'two'"),
+            std::string::npos);
+  EXPECT_NE(s.message().find("memory: value must have a minimum value of 16"), std::string::npos);
+  ASSERT_EQ(pve.seen().size(), 1u);
+  EXPECT_EQ(pve.seen()[0].body, "cores=two&memory=8");
+}
+
+TEST_F(RecordedAnswersTest, ProxmoxInterfacesOfARunningAndAStoppedContainer) {
+  RecordedService pve({"proxmox/interfaces_running", "proxmox/interfaces_stopped"});
+  auto running = Run(Proxmox(http_, pve).Interfaces("pve1", 101));
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  ASSERT_EQ(running->size(), 2u);
+  EXPECT_EQ((*running)[1].name, "eth0");
+  EXPECT_EQ((*running)[1].inet, "10.20.1.57/22");
+  EXPECT_EQ((*running)[1].hwaddr, "bc:24:11:5e:7a:01");
+  EXPECT_EQ((*running)[1].inet6, "fe80::be24:11ff:fe5e:7a01/64");
+  EXPECT_EQ(pve.seen()[0].target, "/api2/json/nodes/pve1/lxc/101/interfaces");
+  auto stopped = Run(Proxmox(http_, pve).Interfaces("pve1", 101));
+  ASSERT_TRUE(stopped.ok()) << stopped.status().ToString();
+  EXPECT_TRUE(stopped->empty());
 }
 
 }  // namespace

@@ -509,11 +509,11 @@ TEST(DiscordMessageTest, BodyAndRetryAfter) {
   EXPECT_EQ(with.at("nonce").as_string(), "n1");
   EXPECT_TRUE(with.at("enforce_nonce").as_bool());
 
-  HttpResponse body{429, R"({"message":"slow down","retry_after":0.25,"global":false})", {}};
+  HttpResponse body{429, R"({"message":"slow down","retry_after":0.25,"global":false})", {}, ""};
   EXPECT_EQ(DiscordRetryAfter(body), Millis(250));
-  HttpResponse header{429, "", {{"retry-after", "2"}}};
+  HttpResponse header{429, "", {{"retry-after", "2"}}, ""};
   EXPECT_EQ(DiscordRetryAfter(header), Millis(2'000));
-  EXPECT_FALSE(DiscordRetryAfter(HttpResponse{429, "", {}}).has_value());
+  EXPECT_FALSE(DiscordRetryAfter(HttpResponse{429, "", {}, ""}).has_value());
 }
 
 }  // namespace

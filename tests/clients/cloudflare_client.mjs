@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 
 import Cloudflare from 'cloudflare';
 
+import {check} from './checks.mjs';
+
 const sim = process.argv[2];
 if (!sim) {
   console.error('usage: node cloudflare_client.mjs ZLH_SIM_URL');
@@ -24,16 +26,6 @@ async function refusal(call) {
     return {error: e, status: e.status, code: e.errors?.[0]?.code};
   }
   assert.fail('the call succeeded');
-}
-
-async function check(name, body) {
-  try {
-    await body();
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    console.log(`FAIL ${name}: ${e.stack ?? e}`);
-    process.exitCode = 1;
-  }
 }
 
 const created = [];
