@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "config/email_settings.h"
 #include "config/fleet_settings.h"
 
 namespace zlh::config {
@@ -170,6 +171,11 @@ Status Validate(Settings& s) {
   auto overcommit = MemoryOvercommit(c);
   if (!overcommit.ok()) return overcommit.status();
   s.memory_overcommit = *overcommit;
+  auto email = ValidateEmail(c.email());
+  if (!email.ok()) return email.status();
+  s.email_fallback_after = email->fallback_after;
+  s.email_timeout = email->timeout;
+  s.email_password = email->password;
   static const std::set<std::string> kQueues = {"provision", "operation", "repair", "control"};
   for (const auto& [queue, limit] : c.queues()) {
     if (!kQueues.count(queue)) {

@@ -51,6 +51,11 @@ struct Settings {
   std::optional<int> digest_minute = 8 * 60;  // local minute of the day; nullopt: no digest
   // A node takes a new server while its committed memory stays within this × its maxmem (§9.2).
   double memory_overcommit = 1.0;
+  // email (SPEC §10); the section's fields are in `file.email()`.
+  Millis email_fallback_after{5 * 60'000};
+  Millis email_timeout{30'000};
+  std::string email_password;  // email.passwordFile's first line
+  bool HasEmail() const { return !file.email().smtp_url().empty(); }
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
   uint32_t QueueLimit(const std::string& queue) const;

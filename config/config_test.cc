@@ -1,4 +1,6 @@
 #include "config/config.h"
+
+#include "base/temp_dir.h"
 #include "config/fleet.h"
 
 #include <gtest/gtest.h>
@@ -211,6 +213,44 @@ TEST(ConfigTest, PointAtFleetSetsEveryEndpoint) {
   EXPECT_EQ(s.file.agent().url_template(), "http://127.0.0.1:9999/agents/{vmid}");
   EXPECT_EQ(s.file.discord().webhooks().at("alerts-provisioning"),
             "http://127.0.0.1:9999/api/webhooks/alerts-provisioning/sim");
+}
+
+TEST(ConfigTest, RefusesBadEmailNamingTheField) {
+  TempDir tmp;
+  std::string empty = tmp.Sub("empty"), good = tmp.Sub("good");
+  std::ofstream(empty) << "";
+  std::ofstream(good) << "s3cret\r\nignored";
+  const std::string base = R"("smtpUrl": "smtp://mail.example.org:587", "from": "zlh@example.org", "to": ["ops@example.org"])";
+  struct Case {
+    std::string fields;
+    const char* names;
+  };
+  for (const Case& c : {
+           Case{R"("from": "zlh@example.org", "to": ["ops@example.org"])", "email.smtpUrl: required"},
+           Case{R"("smtpUrl": "https://mail.example.org", "from": "a@b", "to": ["c@d"])", "email.smtpUrl: 'https://"},
+           Case{R"("smtpUrl": "smtp://m", "to": ["c@d"])", "email.from: required"},
+           Case{R"("smtpUrl": "smtp://m", "from": "zlh", "to": ["c@d"])", "email.from: 'zlh' is not an address"},
+           Case{R"("smtpUrl": "smtp://m", "from": "a@b")", "email.to: required"},
+           Case{R"("smtpUrl": "smtp://m", "from": "a@b", "to": ["c@d", "Ops <e@f>"])", "email.to[1]"},
+           Case{base + R"(, "username": "zlh")", "email.passwordFile: required with the other"},
+           Case{base + R"(, "username": "zlh", "passwordFile": ")" + tmp.Sub("absent") + "\"", "email.passwordFile: '"},
+           Case{base + R"(, "username": "zlh", "passwordFile": ")" + empty + "\"", "is empty"},
+           Case{base + R"(, "fallbackAfter": "soon")", "email.fallbackAfter"},
+           Case{base + R"(, "timeout": "0s")", "email.timeout: must be longer than 0"},
+       }) {
+    std::string json = R"({"email": {)" + c.fields + "}}";
+    auto s = Parse(json);
+    ASSERT_FALSE(s.ok()) << json;
+    EXPECT_NE(s.status().message().find(c.names), std::string::npos) << json << " → " << s.status().message();
+  }
+  auto ok = Parse(R"({"email": {)" + base + R"(, "username": "zlh", "passwordFile": ")" + good +
+                  R"(", "fallbackAfter": "2m"}})");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->HasEmail());
+  EXPECT_EQ(ok->email_password, "s3cret");
+  EXPECT_EQ(ok->email_fallback_after, Millis(120'000));
+  EXPECT_EQ(ok->email_timeout, Millis(30'000));
+  EXPECT_FALSE(Defaults().HasEmail());
 }
 
 // docs/config.md's complete example is a valid config.

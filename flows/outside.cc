@@ -43,6 +43,19 @@ activities::ProbeOptions ProbeOptionsOf(const config::Settings& s) {
   return o;
 }
 
+activities::SmtpOptions SmtpOptionsOf(const config::Settings& s) {
+  const pc::Email& e = s.file.email();
+  activities::SmtpOptions o;
+  o.url = e.smtp_url();
+  o.from = e.from();
+  o.to.assign(e.to().begin(), e.to().end());
+  o.username = e.username();
+  o.password = s.email_password;
+  o.ca_file = e.ca_file();
+  o.timeout = s.email_timeout;
+  return o;
+}
+
 Outside::Outside(const config::Settings& s) : settings_(s) {
   const pc::Config& c = s.file;
   // Calls block a worker each (libcurl's easy interface): as many workers as the controller's

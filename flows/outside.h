@@ -13,6 +13,7 @@
 #include "activities/http_client.h"
 #include "activities/notifier_discord.h"
 #include "activities/probes.h"
+#include "activities/smtp_mailer.h"
 #include "activities/proxmox.h"
 #include "activities/proxy_http.h"
 #include "config/config.h"
@@ -23,6 +24,8 @@ namespace zlh::flows {
 // Each service's endpoint, credentials, TLS and timeout as the config gives them (what Outside's
 // activities use, and what zlhd --check-config probes).
 activities::ProbeOptions ProbeOptionsOf(const config::Settings& settings);
+// The mailer's options from the email section (SPEC §10); meaningful when settings.HasEmail().
+activities::SmtpOptions SmtpOptionsOf(const config::Settings& settings);
 
 class Outside {
  public:

@@ -11,7 +11,7 @@ packages=(
   librocksdb-dev libprotobuf-dev protobuf-compiler
   libspdlog-dev libfmt-dev libhiredis-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev librapidcheck-dev libhowardhinnant-date-dev tzdata
-  redis-server
+  redis-server python3-aiosmtpd openssl
 )
 
 # The client tests' packages: `npm ci` only when `npm ls` finds one missing or of another version.

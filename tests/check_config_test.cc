@@ -17,6 +17,7 @@
 #include "tests/daemon_process.h"
 #include "tests/http_fetch.h"
 #include "tests/sim_process.h"
+#include "tests/smtp_process.h"
 
 namespace zlh {
 namespace {
@@ -176,6 +177,29 @@ TEST_F(CheckConfigTest, AnUnreachableServiceOrAWrongWebhookFails) {
   r.Line("ok   discord: alerts-critical: ");
   EXPECT_EQ(r.Joined().find("wrong-secret"), std::string::npos) << "a webhook URL was printed";
   EXPECT_EQ(Mutations(), 0u);
+}
+
+// The mail server (SPEC §10) is checked as a delivery would use it — EHLO, STARTTLS as configured,
+// NOOP — and sent nothing; a password where STARTTLS is not offered fails, naming why.
+TEST_F(CheckConfigTest, TheMailServerIsCheckedAndSentNothing) {
+  EXPECT_EQ(Check().Line("ok   email: "), "ok   email: not configured: messages that ping go to Discord only");
+  SmtpServer smtp;
+  ASSERT_TRUE(smtp.ready());
+  config_["email"] = json::object{{"smtpUrl", smtp.url()}, {"from", "zlh@example.org"},
+                                  {"to", json::array{"ops@example.org"}}};
+  Outcome r = Check();
+  EXPECT_EQ(r.code, 0) << r.Joined();
+  EXPECT_EQ(r.Line("ok   email: "),
+            "ok   email: " + smtp.url() + ": answers (STARTTLS when offered), to 1 recipient(s)");
+  std::string password = tmp_.Sub("smtp-password");
+  std::ofstream(password) << "secret\n";
+  config_["email"].as_object()["username"] = "zlh";
+  config_["email"].as_object()["passwordFile"] = password;
+  Outcome clear = Check();
+  EXPECT_EQ(clear.code, 1) << clear.Joined();
+  EXPECT_NE(clear.Line("FAIL email: ").find("offers no STARTTLS"), std::string::npos) << clear.Joined();
+  EXPECT_EQ(clear.Joined().find("secret"), std::string::npos) << "the password was printed";
+  EXPECT_TRUE(smtp.Messages().empty()) << "the check sent mail";
 }
 
 TEST_F(CheckConfigTest, AFileThatIsNotJsonIsBad) {

@@ -3,23 +3,20 @@
 // Redis that lost its keys). Test-only.
 #pragma once
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <string>
-#include <thread>
+
+#include "tests/loopback_port.h"
 
 namespace zlh {
 
 class RedisServer {
  public:
-  RedisServer() : port_(FreePort()) { Start(); }
+  RedisServer() : port_(FreeLoopbackPort()) { Start(); }
   ~RedisServer() { Stop(); }
 
   void Start() {
@@ -32,11 +29,7 @@ class RedisServer {
              static_cast<char*>(nullptr));
       _exit(127);
     }
-    // Ready when it accepts a connection (generous deadline).
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < until && !Accepts()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    AwaitLoopback(port_);  // ready when it accepts a connection
   }
   void Stop() {
     if (pid_ > 0) {
@@ -53,29 +46,6 @@ class RedisServer {
   uint16_t port() const { return port_; }
 
  private:
-  static uint16_t FreePort() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    return ntohs(addr.sin_port);
-  }
-  bool Accepts() const {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = htons(port_);
-    bool ok = connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    close(fd);
-    return ok;
-  }
-
   uint16_t port_;
   pid_t pid_ = -1;
 };

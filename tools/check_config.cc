@@ -8,6 +8,7 @@
 #include <map>
 
 #include "activities/probes.h"
+#include "activities/smtp_mailer.h"
 #include "flows/outside.h"
 
 namespace zlh::tools {
@@ -44,6 +45,27 @@ Task<void> CheckTemplates(const config::Settings& s, const activities::Probes& p
   }
 }
 
+// The mail server, as a delivery would use it, sending nothing (SPEC §10).
+Task<void> CheckEmail(const config::Settings& s, std::vector<Check>& out) {
+  if (!s.HasEmail()) {
+    out.push_back({"email", true, "not configured: messages that ping go to Discord only"});
+    co_return;
+  }
+  activities::SmtpMailer mailer(flows::SmtpOptionsOf(s));
+  Status probed = co_await mailer.Probe();
+  if (!probed.ok()) {
+    out.push_back({"email", false, probed.message()});
+    co_return;
+  }
+  const auto& e = s.file.email();
+  std::string how = e.smtp_url().rfind("smtps://", 0) == 0 ? "TLS"
+                    : s.email_password.empty()            ? "STARTTLS when offered"
+                                                          : "STARTTLS";
+  out.push_back({"email", true, e.smtp_url() + ": answers (" + how +
+                                    (e.username().empty() ? "" : ", AUTH as " + e.username()) +
+                                    "), to " + std::to_string(e.to_size()) + " recipient(s)"});
+}
+
 Task<std::vector<Check>> Probe(const config::Settings& s, const activities::Probes& probes) {
   std::vector<Check> out;
   out.push_back(Of("proxmox", co_await probes.ProxmoxVersion()));
@@ -69,6 +91,7 @@ Task<std::vector<Check>> Probe(const config::Settings& s, const activities::Prob
     c.text = channel + ": " + c.text;
     out.push_back(std::move(c));
   }
+  co_await CheckEmail(s, out);
   co_return out;
 }
 
