@@ -269,6 +269,11 @@ TEST_F(ZlhJournalTest, JournalThisUserMayNotReadExitsThreeSayingPermissionDenied
   std::filesystem::remove(err);
   if (!root) std::filesystem::permissions(data_ + "/journal", std::filesystem::perms::owner_all);
   ASSERT_TRUE(WIFEXITED(status));
+  if (root && WEXITSTATUS(status) == 127) {
+    GTEST_SKIP() << "nobody may not run " << ZLH_JOURNAL
+                 << ": a directory above it is closed to other users (a checkout under a 0700 "
+                    "directory), so this check cannot be made here";
+  }
   EXPECT_EQ(WEXITSTATUS(status), 3) << text;
   EXPECT_NE(text.find("journal unreadable (permission denied)"), std::string::npos) << text;
 }
