@@ -44,7 +44,14 @@ Task<Status> RunRepair(flows::Deps& d, const std::string& repair, const proto::S
       co_return FailedPrecondition("server " + server.name() + " has no recorded address");
     co_return co_await d.proxy->Register(call, server.name(), address);
   }
-  if (repair == "restart_agent") co_return co_await d.hypervisor->Reboot(call, server.node(), server.vmid());
+  if (repair == "restart_agent") {
+    // Proxmox refuses to reboot a stopped container ("VM 101 not running"): one that stopped since
+    // it was observed running (or whose status and agent were read on either side of its stop) is
+    // started instead, which is what the reboot was for.
+    auto power = co_await d.hypervisor->PowerState(server.node(), server.vmid());
+    if (power.ok() && *power == "stopped") co_return co_await d.hypervisor->Start(call, server.node(), server.vmid());
+    co_return co_await d.hypervisor->Reboot(call, server.node(), server.vmid());
+  }
   if (repair == "restore_backup") {
     // The newest backup over the container (Proxmox restores only a stopped one), then started.
     auto backups = co_await d.backups->List(server.node(), server.vmid());

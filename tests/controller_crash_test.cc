@@ -110,15 +110,19 @@ TEST(ControllerCrashTest, NoRepairOrNotificationIsLostOrDoubledByKills) {
       90s))
       << json::serialize(z.SimState());
   std::vector<std::string> repairs;
+  std::string unfinished;  // what was not completed, for the failure's message
   ASSERT_TRUE(Eventually([&] {
     repairs.clear();
+    unfinished.clear();
     json::object page = z.Body(z.Api("GET", "/api/workflows?type=repair&limit=1000", "", true));
     for (const auto& w : page["workflows"].as_array()) {
-      if (w.at("status").as_string() != "completed") return false;
+      if (w.at("status").as_string() != "completed") {
+        unfinished += json::serialize(z.Body(z.Api("GET", "/api/workflows/" + std::string(w.at("workflowId").as_string()), "", true))) + "\n";
+      }
       repairs.emplace_back(w.at("workflowId").as_string());
     }
-    return true;
-  }, 60s));
+    return unfinished.empty();
+  }, 60s)) << unfinished;
   ASSERT_FALSE(repairs.empty());
 
   // #alerts-repairs: one message per completed repair, naming the same repairs.
