@@ -2,13 +2,11 @@
 
 #include <curl/curl.h>
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <cctype>
 #include <mutex>
+
+#include "activities/blocking.h"
 
 namespace zlh::activities {
 namespace {
@@ -94,17 +92,8 @@ HttpClient::HttpClient(size_t threads) : impl_(std::make_unique<Impl>(threads)) 
 HttpClient::~HttpClient() { impl_->pool.join(); }
 
 Task<Result<HttpResponse>> HttpClient::Send(HttpRequest request) {
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Result<HttpResponse>)>(
-      [this, &request](auto handler) {
-        auto ex = asio::get_associated_executor(handler);
-        asio::post(impl_->pool, [req = std::move(request), handler = std::move(handler), ex]() mutable {
-          Result<HttpResponse> result = Perform(req);
-          asio::post(ex, [handler = std::move(handler), result = std::move(result)]() mutable {
-            std::move(handler)(std::move(result));
-          });
-        });
-      },
-      asio::use_awaitable);
+  co_return co_await OffLoop<Result<HttpResponse>>(impl_->pool,
+                                                   [req = std::move(request)] { return Perform(req); });
 }
 
 Status StatusOfHttp(long status, const std::string& what, const std::string& body) {

@@ -2,8 +2,6 @@
 // process (every line ok; a wrong token, an absent template or an unreachable service FAILs,
 // named), a file that is not JSON, and starts refused for a config that is not complete.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 
 #include <boost/json.hpp>
 #include <chrono>
@@ -16,6 +14,7 @@
 #include "base/temp_dir.h"
 #include "tests/daemon_process.h"
 #include "tests/http_fetch.h"
+#include "tests/loopback_port.h"
 #include "tests/sim_process.h"
 #include "tests/smtp_process.h"
 
@@ -26,19 +25,6 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 
 constexpr char kZoneId[] = "023e105f4ecef8ad9ca31a8372d0c353";
-
-// A port nothing listens on: bound, then closed.
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 struct Outcome {
   int code = -1;
@@ -165,7 +151,8 @@ TEST_F(CheckConfigTest, AnAbsentTemplateOrZoneFails) {
 }
 
 TEST_F(CheckConfigTest, AnUnreachableServiceOrAWrongWebhookFails) {
-  Service("proxy")["url"] = "http://127.0.0.1:" + std::to_string(ClosedPort());
+  // A port nothing listens on: bound, then closed.
+  Service("proxy")["url"] = "http://127.0.0.1:" + std::to_string(FreeLoopbackPort());
   const std::string secret_hook = sim_.url() + "/api/webhooks/audit-log/wrong-secret";
   config_["discord"].as_object()["webhooks"].as_object()["audit-log"] = secret_hook;
   Outcome r = Check();
