@@ -276,6 +276,7 @@ Task<void> Engine::Run(std::shared_ptr<Instance> in) {
 Task<void> Engine::Finish(std::shared_ptr<Instance> in, Context& ctx, Result<std::string> result) {
   Instance& w = *in;
   const Status& fatal = ctx.fatal();
+  w.before_end = w.summary;
   if (!fatal.ok() && fatal.code() == Code::kNonDeterminism) {
     // The history stays as it is: no event records the divergence, only the summary.
     w.pending = journal::Batch();
@@ -606,7 +607,10 @@ Task<Result<proto::WorkflowSummary>> Engine::AwaitTerminal(std::string id) {
 }
 
 Result<proto::WorkflowSummary> Engine::Summary(const std::string& id) const {
-  if (auto it = live_.find(id); it != live_.end()) return it->second->summary;
+  if (auto it = live_.find(id); it != live_.end()) {
+    const Instance& in = *it->second;
+    return in.before_end ? *in.before_end : in.summary;
+  }
   auto summary = journal_.ReadSummary(id);
   if (!summary.ok()) return summary.status();
   if (!summary->has_value()) return NotFound("workflow " + id + " does not exist");

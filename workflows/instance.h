@@ -4,6 +4,7 @@
 
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct Instance {
   journal::Batch pending;       // events (and index changes) not yet sent to the journal
   bool pending_events = false;  // `pending` holds events (not only index changes)
   bool dirty = false;           // the summary changed since the last append
+  // While the write of the workflow's end is in flight: the summary as it was before it, which
+  // Engine::Summary shows, so that nobody is told of an end that is not durable yet.
+  std::optional<proto::WorkflowSummary> before_end;
 
   bool running = false;                         // a coroutine runs it
   boost::asio::steady_timer* wake = nullptr;    // the wait in progress; cancelled to wake it
