@@ -64,8 +64,11 @@ struct Settings {
   bool HasPlan(std::string_view plan) const { return FindPlan(plan) != nullptr; }
   // The plan named `name`; nullptr when none.
   const proto::config::Plan* FindPlan(std::string_view name) const;
-  // The address pool serving `node` (SPEC §9.1); nullptr when no pool does.
+  // The address pool serving `node` (SPEC §9.1); nullptr when no pool does (always in dhcp mode).
   const proto::config::Pool* PoolOf(std::string_view node) const;
+  // network.mode "dhcp": containers get ip=dhcp and their address is discovered after start.
+  bool Dhcp() const { return file.network().mode() == kDhcpMode; }
+  static constexpr const char* kDhcpMode = "dhcp";
 };
 
 // The defaults alone (no file).

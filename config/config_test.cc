@@ -172,6 +172,34 @@ TEST(ConfigTest, PoolDefaultsAndTheLoopbackDefault) {
   EXPECT_EQ(none->PoolOf("pve1")->name(), "loopback");
 }
 
+// network.mode "dhcp": a bridge instead of pools, and nothing of the other mode silently ignored.
+TEST(ConfigTest, DhcpModeNeedsABridgeAndNoPools) {
+  auto dhcp = Parse(R"({"network": {"mode": "dhcp", "bridge": "vmbr1", "vlan": 20}})");
+  ASSERT_TRUE(dhcp.ok()) << dhcp.status().ToString();
+  EXPECT_TRUE(dhcp->Dhcp());
+  EXPECT_EQ(dhcp->PoolOf("pve1"), nullptr) << "dhcp mode got the loopback pool";
+  EXPECT_FALSE(Defaults().Dhcp());
+  struct Case {
+    const char* network;
+    const char* names;
+  };
+  for (const Case& c : {
+           Case{R"({"mode": "dhcp"})", "network.bridge: required when network.mode is \"dhcp\""},
+           Case{R"({"mode": "DHCP", "bridge": "vmbr1"})", "network.mode: 'DHCP' is neither"},
+           Case{R"({"mode": "dhcp", "bridge": "vmbr1", "vlan": 4095})", "network.vlan: 0 (untagged)"},
+           Case{R"({"mode": "dhcp", "bridge": "vmbr1", "pools": [{"name": "lan"}]})",
+                "network.pools: not used when network.mode is \"dhcp\""},
+           Case{R"({"bridge": "vmbr1"})", "network.bridge: only with network.mode \"dhcp\""},
+           Case{R"({"mode": "static", "vlan": 3})", "network.vlan: only with network.mode"},
+       }) {
+    auto s = Parse(std::string(R"({"network": )") + c.network + "}");
+    ASSERT_FALSE(s.ok()) << c.network;
+    EXPECT_EQ(s.status().code(), Code::kInvalidArgument) << c.network;
+    EXPECT_NE(s.status().message().find(c.names), std::string::npos)
+        << c.network << " → " << s.status().message();
+  }
+}
+
 TEST(ConfigTest, PlansAreSizes) {
   Settings d = Defaults();
   ASSERT_NE(d.FindPlan("small"), nullptr);

@@ -46,11 +46,11 @@ std::vector<std::string> MissingForRealFleet(const Settings& settings, std::stri
   require("billing.url", c.billing().url());
   require("billing.token", c.billing().token());
   // Only the built-in loopback pool has no nodes: no player reaches a container on it.
-  bool pooled = false;
+  bool pooled = c.network().mode() == Settings::kDhcpMode;
   for (const auto& pool : c.network().pools()) pooled |= !pool.nodes().empty();
   if (!pooled) {
-    out.push_back("network.pools: " + when +
-                  " (without one, containers get the simulator's loopback addresses)");
+    out.push_back("network.pools: " + when + " (or network.mode \"dhcp\"; without either, " +
+                  "containers get the simulator's loopback addresses)");
   }
   return out;
 }

@@ -121,14 +121,40 @@ Result<double> MemoryOvercommit(const pc::Config& c) {
 
 void ApplyFleetDefaults(pc::Config& c) {
   if (c.plans().empty()) DefaultPlans(c);
-  if (c.network().pools().empty()) *c.mutable_network()->add_pools() = DefaultPool();
+  bool dhcp = c.network().mode() == "dhcp";
+  if (c.network().pools().empty() && !dhcp) *c.mutable_network()->add_pools() = DefaultPool();
   for (auto& pool : *c.mutable_network()->mutable_pools()) {
     if (pool.nameservers().empty() && !pool.gateway().empty()) pool.add_nameservers(pool.gateway());
   }
 }
 
+namespace {
+
+// network.mode, and the fields that belong to the other mode refused rather than ignored.
+Status ValidateMode(const pc::Network& n) {
+  if (n.mode().empty() || n.mode() == "static") {
+    if (!n.bridge().empty() || n.vlan() != 0) {
+      return Bad(n.bridge().empty() ? "network.vlan" : "network.bridge",
+                 "only with network.mode \"dhcp\" (in static mode each pool names its own)");
+    }
+    return Status::Ok();
+  }
+  if (n.mode() != "dhcp") {
+    return Bad("network.mode", "'" + n.mode() + "' is neither \"static\" nor \"dhcp\"");
+  }
+  if (!n.pools().empty()) {
+    return Bad("network.pools", "not used when network.mode is \"dhcp\": remove them");
+  }
+  if (n.bridge().empty()) return Bad("network.bridge", "required when network.mode is \"dhcp\"");
+  if (n.vlan() > 4094) return Bad("network.vlan", "0 (untagged) or 1-4094");
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status ValidateFleet(const pc::Config& c) {
   ZLH_RETURN_IF_ERROR(ValidatePlans(c));
+  ZLH_RETURN_IF_ERROR(ValidateMode(c.network()));
   std::set<std::string> names, nodes;
   for (int i = 0; i < c.network().pools_size(); ++i) {
     const pc::Pool& p = c.network().pools(i);

@@ -73,6 +73,11 @@ TEST(FleetTest, SimulatorDefaultsAreRefusedInARealConfig) {
   EXPECT_EQ(unpooled.status().message().rfind("network.pools: required when proxmox.url is set", 0),
             0u)
       << unpooled.status().message();
+  // dhcp mode needs no pool: the DHCP server of the bridge gives the addresses.
+  auto dhcp = Parsed(RealConfig(/*pooled=*/false));
+  dhcp.file.mutable_network()->set_mode("dhcp");
+  dhcp.file.mutable_network()->set_bridge("vmbr1");
+  EXPECT_TRUE(MissingForRealFleet(dhcp, "proxmox.url").empty());
   auto billing_only = ChooseFleet("", true, Parsed(R"({"billing": {"url": "https://b"}})"));
   ASSERT_FALSE(billing_only.ok());
   EXPECT_NE(billing_only.status().message().find("proxmox.url: required when billing.url is set"),

@@ -250,6 +250,25 @@ Result<std::optional<uint32_t>> AllocateAddress(journal::Txn& txn, uint32_t firs
   return std::optional<uint32_t>();
 }
 
+Status RecordAddress(journal::Txn& txn, std::string_view server_id, std::string_view address) {
+  auto parsed = ParseIpv4(address);
+  if (!parsed) return InvalidArgument("'" + std::string(address) + "' is not an IPv4 address");
+  auto server = GetServer(txn, server_id);
+  if (!server.ok()) return server.status();
+  if (!server->has_value()) return NotFound("server " + std::string(server_id) + " does not exist");
+  auto holder = txn.Get(Cf::kDomain, AddressKey(*parsed));
+  if (!holder.ok()) return holder.status();
+  if (holder->has_value() && **holder != server_id) {
+    return FailedPrecondition("address " + std::string(address) + " is recorded for server " +
+                              **holder + " (a stale record, or a lease given twice)");
+  }
+  const std::string& before = (*server)->address();
+  if (!before.empty() && before != address) ZLH_RETURN_IF_ERROR(ReleaseAddress(txn, before, server_id));
+  txn.Put(Cf::kDomain, AddressKey(*parsed), std::string(server_id));
+  (*server)->set_address(std::string(address));
+  return PutServer(txn, **server);
+}
+
 Status ReleaseAddress(journal::Txn& txn, std::string_view address, std::string_view server_id) {
   auto parsed = ParseIpv4(address);
   if (!parsed) return Status::Ok();

@@ -90,6 +90,11 @@ Result<std::vector<std::pair<int64_t, std::string>>> ListVmids(const journal::Jo
 Result<std::optional<uint32_t>> AllocateAddress(journal::Txn& txn, uint32_t first, uint32_t last,
                                                 const std::set<uint32_t>& in_use,
                                                 std::string_view server_id);
+// Records `address` (discovered in dhcp mode) as `server_id`'s: on its server record and in the
+// address table. kFailedPrecondition naming the holder when another server holds it (its record
+// is stale or the DHCP server gave one lease twice), kNotFound when there is no such server, and
+// kInvalidArgument when it is no IPv4 address; nothing is written then.
+Status RecordAddress(journal::Txn& txn, std::string_view server_id, std::string_view address);
 // Frees `address` if `server_id` holds it (an address held by another server is left alone).
 Status ReleaseAddress(journal::Txn& txn, std::string_view address, std::string_view server_id);
 // address ("10.20.1.10") → server id, for every allocated address, in numeric order.

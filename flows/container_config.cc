@@ -44,6 +44,13 @@ std::string Net0ToSet(const activities::GuestConfig& current, const std::string&
   return mac == have.end() ? wanted : wanted + ",hwaddr=" + mac->second;
 }
 
+// dhcp mode's net0: the configured bridge and VLAN, the address from the DHCP server.
+std::string DhcpNet0(const proto::config::Network& network) {
+  std::string net0 = "name=eth0,bridge=" + network.bridge() + ",ip=dhcp";
+  if (network.vlan() != 0) net0 += ",tag=" + std::to_string(network.vlan());
+  return net0 + ",firewall=1";
+}
+
 std::string Net0(const proto::config::Pool& pool, const std::string& address) {
   auto block = ParseCidr(pool.cidr());
   std::string net0 = "name=eth0,bridge=" + pool.bridge() + ",ip=" + address + "/" +
@@ -58,20 +65,24 @@ Result<ContainerSpec> SpecOf(const config::Settings& settings, const ProvisionIn
                              const std::string& node, const std::string& address) {
   const proto::config::Plan* plan = settings.FindPlan(in.plan);
   if (!plan) return FailedPrecondition("plan '" + in.plan + "' is not configured");
-  const proto::config::Pool* pool = settings.PoolOf(node);
-  if (!pool) return FailedPrecondition("no address pool serves node " + node);
-  std::string nameservers;
-  for (const auto& ns : pool->nameservers()) nameservers += (nameservers.empty() ? "" : " ") + ns;
   ContainerSpec spec;
-  spec.config = {{"net0", Net0(*pool, address)},
-                 {"cores", std::to_string(plan->cores())},
+  if (settings.Dhcp()) {  // the DHCP server tells the nameservers too
+    spec.config["net0"] = DhcpNet0(settings.file.network());
+  } else {
+    const proto::config::Pool* pool = settings.PoolOf(node);
+    if (!pool) return FailedPrecondition("no address pool serves node " + node);
+    std::string nameservers;
+    for (const auto& ns : pool->nameservers()) nameservers += (nameservers.empty() ? "" : " ") + ns;
+    spec.config["net0"] = Net0(*pool, address);
+    spec.config["nameserver"] = nameservers;
+  }
+  spec.config.insert({{"cores", std::to_string(plan->cores())},
                  {"memory", std::to_string(plan->memory_mb())},
                  {"swap", std::to_string(plan->swap_mb())},
-                 {"nameserver", nameservers},
                  {"onboot", "1"},
                  {"tags", "zlh;customer-" + in.customer_id},
                  {"description", "zlh server " + in.server_id + ", customer " + in.customer_id +
-                                     ", plan " + in.plan}};
+                                     ", plan " + in.plan}});
   spec.disk_gb = plan->disk_gb();
   return spec;
 }

@@ -1,5 +1,5 @@
 // The configuration provisioning gives a container (SPEC §9.2): its network (net0 from the node's
-// pool and the recorded address), its size from the plan (cores, memory, swap, root disk), and
+// pool and the recorded address, or ip=dhcp on network.bridge in dhcp mode), its size from the plan (cores, memory, swap, root disk), and
 // onboot, tags and description; applied idempotently: the current config is read first and only
 // what differs is set, and the root disk only ever grows. Internal to flows/.
 //
@@ -19,12 +19,12 @@ namespace zlh::flows {
 
 struct ContainerSpec {
   activities::GuestConfig
-      config;  // net0, cores, memory, swap, nameserver, onboot, tags, description
+      config;  // net0, cores, memory, swap, nameserver (not in dhcp mode), onboot, tags, description
   uint32_t disk_gb = 0;
 };
 
-// The spec of `in`'s container on `node` at `address`. kFailedPrecondition when the plan or the
-// node's pool is not configured (any more).
+// The spec of `in`'s container on `node` at `address` (unused in dhcp mode). kFailedPrecondition
+// when the plan or the node's pool is not configured (any more).
 Result<ContainerSpec> SpecOf(const config::Settings& settings, const ProvisionInput& in,
                              const std::string& node, const std::string& address);
 

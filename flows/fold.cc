@@ -58,6 +58,8 @@ void FoldProvision(const std::vector<proto::Event>& events, FoldedDomain& out) {
         node = c.result().substr(0, c.result().find(' '));
         s.set_node(node);
         s.set_address(c.result().substr(c.result().find(' ') + 1));
+      } else if (c.name() == "record_address") {  // dhcp mode: discovered after the start
+        s.set_address(c.result());
       } else if (c.name() == "create_container") {
         node = c.result();
       } else if (c.name() == "mark_ready") {

@@ -14,6 +14,9 @@ namespace {
 
 namespace json = boost::json;
 
+// allocate_vmid's third field in dhcp mode, where an address would be.
+constexpr char kDhcpAllocation[] = "dhcp";
+
 // The online nodes' names, least loaded first: lowest CPU load, then the lowest share of memory
 // used. An offline node takes no server.
 std::vector<std::string> ByLoad(std::vector<activities::HostNode> nodes) {
@@ -73,7 +76,7 @@ std::string Joined(const std::vector<std::string>& parts) {
 }  // namespace
 
 std::string FormatAllocation(const Allocation& a) {
-  return std::to_string(a.vmid) + " " + a.node + " " + a.address;
+  return std::to_string(a.vmid) + " " + a.node + " " + (a.dhcp ? kDhcpAllocation : a.address);
 }
 
 Result<Allocation> ParseAllocation(std::string_view recorded) {
@@ -87,6 +90,10 @@ Result<Allocation> ParseAllocation(std::string_view recorded) {
     if (used != vmid.size() || a.vmid <= 0) throw std::invalid_argument(vmid);
   } catch (const std::exception&) {
     return Corruption("allocate_vmid's result '" + std::string(recorded) + "' is not a VMID");
+  }
+  if (a.address == kDhcpAllocation) {
+    a.dhcp = true;
+    a.address.clear();
   }
   return a;
 }
@@ -181,6 +188,7 @@ Result<Placement> PlaceServer(journal::Txn& txn, const config::Settings& setting
         continue;
       }
     }
+    if (settings.Dhcp()) return Placement{node, ""};
     const proto::config::Pool* pool = settings.PoolOf(node);
     auto first = pool ? ParseIpv4(pool->first()) : std::nullopt;
     auto last = pool ? ParseIpv4(pool->last()) : std::nullopt;

@@ -24,12 +24,14 @@
 
 namespace zlh::flows {
 
-// What allocate_vmid recorded: "101 pve1 10.20.1.10" (VMID, node, address). Histories recorded
+// What allocate_vmid recorded: "101 pve1 10.20.1.10" (VMID, node, address), or "101 pve1 dhcp" in
+// dhcp mode (the address is discovered after the start: record_address). Histories recorded
 // before addresses existed hold a bare "101": node and address are then empty.
 struct Allocation {
   int64_t vmid = 0;
   std::string node;
-  std::string address;
+  std::string address;  // "" in dhcp mode
+  bool dhcp = false;
 };
 std::string FormatAllocation(const Allocation& a);
 Result<Allocation> ParseAllocation(std::string_view recorded);
@@ -58,7 +60,8 @@ struct Placement {
 };
 // Inside the transaction: takes the lowest free address of the pool of the first node (fewest live
 // servers first, then the hypervisor's order) that is not drained, has room for `plan`'s memory
-// (CapacityRefusal) and whose pool has an address. `only_node`, when set, is the one node allowed
+// (CapacityRefusal) and whose pool has an address (in dhcp mode, no address: the first node that
+// has room). `only_node`, when set, is the one node allowed
 // and holds the server's container already (a history from before addresses): only its address
 // is chosen. kNoCapacity, naming why each node was refused, when no node fits.
 Result<Placement> PlaceServer(journal::Txn& txn, const config::Settings& settings,

@@ -1,5 +1,6 @@
 // provision (SPEC §5.1, §9.1, §9.2): allocate_vmid (with the node and the address),
-// create_container, configure_container, start_container, wait_agent_ready, install_workload,
+// create_container, configure_container, start_container, [dhcp mode: discover_address,
+// record_address,] wait_agent_ready, install_workload,
 // start_workload, register_proxy, publish_dns, mark_ready; on a failure retries cannot fix (or a
 // cancel) the reached steps are undone in reverse, #alerts-provisioning is pinged, and
 // release_vmid frees the VMID and the address and marks the server failed in the same write as
@@ -16,6 +17,7 @@
 #include "base/clock.h"
 #include "fleet/tables.h"
 #include "flows/container_config.h"
+#include "flows/discover_address.h"
 #include "flows/inputs.h"
 #include "flows/placement.h"
 #include "flows/steps.h"
@@ -102,6 +104,7 @@ Result<Allocation> Allocate(journal::Txn& t, const config::Settings& s, const st
   if (!placed.ok()) return placed.status();
   a.node = placed->node;
   a.address = placed->address;
+  a.dhcp = with_vmid && s.Dhcp();
   (*server)->set_node(a.node);
   (*server)->set_address(a.address);
   ZLH_RETURN_IF_ERROR(fleet::PutServer(t, **server));
@@ -144,6 +147,7 @@ class Provisioning {
     vmid_ = allocation->vmid;
     node_ = allocation->node;
     address_ = allocation->address;
+    dhcp_ = allocation->dhcp;
     if (!found) co_return InvalidArgument("no template '" + tpl_name + "' is configured");
     proto::config::Template tpl = *found;
 
@@ -156,7 +160,7 @@ class Provisioning {
         ActivityPolicy(s_));
     if (!node.ok()) co_return node.status();
     node_ = *node;
-    if (!address_.empty()) ZLH_CO_RETURN_IF_ERROR(co_await Configure());
+    if (!address_.empty() || dhcp_) ZLH_CO_RETURN_IF_ERROR(co_await Configure());
 
     ZLH_CO_RETURN_IF_ERROR(co_await Enter(kStart));
     ZLH_CO_RETURN_IF_ERROR(Done(co_await ctx_.Step(
@@ -168,6 +172,11 @@ class Provisioning {
         ActivityPolicy(s_))));
 
     ZLH_CO_RETURN_IF_ERROR(co_await Enter(kReady));
+    if (dhcp_ && address_.empty()) {
+      auto discovered = co_await DiscoverAddress(ctx_, d_, in_.server_id, node_, vmid_);
+      if (!discovered.ok()) co_return discovered.status();
+      address_ = *discovered;
+    }
     ZLH_CO_RETURN_IF_ERROR(co_await WaitAgentReady());
 
     ZLH_CO_RETURN_IF_ERROR(co_await Enter(kInstall));
@@ -251,7 +260,9 @@ class Provisioning {
   // history goes on, it keeps its old path.
   Task<Status> Enter(Stage stage) {
     stage_ = stage;
-    if (!address_.empty()) co_return Status::Ok();
+    // In dhcp mode no pool serves it: such a history goes on without an address, and stops
+    // where it needs one (NoAddress).
+    if (!address_.empty() || dhcp_ || s_.Dhcp()) co_return Status::Ok();
     std::string next = ctx_.RecordedNext();
     if (!next.empty() && next != "allocate_address") co_return Status::Ok();
     auto placed = co_await ctx_.TxnStep(
@@ -387,7 +398,8 @@ class Provisioning {
   int stage_ = 0;
   int64_t vmid_ = 0;
   std::string node_;
-  std::string address_;  // "" until allocated (or for a history from before addresses)
+  std::string address_;  // "" until allocated or discovered (or for a history from before addresses)
+  bool dhcp_ = false;    // the address is discovered after the start (network.mode dhcp)
 };
 
 }  // namespace

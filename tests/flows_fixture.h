@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -90,6 +91,25 @@ class FlowsTest : public workflows::EngineFixture {
     EXPECT_TRUE(res.ok());
     boost::json::value v = boost::json::parse(res->body);
     return v.as_object();
+  }
+  // zlh-sim's proxy registrations (name → "address:port") and A records (name → address).
+  std::map<std::string, std::string> ProxyRegistrations() {
+    std::map<std::string, std::string> out;
+    boost::json::object state = SimState();  // not a temporary: the loop outlives the statement
+    for (const auto& p : state["proxyRegistrations"].as_array()) {
+      out[std::string(p.at("name").as_string())] = std::string(p.at("address").as_string());
+    }
+    return out;
+  }
+  std::map<std::string, std::string> ARecords() {
+    std::map<std::string, std::string> out;
+    boost::json::object state = SimState();
+    for (const auto& r : state["dnsRecords"].as_array()) {
+      if (r.at("type") == "A") {
+        out[std::string(r.at("name").as_string())] = std::string(r.at("content").as_string());
+      }
+    }
+    return out;
   }
   void ExpectVerified() {
     auto v = workflows::Verify(*journal_);

@@ -90,15 +90,7 @@ TEST_F(IpamTest, FiftyConcurrentProvisioningsGetDistinctAddressesAndTheirPlansSi
   std::map<int64_t, json::object> containers;
   for (const auto& c : state["containers"].as_array())
     containers[c.at("vmid").as_int64()] = c.as_object();
-  std::map<std::string, std::string> proxy, a_records;
-  for (const auto& p : state["proxyRegistrations"].as_array()) {
-    proxy[std::string(p.at("name").as_string())] = std::string(p.at("address").as_string());
-  }
-  for (const auto& r : state["dnsRecords"].as_array()) {
-    if (r.at("type") == "A") {
-      a_records[std::string(r.at("name").as_string())] = std::string(r.at("content").as_string());
-    }
-  }
+  std::map<std::string, std::string> proxy = ProxyRegistrations(), a_records = ARecords();
   for (const auto& [name, server] : servers) {
     const json::object& c = containers[server.vmid()];
     bool pve1 = server.node() == "pve1";
