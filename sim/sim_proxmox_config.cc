@@ -9,10 +9,10 @@
 #include <regex>
 #include <sstream>
 
-#include "activities/sim_state.h"
 #include "base/ipv4.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 // What a clone of the templates has before it is configured.
@@ -185,4 +185,4 @@ HttpReply World::State::ContainerConfig(const HttpCall& call, const std::string&
   return Pve(json::value(NewTask(node, "resize", vmid)), delay);
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

@@ -4,9 +4,9 @@
 // null, "errors": {param: message}} in Proxmox's words, before the call does anything.
 #include <regex>
 
-#include "activities/sim_state.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 enum class Type { kBoolean, kInteger, kNumber, kString, kVmid, kNode, kDnsName, kStorage, kVmType };
@@ -146,4 +146,4 @@ json::object PveParamErrors(const std::string& route,
   return errors;
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

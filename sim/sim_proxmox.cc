@@ -6,11 +6,11 @@
 // checks (sim_proxmox_params.cc), interfaces and DHCP leases (sim_proxmox_network.cc).
 #include <algorithm>
 
-#include "activities/sim_state.h"
 #include "base/clock.h"
 #include "base/url.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 // The VMID whose backup volume `volid` is: "local:backup/vzdump-lxc-101[-2026_...]" → 101.
@@ -232,4 +232,4 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
   return ContainerCall(call, p, form, changed);
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

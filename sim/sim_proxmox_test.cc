@@ -6,10 +6,10 @@
 
 #include <boost/json.hpp>
 
-#include "activities/sim_world.h"
 #include "base/temp_dir.h"
+#include "sim/sim_world.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 namespace json = boost::json;
@@ -269,4 +269,4 @@ TEST_F(SimProxmoxTest, InterfacesReportNet0OrTheDhcpLease) {
 }
 
 }  // namespace
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

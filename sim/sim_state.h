@@ -1,4 +1,4 @@
-// The simulated world's state and the helpers its parts share (internal to activities/: the
+// The simulated world's state and the helpers its parts share (internal to sim/: the
 // Proxmox, services and control parts each live in their own file). Not thread-safe.
 #pragma once
 
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "activities/sim_world.h"
+#include "sim/sim_world.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 
 namespace json = boost::json;
 
@@ -200,4 +200,4 @@ std::optional<int64_t> ToInt(const std::string& text);
 // Whether the call carries "Authorization: Bearer sim" (kServiceToken).
 bool HasServiceToken(const HttpCall& call);
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim
