@@ -9,12 +9,12 @@
 #include <memory>
 #include <string>
 
-#include "api/sim_server.h"
 #include "config/config.h"
 #include "controller/controller.h"
 #include "flows/flows.h"
 #include "flows/outside.h"
 #include "journal/journal.h"
+#include "sim/sim_server.h"
 
 namespace zlh::bench {
 
@@ -28,9 +28,9 @@ struct BenchWorld {
       return nullptr;
     }
     w->journal = std::move(*journal);
-    auto sim = api::SimServer::Open(w->io, "127.0.0.1", 0, "", {"pve1", "pve2"});
-    if (!sim.ok()) return nullptr;
-    w->sim = std::move(*sim);
+    auto server = sim::SimServer::Open(w->io, "127.0.0.1", 0, "", {"pve1", "pve2"});
+    if (!server.ok()) return nullptr;
+    w->sim = std::move(*server);
     auto url = w->sim->Start();
     if (!url.ok()) return nullptr;
     w->settings = std::move(settings);
@@ -47,7 +47,7 @@ struct BenchWorld {
 
   boost::asio::io_context io{1};
   std::unique_ptr<journal::Journal> journal;
-  std::unique_ptr<api::SimServer> sim;
+  std::unique_ptr<sim::SimServer> sim;
   config::Settings settings;
   std::unique_ptr<flows::Outside> outside;
   flows::Deps deps;

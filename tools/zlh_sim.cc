@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "api/http_server.h"
-#include "api/sim_server.h"
+#include "sim/sim_server.h"
 
 namespace {
 
@@ -72,7 +72,7 @@ int main(int argc, char** argv) {
     }
   }
   asio::io_context io(1);
-  auto sim = zlh::api::SimServer::Open(io, host, port, state_file, nodes);
+  auto sim = zlh::sim::SimServer::Open(io, host, port, state_file, nodes);
   if (!sim.ok()) {
     std::fprintf(stderr, "zlh-sim: %s\n", sim.status().ToString().c_str());
     return 2;

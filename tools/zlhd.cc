@@ -30,7 +30,6 @@
 #include "api/api.h"
 #include "api/errors.h"
 #include "api/http_server.h"
-#include "api/sim_server.h"
 #include "api/tokens.h"
 #include "base/clock.h"
 #include "base/ids.h"
@@ -48,6 +47,7 @@
 #include "scheduler/leadership.h"
 #include "scheduler/queues.h"
 #include "scheduler/redis_lock.h"
+#include "sim/sim_server.h"
 #include "tools/check_config.h"
 #include "workflows/engine.h"
 #include "workflows/registry.h"
@@ -299,9 +299,9 @@ int main(int argc, char** argv) {
   }
 
   asio::io_context io(1);
-  std::unique_ptr<zlh::api::SimServer> sim;
+  std::unique_ptr<zlh::sim::SimServer> sim;
   if (fleet.kind == zlh::config::FleetKind::kSimulated) {
-    auto sim_opened = zlh::api::SimServer::Open(io, "127.0.0.1", 0, flags.data + "/sim-state.json",
+    auto sim_opened = zlh::sim::SimServer::Open(io, "127.0.0.1", 0, flags.data + "/sim-state.json",
                                                 {"pve1", "pve2"});
     if (!sim_opened.ok()) {
       spdlog::error("simulated fleet: {}", sim_opened.status().ToString());

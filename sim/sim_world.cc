@@ -1,15 +1,14 @@
-#include "activities/sim_world.h"
+#include "sim/sim_world.h"
 
 #include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
 
-#include "activities/agent_http.h"
-#include "activities/sim_state.h"
 #include "base/clock.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 std::vector<std::string> Split(const std::string& path) {
@@ -456,4 +455,4 @@ HttpReply World::Handle(const HttpCall& call) {
   return reply;
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

@@ -1,4 +1,4 @@
-// The simulated world's state and the helpers its parts share (internal to activities/: the
+// The simulated world's state and the helpers its parts share (internal to sim/: the
 // Proxmox, services and control parts each live in their own file). Not thread-safe.
 #pragma once
 
@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "activities/sim_world.h"
+#include "sim/sim_world.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 
 namespace json = boost::json;
 
@@ -131,7 +131,12 @@ struct World::State {
   HttpReply ContainerConfig(const HttpCall& call, const std::string& node, int64_t vmid,
                             const std::string& what, const std::map<std::string, std::string>& form,
                             bool* changed);
-  // POST /nodes/{node}/lxc with restore=1 (backup.restore).
+  // POST /nodes/{node}/vzdump (backup.run), GET /nodes/{node}/storage/{storage}/content and
+  // POST /nodes/{node}/lxc with restore=1 (backup.restore) (sim_proxmox_backups.cc).
+  HttpReply Vzdump(const HttpCall& call, const std::string& node,
+                   const std::map<std::string, std::string>& form, bool* changed);
+  HttpReply StorageContent(const HttpCall& call, const std::string& node,
+                           const std::string& storage) const;
   HttpReply Restore(const HttpCall& call, const std::string& node,
                     const std::map<std::string, std::string>& form, bool* changed);
   HttpReply AgentCall(const HttpCall& call, const std::vector<std::string>& parts, bool* changed);
@@ -182,6 +187,13 @@ const char* TemplateName(int64_t vmid);
 // sim_proxmox_params.cc): {param: message} for each problem, in Proxmox's words.
 json::object PveParamErrors(const std::string& route,
                             const std::map<std::string, std::string>& params);
+// What Proxmox's parameter verification says of a parameter a route does not define.
+inline constexpr char kNotInSchema[] =
+    "property is not defined in schema and the schema does not allow additional properties";
+// The problem with setting the container option `key` to `value` (PUT .../config, or a restore's
+// options; sim_proxmox_config.cc), "" when there is none; kNotInSchema for an option the
+// simulator does not know.
+std::string ContainerOptionProblem(const std::string& key, const std::string& value);
 // Whether `call` answers with a task (a UPID): a fault may make its task fail.
 bool IsTaskCall(const std::string& call);
 
@@ -200,4 +212,4 @@ std::optional<int64_t> ToInt(const std::string& text);
 // Whether the call carries "Authorization: Bearer sim" (kServiceToken).
 bool HasServiceToken(const HttpCall& call);
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

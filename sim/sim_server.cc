@@ -1,20 +1,20 @@
-#include "api/sim_server.h"
+#include "sim/sim_server.h"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <algorithm>
 
-namespace zlh::api {
+namespace zlh::sim {
 
 namespace asio = boost::asio;
 
 Result<std::unique_ptr<SimServer>> SimServer::Open(asio::io_context& io, std::string host,
                                                    uint16_t port, std::string state_file,
                                                    std::vector<std::string> nodes, Millis latency) {
-  auto world = activities::sim::World::Open(std::move(state_file), std::move(nodes));
+  auto world = World::Open(std::move(state_file), std::move(nodes));
   if (!world.ok()) return world.status();
-  ServerOptions options;
+  api::ServerOptions options;
   options.host = std::move(host);
   options.port = port;
   options.body_limit = 1 << 20;
@@ -22,20 +22,20 @@ Result<std::unique_ptr<SimServer>> SimServer::Open(asio::io_context& io, std::st
       new SimServer(io, std::move(options), std::move(*world), latency));
 }
 
-SimServer::SimServer(asio::io_context& io, ServerOptions options,
-                     std::unique_ptr<activities::sim::World> world, Millis latency)
+SimServer::SimServer(asio::io_context& io, api::ServerOptions options,
+                     std::unique_ptr<World> world, Millis latency)
     : world_(std::move(world)),
       latency_(std::make_shared<Millis>(latency)),
       host_(options.host),
-      http_(io, options, [this, &io](const Request& req) -> Task<Response> {
-        activities::sim::HttpReply reply =
+      http_(io, options, [this, &io](const api::Request& req) -> api::Task<api::Response> {
+        HttpReply reply =
             world_->Handle({req.method, req.path, req.query, req.headers, req.body});
         int64_t wait = std::max<int64_t>(reply.delay_ms, latency_->count());
         if (wait > 0) {
           asio::steady_timer delay(io, std::chrono::milliseconds(wait));
           co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
         }
-        Response r;
+        api::Response r;
         r.status = reply.status;
         r.body = std::move(reply.body);
         r.content_type = reply.content_type;
@@ -51,6 +51,6 @@ Result<std::string> SimServer::Start() {
   return "http://" + host_ + ":" + std::to_string(*port);
 }
 
-Task<void> SimServer::Stop(Millis deadline) { co_await http_.Stop(deadline); }
+api::Task<void> SimServer::Stop(Millis deadline) { co_await http_.Stop(deadline); }
 
-}  // namespace zlh::api
+}  // namespace zlh::sim

@@ -32,7 +32,7 @@
 
 #include "base/status.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 
 // The one Proxmox API token the simulator accepts (USER@REALM!TOKENID=SECRET).
 inline constexpr char kProxmoxToken[] = "zlh@pve!zlh=00000000-0000-0000-0000-00000000517e";
@@ -73,7 +73,7 @@ class World {
   // GET /sim/state's body.
   std::string StateJson() const;
 
-  struct State;  // activities/sim_state.h
+  struct State;  // sim/sim_state.h
 
  private:
   World(std::string state_file, std::unique_ptr<State> state);
@@ -83,4 +83,4 @@ class World {
   std::unique_ptr<State> state_;
 };
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

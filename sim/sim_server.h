@@ -1,4 +1,4 @@
-// SimServer: the simulated outside world (activities/sim_world.h) served over HTTP — by zlh-sim,
+// SimServer: the simulated outside world (sim/sim_world.h) served over HTTP — by zlh-sim,
 // and by zlhd in-process when it runs without --fleet (its state kept in the data directory).
 // Injected latency and timeouts hold a request without blocking the others.
 //
@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "activities/sim_world.h"
 #include "api/http_server.h"
+#include "sim/sim_world.h"
 
-namespace zlh::api {
+namespace zlh::sim {
 
 class SimServer {
  public:
@@ -24,18 +24,18 @@ class SimServer {
                                                  Millis latency = Millis(0));
   // Binds, listens and starts serving; "http://HOST:PORT".
   Result<std::string> Start();
-  Task<void> Stop(Millis deadline);
+  api::Task<void> Stop(Millis deadline);
   // Every answer from now on is held at least `latency`.
   void SetLatency(Millis latency) { *latency_ = latency; }
 
  private:
-  SimServer(boost::asio::io_context& io, ServerOptions options,
-            std::unique_ptr<activities::sim::World> world, Millis latency);
+  SimServer(boost::asio::io_context& io, api::ServerOptions options, std::unique_ptr<World> world,
+            Millis latency);
 
-  std::unique_ptr<activities::sim::World> world_;
+  std::unique_ptr<World> world_;
   std::shared_ptr<Millis> latency_;
   std::string host_;
-  HttpServer http_;
+  api::HttpServer http_;
 };
 
-}  // namespace zlh::api
+}  // namespace zlh::sim

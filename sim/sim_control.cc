@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <set>
 
-#include "activities/sim_state.h"
 #include "base/clock.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 // Every call name of SPEC §7.4; faults name one of these.
@@ -256,4 +256,4 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
   return JsonReply(200, json::object{{"call", *name}, {"pending", static_cast<int64_t>(faults[*name].size())}});
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

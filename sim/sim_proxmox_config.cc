@@ -9,10 +9,10 @@
 #include <regex>
 #include <sstream>
 
-#include "activities/sim_state.h"
 #include "base/ipv4.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 // What a clone of the templates has before it is configured.
@@ -58,8 +58,9 @@ std::string Net0Problem(const std::string& value) {
   return named ? "" : "invalid format - name: property is missing and it is not optional";
 }
 
-// The problem with setting `key` to `value`; "" when there is none.
-std::string ParamProblem(const std::string& key, const std::string& value) {
+}  // namespace
+
+std::string ContainerOptionProblem(const std::string& key, const std::string& value) {
   static const std::regex kTags(
       "^[a-zA-Z0-9_][a-zA-Z0-9_+.\\-]*(;[a-zA-Z0-9_][a-zA-Z0-9_+.\\-]*)*$");
   if (key == "cores")
@@ -85,8 +86,10 @@ std::string ParamProblem(const std::string& key, const std::string& value) {
     return "";
   }
   if (key == "description" || key == "digest") return "";
-  return "property is not defined in schema and the schema does not allow additional properties";
+  return kNotInSchema;
 }
+
+namespace {
 
 // The new size in GB that `size` ("20G", "+4G") asks for a disk of `current` GB; nullopt when
 // malformed.
@@ -140,7 +143,9 @@ HttpReply World::State::ContainerConfig(const HttpCall& call, const std::string&
     errors = PveParamErrors("lxc/config", params);
   } else if (what == "config") {
     for (const auto& [key, value] : form) {
-      if (std::string problem = ParamProblem(key, value); !problem.empty()) errors[key] = problem;
+      if (std::string problem = ContainerOptionProblem(key, value); !problem.empty()) {
+        errors[key] = problem;
+      }
     }
   } else if (what == "resize") {
     if (form.count("disk") == 0 || form.at("disk") != "rootfs") {
@@ -185,4 +190,4 @@ HttpReply World::State::ContainerConfig(const HttpCall& call, const std::string&
   return Pve(json::value(NewTask(node, "resize", vmid)), delay);
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

@@ -5,9 +5,9 @@
 // running", "unable to destroy CT 101 - container is running"). Tasks finish at once.
 #include <algorithm>
 
-#include "activities/sim_state.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 // A container route: its name for the parameter check, its call name, whether it changes things.
@@ -161,4 +161,4 @@ HttpReply World::State::ContainerCall(const HttpCall& call, const std::vector<st
   return Power(*this, *route, it->second, delay, changed);
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

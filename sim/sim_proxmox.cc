@@ -1,26 +1,17 @@
 // The simulated Proxmox VE API subset (EXTERNAL-APIS.md): its routing, its envelope and errors
-// (the message in the body and the status line), nodes, guests (the templates among them),
-// backups (vzdump, the storage's backup list, restore), the version and the token's permissions.
-// Beside it: a container's clone, power, status, interfaces and destroy (sim_proxmox_guests.cc),
-// config and resize (sim_proxmox_config.cc), tasks and locks (sim_proxmox_tasks.cc), parameter
-// checks (sim_proxmox_params.cc), interfaces and DHCP leases (sim_proxmox_network.cc).
+// (the message in the body and the status line), nodes, guests (the templates among them), the
+// version and the token's permissions. Beside it: a container's clone, power, status, interfaces
+// and destroy (sim_proxmox_guests.cc), config and resize (sim_proxmox_config.cc), backups
+// (vzdump, the storage's backup list, restore: sim_proxmox_backups.cc), tasks and locks
+// (sim_proxmox_tasks.cc), parameter checks (sim_proxmox_params.cc), interfaces and DHCP leases
+// (sim_proxmox_network.cc).
 #include <algorithm>
 
-#include "activities/sim_state.h"
-#include "base/clock.h"
 #include "base/url.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
-
-// The VMID whose backup volume `volid` is: "local:backup/vzdump-lxc-101[-2026_...]" → 101.
-std::optional<int64_t> BackupOfVolume(const std::string& volid) {
-  const std::string marker = ":backup/vzdump-lxc-";
-  size_t at = volid.find(marker);
-  if (at == std::string::npos) return std::nullopt;
-  std::string rest = volid.substr(at + marker.size());
-  return ToInt(rest.substr(0, rest.find('-')));
-}
 
 // The templates every simulated cluster has (config's default templates), on its first node.
 struct SimTemplate {
@@ -130,45 +121,6 @@ const char* TemplateName(int64_t vmid) {
   return nullptr;
 }
 
-HttpReply World::State::Restore(const HttpCall& call, const std::string& node,
-                                const std::map<std::string, std::string>& form, bool* changed) {
-  auto field = [&](const char* key) {
-    auto it = form.find(key);
-    return it == form.end() ? std::string() : it->second;
-  };
-  auto vmid = ToInt(field("vmid"));
-  if (!vmid) return PveError(400, "vmid: required, a number");
-  if (field("restore") != "1") {
-    return PveError(501, "the simulator makes containers by clone; POST .../lxc needs restore=1");
-  }
-  std::string volid = field("ostemplate");
-  if (volid.empty()) return PveError(400, "ostemplate: required");
-  int64_t delay = 0;
-  if (auto early = Begin("backup.restore", *vmid, true, call, &delay, changed)) return *early;
-  // Proxmox's checks, in its order and with its words.
-  std::string fail = "unable to restore CT " + std::to_string(*vmid) + " - ";
-  auto it = containers.find(*vmid);
-  if (it != containers.end() && (field("force") != "1" || it->second.node != node)) {
-    return PveError(500, "CT " + std::to_string(*vmid) + " already exists on node '" +
-                             it->second.node + "'",
-                    delay);
-  }
-  if (it != containers.end() && it->second.status == "running") {
-    return PveError(500, "can't overwrite running container", delay);
-  }
-  auto from = BackupOfVolume(volid);
-  if (!from || !backups.count(*from)) {
-    return PveError(500, fail + "volume '" + volid + "' does not exist", delay);
-  }
-  // The container becomes the backup's (hostname, config, disk, what was installed): same VMID,
-  // on this node, stopped, its agent offline until it starts. A missing one is made anew.
-  const Backup& b = backups.at(*from);
-  Container& c = containers[*vmid];
-  c = Container{*vmid, node, b.hostname, "stopped", c.create_calls, false, b.config, b.disk_gb, volid};
-  agents[*vmid] = Agent{"offline", 0, "stopped", b.game};
-  return Pve(json::value(NewTask(node, "vzrestore", *vmid)), delay);
-}
-
 HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::string>& parts,
                                 bool* changed) {
   auto auth = call.headers.find("authorization");
@@ -202,23 +154,10 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
   }
   std::map<std::string, std::string> form = ParseForm(call.body);
   if (p.size() == 3 && p[2] == "vzdump" && call.method == "POST") {
-    auto vmid = ToInt(form["vmid"]);
-    if (!vmid) return PveError(400, "vmid: required, a number");
-    int64_t delay = 0;
-    if (auto early = Begin("backup.run", *vmid, true, call, &delay, changed)) return *early;
-    if (!containers.count(*vmid)) return PveError(500, "CT " + form["vmid"] + " does not exist", delay);
-    BackUp(containers.at(*vmid), NowMs());
-    return Pve(json::value(NewTask(node, "vzdump", *vmid)), delay);
+    return Vzdump(call, node, form, changed);
   }
   if (p.size() == 5 && p[2] == "storage" && p[4] == "content" && call.method == "GET") {
-    json::array out;
-    for (const auto& [vmid, b] : backups) {
-      auto want = call.query.find("vmid");
-      if (want != call.query.end() && ToInt(want->second) != vmid) continue;
-      out.push_back(json::object{{"volid", p[3] + ":backup/vzdump-lxc-" + std::to_string(vmid)},
-                                 {"vmid", vmid}, {"ctime", b.at_ms / 1000}, {"content", "backup"}});
-    }
-    return Pve(std::move(out));
+    return StorageContent(call, node, p[3]);
   }
   if (p.size() == 3 && p[2] == "lxc" && call.method == "POST") {
     return Restore(call, node, form, changed);
@@ -232,4 +171,4 @@ HttpReply World::State::Proxmox(const HttpCall& call, const std::vector<std::str
   return ContainerCall(call, p, form, changed);
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "activities/sim_state.h"
 #include "base/clock.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 // The VMID of the container a DNS or proxy name belongs to (0 when none): "survival",
@@ -432,4 +432,4 @@ HttpReply World::State::BillingCall(const HttpCall& call, const std::vector<std:
   return Delayed(JsonReply(200, json::object{{"customerId", p[2]}, {"status", status}}), delay);
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

@@ -5,14 +5,22 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <sstream>
 
-#include "activities/sim_world.h"
 #include "base/temp_dir.h"
+#include "sim/sim_world.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 namespace json = boost::json;
+
+// The errors object refusing `param` as one the route does not define.
+std::string NotInSchema(const std::string& param) {
+  return R"({")" + param +
+         R"(": "property is not defined in schema and the schema does not allow additional )"
+         R"(properties"})";
+}
 
 const std::map<std::string, std::string> kAuth = {
     {"authorization", "PVEAPIToken=zlh@pve!zlh=00000000-0000-0000-0000-00000000517e"}};
@@ -32,8 +40,10 @@ class SimProxmoxTest : public ::testing::Test {
     size_t q = target.find('?');
     if (q != std::string::npos) {
       call.path = "/api2/json/" + target.substr(0, q);
-      std::string query = target.substr(q + 1);
-      call.query[query.substr(0, query.find('='))] = query.substr(query.find('=') + 1);
+      std::istringstream query(target.substr(q + 1));
+      for (std::string pair; std::getline(query, pair, '&');) {
+        call.query[pair.substr(0, pair.find('='))] = pair.substr(pair.find('=') + 1);
+      }
     }
     return world_->Handle(call);
   }
@@ -46,6 +56,15 @@ class SimProxmoxTest : public ::testing::Test {
     return world_->Handle({"POST", "/sim/faults", {}, {}, body}).status;
   }
   json::value Container() { return json::parse(world_->StateJson()).at("containers").at(0); }
+  json::value StateOf(const char* what) { return json::parse(world_->StateJson()).at(what); }
+  // Expects Proxmox's parameter verification failure with exactly `errors` (JSON).
+  void ExpectRefused(const HttpReply& r, const std::string& errors) {
+    ASSERT_EQ(r.status, 400) << r.body;
+    EXPECT_EQ(r.reason, "Parameter verification failed.");
+    json::value body = json::parse(r.body);
+    EXPECT_TRUE(body.at("data").is_null());
+    EXPECT_EQ(body.at("errors"), json::parse(errors)) << r.body;
+  }
   size_t Mutations() { return json::parse(world_->StateJson()).at("mutations").as_array().size(); }
 
   TempDir tmp_;
@@ -268,5 +287,76 @@ TEST_F(SimProxmoxTest, InterfacesReportNet0OrTheDhcpLease) {
             "127.2.0.10/16");
 }
 
+// POST /nodes/{node}/vzdump checks its schema (pve-guest-common's VZDump::Common), then what
+// API2/VZDump.pm and verify_vzdump_parameters check, each in Proxmox's words; nothing is backed up.
+TEST_F(SimProxmoxTest, VzdumpRefusesBadParametersAsProxmoxDoes) {
+  size_t mutations = Mutations();
+  ExpectRefused(Pve("POST", "nodes/pve1/vzdump", "storage=local&mode=snapshot"),
+                R"({"vmid": "property is missing"})");
+  ExpectRefused(Pve("POST", "nodes/pve1/vzdump", "vmid=101&mode=fast"),
+                R"({"mode": "value 'fast' does not have a value in the enumeration )"
+                R"('snapshot, suspend, stop'"})");
+  ExpectRefused(Pve("POST", "nodes/pve1/vzdump", "vmid=101,7&compress=rar"),
+                R"({"vmid": "invalid format - value does not look like a valid VM ID\n",
+                    "compress": "value 'rar' does not have a value in the enumeration )"
+                R"('0, 1, gzip, lzo, zstd'"})");
+  ExpectRefused(Pve("POST", "nodes/pve1/vzdump", "vmid=101&storage=local&colour=red"),
+                NotInSchema("colour"));
+  ExpectRefused(Pve("POST", "nodes/pve1/vzdump", "vmid=101&dumpdir=%2Ftmp"),
+                R"({"dumpdir": "Only root may set this option."})");
+  ExpectRefused(Pve("POST", "nodes/pve1/vzdump", "vmid=101&all=1"),
+                R"({"all": "option conflicts with option 'vmid'"})");
+  ExpectRefused(Pve("POST", "nodes/pve1/vzdump", "vmid=101&stdout=1"),
+                R"({"stdout": "option is only allowed on the command line interface."})");
+  EXPECT_EQ(Mutations(), mutations);
+  EXPECT_TRUE(StateOf("backups").as_array().empty());
+  EXPECT_EQ(Pve("POST", "nodes/pve1/vzdump", "vmid=101&storage=local&mode=snapshot").status, 200);
+  EXPECT_EQ(StateOf("backups").as_array().size(), 1u);
+}
+
+// GET /nodes/{node}/storage/{storage}/content checks pve-storage's schema; a content type other
+// than backup lists nothing, as the simulated storage holds backups only.
+TEST_F(SimProxmoxTest, StorageContentRefusesBadParametersAsProxmoxDoes) {
+  ASSERT_EQ(Pve("POST", "nodes/pve1/vzdump", "vmid=101&storage=local").status, 200);
+  ExpectRefused(Pve("GET", "nodes/pve1/storage/local/content?content=backups"),
+                R"({"content": "invalid format - invalid content type 'backups'\n"})");
+  ExpectRefused(Pve("GET", "nodes/pve1/storage/local/content?content=backup&vmid=abc"),
+                R"({"vmid": "type check ('integer') failed - got 'abc'"})");
+  ExpectRefused(Pve("GET", "nodes/pve1/storage/1local/content"),
+                R"({"storage": )"
+                R"("invalid format - storage ID '1local' contains illegal characters\n"})");
+  ExpectRefused(Pve("GET", "nodes/pve1/storage/local/content?kind=backup"),
+                NotInSchema("kind"));
+  EXPECT_EQ(Data(Pve("GET", "nodes/pve1/storage/local/content?content=backup&vmid=101"))
+                .as_array()
+                .size(),
+            1u);
+  EXPECT_TRUE(Data(Pve("GET", "nodes/pve1/storage/local/content?content=iso")).as_array().empty());
+}
+
+// POST /nodes/{node}/lxc with restore=1 checks pve-container's create_vm schema (its parameters
+// and the container's options) before anything else; nothing is restored.
+TEST_F(SimProxmoxTest, RestoreRefusesBadParametersAsProxmoxDoes) {
+  ASSERT_EQ(Pve("POST", "nodes/pve1/vzdump", "vmid=101&storage=local").status, 200);
+  const std::string backup = "ostemplate=local%3Abackup%2Fvzdump-lxc-101";
+  size_t mutations = Mutations();
+  ExpectRefused(Pve("POST", "nodes/pve1/lxc", "vmid=102&restore=1&force=1"),
+                R"({"ostemplate": "property is missing and it is not optional"})");
+  ExpectRefused(Pve("POST", "nodes/pve1/lxc", backup + "&restore=1"),
+                R"({"vmid": "property is missing and it is not optional"})");
+  ExpectRefused(Pve("POST", "nodes/pve1/lxc", "vmid=10x&restore=yes&" + backup),
+                R"({"vmid": "type check ('integer') failed - got '10x'",
+                    "restore": "type check ('boolean') failed - got 'yes'"})");
+  ExpectRefused(Pve("POST", "nodes/pve1/lxc", "vmid=102&restore=1&storage=_x&cores=two&" + backup),
+                R"({"storage": "invalid format - storage ID '_x' contains illegal characters\n",
+                    "cores": "type check ('integer') failed - got 'two'"})");
+  ExpectRefused(Pve("POST", "nodes/pve1/lxc", "vmid=102&restore=1&colour=red&" + backup),
+                NotInSchema("colour"));
+  EXPECT_EQ(Mutations(), mutations);
+  EXPECT_EQ(StateOf("containers").as_array().size(), 1u);
+  EXPECT_EQ(Pve("POST", "nodes/pve1/lxc", "vmid=102&restore=1&" + backup).status, 200);
+  EXPECT_EQ(StateOf("containers").as_array().size(), 2u);
+}
+
 }  // namespace
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

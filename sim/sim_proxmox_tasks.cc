@@ -6,9 +6,9 @@
 // config file lock reads "can't lock file '/run/lock/lxc/pve-config-101.lock' - got timeout".
 #include <cstdio>
 
-#include "activities/sim_state.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 // Where a call meets a lock: not at all, before its task starts, or inside its task.
@@ -128,4 +128,4 @@ HttpReply World::State::TaskStatus(const std::string& node, const std::string& u
   return Pve(std::move(status));
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

@@ -8,10 +8,10 @@
 #include <cstdio>
 #include <sstream>
 
-#include "activities/sim_state.h"
 #include "base/ipv4.h"
+#include "sim/sim_state.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 constexpr uint32_t kLeaseFirst = (127u << 24) | (2u << 16) | 10u;                // 127.2.0.10
@@ -106,4 +106,4 @@ HttpReply World::State::Interfaces(const Container& c, int64_t delay) const {
   return Pve(std::move(out), delay);
 }
 
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim

@@ -1,4 +1,4 @@
-#include "activities/sim_world.h"
+#include "sim/sim_world.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 #include "base/temp_dir.h"
 
-namespace zlh::activities::sim {
+namespace zlh::sim {
 namespace {
 
 namespace json = boost::json;
@@ -593,4 +593,4 @@ TEST_F(SimServicesTest, ARestoreRemakesAMissingContainerAsItWasBackedUp) {
 }
 
 }  // namespace
-}  // namespace zlh::activities::sim
+}  // namespace zlh::sim
