@@ -20,6 +20,8 @@ namespace asio = boost::asio;
 namespace json = boost::json;
 
 constexpr size_t kMaxContent = 2000;
+// A part's length: room is left for the mention in front ("<@&ROLE> " or "@here ").
+constexpr size_t kPartLimit = kMaxContent - 32;
 constexpr const char* kEllipsis = "\xE2\x80\xA6";  // "…" in UTF-8
 
 // At most kMaxContent bytes, cut at a character boundary, with "…" at the end when cut.
@@ -42,6 +44,50 @@ void ReplaceAll(std::string& text, const std::string& from, const std::string& t
   for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
     text.replace(at, from.size(), to);
   }
+}
+
+// Discord's error body, {"message", "code"}: its word and code into `result`.
+void ReadErrorBody(const std::string& body, PostResult& result) {
+  boost::system::error_code ec;
+  json::value v = json::parse(body, ec);
+  if (ec || !v.is_object()) return;
+  const json::object& o = v.as_object();
+  if (const json::value* m = o.if_contains("message"); m && m->is_string()) {
+    result.message = std::string(m->as_string());
+  }
+  if (const json::value* c = o.if_contains("code"); c && c->is_int64()) {
+    result.discord_code = static_cast<int>(c->as_int64());
+  }
+}
+
+// What an answer came to: a 2xx is a delivery; otherwise Discord's word (else the reason phrase),
+// its code, and a 429's wait.
+PostResult ReadAnswer(const HttpResponse& response) {
+  PostResult result;
+  result.http_status = response.status;
+  if (response.status >= 200 && response.status < 300) return result;
+  ReadErrorBody(response.body, result);
+  if (result.message.empty()) result.message = response.reason;
+  if (response.status == 429) result.retry_after = DiscordRetryAfter(response);
+  return result;
+}
+
+// An attempt that got no answer, `why`.
+PostResult Unanswered(Status why) {
+  PostResult result;
+  result.transport = std::move(why);
+  return result;
+}
+
+// What an attempt's result is to a step: the transport's error when no answer came; else as
+// StatusOfHttp says, naming Discord's word and code, with a 404 (a deleted webhook) made
+// kInvalidArgument: Discord's 4xx will not change on a retry.
+Status StepStatus(const PostResult& result, const std::string& what) {
+  if (!result.transport.ok()) return result.transport;
+  std::string detail = result.message;
+  if (result.discord_code != 0) detail += " (" + std::to_string(result.discord_code) + ")";
+  Status s = StatusOfHttp(result.http_status, what, detail);
+  return s.code() == Code::kNotFound ? InvalidArgument(s.message()) : s;
 }
 
 }  // namespace
@@ -130,45 +176,57 @@ Result<std::string> DiscordNotifier::Webhook(const std::string& channel) const {
   return url;
 }
 
+size_t DiscordNotifier::PartCount(const std::string& content) const {
+  return SplitDiscordContent(content, kPartLimit).size();
+}
+
+Task<PostResult> DiscordNotifier::PostPart(std::string key, std::string channel,
+                                           std::string content, bool ping, size_t part) {
+  co_return co_await Attempt(CallContext{std::move(key), 0}, channel, content, ping, part);
+}
+
 Task<Status> DiscordNotifier::Post(const CallContext& ctx, std::string channel, std::string content,
                                    bool ping) {
-  auto url = Webhook(channel);
-  if (!url.ok()) co_return url.status();
-  auto role = options_.roles.find(channel);
-  std::string role_id = role == options_.roles.end() ? "" : role->second;
-  // Room for the mention in front ("<@&ROLE> " or "@here ").
-  std::vector<std::string> parts = SplitDiscordContent(content, kMaxContent - 32);
-  for (size_t i = 0; i < parts.size(); ++i) {
-    std::string nonce = ctx.idempotency_key.empty() ? "" : DiscordNonce(ctx.idempotency_key, i);
-    // Only the first part pings: one alert is one ping.
-    std::string body = DiscordMessageBody(parts[i], ping && i == 0, role_id, nonce);
-    ZLH_CO_RETURN_IF_ERROR(co_await PostOne(ctx, channel, *url, body));
+  for (size_t part = 0, parts = PartCount(content); part < parts; ++part) {
+    ZLH_CO_RETURN_IF_ERROR(co_await PostWaiting(ctx, channel, content, ping, part));
   }
   co_return Status::Ok();
 }
 
-Task<Status> DiscordNotifier::PostOne(const CallContext& ctx, const std::string& channel,
-                                      const std::string& url, const std::string& body) {
+Task<PostResult> DiscordNotifier::Attempt(const CallContext& ctx, const std::string& channel,
+                                          const std::string& content, bool ping, size_t part) {
+  auto url = Webhook(channel);
+  std::vector<std::string> parts = SplitDiscordContent(content, kPartLimit);
+  if (!url.ok()) co_return Unanswered(url.status());
+  if (part >= parts.size()) {
+    co_return Unanswered(
+        InvalidArgument("discord: the message has no part " + std::to_string(part)));
+  }
+  auto role = options_.roles.find(channel);
+  std::string role_id = role == options_.roles.end() ? "" : role->second;
+  std::string nonce = ctx.idempotency_key.empty() ? "" : DiscordNonce(ctx.idempotency_key, part);
+  // Only the first part pings: one alert is one ping.
+  std::string body = DiscordMessageBody(parts[part], ping && part == 0, role_id, nonce);
+  auto res = co_await service_.Send("POST", *url, body, &ctx);
+  if (res.ok()) co_return ReadAnswer(*res);
+  // HttpClient names the URL, which is the webhook's secret.
+  std::string message = res.status().message();
+  ReplaceAll(message, url->substr(0, url->find('?')), "the webhook of #" + channel);
+  co_return Unanswered(Status(res.status().code(), message));
+}
+
+Task<Status> DiscordNotifier::PostWaiting(const CallContext& ctx, const std::string& channel,
+                                          const std::string& content, bool ping, size_t part) {
   std::string what = "discord post to #" + channel;
   asio::steady_timer wait(co_await asio::this_coro::executor);
   for (int waits = 0;; ++waits) {
-    auto res = co_await service_.Send("POST", url, body, &ctx);
-    if (!res.ok()) {
-      // HttpClient names the URL, which is the webhook's secret.
-      std::string message = res.status().message();
-      ReplaceAll(message, url.substr(0, url.find('?')), "the webhook of #" + channel);
-      spdlog::warn("{}: {}", what, message);
-      co_return Status(res.status().code(), message);
-    }
-    if (res->status >= 200 && res->status < 300) co_return Status::Ok();
-    if (res->status != 429) {
-      Status s = StatusOfHttp(res->status, what, res->body);
-      // Discord's 4xx (a deleted webhook's 404 too) will not change on a retry.
-      if (s.code() == Code::kNotFound) s = InvalidArgument(s.message());
-      spdlog::warn("{}", s.message());
+    PostResult result = co_await Attempt(ctx, channel, content, ping, part);
+    if (result.http_status != 429) {
+      Status s = StepStatus(result, what);
+      if (!s.ok()) spdlog::warn("{}", s.message());
       co_return s;
     }
-    Millis after = DiscordRetryAfter(*res).value_or(Millis(1'000));
+    Millis after = result.retry_after.value_or(Millis(1'000));
     if (waits >= options_.max_429_waits || after > options_.longest_429_wait) {
       spdlog::warn("{}: rate limited (retry after {}), giving up after {} waits", what,
                    FormatDuration(after), waits);
@@ -185,6 +243,20 @@ Task<Status> LogNotifier::Post(const CallContext& ctx, std::string channel, std:
   spdlog::info("notify #{}{} [{}]: {}", channel, ping ? " (ping)" : "", ctx.idempotency_key,
                content);
   co_return Status::Ok();
+}
+
+size_t LogNotifier::PartCount(const std::string&) const { return 1; }
+
+Task<PostResult> LogNotifier::PostPart(std::string key, std::string channel, std::string content,
+                                       bool ping, size_t part) {
+  if (part != 0) {
+    co_return Unanswered(InvalidArgument("log: the message has no part " + std::to_string(part)));
+  }
+  PostResult logged;
+  logged.transport =  // OK: the log always takes it
+      co_await Post(CallContext{std::move(key), 0}, std::move(channel), std::move(content), ping);
+  logged.http_status = 204;  // as a webhook that took it
+  co_return logged;
 }
 
 }  // namespace zlh::activities

@@ -5,13 +5,15 @@
 // the call's idempotency key and its part (`enforce_nonce`), so a post repeated within a few
 // minutes (after a crash, or after a timeout or 5xx that came when Discord had stored the message)
 // can be recognised by the receiver instead of shown twice. zlh-sim honours it for five minutes;
-// Discord documents it for message creation, not for webhooks. A 429 is waited out (retry_after) on a
-// timer, not a blocked thread. Webhook URLs are secrets: logs and errors name the channel only.
-// Errors: kUnavailable / kDeadlineExceeded for what a retry may fix (no answer, 5xx, still rate
-// limited), kFailedPrecondition for a stale fencing token, kInvalidArgument for other refusals
-// and for a channel without a webhook.
+// Discord documents it for message creation, not for webhooks. Post waits out a 429 (retry_after)
+// on a timer, not a blocked thread; PostPart makes one attempt and tells what came of it. Webhook
+// URLs are secrets: logs and errors name the channel only.
+// Post's errors: kUnavailable / kDeadlineExceeded for what a retry may fix (no answer, 5xx, still
+// rate limited), kFailedPrecondition for a stale fencing token, kInvalidArgument for other
+// refusals and for a channel without a webhook.
 //
-// LogNotifier: a Notifier that only logs (spdlog), for a daemon without webhooks.
+// LogNotifier: a Notifier that only logs (spdlog), for a daemon without webhooks: every message is
+// one part, "delivered" (204) to the log.
 //
 // Thread-safety: both are shareable; DiscordNotifier's HttpClient must outlive it.
 #pragma once
@@ -46,11 +48,17 @@ class DiscordNotifier final : public Notifier {
 
   Task<Status> Post(const CallContext& ctx, std::string channel, std::string content,
                     bool ping) override;
+  size_t PartCount(const std::string& content) const override;
+  Task<PostResult> PostPart(std::string key, std::string channel, std::string content, bool ping,
+                            size_t part) override;
 
  private:
-  // Posts one message body, waiting out 429s.
-  Task<Status> PostOne(const CallContext& ctx, const std::string& channel, const std::string& url,
-                       const std::string& body);
+  // One POST of part `part` of `content`, with the fencing token of `ctx` when it has one.
+  Task<PostResult> Attempt(const CallContext& ctx, const std::string& channel,
+                           const std::string& content, bool ping, size_t part);
+  // Part `part` posted as Post does: a 429 waited out (max_429_waits, longest_429_wait).
+  Task<Status> PostWaiting(const CallContext& ctx, const std::string& channel,
+                           const std::string& content, bool ping, size_t part);
   // The channel's webhook URL; kInvalidArgument when it has none.
   Result<std::string> Webhook(const std::string& channel) const;
 
@@ -83,6 +91,11 @@ class LogNotifier final : public Notifier {
   // Logs the message (channel, ping, content) at info level; always OK.
   Task<Status> Post(const CallContext& ctx, std::string channel, std::string content,
                     bool ping) override;
+  // 1: the log takes a message whole.
+  size_t PartCount(const std::string& content) const override;
+  // Logs the message as Post does: a 204; kInvalidArgument in `transport` for a part other than 0.
+  Task<PostResult> PostPart(std::string key, std::string channel, std::string content, bool ping,
+                            size_t part) override;
 };
 
 }  // namespace zlh::activities

@@ -1,6 +1,7 @@
 // The outside services the ZLH workflows act on, besides the hypervisor (hypervisor.h): the agent
 // in each container, the Velocity proxy's registration plugin, DNS (Cloudflare-style), billing
-// status, backups and the notifier (Discord webhooks). EXTERNAL-APIS.md holds the APIs' facts.
+// status, backups, the notifier (Discord webhooks) and the mailer (SMTP). EXTERNAL-APIS.md holds
+// the APIs' facts.
 //
 // Every mutating call takes the step's CallContext (its fencing token goes out as
 // X-ZLH-Fencing-Token) and is idempotent: repeating it after a crash is success, not a duplicate.
@@ -12,12 +13,15 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <cstddef>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "activities/hypervisor.h"
+#include "base/duration.h"
 #include "base/status.h"
 
 namespace zlh::activities {
@@ -127,6 +131,21 @@ class Backups {
                                                  int64_t vmid, std::string backup_id) = 0;
 };
 
+// What one attempt to post one part of a message came to (Notifier::PostPart): an answer
+// (`transport` OK, `http_status` its status) or none (`transport` says why).
+struct PostResult {
+  long http_status = 0;  // 0 when no answer came
+  // OK when an answer came. Otherwise kUnavailable (no connection, reset) or kDeadlineExceeded
+  // (timed out), which a later attempt may fix, or kInvalidArgument when no request could be made
+  // (no webhook for the channel, a part beyond the message's).
+  Status transport;
+  std::optional<Millis> retry_after;  // a 429's wait: its body's retry_after, else Retry-After
+  int discord_code = 0;               // an error body's `code` (10015: unknown webhook); 0: none
+  std::string message;  // an error's word: its body's `message`, else the reason phrase
+  // A 2xx answer: the part is shown.
+  bool delivered() const { return transport.ok() && http_status >= 200 && http_status < 300; }
+};
+
 // Messages to the operator (Discord webhooks, one per channel).
 class Notifier {
  public:
@@ -135,6 +154,28 @@ class Notifier {
   // channel's configured role, otherwise nobody is pinged. Waits out a 429's retry_after.
   virtual boost::asio::awaitable<Status> Post(const CallContext& ctx, std::string channel,
                                               std::string content, bool ping) = 0;
+
+  // How many messages (parts) `content` is posted as; at least 1.
+  virtual size_t PartCount(const std::string& content) const = 0;
+  // One attempt at part `part` (from 0, below PartCount) of `content`: no retry, no waiting, and
+  // no fencing token (a notification's delivery carries a decision recorded under one; it makes
+  // none). Its nonce is DiscordNonce(key, part) (none for an empty key); only part 0 pings.
+  virtual boost::asio::awaitable<PostResult> PostPart(std::string key, std::string channel,
+                                                      std::string content, bool ping,
+                                                      size_t part) = 0;
+};
+
+// Email to the operators (SPEC §10; SmtpMailer over SMTP).
+class Mailer {
+ public:
+  virtual ~Mailer() = default;
+  // Delivers `text` from `channel` to the configured recipients, its Message-ID derived from the
+  // call's idempotency key (a repeat is recognisable as one). kUnavailable / kDeadlineExceeded
+  // for what a later attempt may fix (no connection, a timeout, a 4xx reply); kInvalidArgument
+  // when the server refuses for good (a 5xx); kFailedPrecondition for a configuration that cannot
+  // work.
+  virtual boost::asio::awaitable<Status> Send(const CallContext& ctx, std::string channel,
+                                              std::string text) = 0;
 };
 
 }  // namespace zlh::activities

@@ -1,10 +1,10 @@
-// SmtpMailer: email through SMTP on libcurl (SPEC §10) — smtps://, or smtp:// with STARTTLS when
-// the server offers it (demanded when a password is configured: a password never goes in clear),
-// AUTH with the configured user. One message to every recipient, plain UTF-8 text, subject
-// "[ZLH] <channel>: <first line>"; its Message-ID derives from the call's idempotency key, so a
-// repeated delivery of the same notification is recognisable as such. Each delivery runs on the
-// mailer's own thread (libcurl's easy interface blocks): the event loop never waits on a mail
-// server.
+// SmtpMailer: the Mailer (services.h) over SMTP on libcurl (SPEC §10) — smtps://, or smtp:// with
+// STARTTLS when the server offers it (demanded when a password is configured: a password never
+// goes in clear), AUTH with the configured user. One message to every recipient, plain UTF-8
+// text, subject "[ZLH] <channel>: <first line>"; its Message-ID derives from the call's
+// idempotency key, so a repeated delivery of the same notification is recognisable as such. Each
+// delivery runs on the mailer's own thread (libcurl's easy interface blocks): the event loop never
+// waits on a mail server.
 //
 // Thread-safety: Send and Probe may be called from any thread; the mailer must outlive them.
 #pragma once
@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "activities/hypervisor.h"
+#include "activities/services.h"
 #include "base/clock.h"
 #include "base/duration.h"
 #include "base/status.h"
@@ -37,7 +38,7 @@ struct SmtpOptions {
 std::string FormatEmail(const SmtpOptions& options, const std::string& idempotency_key, TimeMs now,
                         const std::string& channel, const std::string& text);
 
-class SmtpMailer {
+class SmtpMailer final : public Mailer {
  public:
   explicit SmtpMailer(SmtpOptions options);
   ~SmtpMailer();
@@ -48,7 +49,8 @@ class SmtpMailer {
   // (kDeadlineExceeded) or answers 4xx (try again); kInvalidArgument when it refuses for good (a
   // 5xx: an unknown recipient, AUTH refused); kFailedPrecondition for a configuration that cannot
   // work (no STARTTLS offered with a password configured, a certificate not trusted).
-  boost::asio::awaitable<Status> Send(const CallContext& ctx, std::string channel, std::string text);
+  boost::asio::awaitable<Status> Send(const CallContext& ctx, std::string channel,
+                                      std::string text) override;
 
   // zlhd --check-config: connects, EHLO, STARTTLS and AUTH as configured, NOOP, QUIT. Sends no
   // message. The same errors as Send.

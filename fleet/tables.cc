@@ -2,11 +2,14 @@
 
 #include "base/clock.h"
 #include "base/ipv4.h"
+#include "fleet/codec.h"
 #include "journal/format.h"
 
 namespace zlh::fleet {
 namespace {
 
+using codec::Decode;
+using codec::DecodeAll;
 using journal::Cf;
 
 constexpr char kServers = 's';
@@ -44,36 +47,6 @@ std::string AddressKey(uint32_t address) {
   std::string k;
   journal::PutU32(&k, address);
   return Key(kAddresses, k);
-}
-
-template <typename Message>
-Result<std::optional<Message>> Decode(Result<std::optional<std::string>> raw, std::string_view what) {
-  if (!raw.ok()) return raw.status();
-  if (!raw->has_value()) return std::optional<Message>();
-  Message m;
-  if (!m.ParseFromString(**raw)) {
-    return Status(Code::kCorruption, "unreadable " + std::string(what) + " record");
-  }
-  return std::optional<Message>(std::move(m));
-}
-
-// Every record of `table` in `source` (a Journal or a Txn), decoded; kCorruption at the first that
-// cannot be.
-template <typename Message, typename Source>
-Result<std::vector<Message>> DecodeAll(Source& source, char table, std::string_view what) {
-  std::vector<Message> out;
-  Status bad;
-  ZLH_RETURN_IF_ERROR(source.Scan(Cf::kDomain, Key(table, ""), [&](std::string_view, std::string_view v) {
-    Message m;
-    if (!m.ParseFromArray(v.data(), static_cast<int>(v.size()))) {
-      bad = Status(Code::kCorruption, "unreadable " + std::string(what) + " record");
-      return false;
-    }
-    out.push_back(std::move(m));
-    return true;
-  }));
-  ZLH_RETURN_IF_ERROR(bad);
-  return out;
 }
 
 Result<proto::Lease> LeaseOf(Result<std::optional<proto::Lease>> found, std::string_view server_id) {

@@ -21,7 +21,11 @@
 //   'f' redis | journal      → u64 BE              (the newest fencing token decisions were made
 //   with)
 //   'd' node                 → proto.NodeDrain     (a hypervisor node's drain, SPEC §9.2)
+//   'o' id (u64 BE)          → proto.Notification  (the notification outbox, fleet/outbox.h)
+//   'p' route \0 id (u64 BE) → ""                  (the outbox's pending deliveries)
+//   'q' "next"               → u64 BE              (the outbox's id sequence)
 //
+// The outbox is delivery state, not fleet state: like the side tables it is not folded from events.
 // Maintenance, node drains and billing change through operator and outside inputs, not workflow
 // steps: each change is also a SystemInput event on a system stream, in the same write (SPEC §4.6).
 // Thread-safety: free functions; a Txn is used on the journal's writer thread only.

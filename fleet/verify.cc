@@ -1,7 +1,10 @@
 #include "fleet/verify.h"
 
+#include <limits>
 #include <map>
+#include <set>
 
+#include "fleet/outbox.h"
 #include "fleet/tables.h"
 #include "journal/format.h"
 
@@ -50,6 +53,41 @@ void VerifyAddresses(const std::vector<proto::Server>& servers,
       out.push_back({"server " + server, "names address " + address + " without holding it"});
     }
   }
+}
+
+// The outbox (SPEC §10): the pending index holds exactly the pending deliveries, and every id is
+// below the sequence's next.
+Status VerifyOutbox(const journal::Journal& journal, std::vector<Violation>& out) {
+  auto next = NextNotificationId(journal);
+  if (!next.ok()) return next.status();
+  NotificationFilter all;
+  all.limit = std::numeric_limits<size_t>::max();
+  auto entries = ListNotifications(journal, all);
+  if (!entries.ok()) return entries.status();
+  auto rows = ListPending(journal);
+  if (!rows.ok()) return rows.status();
+  std::set<std::pair<std::string, uint64_t>> indexed, pending;
+  for (const auto& [route, ids] : *rows) {
+    for (uint64_t id : ids) indexed.emplace(route, id);
+  }
+  for (const auto& n : entries->items) {
+    std::string subject = "notification " + std::to_string(n.id());
+    if (n.id() >= *next) out.push_back({subject, "not below the next id " + std::to_string(*next)});
+    for (const auto& d : n.deliveries()) {
+      if (d.state() != proto::DELIVERY_PENDING) continue;
+      pending.emplace(d.route(), n.id());
+      if (!indexed.count({d.route(), n.id()})) {
+        out.push_back({subject, "its delivery on " + d.route() + " is pending but not indexed"});
+      }
+    }
+  }
+  for (const auto& [route, id] : indexed) {
+    if (!pending.count({route, id})) {
+      out.push_back({"pending row " + route + " " + std::to_string(id),
+                     "names no pending delivery of notification " + std::to_string(id)});
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -138,6 +176,7 @@ Result<std::vector<Violation>> VerifyDomain(const journal::Journal& journal) {
                      return true;
                    });
   if (!s.ok()) return s;
+  ZLH_RETURN_IF_ERROR(VerifyOutbox(journal, out));
   return out;
 }
 

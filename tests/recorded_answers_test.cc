@@ -41,7 +41,9 @@ api::Response Recorded(const std::string& name) {
   api::Response r;
   r.status = static_cast<int>(f.at("status").as_int64());
   if (const json::value* reason = f.if_contains("reason")) r.reason = reason->as_string();
-  if (const json::value* body = f.if_contains("body")) r.body = json::serialize(*body);
+  if (const json::value* body = f.if_contains("body")) {
+    r.body = body->is_string() ? std::string(body->as_string()) : json::serialize(*body);
+  }
   if (const json::value* headers = f.if_contains("headers")) {
     for (const auto& [key, value] : headers->as_object()) {
       if (key == "Content-Type") {
@@ -226,6 +228,54 @@ TEST_F(RecordedAnswersTest, DiscordWrongTokenIsPermanent) {
   Status s = Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false));
   EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
   EXPECT_EQ(discord.seen().size(), 1u);
+}
+
+// PostPart makes one attempt and tells what came of it, for the outbox to decide: Discord's word,
+// its code and a 429's wait, from the body or else the header of a proxy's page.
+TEST_F(RecordedAnswersTest, DiscordPostPartTellsEachAnswerAsItCameWithoutRetrying) {
+  RecordedService discord({"discord/execute_204", "discord/rate_limited_429",
+                           "discord/cloudflare_429", "discord/unknown_webhook_404",
+                           "discord/invalid_token_401"});
+  DiscordNotifier notifier = Discord(discord);
+  auto post = [&] {
+    return Run(notifier.PostPart("wf:7:notify", "alerts-critical", "hi", true, 0));
+  };
+
+  PostResult shown = post();
+  EXPECT_TRUE(shown.delivered());
+  EXPECT_EQ(shown.http_status, 204);
+  EXPECT_FALSE(shown.retry_after.has_value());
+  EXPECT_EQ(shown.message, "");
+
+  PostResult limited = post();
+  EXPECT_FALSE(limited.delivered());
+  EXPECT_TRUE(limited.transport.ok());
+  EXPECT_EQ(limited.http_status, 429);
+  EXPECT_EQ(limited.retry_after, Millis(350)) << "the body's 0.35 s, not Retry-After's 1 s";
+  EXPECT_EQ(limited.message, "You are being rate limited.");
+  EXPECT_EQ(limited.discord_code, 0);
+
+  PostResult proxy = post();  // Cloudflare's HTML page: only its Retry-After tells the wait
+  EXPECT_EQ(proxy.http_status, 429);
+  EXPECT_EQ(proxy.retry_after, Millis(2'000));
+  EXPECT_EQ(proxy.message, "Too Many Requests");
+
+  PostResult gone = post();
+  EXPECT_EQ(gone.http_status, 404);
+  EXPECT_EQ(gone.discord_code, 10015);
+  EXPECT_EQ(gone.message, "Unknown Webhook");
+  EXPECT_FALSE(gone.retry_after.has_value());
+
+  PostResult token = post();
+  EXPECT_EQ(token.http_status, 401);
+  EXPECT_EQ(token.discord_code, 50027);
+  EXPECT_EQ(token.message, "Invalid Webhook Token");
+
+  std::vector<Seen> seen = discord.seen();
+  ASSERT_EQ(seen.size(), 5u) << "one request per attempt";
+  json::value sent = json::parse(seen[0].body);
+  EXPECT_EQ(sent.at("nonce").as_string(), DiscordNonce("wf:7:notify", 0));
+  EXPECT_EQ(sent.at("content").as_string(), "@here hi");
 }
 
 ProxmoxHypervisor Proxmox(HttpClient& http, const RecordedService& pve) {

@@ -27,6 +27,16 @@ namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
 
+// 60 lines of 50 bytes ("line 100....", ...): more than one Discord message holds.
+std::string TwoMessagesOfLines() {
+  std::string content;
+  for (int i = 0; i < 60; ++i) {
+    content += "line " + std::to_string(100 + i) + std::string(41, '.') + "\n";
+  }
+  content.pop_back();
+  return content;
+}
+
 class ServicesActivityTest : public ::testing::Test {
  protected:
   void SetUp() override { ASSERT_FALSE(sim_.url().empty()); }
@@ -397,10 +407,8 @@ TEST_F(ServicesActivityTest, DiscordPostLandsWithTheRightMentions) {
 }
 
 TEST_F(ServicesActivityTest, DiscordSplitsLongContentAtLinesAndNeedsAWebhook) {
-  // 60 lines of 50 bytes: two messages, split at a line break, the ping on the first only.
-  std::string content;
-  for (int i = 0; i < 60; ++i) content += "line " + std::to_string(100 + i) + std::string(41, '.') + "\n";
-  content.pop_back();
+  // Two messages, split at a line break, the ping on the first only.
+  std::string content = TwoMessagesOfLines();
   ASSERT_TRUE(Run(MakeDiscord().Post(ctx_, "audit-log", content, true)).ok());
   json::array m = State("discordMessages");
   ASSERT_EQ(m.size(), 2u);
@@ -481,6 +489,84 @@ TEST_F(ServicesActivityTest, DiscordFailuresAreClassifiedAndKeepTheWebhookSecret
   EXPECT_EQ(s.code(), Code::kUnavailable);
   EXPECT_EQ(s.message().find("SECRET-TOKEN"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("#alerts"), std::string::npos) << s.message();
+}
+
+// The outbox's attempt: one part, its own nonce, the ping on part 0 only, and no fencing token, so
+// a newer token the service has seen does not refuse a delivery.
+TEST_F(ServicesActivityTest, DiscordPostPartPostsOnePartUnfenced) {
+  DiscordNotifier discord = MakeDiscord();
+  ASSERT_TRUE(Run(discord.Post({"wf:1", 9}, "digest", "fenced", false)).ok());
+  std::string content = TwoMessagesOfLines();
+  ASSERT_EQ(discord.PartCount(content), 2u);
+  EXPECT_EQ(discord.PartCount("short"), 1u);
+  PostResult second = Run(discord.PostPart("wf:2:notify", "alerts-repairs", content, true, 1));
+  EXPECT_TRUE(second.delivered()) << second.http_status << " " << second.message;
+  PostResult first = Run(discord.PostPart("wf:2:notify", "alerts-repairs", content, true, 0));
+  EXPECT_EQ(first.http_status, 204);
+  json::array m = State("discordMessages");
+  ASSERT_EQ(m.size(), 3u);
+  EXPECT_FALSE(m[1].at("ping").as_bool());
+  EXPECT_EQ(m[1].at("nonce").as_string(), DiscordNonce("wf:2:notify", 1));
+  EXPECT_TRUE(m[2].at("ping").as_bool());
+  EXPECT_EQ(m[2].at("nonce").as_string(), DiscordNonce("wf:2:notify", 0));
+  EXPECT_EQ(std::string(m[2].at("content").as_string()).substr(0, 16), "<@&555> line 100");
+  EXPECT_TRUE(Mutations("discord.post").back().at("fencingToken").is_null());
+
+  PostResult beyond = Run(discord.PostPart("wf:2:notify", "alerts-repairs", content, true, 2));
+  EXPECT_EQ(beyond.transport.code(), Code::kInvalidArgument);
+  EXPECT_EQ(beyond.http_status, 0);
+  EXPECT_EQ(State("discordMessages").size(), 3u);
+}
+
+TEST_F(ServicesActivityTest, DiscordPostPartTellsA503A429AndADeletedWebhookWithoutRetrying) {
+  DiscordNotifier discord = MakeDiscord();
+  ASSERT_EQ(
+      SimPost("/sim/faults", R"({"call":"discord.post","mode":"error","count":1,"status":503})"),
+      200);
+  PostResult down = Run(discord.PostPart("wf:3", "digest", "x", false, 0));
+  EXPECT_TRUE(down.transport.ok());
+  EXPECT_EQ(down.http_status, 503);
+  EXPECT_FALSE(down.retry_after.has_value());
+  EXPECT_EQ(down.discord_code, 0);
+  EXPECT_NE(down.message, "");
+
+  ASSERT_EQ(
+      SimPost("/sim/faults", R"({"call":"discord.post","mode":"error","count":1,"status":429})"),
+      200);
+  PostResult limited = Run(discord.PostPart("wf:3", "digest", "x", false, 0));
+  EXPECT_EQ(limited.http_status, 429);
+  EXPECT_EQ(limited.retry_after, Millis(350));
+  EXPECT_EQ(limited.message, "You are being rate limited.");
+  EXPECT_TRUE(State("discordMessages").empty()) << "neither was tried again";
+
+  ASSERT_EQ(SimPost("/sim/faults", R"({"discordWebhookDeleted": "alerts-billing"})"), 200);
+  PostResult gone = Run(discord.PostPart("wf:3", "alerts-billing", "x", false, 0));
+  EXPECT_EQ(gone.http_status, 404);
+  EXPECT_EQ(gone.discord_code, 10015);
+  EXPECT_EQ(gone.message, "Unknown Webhook");
+
+  DiscordOptions only;
+  only.webhooks = {{"alerts", sim_.url() + "/api/webhooks/alerts/sim"}};
+  PostResult nowhere = Run(MakeDiscord(only).PostPart("wf:3", "digest", "x", false, 0));
+  EXPECT_EQ(nowhere.transport.code(), Code::kInvalidArgument) << nowhere.transport.ToString();
+  EXPECT_EQ(nowhere.http_status, 0);
+}
+
+TEST(LogNotifierTest, AMessageIsOnePartTakenWhole) {
+  asio::io_context io;
+  LogNotifier log;
+  EXPECT_EQ(log.PartCount(std::string(5'000, 'x')), 1u);
+  auto attempt = [&](size_t part) {
+    auto f =
+        asio::co_spawn(io, log.PostPart("k", "audit-log", "hello", false, part), asio::use_future);
+    io.restart();
+    io.run();
+    return f.get();
+  };
+  PostResult taken = attempt(0);
+  EXPECT_TRUE(taken.delivered());
+  EXPECT_EQ(taken.http_status, 204);
+  EXPECT_EQ(attempt(1).transport.code(), Code::kInvalidArgument);
 }
 
 TEST(DiscordMessageTest, BodyAndRetryAfter) {
