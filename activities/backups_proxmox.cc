@@ -88,7 +88,7 @@ Task<Status> ProxmoxBackups::Restore(const CallContext& ctx, std::string node, i
 
   auto guests = co_await api_.Call("GET", "/cluster/resources?type=vm", "", nullptr);
   if (!guests.ok()) co_return guests.status();
-  std::string status;
+  bool exists = false;
   try {
     json::value all = json::parse(*guests);
     for (const auto& g : all.as_array()) {
@@ -96,13 +96,17 @@ Task<Status> ProxmoxBackups::Restore(const CallContext& ctx, std::string node, i
       if (o.at("vmid").to_number<int64_t>() != vmid) continue;
       std::string on(o.at("node").as_string());
       if (on != node) co_return FailedPrecondition(what + ": the container is on " + on);
-      status = o.contains("status") ? std::string(o.at("status").as_string()) : "";
+      exists = true;
     }
   } catch (const std::exception& e) {
     co_return Unavailable(std::string("proxmox /cluster/resources: unexpected answer: ") +
                           e.what());
   }
-  if (status == "running") {
+  // The power state from the node itself: /cluster/resources says "unknown" while its status
+  // cache is behind (a container cloned or restored a moment ago).
+  auto status = exists ? co_await api_.CurrentStatus(node, vmid) : Result<std::string>("absent");
+  if (!status.ok()) co_return status.status().WithContext(what);
+  if (*status == "running") {
     ZLH_CO_RETURN_IF_ERROR(
         co_await api_.RunTask("POST", CtPath(node, vmid) + "/status/stop", "", ctx, node));
   }

@@ -33,8 +33,8 @@ struct HostNode {
 struct Guest {
   int64_t vmid = 0;
   std::string node;
-  std::string status;  // running, stopped
-  std::string name;    // the hostname
+  std::string status;  // running, stopped; "unknown" while Proxmox's status cache is behind
+  std::string name;    // the hostname; "" when not known yet (Guests() asks the config first)
   std::string type;    // lxc, qemu
   bool is_template = false;  // a template (cloned from, never run)
 };

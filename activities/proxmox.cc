@@ -78,8 +78,26 @@ Task<Result<std::vector<Guest>>> ProxmoxHypervisor::Guests() {
   } catch (const std::exception& e) {
     co_return Unavailable(std::string("proxmox /cluster/resources: unexpected answer: ") + e.what());
   }
+  // A guest Proxmox's status cache has not caught up with (just cloned or restored) is listed
+  // without its name, status "unknown": its config tells the name (the hostname).
+  for (Guest& g : out) {
+    if (!g.name.empty() || g.is_template) continue;
+    auto config = co_await Config(g.node, g.vmid);
+    if (!config.ok()) continue;  // still nameless: callers take it as not known yet
+    if (auto hostname = config->find("hostname"); hostname != config->end()) g.name = hostname->second;
+  }
   co_return out;
 }
+
+namespace {
+
+// A guest at our VMID still nameless after Guests(): whose it is is not known yet.
+Status NotKnownYet(int64_t vmid) {
+  return Unavailable("VMID " + std::to_string(vmid) +
+                     " is listed without a name (Proxmox's status cache is behind): not known yet");
+}
+
+}  // namespace
 
 Task<Result<std::string>> ProxmoxHypervisor::Clone(const CallContext& ctx,
                                                    std::string template_node,
@@ -91,6 +109,7 @@ Task<Result<std::string>> ProxmoxHypervisor::Clone(const CallContext& ctx,
   for (const Guest& g : *guests) {
     if (g.vmid != vmid) continue;
     if (g.name == hostname) co_return g.node;
+    if (g.name.empty()) co_return NotKnownYet(vmid);
     co_return FailedPrecondition("VMID " + std::to_string(vmid) + " is used by '" + g.name + "'");
   }
   std::string form = "newid=" + std::to_string(vmid) + "&hostname=" + FormEscape(hostname) +
@@ -183,14 +202,7 @@ Task<Result<std::string>> ProxmoxHypervisor::PowerState(std::string node, int64_
   bool found = false;
   for (const Guest& g : *guests) found |= g.vmid == vmid && g.node == node;
   if (!found) co_return NotFound("no container " + std::to_string(vmid) + " on " + node);
-  auto data = co_await api_.Call(
-      "GET", "/nodes/" + node + "/lxc/" + std::to_string(vmid) + "/status/current", "", nullptr);
-  if (!data.ok()) co_return data.status();
-  json::value v = json::parse(*data);
-  if (!v.is_object() || !v.as_object().contains("status")) {
-    co_return Unavailable("proxmox status of " + std::to_string(vmid) + ": unexpected answer");
-  }
-  co_return std::string(v.as_object().at("status").as_string());
+  co_return co_await api_.CurrentStatus(node, vmid);
 }
 
 Task<Status> ProxmoxHypervisor::Destroy(const CallContext& ctx, std::string node, int64_t vmid,
@@ -203,6 +215,7 @@ Task<Status> ProxmoxHypervisor::Destroy(const CallContext& ctx, std::string node
     if (g.vmid == vmid) ours = &g;
   }
   if (!ours) co_return Status::Ok();
+  if (ours->name.empty()) co_return NotKnownYet(vmid);
   if (ours->name != hostname) {
     co_return FailedPrecondition("refusing to destroy VMID " + std::to_string(vmid) +
                                  ": it is '" + ours->name + "', not '" + hostname + "'");

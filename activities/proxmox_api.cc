@@ -148,4 +148,17 @@ Task<Status> ProxmoxApi::RunTask(std::string method, std::string path, std::stri
   }
 }
 
+Task<Result<std::string>> ProxmoxApi::CurrentStatus(std::string node, int64_t vmid) {
+  auto data = co_await Call(
+      "GET", "/nodes/" + node + "/lxc/" + std::to_string(vmid) + "/status/current", "", nullptr);
+  if (!data.ok()) co_return data.status();
+  boost::system::error_code ec;
+  json::value v = json::parse(*data, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("status") ||
+      !v.as_object().at("status").is_string()) {
+    co_return Unavailable("proxmox status of " + std::to_string(vmid) + ": unexpected answer");
+  }
+  co_return std::string(v.as_object().at("status").as_string());
+}
+
 }  // namespace zlh::activities

@@ -44,6 +44,9 @@ class ProxmoxApi {
   // kDeadlineExceeded after the options' task_timeout.
   Task<Status> RunTask(std::string method, std::string path, std::string form,
                        const CallContext& ctx, std::string node);
+  // Container `vmid`'s power state from its node (GET …/status/current): "running" or "stopped".
+  // Unlike /cluster/resources, never "unknown" for a container made a moment ago.
+  Task<Result<std::string>> CurrentStatus(std::string node, int64_t vmid);
 
  private:
   HttpClient& http_;

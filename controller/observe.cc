@@ -162,9 +162,12 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
   }
   const auto& px = s.file.proxy();
   for (auto& so : o.servers) {
-    if (guests.ok()) {
+    auto g = by_vmid.find(so.vmid);
+    // A guest Proxmox's status cache is behind on (just restored: status "unknown", perhaps no
+    // name) is not known yet: no drift is decided on it this tick.
+    bool behind = g != by_vmid.end() && (g->second.name.empty() || g->second.status == "unknown");
+    if (guests.ok() && !behind) {
       so.container_known = true;
-      auto g = by_vmid.find(so.vmid);
       so.container_exists = g != by_vmid.end() && g->second.name == so.name;
       so.container_status = so.container_exists ? g->second.status : "";
     }

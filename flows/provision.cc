@@ -72,6 +72,7 @@ Task<Result<std::string>> DestroyContainer(Deps& d, int64_t vmid, std::string ho
   if (!guests.ok()) co_return guests.status();
   for (const auto& g : *guests) {
     if (g.vmid != vmid) continue;
+    if (g.name.empty()) co_return Unavailable("VMID " + std::to_string(vmid) + " is not named yet");
     if (g.name != hostname) co_return "not ours: left alone";
     if (g.status == "running") {
       ZLH_CO_RETURN_IF_ERROR(co_await d.hypervisor->Stop(CallOf(info), g.node, vmid));

@@ -7,6 +7,7 @@
 // (sim_proxmox_network.cc).
 #include <algorithm>
 
+#include "base/clock.h"
 #include "base/url.h"
 #include "sim/sim_state.h"
 
@@ -55,9 +56,16 @@ std::optional<HttpReply> ClusterRead(const HttpCall& call, const std::vector<std
     auto type = call.query.find("type");
     // Only guests are simulated: nodes, storages and SDN zones are not listed.
     if (type != call.query.end() && type->second != "vm") return Pve(std::move(out));
+    const int64_t now = NowMs();
     for (const auto& [vmid, c] : containers) {
-      out.push_back(json::object{{"vmid", c.vmid}, {"node", c.node}, {"type", "lxc"},
-                                 {"status", c.status}, {"name", c.hostname}, {"template", 0}});
+      json::object guest{{"vmid", c.vmid}, {"node", c.node}, {"type", "lxc"}, {"template", 0}};
+      if (now < c.listed_from_ms) {  // the status cache has not caught up with it yet
+        guest["status"] = "unknown";
+      } else {
+        guest["status"] = c.status;
+        guest["name"] = c.hostname;
+      }
+      out.push_back(std::move(guest));
     }
     for (const SimTemplate& t : kTemplates) {
       out.push_back(json::object{{"vmid", t.vmid}, {"node", nodes.front()}, {"type", "lxc"},

@@ -124,7 +124,7 @@ HttpReply World::State::Restore(const HttpCall& call, const std::string& node,
   const Backup& b = backups.at(*from);
   Container& c = containers[vmid];
   c = Container{vmid,  node,     b.hostname, "stopped", c.create_calls,
-                false, b.config, b.disk_gb,  volid};
+                false, b.config, b.disk_gb,  volid,      NowMs() + kStatusCacheLagMs};
   agents[vmid] = Agent{"offline", 0, "stopped", b.game};
   return Pve(json::value(NewTask(node, "vzrestore", vmid)), delay);
 }

@@ -5,6 +5,7 @@
 // running", "unable to destroy CT 101 - container is running"). Tasks finish at once.
 #include <algorithm>
 
+#include "base/clock.h"
 #include "sim/sim_state.h"
 
 namespace zlh::sim {
@@ -75,7 +76,8 @@ HttpReply Clone(World::State& s, const std::string& node, int64_t source,
         delay);
   }
   std::string hostname = params.count("hostname") ? params.at("hostname") : source_name;
-  s.containers[newid] = Container{newid, to, hostname, "stopped", 1, false, {}, kTemplateDiskGb, ""};
+  s.containers[newid] = Container{newid, to, hostname, "stopped", 1, false, {}, kTemplateDiskGb, "",
+                                  NowMs() + kStatusCacheLagMs};
   s.agents[newid] = Agent{};
   return Pve(json::value(s.NewTask(node, "vzclone", source)), delay);
 }

@@ -4,6 +4,9 @@
 // changes already made refused, and a running container's interfaces with its DHCP lease.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <boost/json.hpp>
 #include <sstream>
 
@@ -70,6 +73,31 @@ class SimProxmoxTest : public ::testing::Test {
   TempDir tmp_;
   std::unique_ptr<World> world_;
 };
+
+// As Proxmox's status cache lags a new guest, /cluster/resources lists a container cloned (or
+// restored) a moment ago without its name and with status "unknown"; its config has the name.
+TEST_F(SimProxmoxTest, AGuestJustMadeIsListedNamelessForAMoment) {
+  auto listed = [&] {
+    json::value all = Data(Pve("GET", "cluster/resources?type=vm"));
+    for (const auto& g : all.as_array()) {
+      if (g.at("vmid").as_int64() == 101) return g.as_object();
+    }
+    return json::object();
+  };
+  json::object fresh = listed();
+  EXPECT_EQ(fresh.at("status"), "unknown");
+  EXPECT_FALSE(fresh.contains("name"));
+  EXPECT_EQ(Data(Pve("GET", "nodes/pve1/lxc/101/config")).at("hostname"), "survival");
+  EXPECT_EQ(Data(Pve("GET", "nodes/pve1/lxc/101/status/current")).at("status"), "stopped");
+  // It catches up within about a second.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!listed().contains("name") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  json::object later = listed();
+  EXPECT_EQ(later.at("status"), "stopped");
+  EXPECT_EQ(later.at("name"), "survival");
+}
 
 TEST_F(SimProxmoxTest, AnErrorSaysItsMessageInTheBodyAndTheStatusLine) {
   auto r = Pve("GET", "nodes/pve1/lxc/555/status/current");

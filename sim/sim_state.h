@@ -32,7 +32,13 @@ struct Container {
   std::map<std::string, std::string> config;
   int64_t disk_gb = kTemplateDiskGb;  // whole GB (a resize rounds up)
   std::string restored_from;          // the backup volume its last restore came from
+  // Until then /cluster/resources lists it without its name and with status "unknown", as
+  // Proxmox does while its status cache has not caught up with a new guest (not persisted).
+  int64_t listed_from_ms = 0;
 };
+
+// How long a cloned or restored container goes nameless in /cluster/resources.
+constexpr int64_t kStatusCacheLagMs = 1'000;
 
 // A lock on a guest (a container or a template), as POST /sim/faults {"lock"} sets it: one of
 // Proxmox's config locks ("backup", "disk", ...: the config says `lock: backup`), or "file" (the
