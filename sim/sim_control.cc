@@ -70,6 +70,42 @@ HttpReply World::State::DiscordControl(const json::object& o, bool* changed) {
                                      {"deleted", deleted_webhooks.count(name) == 1}});
 }
 
+HttpReply World::State::OutageControl(const json::object& o, bool* changed) {
+  static const std::set<std::string> kServices = {"discord", "proxmox", "agent",
+                                                  "proxy",   "dns",     "billing"};
+  if (auto extra = Unknown(o, {"outage", "seconds"})) return ErrorReply(400, *extra + ": unknown field");
+  const json::value& service = o.at("outage");
+  if (!service.is_string() || !kServices.count(std::string(service.as_string()))) {
+    return ErrorReply(400, "outage: one of discord, proxmox, agent, proxy, dns, billing");
+  }
+  const json::value* seconds = o.if_contains("seconds");
+  if (!seconds || !seconds->is_int64() || seconds->as_int64() < 0) {
+    return ErrorReply(400, "seconds: required, a non-negative integer (0 ends the outage)");
+  }
+  std::string name(service.as_string());
+  if (seconds->as_int64() == 0) {
+    outages.erase(name);
+  } else {
+    outages[name] = NowMs() + seconds->as_int64() * 1000;
+  }
+  *changed = true;
+  auto until = outages.find(name);
+  return JsonReply(200, json::object{{"outage", name},
+                                     {"until", until == outages.end()
+                                                   ? json::value(nullptr)
+                                                   : json::value(FormatRfc3339(until->second))}});
+}
+
+std::optional<HttpReply> World::State::Outage(const std::string& service) const {
+  auto it = outages.find(service);
+  if (it == outages.end() || NowMs() >= it->second) return std::nullopt;
+  // What a load balancer in front of a service that is down answers.
+  HttpReply r = ErrorReply(503, service + " is down (a simulated outage until " +
+                                    FormatRfc3339(it->second) + ")");
+  r.reason = "Service Unavailable";
+  return r;
+}
+
 HttpReply World::State::LockControl(const json::object& o, bool* changed) {
   if (auto extra = Unknown(o, {"lock", "vmid", "count", "clear"}))
     return ErrorReply(400, *extra + ": unknown field");
@@ -167,6 +203,7 @@ HttpReply World::State::SimPost(const HttpCall& call, const std::string& what, b
   }
 
   if (o.contains("lock")) return LockControl(o, changed);
+  if (o.contains("outage")) return OutageControl(o, changed);
 
   if (o.contains("drift")) {
     if (auto extra = Unknown(o, {"drift", "vmid", "clear"})) return ErrorReply(400, *extra + ": unknown field");

@@ -112,6 +112,9 @@ struct World::State {
   std::map<int64_t, Backup> backups;           // vmid -> its last backup
   std::vector<Mutation> mutations;
   std::map<std::string, std::deque<Fault>> faults;
+  // Services down until a time (ms): every request to them answers 503 until then. Set by
+  // POST /sim/faults {"outage": service, "seconds": S} (sim_control.cc).
+  std::map<std::string, int64_t> outages;
   uint64_t max_token = 0;
   uint64_t tasks = 0;
   uint64_t dns_ids = 0;
@@ -181,6 +184,11 @@ struct World::State {
                                   int64_t delay_ms, bool* changed);
   // POST /sim/faults {"lock": "backup|...|file", "vmid", "count", "clear"} (sim_control.cc).
   HttpReply LockControl(const json::object& body, bool* changed);
+  // POST /sim/faults {"outage": "discord|proxmox|agent|proxy|dns|billing", "seconds": S}: the
+  // service is down for S seconds from now (0 ends an outage) (sim_control.cc).
+  HttpReply OutageControl(const json::object& body, bool* changed);
+  // The 503 a request to `service` gets while it is down; nullopt when it is up.
+  std::optional<HttpReply> Outage(const std::string& service) const;
   // GET /nodes/{node}/lxc/{vmid}/interfaces; Lease gives a container on net0 ip=dhcp its address
   // (sim_proxmox_network.cc).
   HttpReply Interfaces(const Container& c, int64_t delay_ms) const;

@@ -115,6 +115,9 @@ json::object World::State::ToJson(bool with_internal) const {
                    {"discordMessages", std::move(msgs)}, {"billing", std::move(bill)},
                    {"backups", std::move(backs)},     {"mutations", std::move(ms)},
                    {"discordRepeats", discord_repeats}};
+  json::object down;
+  for (const auto& [service, until] : outages) down[service] = FormatRfc3339(until);
+  out["outages"] = std::move(down);
   if (with_internal) {
     json::object fs;
     for (const auto& [call, queue] : faults) {
@@ -150,6 +153,8 @@ json::object World::State::ToJson(bool with_internal) const {
     }
     for (const auto& [upid, exit] : failed_tasks) failed[upid] = exit;
     for (const auto& [vmid, address] : leases) leased[std::to_string(vmid)] = address;
+    json::object outages_ms;
+    for (const auto& [service, until] : outages) outages_ms[service] = until;
     out["internal"] = json::object{{"nodes", std::move(ns)},
                                    {"faults", std::move(fs)},
                                    {"zones", std::move(zs)},
@@ -162,7 +167,8 @@ json::object World::State::ToJson(bool with_internal) const {
                                    {"deletedWebhooks", std::move(deleted)},
                                    {"locks", std::move(ls)},
                                    {"failedTasks", std::move(failed)},
-                                   {"leases", std::move(leased)}};
+                                   {"leases", std::move(leased)},
+                                   {"outagesMs", std::move(outages_ms)}};
   }
   return out;
 }
@@ -270,6 +276,11 @@ Result<std::unique_ptr<World::State>> World::State::FromJson(const json::value& 
     }
     if (const json::value* ws = internal.if_contains("deletedWebhooks")) {
       for (const auto& w : ws->as_array()) state->deleted_webhooks.emplace(w.as_string());
+    }
+    if (const json::value* os = internal.if_contains("outagesMs")) {  // absent: none
+      for (const auto& [service, until] : os->as_object()) {
+        state->outages[std::string(service)] = until.to_number<int64_t>();
+      }
     }
     LoadProxmoxInternals(internal, *state);
     state->max_token = internal.at("maxToken").to_number<uint64_t>();
@@ -421,8 +432,24 @@ Status World::Save() const {
   return Status::Ok();
 }
 
+namespace {
+
+// The simulated service a request goes to ("" for the simulator's own routes).
+std::string ServiceOf(const std::vector<std::string>& p) {
+  if (p.size() >= 2 && p[0] == "api2" && p[1] == "json") return "proxmox";
+  if (p.size() >= 2 && p[0] == "agents") return "agent";
+  if (p.size() >= 2 && p[0] == "proxy") return "proxy";
+  if (p.size() >= 2 && p[0] == "client" && p[1] == "v4") return "dns";
+  if (p.size() >= 2 && p[0] == "api" && p[1] == "webhooks") return "discord";
+  if (p.size() >= 2 && p[0] == "billing") return "billing";
+  return "";
+}
+
+}  // namespace
+
 HttpReply World::Handle(const HttpCall& call) {
   std::vector<std::string> p = Split(call.path);
+  if (auto down = state_->Outage(ServiceOf(p))) return *down;
   bool changed = false;
   HttpReply reply;
   if (p.size() >= 2 && p[0] == "api2" && p[1] == "json") {

@@ -592,5 +592,38 @@ TEST_F(SimServicesTest, ARestoreRemakesAMissingContainerAsItWasBackedUp) {
   EXPECT_NE(unforced.body.find("already exists"), std::string::npos);
 }
 
+// {"outage": service, "seconds": S}: every request to that service answers 503 until the outage
+// ends (or a 0-second one ends it), its webhook GET included; other services are unaffected; it
+// is kept across a restart of the simulator.
+TEST_F(SimWorldTest, AnOutageFailsEveryCallOfItsServiceUntilItEnds) {
+  auto control = [&](const std::string& body) {
+    return world_->Handle(Call("POST", "/sim/faults", body, {})).status;
+  };
+  EXPECT_EQ(control(R"({"outage": "discord"})"), 400);  // seconds required
+  EXPECT_EQ(control(R"({"outage": "mail", "seconds": 5})"), 400);
+  EXPECT_EQ(control(R"({"outage": "discord", "seconds": -1})"), 400);
+  EXPECT_EQ(control(R"({"outage": "discord", "seconds": 5, "count": 2})"), 400);
+  ASSERT_EQ(control(R"({"outage": "discord", "seconds": 600})"), 200);
+  HttpCall post = Call("POST", "/api/webhooks/alerts-critical/sim", R"({"content":"hi"})", {});
+  HttpReply down = world_->Handle(post);
+  EXPECT_EQ(down.status, 503);
+  EXPECT_NE(down.body.find("discord is down"), std::string::npos) << down.body;
+  EXPECT_EQ(world_->Handle(Call("GET", "/api/webhooks/alerts-critical/sim", "", {})).status, 503);
+  EXPECT_EQ(world_->Handle(Call("GET", "/api2/json/version")).status, 200);  // Proxmox is up
+  EXPECT_TRUE(State(*world_).at("discordMessages").as_array().empty());
+  EXPECT_TRUE(State(*world_).at("outages").as_object().contains("discord"));
+
+  world_.reset();  // a restart of the simulator keeps the outage
+  auto reopened = World::Open(tmp_.Sub("state.json"), {"pve1", "pve2"});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  world_ = std::move(reopened).value();
+  EXPECT_EQ(world_->Handle(post).status, 503);
+
+  ASSERT_EQ(control(R"({"outage": "discord", "seconds": 0})"), 200);
+  EXPECT_EQ(world_->Handle(post).status, 204);
+  EXPECT_EQ(State(*world_).at("discordMessages").as_array().size(), 1u);
+  EXPECT_TRUE(State(*world_).at("outages").as_object().empty());
+}
+
 }  // namespace
 }  // namespace zlh::sim
