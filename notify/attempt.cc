@@ -116,7 +116,11 @@ Task<Result<std::optional<proto::Notification>>> Dispatcher::BeginAttempt(const 
     return Status::Ok();
   });
   if (!s.ok()) co_return s;
-  if (begun->has_value()) state_->lanes.Update(**begun);
+  if (begun->has_value()) {
+    state_->lanes.Update(**begun);
+  } else {
+    state_->lanes.Forget(route, id);  // not pending after all: trying it again would spin
+  }
   co_return std::move(*begun);
 }
 

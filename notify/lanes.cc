@@ -100,6 +100,8 @@ void Lanes::Update(const proto::Notification& n) {
   entries_[n.id()] = std::move(cached);
 }
 
+void Lanes::Forget(const std::string& route, uint64_t id) { std::erase(lanes_[route].ids, id); }
+
 const proto::Notification* Lanes::Head(const std::string& route, bool leads) const {
   auto lane = lanes_.find(route);
   if (lane == lanes_.end()) return nullptr;

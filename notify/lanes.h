@@ -42,6 +42,9 @@ class Lanes {
   // Takes `n` as it is now recorded (after a write of this node): its cached copy and the lanes
   // it waits in follow it.
   void Update(const proto::Notification& n);
+  // Takes entry `id` out of `route`'s lane until a rescan finds it pending there again (a write
+  // found it no longer was).
+  void Forget(const std::string& route, uint64_t id);
 
   // The first entry of `route` this node may deliver — any when it `leads`, else the first of
   // NODE origin — or null.
