@@ -5,11 +5,36 @@
 #include "api/handlers.h"
 #include "api/metrics.h"
 #include "api/node_api.h"
+#include "api/notification_api.h"
 #include "api/server_api.h"
 #include "api/workflow_api.h"
 #include "base/clock.h"
 
 namespace zlh::api {
+namespace {
+
+boost::json::object OutboxJson(const OutboxView& v) {
+  boost::json::array failing;
+  for (const auto& channel : v.failing) failing.emplace_back(channel);
+  return boost::json::object{{"pending", v.pending},
+                             {"oldestAt", Rfc3339OrNull(v.oldest_ms)},
+                             {"failing", std::move(failing)}};
+}
+
+// GET /api/controller's answer without a node's callback: this node alone, no tick yet.
+boost::json::object AloneController(int64_t started_ms) {
+  return boost::json::object{{"leader", true},
+                             {"fencingToken", 0},
+                             {"lockTtlMs", 0},
+                             {"lastTickAt", nullptr},
+                             {"actingSince", Rfc3339(started_ms)},
+                             {"waitingUntil", nullptr},
+                             {"redis", "off"},
+                             {"breakers", boost::json::array()},
+                             {"lastDecisions", boost::json::array()}};
+}
+
+}  // namespace
 
 Api::Api(ApiDeps deps) : deps_(deps) {
   const journal::Journal& j = deps_.journal;
@@ -25,19 +50,8 @@ Api::Api(ApiDeps deps) : deps_(deps) {
     co_return r;
   });
   int64_t started_ms = NowMs();
-  router_.Add("GET", "/api/controller", [this, started_ms](const Request& req,
-                                                           const PathParams&) -> Task<Response> {
-    if (auto refused = Refuse(deps_.tokens, req, false, true)) co_return *refused;
-    if (deps_.controller) co_return JsonOk(200, deps_.controller());
-    co_return JsonOk(200, boost::json::object{{"leader", true},
-                                              {"fencingToken", 0},
-                                              {"lockTtlMs", 0},
-                                              {"lastTickAt", nullptr},
-                                              {"actingSince", Rfc3339(started_ms)},
-                                              {"waitingUntil", nullptr},
-                                              {"redis", "off"},
-                                              {"breakers", boost::json::array()},
-                                              {"lastDecisions", boost::json::array()}});
+  router_.Add("GET", "/api/controller", [this, started_ms](const Request& req, const PathParams&) {
+    return Controller(req, started_ms);
   });
   servers_ = std::make_unique<ServerApi>(deps_.engine, deps_.journal, deps_.settings, deps_.tokens);
   servers_->AddRoutes(router_);
@@ -49,9 +63,18 @@ Api::Api(ApiDeps deps) : deps_(deps) {
   admin_->AddRoutes(router_);
   nodes_ = std::make_unique<NodeApi>(deps_.journal, deps_.settings, deps_.tokens, deps_.hypervisor);
   nodes_->AddRoutes(router_);
+  notifications_ = std::make_unique<NotificationApi>(deps_.journal, deps_.tokens);
+  notifications_->AddRoutes(router_);
 }
 
 Api::~Api() = default;
+
+Task<Response> Api::Controller(const Request& req, int64_t started_ms) const {
+  if (auto refused = Refuse(deps_.tokens, req, false, true)) co_return *refused;
+  boost::json::object body = deps_.controller ? deps_.controller() : AloneController(started_ms);
+  body["outbox"] = OutboxJson(deps_.outbox ? deps_.outbox() : OutboxView{});
+  co_return JsonOk(200, body);
+}
 
 std::optional<Response> Api::RefuseBeforeSize(const Request& headers) const {
   if (headers.path == "/api/billing/webhook") {

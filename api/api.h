@@ -1,6 +1,6 @@
 // Api: every route zlhd serves (SPEC §7.1), assembled on one Router — the Portal's server routes,
-// the workflow routes, the admin and billing inputs, the hypervisor's nodes, /healthz and
-// /metrics. api/openapi.yaml documents them; a test keeps the two equal.
+// the workflow routes, the admin and billing inputs, the hypervisor's nodes, the notification
+// outbox, /healthz and /metrics. api/openapi.yaml documents them; a test keeps the two equal.
 //
 // Thread-safety: serve on the engine's thread.
 #pragma once
@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "activities/hypervisor.h"
 #include "api/router.h"
@@ -25,6 +26,14 @@ class ServerApi;
 class WorkflowApi;
 class AdminApi;
 class NodeApi;
+class NotificationApi;
+
+// The notification outbox as GET /api/controller shows it (SPEC §10).
+struct OutboxView {
+  size_t pending = 0;                // entries with a delivery waiting
+  int64_t oldest_ms = 0;             // the oldest of them recorded at; 0 when none
+  std::vector<std::string> failing;  // channels whose deliveries fail now ("email" for email)
+};
 
 struct ApiDeps {
   workflows::Engine& engine;
@@ -35,6 +44,8 @@ struct ApiDeps {
   // GET /api/controller's answer (SPEC §7.1). Null: this node runs alone, without Redis — the
   // journal's exclusive open is its singleton — and no reconcile has run.
   std::function<boost::json::object()> controller = nullptr;
+  // GET /api/controller's `outbox`. Null: nothing waits (pending 0, oldestAt null, failing []).
+  std::function<OutboxView()> outbox = nullptr;
   // More /metrics text (the node's own gauges), appended as is. May be null.
   std::function<std::string()> metrics = nullptr;
   // Where POST /api/admin/backup writes (SPEC §7.1: backup.dir, default <data-dir>/backups).
@@ -58,12 +69,16 @@ class Api {
   const Router& router() const { return router_; }
 
  private:
+  // GET /api/controller (SPEC §7.1): the node's answer, with the outbox's.
+  Task<Response> Controller(const Request& req, int64_t started_ms) const;
+
   ApiDeps deps_;
   Router router_;
   std::unique_ptr<ServerApi> servers_;
   std::unique_ptr<WorkflowApi> workflows_;
   std::unique_ptr<AdminApi> admin_;
   std::unique_ptr<NodeApi> nodes_;
+  std::unique_ptr<NotificationApi> notifications_;
 };
 
 }  // namespace zlh::api

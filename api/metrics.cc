@@ -4,23 +4,12 @@
 #include <sstream>
 #include <vector>
 
+#include "base/prometheus.h"
+
 namespace zlh::api {
 namespace {
 
 using Labels = std::vector<std::pair<std::string, std::string>>;
-
-std::string Escape(const std::string& v) {
-  std::string out;
-  for (char c : v) {
-    if (c == '\\' || c == '"') out.push_back('\\');
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out.push_back(c);
-  }
-  return out;
-}
 
 std::string Number(double v) {
   char buf[64];
@@ -38,7 +27,7 @@ class Writer {
     if (!labels.empty()) {
       out_ << '{';
       for (size_t i = 0; i < labels.size(); ++i) {
-        out_ << (i ? "," : "") << labels[i].first << "=\"" << Escape(labels[i].second) << '"';
+        out_ << (i ? "," : "") << labels[i].first << "=\"" << PrometheusLabelValue(labels[i].second) << '"';
       }
       out_ << '}';
     }

@@ -69,6 +69,36 @@ void ApplyDefaults(pc::Config& c) {
   if (c.servers_per_customer() == 0) c.set_servers_per_customer(5);
 }
 
+// The most attempts in flight notify.concurrency may ask for (each holds an HTTP worker).
+constexpr uint32_t kMaxNotifyConcurrency = 64;
+
+// The notify section (SPEC §10) into `s`; kInvalidArgument naming the first bad field.
+Status ValidateNotify(const pc::Notify& n, Settings& s) {
+  ZLH_RETURN_IF_ERROR(Duration("notify.maxBackoff", n.max_backoff(), &s.notify_max_backoff));
+  ZLH_RETURN_IF_ERROR(
+      Duration("notify.initialBackoff", n.initial_backoff(), &s.notify_initial_backoff));
+  ZLH_RETURN_IF_ERROR(
+      Duration("notify.attemptTimeout", n.attempt_timeout(), &s.notify_attempt_timeout));
+  ZLH_RETURN_IF_ERROR(Duration("notify.keepDelivered", n.keep_delivered(), &s.notify_keep_delivered));
+  ZLH_RETURN_IF_ERROR(Duration("notify.keepFailed", n.keep_failed(), &s.notify_keep_failed));
+  for (auto [field, d] : {std::pair{"notify.maxBackoff", s.notify_max_backoff},
+                          {"notify.initialBackoff", s.notify_initial_backoff},
+                          {"notify.attemptTimeout", s.notify_attempt_timeout},
+                          {"notify.keepDelivered", s.notify_keep_delivered},
+                          {"notify.keepFailed", s.notify_keep_failed}}) {
+    if (d.count() <= 0) return Bad(field, "must be longer than 0");
+  }
+  if (s.notify_initial_backoff > s.notify_max_backoff) {
+    return Bad("notify.initialBackoff", "must not be longer than notify.maxBackoff (" +
+                                            FormatDuration(s.notify_max_backoff) + ")");
+  }
+  if (n.concurrency() > kMaxNotifyConcurrency) {
+    return Bad("notify.concurrency", "at most " + std::to_string(kMaxNotifyConcurrency));
+  }
+  if (n.concurrency() != 0) s.notify_concurrency = n.concurrency();
+  return Status::Ok();
+}
+
 Status Validate(Settings& s) {
   const pc::Config& c = s.file;
   ZLH_RETURN_IF_ERROR(Url("proxmox.url", c.proxmox().url()));
@@ -176,6 +206,7 @@ Status Validate(Settings& s) {
   s.email_fallback_after = email->fallback_after;
   s.email_timeout = email->timeout;
   s.email_password = email->password;
+  ZLH_RETURN_IF_ERROR(ValidateNotify(c.notify(), s));
   static const std::set<std::string> kQueues = {"provision", "operation", "repair", "control"};
   for (const auto& [queue, limit] : c.queues()) {
     if (!kQueues.count(queue)) {

@@ -56,6 +56,13 @@ struct Settings {
   Millis email_timeout{30'000};
   std::string email_password;  // email.passwordFile's first line
   bool HasEmail() const { return !file.email().smtp_url().empty(); }
+  // notify (SPEC §10): the outbox's delivery.
+  Millis notify_max_backoff{60'000};
+  Millis notify_initial_backoff{1'000};
+  Millis notify_attempt_timeout{10'000};
+  uint32_t notify_concurrency = 4;
+  Millis notify_keep_delivered{7LL * 24 * 3'600'000};
+  Millis notify_keep_failed{30LL * 24 * 3'600'000};
 
   // The concurrency of `queue` (provision 1, operation 16, repair 4, control 1 unless configured).
   uint32_t QueueLimit(const std::string& queue) const;

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 namespace zlh::config {
 namespace {
@@ -279,6 +281,42 @@ TEST(ConfigTest, RefusesBadEmailNamingTheField) {
   EXPECT_EQ(ok->email_fallback_after, Millis(120'000));
   EXPECT_EQ(ok->email_timeout, Millis(30'000));
   EXPECT_FALSE(Defaults().HasEmail());
+}
+
+// The outbox's delivery (SPEC §10): defaults, durations, and refusals naming the field.
+TEST(ConfigTest, NotifyDefaultsDurationsAndRefusals) {
+  Settings d = Defaults();
+  EXPECT_EQ(d.notify_max_backoff, Millis(60'000));
+  EXPECT_EQ(d.notify_initial_backoff, Millis(1'000));
+  EXPECT_EQ(d.notify_attempt_timeout, Millis(10'000));
+  EXPECT_EQ(d.notify_concurrency, 4u);
+  EXPECT_EQ(d.notify_keep_delivered, Millis(168LL * 3'600'000));
+  EXPECT_EQ(d.notify_keep_failed, Millis(720LL * 3'600'000));
+  auto s = Parse(R"({"notify": {"maxBackoff": "2s", "initialBackoff": "200ms",
+                     "attemptTimeout": "3s", "concurrency": 1, "keepDelivered": "1h",
+                     "keepFailed": "2h"}})");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->notify_max_backoff, Millis(2'000));
+  EXPECT_EQ(s->notify_initial_backoff, Millis(200));
+  EXPECT_EQ(s->notify_attempt_timeout, Millis(3'000));
+  EXPECT_EQ(s->notify_concurrency, 1u);
+  EXPECT_EQ(s->notify_keep_delivered, Millis(3'600'000));
+  EXPECT_EQ(s->notify_keep_failed, Millis(7'200'000));
+  for (const auto& [json, names] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"maxBackoff": "soon"})", "notify.maxBackoff"},
+           {R"({"initialBackoff": "0s"})", "notify.initialBackoff: must be longer than 0"},
+           {R"({"initialBackoff": "2m"})", "notify.initialBackoff: must not be longer than notify.maxBackoff"},
+           {R"({"attemptTimeout": "0ms"})", "notify.attemptTimeout"},
+           {R"({"keepDelivered": "1 week"})", "notify.keepDelivered"},
+           {R"({"keepFailed": "0h"})", "notify.keepFailed"},
+           {R"({"concurrency": 65})", "notify.concurrency: at most 64"},
+           {R"({"retries": 3})", "retries: unknown field"},
+       }) {
+    auto bad = Parse(R"({"notify": )" + json + "}");
+    ASSERT_FALSE(bad.ok()) << json;
+    EXPECT_NE(bad.status().message().find(names), std::string::npos)
+        << json << " → " << bad.status().message();
+  }
 }
 
 // docs/config.md's complete example is a valid config.

@@ -168,6 +168,11 @@ Result<std::optional<proto::Notification>> GetNotification(journal::Txn& txn, ui
   return codec::Decode<proto::Notification>(txn.Get(Cf::kDomain, EntryKey(id)), "notification");
 }
 
+Result<std::optional<proto::Notification>> GetNotification(const journal::Journal& journal,
+                                                           uint64_t id) {
+  return codec::Decode<proto::Notification>(journal.Get(Cf::kDomain, EntryKey(id)), "notification");
+}
+
 Status PutNotification(journal::Txn& txn, const proto::Notification& n) {
   ZLH_RETURN_IF_ERROR(CheckDeliveries(n));
   auto old = GetNotification(txn, n.id());

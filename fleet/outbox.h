@@ -49,8 +49,11 @@ struct Intent {
 // zero byte.
 Result<uint64_t> EnqueueNotification(journal::Txn& txn, const Intent& intent, int64_t now_ms);
 
-// The entry `id`, nullopt when there is none (never recorded, or pruned).
+// The entry `id`, nullopt when there is none (never recorded, or pruned): as `txn` sees it, or as
+// committed in `journal`.
 Result<std::optional<proto::Notification>> GetNotification(journal::Txn& txn, uint64_t id);
+Result<std::optional<proto::Notification>> GetNotification(const journal::Journal& journal,
+                                                           uint64_t id);
 
 // Replaces the recorded entry `n.id()` with `n` and keeps the pending index in step: a delivery
 // that is pending has its row, any other has none. kNotFound when no entry `n.id()` is recorded;

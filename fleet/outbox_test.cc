@@ -126,6 +126,18 @@ TEST_F(OutboxTest, IdsIncreaseInCommitOrderAndPendingIsIndexedPerRoute) {
   EXPECT_EQ(*NextNotificationId(*journal_), 21u);
 }
 
+// What a dispatcher reads between its writes: the committed entry, the same as a Txn sees it.
+TEST_F(OutboxTest, AnEntryReadsTheSameFromTheJournalAsInATxn) {
+  uint64_t id = Enqueue("alerts-critical");
+  auto committed = GetNotification(*journal_, id);
+  ASSERT_TRUE(committed.ok()) << committed.status().ToString();
+  ASSERT_TRUE(committed->has_value());
+  EXPECT_EQ((*committed)->SerializeAsString(), Get(id).SerializeAsString());
+  auto absent = GetNotification(*journal_, id + 1);
+  ASSERT_TRUE(absent.ok());
+  EXPECT_FALSE(absent->has_value());
+}
+
 TEST_F(OutboxTest, ARefusedIntentOrAnAbortedWriteTakesNoId) {
   Status s = Write([](journal::Txn& t) { return EnqueueNotification(t, Message(""), 1).status(); });
   EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();

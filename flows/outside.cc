@@ -14,6 +14,22 @@ Options WithTls(Options o, const pc::Tls& tls) {
   return o;
 }
 
+// Discord's webhooks and roles as configured, each post bounded by `timeout`.
+activities::DiscordOptions DiscordOptionsOf(const pc::Discord& d, Millis timeout) {
+  activities::DiscordOptions discord;
+  discord.webhooks.insert(d.webhooks().begin(), d.webhooks().end());
+  discord.roles.insert(d.roles().begin(), d.roles().end());
+  discord.request_timeout = timeout;
+  return discord;
+}
+
+// A notifier over `http`: Discord when webhooks are configured, else the log.
+std::unique_ptr<activities::Notifier> NotifierOf(activities::HttpClient& http,
+                                                 const pc::Discord& d, Millis timeout) {
+  if (d.webhooks().empty()) return std::make_unique<activities::LogNotifier>();
+  return std::make_unique<activities::DiscordNotifier>(http, DiscordOptionsOf(d, timeout));
+}
+
 }  // namespace
 
 activities::ProbeOptions ProbeOptionsOf(const config::Settings& s) {
@@ -78,15 +94,11 @@ Outside::Outside(const config::Settings& s) : settings_(s) {
   dns_ = std::make_unique<activities::CloudflareDns>(*http_, services.dns);
   billing_ = std::make_unique<activities::HttpBilling>(*http_, services.billing);
 
-  if (c.discord().webhooks().empty()) {
-    notifier_ = std::make_unique<activities::LogNotifier>();
-  } else {
-    activities::DiscordOptions discord;
-    discord.webhooks.insert(c.discord().webhooks().begin(), c.discord().webhooks().end());
-    discord.roles.insert(c.discord().roles().begin(), c.discord().roles().end());
-    discord.request_timeout = s.activity_timeout;
-    notifier_ = std::make_unique<activities::DiscordNotifier>(*http_, discord);
-  }
+  notifier_ = NotifierOf(*http_, c.discord(), s.activity_timeout);
+
+  notify_http_ = std::make_unique<activities::HttpClient>(s.notify_concurrency);
+  notifications_ = NotifierOf(*notify_http_, c.discord(), s.notify_attempt_timeout);
+  if (s.HasEmail()) mailer_ = std::make_unique<activities::SmtpMailer>(SmtpOptionsOf(s));
 }
 
 Deps Outside::MakeDeps() const {

@@ -37,6 +37,13 @@ class Outside {
   // Deps with every activity set (journal and engine left to the caller).
   Deps MakeDeps() const;
   activities::Billing& billing() { return *billing_; }
+  // The notifier the outbox's dispatcher delivers through: Discord (or the log, without webhooks)
+  // over its own HTTP client of notify.concurrency workers, each post bounded by
+  // notify.attemptTimeout, so that a hung Discord holds none of the workers the activities (the
+  // controller's observe among them) use.
+  activities::Notifier& notifications() { return *notifications_; }
+  // The mailer of the email section; null when none is configured (settings.HasEmail()).
+  activities::Mailer* mailer() { return mailer_.get(); }
 
  private:
   const config::Settings& settings_;
@@ -48,6 +55,9 @@ class Outside {
   std::unique_ptr<activities::HttpBilling> billing_;
   std::unique_ptr<activities::ProxmoxBackups> backups_;
   std::unique_ptr<activities::Notifier> notifier_;
+  std::unique_ptr<activities::HttpClient> notify_http_;
+  std::unique_ptr<activities::Notifier> notifications_;
+  std::unique_ptr<activities::SmtpMailer> mailer_;
 };
 
 }  // namespace zlh::flows

@@ -43,6 +43,7 @@
 #include "flows/flows.h"
 #include "flows/outside.h"
 #include "journal/journal.h"
+#include "notify/dispatcher.h"
 #include "scheduler/cron.h"
 #include "scheduler/leadership.h"
 #include "scheduler/queues.h"
@@ -245,6 +246,19 @@ int CheckConfig(const Flags& flags) {
   return all_ok ? 0 : 1;
 }
 
+// The node's own gauges for /metrics: leadership, Redis, and the notification outbox.
+std::string NodeMetrics(const zlh::scheduler::Leadership& leadership,
+                        const zlh::notify::Dispatcher& dispatcher) {
+  const zlh::scheduler::RedisLock* lock = leadership.lock();
+  return "# HELP zlh_controller_leader 1 while this node holds the controller lock and runs workflows.\n"
+         "# TYPE zlh_controller_leader gauge\nzlh_controller_leader " +
+         std::string(leadership.leader() ? "1" : "0") +
+         "\n# HELP zlh_redis_up 1 while Redis answers (absent without --redis).\n"
+         "# TYPE zlh_redis_up gauge\n" +
+         (lock ? std::string("zlh_redis_up ") + (lock->redis_ok() ? "1" : "0") + "\n" : "") +
+         zlh::notify::RenderMetrics(dispatcher.snapshot());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -369,6 +383,10 @@ int main(int argc, char** argv) {
   zlh::controller::Watchdog watchdog(io.get_executor(), settings.reconcile_interval, decisions,
                                      *deps.notifier, [&] { return leadership.OtherLeads(); });
   zlh::journal::Journal& j = **journal;
+  // The notification outbox's delivery (SPEC §10): workflow entries only while this node leads.
+  zlh::notify::Dispatcher dispatcher(
+      io.get_executor(), j, outside.notifications(), outside.mailer(),
+      zlh::notify::OptionsOf(settings, [&leadership] { return leadership.leader(); }));
   zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
   api_deps.hypervisor = deps.hypervisor;
   api_deps.backup_root =
@@ -393,14 +411,10 @@ int main(int argc, char** argv) {
         {"breakers", breakers.ok() ? std::move(*breakers) : boost::json::array()},
         {"lastDecisions", decisions.Json()}};
   };
-  api_deps.metrics = [&]() {
-    const zlh::scheduler::RedisLock* lock = leadership.lock();
-    return "# HELP zlh_controller_leader 1 while this node holds the controller lock and runs workflows.\n"
-           "# TYPE zlh_controller_leader gauge\nzlh_controller_leader " +
-           std::string(leadership.leader() ? "1" : "0") +
-           "\n# HELP zlh_redis_up 1 while Redis answers (absent without --redis).\n"
-           "# TYPE zlh_redis_up gauge\n" +
-           (lock ? std::string("zlh_redis_up ") + (lock->redis_ok() ? "1" : "0") + "\n" : "");
+  api_deps.metrics = [&] { return NodeMetrics(leadership, dispatcher); };
+  api_deps.outbox = [&dispatcher] {
+    zlh::notify::Snapshot s = dispatcher.snapshot();
+    return zlh::api::OutboxView{s.pending, s.oldest_ms, s.failing};
   };
   zlh::api::Api api(api_deps);
 
@@ -451,6 +465,7 @@ int main(int argc, char** argv) {
           http.Start();
         }
         watchdog.Start();
+        dispatcher.Start();
         spdlog::info("zlhd ready (reconcile every {})", zlh::FormatDuration(settings.reconcile_interval));
       },
       asio::detached);
@@ -466,6 +481,7 @@ int main(int argc, char** argv) {
           watchdog.Stop();
           co_await http.Stop(zlh::Millis(10'000));
           co_await engine->Drain(zlh::Millis(10'000));
+          co_await dispatcher.Stop(zlh::Millis(5'000));
           if (sim) co_await sim->Stop(zlh::Millis(1'000));
           io.stop();
         },
