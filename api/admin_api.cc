@@ -20,6 +20,7 @@
 #include "api/json_body.h"
 #include "config/config.h"
 #include "fleet/tables.h"
+#include "journal/append_durably.h"
 
 namespace zlh::api {
 namespace {
@@ -184,7 +185,7 @@ Task<Response> AdminApi::Maintenance(const Request& req, const PathParams& param
   m.set_reason(body->reason);
   m.set_since_ms(NowMs());
   std::string payload = body->Payload();
-  Status s = co_await AppendDurably(journal_, [m, payload](journal::Txn& t) -> Status {
+  Status s = co_await journal::AppendDurably(journal_, [m, payload](journal::Txn& t) -> Status {
     auto server = fleet::GetServer(t, m.server_id());
     if (!server.ok()) return server.status();
     if (!server->has_value() || (*server)->status() == proto::SERVER_DELETED) {
@@ -254,7 +255,7 @@ Task<Response> AdminApi::BillingWebhook(const Request& req) {
   }
   auto applied = std::make_shared<bool>(false);
   std::string payload = req.body;
-  Status s = co_await AppendDurably(journal_, [=, id = id, customer = customer](journal::Txn& t) -> Status {
+  Status s = co_await journal::AppendDurably(journal_, [=, id = id, customer = customer](journal::Txn& t) -> Status {
     auto r = fleet::ApplyBillingEvent(t, id, customer, *status, payload);
     if (!r.ok()) return r.status();
     *applied = *r;

@@ -1,9 +1,5 @@
 #include "api/handlers.h"
 
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <memory>
 
@@ -25,20 +21,6 @@ Result<MaintenanceSwitch> ParseMaintenanceSwitch(const std::string& text) {
   auto reason = body->String("reason", false);
   if (!reason.ok()) return reason.status();
   return MaintenanceSwitch{**on, reason->value_or("")};
-}
-
-Task<Status> AppendDurably(journal::Journal& journal, journal::TxnFn txn) {
-  namespace asio = boost::asio;
-  // The append's callback runs on the journal's writer: hop back to this executor.
-  auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
-      [&journal, &txn, ex](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        journal.Append({}, std::move(txn), [shared, ex](Status s) {
-          asio::post(ex, [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
-        });
-      },
-      asio::use_awaitable);
 }
 
 std::optional<Response> Refuse(const Tokens& tokens, const Request& req, bool portal, bool admin) {

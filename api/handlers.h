@@ -39,9 +39,6 @@ struct MaintenanceSwitch {
   std::string Payload() const;
 };
 Result<MaintenanceSwitch> ParseMaintenanceSwitch(const std::string& body);
-// Appends `txn` to `journal` (synced before it returns) and resumes on the caller's executor; the
-// status of the write, or of the transaction when it refused.
-Task<Status> AppendDurably(journal::Journal& journal, journal::TxnFn txn);
 // RFC 3339 with milliseconds; "" (or null) for 0.
 std::string Rfc3339(int64_t ms);
 boost::json::value Rfc3339OrNull(int64_t ms);

@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "base/clock.h"
 #include "fleet/tables.h"
+#include "journal/append_durably.h"
 #include "flows/capacity.h"
 
 namespace zlh::api {
@@ -94,7 +95,7 @@ Task<Response> NodeApi::Maintenance(const Request& req, const PathParams& params
   drain.set_on(body->on);
   drain.set_reason(body->reason);
   drain.set_since_ms(NowMs());
-  Status s = co_await AppendDurably(journal_, [drain, payload = body->Payload()](journal::Txn& t) {
+  Status s = co_await journal::AppendDurably(journal_, [drain, payload = body->Payload()](journal::Txn& t) {
     return fleet::SetNodeDrain(t, drain, payload);
   });
   if (!s.ok()) co_return ErrorResponse(s);

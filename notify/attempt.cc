@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 #include "fleet/outbox.h"
+#include "journal/append_durably.h"
 #include "notify/dispatcher_state.h"
 
 namespace zlh::notify {
@@ -99,7 +100,7 @@ Task<Result<std::optional<proto::Notification>>> Dispatcher::BeginAttempt(const 
   auto begun = std::make_shared<std::optional<proto::Notification>>();
   const int64_t now = NowMs();
   const activities::Notifier& discord = discord_;  // PartCount is pure: safe on the writer
-  Status s = co_await Write([route, id, now, begun, &discord](journal::Txn& t) -> Status {
+  Status s = co_await journal::AppendDurably(journal_, [route, id, now, begun, &discord](journal::Txn& t) -> Status {
     auto read = PendingOn(t, id, route);
     if (!read.ok()) return read.status();
     if (!read->has_value()) return Status::Ok();
@@ -143,7 +144,7 @@ Task<Status> Dispatcher::EndAttempt(const std::string& route, uint64_t id, const
   const int64_t now = NowMs();
   const EmailPolicy email = options_.email;
   Status s =
-      co_await Write([route, id, now, outcome, wait, email, ended](journal::Txn& t) -> Status {
+      co_await journal::AppendDurably(journal_, [route, id, now, outcome, wait, email, ended](journal::Txn& t) -> Status {
         auto read = PendingOn(t, id, route);
         if (!read.ok()) return read.status();
         if (!read->has_value()) return Status::Ok();

@@ -7,11 +7,9 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 
@@ -166,19 +164,6 @@ void Dispatcher::StartDueAttempts(int64_t now_ms) {
     ++s.in_flight;
     asio::co_spawn(ex_, Attempt(route, id), asio::detached);
   }
-}
-
-Task<Status> Dispatcher::Write(journal::TxnFn txn) {
-  auto ex = co_await asio::this_coro::executor;
-  // The append's callback runs on the journal's writer: hop back to this executor.
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
-      [this, &txn, ex](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        journal_.Append({}, std::move(txn), [shared, ex](Status s) {
-          asio::post(ex, [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
-        });
-      },
-      asio::use_awaitable);
 }
 
 }  // namespace zlh::notify

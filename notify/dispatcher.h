@@ -97,8 +97,6 @@ class Dispatcher {
   // Counts and clears the attempts a restart cut short, in one write.
   Task<Status> Recover();
   Task<Status> Prune(int64_t now_ms);
-  // Appends `txn` durably and resumes on this executor.
-  Task<Status> Write(journal::TxnFn txn);
   bool Leads() const { return !options_.leads || options_.leads(); }
 
   boost::asio::any_io_executor ex_;

@@ -5,6 +5,7 @@
 
 #include "base/clock.h"
 #include "fleet/outbox.h"
+#include "journal/append_durably.h"
 #include "notify/dispatcher_state.h"
 
 namespace zlh::notify {
@@ -64,7 +65,7 @@ Task<Status> Dispatcher::Recover() {
   if (ids.empty()) co_return Status::Ok();
   auto cleared = std::make_shared<std::vector<proto::Notification>>();
   auto cuts = std::make_shared<std::vector<Cut>>();
-  ZLH_CO_RETURN_IF_ERROR(co_await Write([ids, cleared, cuts](journal::Txn& t) -> Status {
+  ZLH_CO_RETURN_IF_ERROR(co_await journal::AppendDurably(journal_, [ids, cleared, cuts](journal::Txn& t) -> Status {
     for (uint64_t id : ids) {
       auto read = fleet::GetNotification(t, id);
       if (!read.ok()) return read.status();
@@ -98,7 +99,7 @@ Task<Status> Dispatcher::ApplyEmailRules(int64_t now_ms) {
   }
   if (due.empty()) co_return Status::Ok();
   auto added = std::make_shared<std::vector<proto::Notification>>();
-  ZLH_CO_RETURN_IF_ERROR(co_await Write([due, email, now_ms, added](journal::Txn& t) -> Status {
+  ZLH_CO_RETURN_IF_ERROR(co_await journal::AppendDurably(journal_, [due, email, now_ms, added](journal::Txn& t) -> Status {
     for (uint64_t id : due) {
       auto read = fleet::GetNotification(t, id);
       if (!read.ok()) return read.status();
@@ -123,7 +124,7 @@ Task<Status> Dispatcher::Prune(int64_t now_ms) {
   auto pruned = std::make_shared<size_t>(0);
   const int64_t delivered_before = now_ms - options_.keep_delivered.count();
   const int64_t failed_before = now_ms - options_.keep_failed.count();
-  ZLH_CO_RETURN_IF_ERROR(co_await Write([=](journal::Txn& t) -> Status {
+  ZLH_CO_RETURN_IF_ERROR(co_await journal::AppendDurably(journal_, [=](journal::Txn& t) -> Status {
     auto n = fleet::PruneNotifications(t, delivered_before, failed_before, kPruneLimit);
     if (!n.ok()) return n.status();
     *pruned = *n;
