@@ -256,14 +256,9 @@ Task<Result<std::string>> Digest(flows::Deps& d, Context& ctx) {
       [&d](const StepInfo&) -> Task<Result<std::string>> { co_return DigestText(*d.journal, NowMs()); },
       workflows::RetryPolicy::Once());
   if (!text.ok()) co_return text.status();
-  auto sent = co_await ctx.Step(
-      "post",
-      [&d, &text](const StepInfo& info) -> Task<Result<std::string>> {
-        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "system-health", *text, false));
-        co_return "sent";
-      },
-      flows::ActivityPolicy(*d.settings));
-  if (!sent.ok()) co_return sent.status();
+  // Email may carry it too (email.digest): it is marked as the digest.
+  ZLH_CO_RETURN_IF_ERROR(
+      co_await flows::Notify(d, ctx, "post", {"system-health", *text, false, true}));
   co_return *text;
 }
 

@@ -3,9 +3,9 @@
 // while it observes, repairs and notifies, then restarted. Discord answers slowly (the message is
 // shown before the answer), so kills land between a post and its record. At the end:
 // - every drift is repaired (none lost), every repair workflow completed;
-// - #alerts-repairs holds exactly one message per completed repair, of the same repairs (none
-//   lost, none shown twice), and #audit-log one message per tick that acted (none lost, no tick
-//   twice);
+// - once the outbox has delivered everything, #alerts-repairs holds exactly one message per
+//   completed repair, of the same repairs (none lost, none shown twice), and #audit-log one
+//   message per tick that acted (none lost, no tick twice);
 // - the fencing tokens on the fleet's mutations never go back and none was refused;
 // - zlh-journal verify passes.
 //
@@ -124,6 +124,8 @@ TEST(ControllerCrashTest, NoRepairOrNotificationIsLostOrDoubledByKills) {
     return unfinished.empty();
   }, 60s)) << unfinished;
   ASSERT_FALSE(repairs.empty());
+  // Delivery follows the workflows that recorded the messages (each post takes 300 ms).
+  ASSERT_TRUE(z.AwaitDelivered(120s));
 
   // #alerts-repairs: one message per completed repair, naming the same repairs.
   std::multiset<std::string> done, told;

@@ -387,6 +387,9 @@ int main(int argc, char** argv) {
   zlh::notify::Dispatcher dispatcher(
       io.get_executor(), j, outside.notifications(), outside.mailer(),
       zlh::notify::OptionsOf(settings, [&leadership] { return leadership.leader(); }));
+  // What the workflows record in the outbox goes out at once (Wake posts to the dispatcher's
+  // executor, so any thread may call it).
+  deps.notified = [&dispatcher] { dispatcher.Wake(); };
   zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
   api_deps.hypervisor = deps.hypervisor;
   api_deps.backup_root =
