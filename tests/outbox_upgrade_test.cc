@@ -12,6 +12,9 @@
 #include "activities/notifier_discord.h"
 #include "base/clock.h"
 #include "controller/controller.h"
+#include "controller/diff.h"
+#include "controller/incidents.h"
+#include "controller/observe.h"
 #include "fleet/outbox.h"
 #include "fleet/tables.h"
 #include "flows/steps.h"
@@ -37,6 +40,36 @@ Task<Result<std::string>> PostThatFailed(Context& ctx, std::string name) {
         co_return Unavailable("Discord: HTTP 503");
       },
       later);
+}
+
+// The reconcile of the earlier release up to its first alert: observe, diff, record_incidents (no
+// outbox), start_repairs, then an `alert` whose post failed.
+Task<Result<std::string>> EarlierReconcile(Deps& d, Context& ctx) {
+  controller::Policy policy;
+  auto observed =
+      co_await ctx.Step("observe", [&d, policy](const StepInfo&) -> Task<Result<std::string>> {
+        co_return controller::ToJson(
+            controller::Compact(co_await controller::Observe(d, 1), policy));
+      });
+  if (!observed.ok()) co_return observed.status();
+  auto observation = controller::ParseObservation(*observed);
+  auto decided = co_await ctx.Step(
+      "diff", [&observation, policy](const StepInfo&) -> Task<Result<std::string>> {
+        co_return controller::ToJson(controller::Diff(*observation, policy));
+      });
+  if (!decided.ok()) co_return decided.status();
+  auto decisions = controller::ParseDecisions(*decided);
+  auto recorded = co_await ctx.TxnStep(
+      "record_incidents", [&decisions](journal::Txn& t, const StepInfo&) -> Result<std::string> {
+        auto acts = controller::RecordIncidents(t, *decisions, 1, NowMs());
+        if (!acts.ok()) return acts.status();
+        return controller::ToJson(*acts);
+      });
+  if (!recorded.ok()) co_return recorded.status();
+  (void)co_await ctx.Step("start_repairs", [](const StepInfo&) -> Task<Result<std::string>> {
+    co_return std::string("[]");
+  });
+  co_return co_await PostThatFailed(ctx, "alert");
 }
 
 // The repair of the earlier release: a stale lease cleared, then its alert, whose post failed; a
@@ -76,10 +109,17 @@ class OutboxUpgradeTest : public FlowsTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(controller::Register(today_, deps_).ok());
-    ASSERT_TRUE(registry_.Register(controller::kRepair, "repair", [this](Context& ctx) {
-      if (upgraded_) return today_.Find(controller::kRepair)->fn(ctx);
-      return EarlierRepair(deps_, ctx);
-    }).ok());
+    for (const char* type : {controller::kReconcile, controller::kRepair}) {
+      std::string t = type;
+      ASSERT_TRUE(registry_
+                      .Register(t, t == controller::kRepair ? "repair" : "control",
+                                [this, t](Context& ctx) {
+                                  if (upgraded_) return today_.Find(t)->fn(ctx);
+                                  return t == controller::kRepair ? EarlierRepair(deps_, ctx)
+                                                                  : EarlierReconcile(deps_, ctx);
+                                })
+                      .ok());
+    }
     FlowsTest::SetUp();
   }
   // Runs until workflow `id` waits (for a retry or a signal), then stops the node there and starts
@@ -147,11 +187,83 @@ class OutboxUpgradeTest : public FlowsTest {
     EXPECT_EQ(AwaitEnd(Provision(name)).status(), proto::COMPLETED);
     return Server("srv-" + name).vmid();
   }
+  // Runs until Proxmox's status cache lists `vmid` (a guest it lists without its name and status
+  // is no drift yet: the tick would see nothing).
+  bool RunUntilListed(int64_t vmid) {
+    return RunUntil([&] {
+      auto guests = Await(deps_.hypervisor->Guests());
+      if (!guests.ok()) return false;
+      for (const auto& g : *guests) {
+        if (g.vmid == vmid && !g.name.empty() && g.status != "unknown") return true;
+      }
+      return false;
+    });
+  }
 
+  // Tick 1's reconcile, started once server `name` is provisioned and its agent is down: a
+  // level-2 repair, above the default level, so an alert.
+  std::string TickWithAnOfflineAgent(const std::string& name) {
+    int64_t vmid = ProvisionedVmid(name);
+    EXPECT_EQ(SimPost("/sim/faults",
+                      R"({"drift": "agent_offline", "vmid": )" + std::to_string(vmid) + "}"),
+              200);
+    EXPECT_TRUE(RunUntilListed(vmid));
+    return StartOk(controller::kReconcile, R"({"tick": 1})");
+  }
 
   workflows::Registry today_;
   bool upgraded_ = false;
 };
+
+TEST_F(OutboxUpgradeTest, AReconcileRecordedBeforeTheOutboxFinishesOnItsOldPath) {
+  std::string id = TickWithAnOfflineAgent("veteran");
+  ASSERT_NO_FATAL_FAILURE(UpgradeWhileItWaits(id));
+  proto::WorkflowSummary s = AwaitEnd(id);
+  ASSERT_EQ(s.status(), proto::COMPLETED) << s.error().message();
+  EXPECT_EQ(StepNames(id),
+            (std::vector<std::string>{"observe", "diff", "record_incidents", "start_repairs",
+                                      "alert", "delete_expired", "audit"}));
+  // The alert under its old step (5), the audit under its (7), part 0.
+  std::vector<proto::Notification> told = RecordedBy(id);
+  ASSERT_EQ(told.size(), 2u);
+  EXPECT_EQ(told[0].key(), id + ":5");
+  EXPECT_EQ(told[0].channel(), "alerts-critical");
+  EXPECT_TRUE(told[0].ping());
+  EXPECT_EQ(told[1].key(), id + ":7#0");
+  EXPECT_EQ(told[1].channel(), "audit-log");
+  ASSERT_TRUE(RunUntilDelivered());
+  ASSERT_EQ(Messages("alerts-critical").size(), 1u);
+  EXPECT_NE(
+      std::string(Messages("alerts-critical")[0].at("content").as_string()).find(told[0].content()),
+      std::string::npos);  // after the ping's mention
+  EXPECT_EQ(Messages("alerts-critical")[0].at("nonce").as_string(),
+            activities::DiscordNonce(id + ":5", 0));
+  ASSERT_EQ(Messages("audit-log").size(), 1u);
+  EXPECT_EQ(
+      std::string(Messages("audit-log")[0].at("content").as_string()).rfind("Reconcile tick 1:", 0),
+      0u);
+  ExpectVerified();
+}
+
+TEST_F(OutboxUpgradeTest, ANewReconcileRecordsItsMessagesWithItsIncidents) {
+  upgraded_ = true;
+  std::string id = TickWithAnOfflineAgent("fresh");
+  ASSERT_EQ(AwaitEnd(id).status(), proto::COMPLETED);
+  EXPECT_EQ(StepNames(id),
+            (std::vector<std::string>{"observe", "diff", "zlh.version outbox", "record_incidents",
+                                      "start_repairs", "delete_expired"}));
+  std::vector<proto::Notification> told = RecordedBy(id);
+  ASSERT_EQ(told.size(), 2u);
+  for (size_t k = 0; k < told.size(); ++k) {
+    EXPECT_EQ(told[k].key(), id + ":4#" + std::to_string(k));
+    EXPECT_EQ(told[k].source_step(), 4u) << "not in record_incidents' write";
+  }
+  EXPECT_EQ(told[0].channel(), "alerts-critical");
+  EXPECT_EQ(told[1].channel(), "audit-log");
+  ASSERT_TRUE(RunUntilDelivered());
+  EXPECT_EQ(Messages("alerts-critical").size(), 1u);
+  EXPECT_EQ(Messages("audit-log").size(), 1u);
+}
 
 TEST_F(OutboxUpgradeTest, ARepairWhosePostWasRecordedReplaysWithoutWritingAgain) {
   ASSERT_GT(ProvisionedVmid("veteran"), 0);
