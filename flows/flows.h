@@ -24,7 +24,6 @@ struct Deps {
   activities::Proxy* proxy = nullptr;
   activities::Dns* dns = nullptr;
   activities::Backups* backups = nullptr;
-  activities::Notifier* notifier = nullptr;
   activities::Billing* billing = nullptr;
   const config::Settings* settings = nullptr;
   journal::Journal* journal = nullptr;
