@@ -32,8 +32,4 @@ Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* l
 // The start of tick `tick`'s reconcile: dedup key per tick, so a restart never fires it twice.
 workflows::StartRequest ReconcileStart(int64_t tick);
 
-// Tick `tick`'s #audit-log lines as messages within Discord's 2,000 characters, each headed by
-// the tick ("Reconcile tick N:", then "Reconcile tick N (continued):").
-std::vector<std::string> AuditParts(int64_t tick, const std::vector<std::string>& lines);
-
 }  // namespace zlh::controller

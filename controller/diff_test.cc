@@ -146,29 +146,3 @@ TEST(DiffTest, AMissedBackupIsNotedOnceThenTwiceIsCritical) {
 
 }  // namespace
 }  // namespace zlh::controller
-
-#include "controller/controller.h"
-
-namespace zlh::controller {
-namespace {
-
-TEST(AuditPartsTest, ALongTickIsSplitAtLinesEachPartHeaded) {
-  std::vector<std::string> lines;
-  for (int i = 0; i < 100; ++i) lines.push_back("- s" + std::to_string(i) + " (VMID " + std::to_string(100 + i) + "): dns_missing → repair (republish_dns, attempt 1)");
-  auto parts = AuditParts(42, lines);
-  ASSERT_GT(parts.size(), 1u);
-  std::string joined;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    EXPECT_LE(parts[i].size(), 1'900u);
-    std::string head = i == 0 ? "Reconcile tick 42:" : "Reconcile tick 42 (continued):";
-    ASSERT_EQ(parts[i].rfind(head, 0), 0u) << parts[i];
-    joined += parts[i].substr(head.size());
-  }
-  std::string expected;
-  for (const auto& l : lines) expected += "\n" + l;
-  EXPECT_EQ(joined, expected) << "a line lost, split or reordered";
-  EXPECT_EQ(AuditParts(7, {"- x"}), std::vector<std::string>{"Reconcile tick 7:\n- x"});
-}
-
-}  // namespace
-}  // namespace zlh::controller

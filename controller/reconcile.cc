@@ -10,9 +10,10 @@
 #include "base/clock.h"
 #include "controller/controller.h"
 #include "controller/decision_log.h"
-#include "controller/digest.h"
 #include "controller/diff.h"
+#include "controller/digest.h"
 #include "controller/incidents.h"
+#include "controller/messages.h"
 #include "controller/observe.h"
 #include "controller/repair.h"
 #include "controller/retention.h"
@@ -45,45 +46,15 @@ json::object RepairInput(const Act& a) {
                       {"epoch", a.decision.epoch},        {"subject", a.decision.subject}};
 }
 
-Task<Result<std::string>> Alert(flows::Deps& d, const Act& a, const StepInfo& info) {
-  const Decision& dec = a.decision;
-  // Decisions recorded before subjects were: the id is all there is.
-  const std::string& subject = dec.subject.empty() ? dec.server_id : dec.subject;
-  std::string text;
-  std::string channel = "alerts-critical";
-  bool ping = true;
-  if (a.outcome == "notice") {
-    channel = "system-health";
-    ping = false;
-    text = "Backup missed on " + subject + ": " + dec.rule + ".";
-  } else if (a.outcome == "applied") {
-    channel = "alerts-billing";
-    text = "Billing says customer " + dec.customer_id + " is " + dec.value +
-           ", which no webhook told us (a webhook was missed): applied.";
-  } else if (a.outcome == "exhausted" || a.outcome == "exhausted_propose") {
-    text = "Repair " + dec.repair + " of " + subject + " failed " +
-           std::to_string(kMaxRepairAttempts) + " times (" + dec.drift + "): it needs a person.";
-  } else if (a.outcome == "breaker") {
-    text = "Circuit breaker tripped on " + subject + ": " +
-           std::to_string(kBreakerRepairsPerHour) + " repairs in the last hour; " + dec.drift +
-           " is not repaired until the hour has passed.";
-  } else {
-    std::string why = dec.level > 0 ? " — a level-" + std::to_string(dec.level) +
-                                          " repair, above the allowed level; not repaired"
-                                    : "";
-    text = "Drift on " + subject + ": " + dec.rule + why + ". Incident since tick " +
-           std::to_string(a.first_tick) + ".";
-  }
-  ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), channel, text, ping));
-  co_return "sent";
-}
+// The tick's observation, compacted, and its decisions (steps observe and diff).
+struct Judged {
+  Observation observation;
+  std::string decided;  // diff's recorded result: the reconcile's own
+  std::vector<Decision> decisions;
+};
 
-Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, fleet::FencingSource fencing,
-                                    Context& ctx) {
-  int64_t tick = TickOf(ctx.input());
-  Policy policy{static_cast<int>(d.settings->max_repair_level), d.settings->stuck_provisioning.count(),
-                d.settings->stuck_workflow.count(), d.settings->backup_period.count(),
-                d.settings->backup_grace.count()};
+Task<Result<Judged>> ObserveAndDiff(flows::Deps& d, Context& ctx, int64_t tick,
+                                    const Policy& policy) {
   // Recorded compacted: what explains the decisions, not every healthy server of the fleet.
   auto observed = co_await ctx.Step(
       "observe",
@@ -104,111 +75,129 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, fleet::Fen
   if (!decided.ok()) co_return decided.status();
   auto decisions = ParseDecisions(*decided);
   if (!decisions.ok()) co_return decisions.status();
+  co_return Judged{std::move(*observation), std::move(*decided), std::move(*decisions)};
+}
 
-  // Incidents, attempts and breakers, in the same write as this step's event.
+// Records tick `tick`'s messages in the outbox within `t`, by step `info` (record_incidents).
+Status EnqueueTickMessages(journal::Txn& t, const StepInfo& info, int64_t tick,
+                           const std::vector<Act>& acts) {
+  std::vector<flows::Message> messages = TickMessages(tick, acts).All();
+  for (size_t k = 0; k < messages.size(); ++k) {
+    auto id =
+        flows::EnqueueMessage(t, info, messages[k], info.idempotency_key + "#" + std::to_string(k));
+    if (!id.ok()) return id.status();
+  }
+  return Status::Ok();
+}
+
+// The tick's acts (step record_incidents): incidents, attempts and breakers in the same write as
+// the step's event — and, from the outbox on (`outbox`), what the tick tells, so a decision and
+// its notifications are recorded together or not at all (a stale fencing token refuses both).
+Task<Result<std::vector<Act>>> RecordIncidentsStep(flows::Deps& d, fleet::FencingSource fencing,
+                                                   Context& ctx, int64_t tick, const Judged& judged,
+                                                   bool outbox) {
   auto recorded = co_await ctx.TxnStep(
       "record_incidents",
-      [limits = RepairLimits::Of(*observation, d.settings->repair_concurrency,
+      [limits = RepairLimits::Of(judged.observation, d.settings->repair_concurrency,
                                  d.settings->repair_concurrency_per_host),
-       decisions = *decisions, tick, fencing](journal::Txn& t, const StepInfo& info) -> Result<std::string> {
+       decisions = judged.decisions, tick, fencing,
+       outbox](journal::Txn& t, const StepInfo& info) -> Result<std::string> {
         auto acts = RecordIncidents(t, decisions, tick, NowMs(), {fencing, info.fencing_token}, limits);
         if (!acts.ok()) return acts.status();
+        if (outbox) ZLH_RETURN_IF_ERROR(EnqueueTickMessages(t, info, tick, *acts));
         return ToJson(*acts);
       });
   if (!recorded.ok()) co_return recorded.status();
-  auto parsed = ParseActs(*recorded, *decisions);
-  if (!parsed.ok()) co_return parsed.status();
-  std::vector<Act> acts = std::move(*parsed);
+  co_return ParseActs(*recorded, judged.decisions);
+}
 
-  // One repair workflow per attempt (its dedup key), so none is started twice.
-  auto started = co_await ctx.Step(
-      "start_repairs",
-      [&d, &acts](const StepInfo&) -> Task<Result<std::string>> {
+// Whether an act starts a workflow in start_repairs (a stuck provisioning's is cancelled).
+bool StartsWorkflow(const Act& a) {
+  return a.outcome == "repair" || a.outcome == "propose" || a.outcome == "billing" ||
+         a.outcome == "exhausted_propose";
+}
+
+// What act `a` starts: a repair (by its dedup key, so none is started twice), the proposal of a
+// restore after a level-2 repair failed 3 times, or billing enforcement's operation.
+workflows::StartRequest StartOf(const Act& a) {
+  workflows::StartRequest req;
+  if (a.outcome == "billing") {
+    bool stop = a.decision.action == "billing_stop";
+    return flows::OperationStart({a.decision.server_id, a.decision.value, stop ? "stop" : "start",
+                                  "billing-" + std::to_string(a.first_tick), "", "billing"});
+  }
+  Act repair = a;
+  if (a.outcome == "exhausted_propose") {
+    repair.decision.repair = "restore_backup";
+    repair.decision.level = 3;
+  }
+  req.type = kRepair;
+  req.input = json::serialize(RepairInput(repair));
+  req.dedup_key = RepairDedupKey(a);
+  return req;
+}
+
+// Step start_repairs: one workflow per act that starts one; a stuck provisioning cancelled (it
+// compensates, releasing its VMID; an ended one is left alone). Returns the ids started, in order.
+Task<Result<std::string>> StartRepairs(flows::Deps& d, Context& ctx, const std::vector<Act>& acts) {
+  co_return co_await ctx.Step(
+      "start_repairs", [&d, &acts](const StepInfo&) -> Task<Result<std::string>> {
         json::array ids;
         for (const auto& a : acts) {
           if (a.outcome == "fail") {
-            // Cancelled: it compensates, releasing its VMID; an ended one is left alone.
-            Status s = co_await d.engine->Cancel(a.decision.value, "stuck: no progress for " +
-                                                 FormatDuration(d.settings->stuck_provisioning));
+            Status s = co_await d.engine->Cancel(
+                a.decision.value,
+                "stuck: no progress for " + FormatDuration(d.settings->stuck_provisioning));
             if (!s.ok() && s.code() != Code::kFailedPrecondition) co_return s;
             continue;
           }
-          if (a.outcome != "repair" && a.outcome != "propose" && a.outcome != "billing" &&
-              a.outcome != "exhausted_propose") {
-            continue;
-          }
-          workflows::StartRequest req;
-          if (a.outcome == "exhausted_propose") {
-            Act restore = a;
-            restore.decision.repair = "restore_backup";
-            restore.decision.level = 3;
-            req.type = kRepair;
-            req.input = json::serialize(RepairInput(restore));
-            req.dedup_key = RepairDedupKey(a);
-          } else if (a.outcome == "billing") {
-            bool stop = a.decision.action == "billing_stop";
-            req = flows::OperationStart({a.decision.server_id, a.decision.value, stop ? "stop" : "start",
-                                         "billing-" + std::to_string(a.first_tick), "", "billing"});
-          } else {
-            req.type = kRepair;
-            req.input = json::serialize(RepairInput(a));
-            req.dedup_key = RepairDedupKey(a);
-          }
-          auto r = co_await d.engine->Start(std::move(req));
+          if (!StartsWorkflow(a)) continue;
+          auto r = co_await d.engine->Start(StartOf(a));
           if (!r.ok()) co_return r.status();
           ids.push_back(json::string(r->id));
         }
         co_return json::serialize(ids);
       });
-  if (!started.ok()) co_return started.status();
-  if (log) {
-    json::value ids = json::parse(*started);
-    size_t next = 0;
-    for (const auto& a : acts) {
-      std::string id;
-      if ((a.outcome == "repair" || a.outcome == "propose" || a.outcome == "billing" ||
-           a.outcome == "exhausted_propose") &&
-          next < ids.as_array().size()) {
-        id = std::string(ids.as_array()[next++].as_string());
-      }
-      log->Add({tick, a.decision.server_id, a.decision.drift, a.decision.rule, a.outcome,
-                a.breaker, id});
+}
+
+// GET /api/controller's decisions: each act with the workflow it started, if any.
+void LogDecisions(DecisionLog& log, int64_t tick, const std::vector<Act>& acts,
+                  const std::string& started) {
+  json::value ids = json::parse(started);
+  size_t next = 0;
+  for (const auto& a : acts) {
+    std::string id;
+    if (StartsWorkflow(a) && next < ids.as_array().size()) {
+      id = std::string(ids.as_array()[next++].as_string());
     }
+    log.Add(
+        {tick, a.decision.server_id, a.decision.drift, a.decision.rule, a.outcome, a.breaker, id});
   }
+}
 
-  // #alerts-critical, with a ping, once: drift above the allowed level (once per incident), a
-  // repair that failed 3 times (once per incident), a tripped breaker (once per server per hour).
-  for (const auto& a : acts) {
-    if (!a.alert) continue;
-    auto sent = co_await ctx.Step(
-        "alert",
-        [&d, a](const StepInfo& info) -> Task<Result<std::string>> {
-          co_return co_await Alert(d, a, info);
-        },
-        flows::ActivityPolicy(*d.settings));
-    if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
+// Histories recorded before the outbox (version 0) tell the tick in steps of their own, as they
+// did: `alert` per alert and `billing_notice` here, `audit` after delete_expired.
+Task<Status> AlertAsBefore(flows::Deps& d, Context& ctx, const TickNews& news) {
+  for (const auto& alert : news.alerts) {
+    Status s = co_await flows::Notify(d, ctx, "alert", alert);
+    if (!s.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
   }
+  if (news.billing) {
+    Status s = co_await flows::Notify(d, ctx, "billing_notice", *news.billing);
+    if (!s.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
+  }
+  co_return Status::Ok();
+}
 
-  // #alerts-billing: billing enforcement stopped or restarted servers (no ping).
-  std::string billing;
-  for (const auto& a : acts) {
-    if (a.outcome != "billing") continue;
-    billing += "\n- " + a.decision.server_id + " (customer " + a.decision.value + "): " +
-               (a.decision.action == "billing_stop" ? "stopped" : "started again");
-  }
-  if (!billing.empty()) {
-    auto sent = co_await ctx.Step(
-        "billing_notice",
-        [&d, billing](const StepInfo& info) -> Task<Result<std::string>> {
-          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(
-              flows::CallOf(info), "alerts-billing", "Billing enforcement:" + billing, false));
-          co_return "sent";
-        },
-        flows::ActivityPolicy(*d.settings));
-    if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
-  }
+Task<Status> AuditAsBefore(flows::Deps& d, Context& ctx, const TickNews& news) {
+  if (news.audit.empty()) co_return Status::Ok();
+  Status s = co_await flows::NotifyAll(d, ctx, "audit", news.audit);
+  if (!s.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
+  co_return Status::Ok();
+}
 
-  // Housekeeping: finished reconciles past the retention are deleted (a bounded number per tick).
+// Housekeeping: finished reconciles past the retention are deleted (a bounded number per tick).
+Task<Status> DeleteExpiredStep(flows::Deps& d, Context& ctx) {
   auto expired = co_await ctx.TxnStep(
       "delete_expired",
       [retention = d.settings->retention](journal::Txn& t, const StepInfo&) -> Result<std::string> {
@@ -217,36 +206,36 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, fleet::Fen
         return std::to_string(*n);
       });
   if (!expired.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
+  co_return Status::Ok();
+}
 
-  // #audit-log: one message per tick listing what it did or what changed (nothing when nothing
-  // did: a proposal awaiting approval is not repeated every minute), in parts within Discord's
-  // limit when long, each part headed by the tick.
-  std::vector<std::string> audit;
-  for (const auto& a : acts) {
-    if (!a.news) continue;
-    audit.push_back("- " + (a.decision.subject.empty() ? a.decision.server_id : a.decision.subject) +
-                    ": " + a.decision.drift + " → " + a.outcome +
-                    (a.outcome == "repair" ? " (" + a.decision.repair + ", attempt " +
-                                                 std::to_string(a.attempt) + ")"
-                                           : ""));
-  }
-  if (!audit.empty()) {
-    auto sent = co_await ctx.Step(
-        "audit",
-        [&d, tick, audit](const StepInfo& info) -> Task<Result<std::string>> {
-          std::vector<std::string> parts = AuditParts(tick, audit);
-          for (size_t i = 0; i < parts.size(); ++i) {
-            activities::CallContext call = flows::CallOf(info);
-            call.idempotency_key += "#" + std::to_string(i);  // each part its own message
-            ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(call, "audit-log", parts[i], false));
-          }
-          co_return "sent";
-        },
-        flows::ActivityPolicy(*d.settings));
-    if (!sent.ok() && !ctx.fatal().ok()) co_return ctx.fatal();
-  }
+// A tick (SPEC §5.4): observe, diff, record the incidents with what the tick tells, start the
+// repairs, delete what is past its retention. Returns the decisions.
+Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, fleet::FencingSource fencing,
+                                    Context& ctx) {
+  int64_t tick = TickOf(ctx.input());
+  Policy policy{static_cast<int>(d.settings->max_repair_level),
+                d.settings->stuck_provisioning.count(), d.settings->stuck_workflow.count(),
+                d.settings->backup_period.count(), d.settings->backup_grace.count()};
+  auto judged = co_await ObserveAndDiff(d, ctx, tick, policy);
+  if (!judged.ok()) co_return judged.status();
+  // A history that recorded record_incidents before the outbox takes 0 and tells as it did then.
+  auto version = co_await ctx.Version("outbox", 0, 1);
+  if (!version.ok()) co_return version.status();
+  const bool outbox = *version >= 1;
+  auto acts = co_await RecordIncidentsStep(d, fencing, ctx, tick, *judged, outbox);
+  if (!acts.ok()) co_return acts.status();
+  TickNews news = TickMessages(tick, *acts);
+  if (outbox && !news.All().empty() && d.notified) d.notified();
+
+  auto started = co_await StartRepairs(d, ctx, *acts);
+  if (!started.ok()) co_return started.status();
+  if (log) LogDecisions(*log, tick, *acts, *started);
+  if (!outbox) ZLH_CO_RETURN_IF_ERROR(co_await AlertAsBefore(d, ctx, news));
+  ZLH_CO_RETURN_IF_ERROR(co_await DeleteExpiredStep(d, ctx));
+  if (!outbox) ZLH_CO_RETURN_IF_ERROR(co_await AuditAsBefore(d, ctx, news));
   if (log) log->TickDone(tick, NowMs());
-  co_return *decided;
+  co_return judged->decided;
 }
 
 // The daily digest (§5.5): gathered, recorded, then posted to #system-health.
@@ -256,35 +245,13 @@ Task<Result<std::string>> Digest(flows::Deps& d, Context& ctx) {
       [&d](const StepInfo&) -> Task<Result<std::string>> { co_return DigestText(*d.journal, NowMs()); },
       workflows::RetryPolicy::Once());
   if (!text.ok()) co_return text.status();
-  auto sent = co_await ctx.Step(
-      "post",
-      [&d, &text](const StepInfo& info) -> Task<Result<std::string>> {
-        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "system-health", *text, false));
-        co_return "sent";
-      },
-      flows::ActivityPolicy(*d.settings));
-  if (!sent.ok()) co_return sent.status();
+  // Email may carry it too (email.digest): it is marked as the digest.
+  ZLH_CO_RETURN_IF_ERROR(
+      co_await flows::Notify(d, ctx, "post", {"system-health", *text, false, true}));
   co_return *text;
 }
 
 }  // namespace
-
-std::vector<std::string> AuditParts(int64_t tick, const std::vector<std::string>& lines) {
-  constexpr size_t kLimit = 1'900;
-  std::string head = "Reconcile tick " + std::to_string(tick);
-  std::vector<std::string> parts{head + ":"};
-  for (const std::string& line : lines) {
-    std::string cut = line;
-    if (cut.size() > kLimit / 2) {  // one line never fills a message: cut at a character boundary
-      size_t n = kLimit / 2;
-      while (n > 0 && (static_cast<unsigned char>(cut[n]) & 0xC0) == 0x80) --n;
-      cut = cut.substr(0, n) + "…";
-    }
-    if (parts.back().size() + 1 + cut.size() > kLimit) parts.push_back(head + " (continued):");
-    parts.back() += "\n" + cut;
-  }
-  return parts;
-}
 
 workflows::StartRequest ReconcileStart(int64_t tick) {
   workflows::StartRequest req;

@@ -122,18 +122,14 @@ Task<Result<std::string>> FindRebuildSource(flows::Deps& d, Context& ctx, const 
 // An approval that cannot be carried out (no backup, and no word that the template will do) is
 // not the end: the operator is told, and the proposal waits for another approval.
 Task<Result<std::string>> AskForTemplateApproval(flows::Deps& d, Context& ctx, const proto::Server& server) {
-  (void)co_await ctx.Step(
-      "ask_from_template",
-      [&d, server, id = ctx.id()](const StepInfo& info) -> Task<Result<std::string>> {
-        std::string text = "Cannot rebuild server " + server.name() + " (VMID " +
-                           std::to_string(server.vmid()) +
-                           ") as approved: it has no backup. To rebuild it from its template, with "
-                           "an empty world, approve again with {\"fromTemplate\": true} (zlh-journal "
-                           "approve " + id + " --from-template); or cancel the repair.";
-        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
-        co_return "sent";
-      },
-      flows::ActivityPolicy(*d.settings));
+  std::string text = "Cannot rebuild server " + server.name() + " (VMID " +
+                     std::to_string(server.vmid()) +
+                     ") as approved: it has no backup. To rebuild it from its template, with an "
+                     "empty world, approve again with {\"fromTemplate\": true} (zlh-journal "
+                     "approve " +
+                     ctx.id() + " --from-template); or cancel the repair.";
+  (void)co_await flows::Notify(d, ctx, "ask_from_template",
+                               {"alerts-critical", std::move(text), true});
   co_return co_await ctx.WaitSignal("approve", Millis(7LL * 24 * 3600 * 1000));
 }
 
@@ -238,30 +234,47 @@ Task<Result<std::string>> RebuildAsFirstRecorded(Context& ctx) {
   co_return std::string();  // its report said no more
 }
 
+// The alert of a stale lease cleared: it breaks §8.4.
+flows::Message LeaseClearedAlert(const std::string& subject, const std::string& holder,
+                                 uint64_t epoch) {
+  return {"alerts-critical",
+          "Cleared the stale lease of " + subject + " held by " + holder + " (epoch " +
+              std::to_string(epoch) + " → " + std::to_string(epoch + 1) +
+              "): its holder had ended or was unknown, which must not happen (§8.4).",
+          true};
+}
+
 // Housekeeping: clears a stale lease if the holder observed still holds it at the epoch observed
-// (bumping the epoch, recorded on the server's lease stream), and alerts: it breaks §8.4.
+// (bumping the epoch, recorded on the server's lease stream), and alerts: it breaks §8.4. The
+// alert is recorded in the clearing's write; a history from before that (version 0) records it in
+// its own step, `notify`, as it once posted it.
 Task<Result<std::string>> ClearStaleLease(flows::Deps& d, Context& ctx, const std::string& server_id,
                                           const std::string& subject, const std::string& holder,
                                           uint64_t epoch) {
+  auto version = co_await ctx.Version("lease-alert-in-txn", 0, 1);
+  if (!version.ok()) co_return version.status();
+  const bool in_txn = *version >= 1;
+  flows::Message alert = LeaseClearedAlert(subject, holder, epoch);
   auto cleared = co_await ctx.TxnStep(
       "clear_stale_lease",
-      [server_id, holder, epoch](journal::Txn& t, const StepInfo&) -> Result<std::string> {
+      [server_id, holder, epoch, in_txn, alert](journal::Txn& t,
+                                                const StepInfo& info) -> Result<std::string> {
         auto done = fleet::ClearLease(t, server_id, holder, epoch);
         if (!done.ok()) return done.status();
-        return *done ? "cleared" : "changed meanwhile: left alone";
+        if (!*done) return "changed meanwhile: left alone";
+        if (in_txn) {
+          auto id = flows::EnqueueMessage(t, info, alert, info.idempotency_key);
+          if (!id.ok()) return id.status();
+        }
+        return "cleared";
       });
   if (!cleared.ok()) co_return cleared.status();
   if (*cleared == "cleared") {
-    (void)co_await ctx.Step(
-        "notify",
-        [&d, subject, holder, epoch](const StepInfo& info) -> Task<Result<std::string>> {
-          std::string text = "Cleared the stale lease of " + subject + " held by " + holder +
-                             " (epoch " + std::to_string(epoch) + " → " + std::to_string(epoch + 1) +
-                             "): its holder had ended or was unknown, which must not happen (§8.4).";
-          ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
-          co_return "sent";
-        },
-        flows::ActivityPolicy(*d.settings));
+    if (in_txn) {
+      if (d.notified) d.notified();
+    } else {
+      (void)co_await flows::Notify(d, ctx, "notify", std::move(alert));
+    }
   }
   co_return *cleared;
 }
@@ -317,39 +330,32 @@ Task<std::string> RebuildSource(flows::Deps& d, const proto::Server& server) {
 Task<Result<std::string>> ProposeAndAwaitApproval(flows::Deps& d, Context& ctx,
                                                   const std::string& repair,
                                                   const proto::Server& server) {
-  auto proposed = co_await ctx.Step(
-      "propose",
-      [&d, repair, server, id = ctx.id()](const StepInfo& info) -> Task<Result<std::string>> {
+  Status proposed = co_await flows::NotifyPrepared(
+      d, ctx, "propose",
+      [&d, repair, server, id = ctx.id()](const StepInfo&) -> Task<Result<std::string>> {
         std::string why = "its level-2 repair failed 3 times";
         if (repair == "rebuild_container") {
           why = "its container is gone from the hypervisor; " + co_await RebuildSource(d, server);
         }
-        std::string text = "Proposed " + repair + " for server " + server.name() + " (VMID " +
-                           std::to_string(server.vmid()) + "): " + why +
-                           ". Nothing is done until an operator approves: POST /api/repairs/" +
-                           id + "/approve (zlh-journal approve " + id + ").";
-        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-critical", text, true));
-        co_return "sent";
+        co_return "Proposed " + repair + " for server " + server.name() + " (VMID " +
+            std::to_string(server.vmid()) + "): " + why +
+            ". Nothing is done until an operator approves: POST /api/repairs/" + id +
+            "/approve (zlh-journal approve " + id + ").";
       },
-      flows::ActivityPolicy(*d.settings));
-  if (!proposed.ok()) co_return proposed.status();
+      {"alerts-critical", "", true}, flows::ActivityPolicy(*d.settings));
+  if (!proposed.ok()) co_return proposed;
   co_return co_await ctx.WaitSignal("approve", Millis(7LL * 24 * 3600 * 1000));
 }
 
 Task<Status> Report(flows::Deps& d, Context& ctx, const std::string& repair, const proto::Server& server,
                     int64_t level, const std::string& how) {
-  (void)co_await ctx.Step(
-      "notify",
-      [&d, repair, server, level, how](const StepInfo& info) -> Task<Result<std::string>> {
-        std::string text = "Repaired " + server.name() + " (VMID " + std::to_string(server.vmid()) +
-                           "): " + repair + (how.empty() ? "" : " " + how) + " (level " +
-                           std::to_string(level) + ").";
-        // A level-2 repair (a reboot, a start) pings when nobody is at work to see it (§6.5).
-        bool ping = level == 2 && !d.settings->business_hours.Contains(NowMs());
-        ZLH_CO_RETURN_IF_ERROR(co_await d.notifier->Post(flows::CallOf(info), "alerts-repairs", text, ping));
-        co_return "sent";
-      },
-      flows::ActivityPolicy(*d.settings));
+  std::string text = "Repaired " + server.name() + " (VMID " + std::to_string(server.vmid()) +
+                     "): " + repair + (how.empty() ? "" : " " + how) + " (level " +
+                     std::to_string(level) + ").";
+  // A level-2 repair (a reboot, a start) pings when nobody is at work to see it (§6.5): decided
+  // when it is recorded (a replay returns what was recorded, whatever the time now).
+  bool ping = level == 2 && !d.settings->business_hours.Contains(NowMs());
+  (void)co_await flows::Notify(d, ctx, "notify", {"alerts-repairs", std::move(text), ping});
   co_return Status::Ok();
 }
 

@@ -2,16 +2,17 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <chrono>
 
 #include "base/clock.h"
+#include "fleet/outbox.h"
 
 namespace zlh::controller {
 
@@ -24,11 +25,13 @@ struct Watchdog::State {
 };
 
 Watchdog::Watchdog(asio::any_io_executor ex, Millis interval, const DecisionLog& log,
-                   activities::Notifier& notifier, std::function<bool()> others_act)
+                   journal::Journal& journal, std::function<void()> notified,
+                   std::function<bool()> others_act)
     : ex_(std::move(ex)),
       interval_(interval),
       log_(log),
-      notifier_(notifier),
+      journal_(journal),
+      notified_(std::move(notified)),
       others_act_(std::move(others_act)) {}
 
 Watchdog::~Watchdog() { Stop(); }
@@ -58,14 +61,7 @@ void Watchdog::Start() {
           bool silent = now - acted > 2 * interval_.count();
           if (silent && !alerted) {
             alerted = true;
-            spdlog::error("no controller has acted for {}: alerting", FormatDuration(Millis(now - acted)));
-            std::string text = "No controller has acted for " + FormatDuration(Millis(now - acted)) +
-                               " (more than two ticks): Redis down or the controller lock lost. " +
-                               "Nothing is being reconciled.";
-            Status s = co_await notifier_.Post({"watchdog:" + std::to_string(acted), 0},
-                                               "alerts-critical", text, true);
-            if (state->stopped) co_return;
-            if (!s.ok()) spdlog::error("watchdog alert not sent: {}", s.ToString());
+            Alert(acted, Millis(now - acted));
           } else if (!silent && alerted) {
             alerted = false;  // the outage is over: the next one alerts again
             spdlog::info("a controller acts again");
@@ -73,6 +69,34 @@ void Watchdog::Start() {
         }
       },
       asio::detached);
+}
+
+void Watchdog::Alert(int64_t acted_ms, Millis silence) {
+  spdlog::error("no controller has acted for {}: alerting", FormatDuration(silence));
+  fleet::Intent intent;
+  intent.key = "watchdog:" + std::to_string(acted_ms);  // one per outage
+  intent.channel = "alerts-critical";
+  intent.content = "No controller has acted for " + FormatDuration(silence) +
+                   " (more than two ticks): Redis down or the controller lock lost. " +
+                   "Nothing is being reconciled.";
+  intent.ping = true;
+  intent.origin = proto::ORIGIN_NODE;
+  intent.source = "watchdog";
+  journal_.Append(
+      {},
+      [intent](journal::Txn& t) -> Status {
+        return fleet::EnqueueNotification(t, intent, NowMs()).status();
+      },
+      // On the journal's writer: back to the executor, where `notified` runs.
+      [ex = ex_, notified = notified_](Status s) {
+        asio::post(ex, [s = std::move(s), notified] {
+          if (!s.ok()) {
+            spdlog::error("watchdog alert not recorded: {}", s.ToString());
+          } else if (notified) {
+            notified();
+          }
+        });
+      });
 }
 
 void Watchdog::Stop() {

@@ -4,6 +4,7 @@
 // Thread-safety: the workflows run on the engine's thread; Deps must outlive the engine.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "activities/hypervisor.h"
@@ -23,11 +24,14 @@ struct Deps {
   activities::Proxy* proxy = nullptr;
   activities::Dns* dns = nullptr;
   activities::Backups* backups = nullptr;
-  activities::Notifier* notifier = nullptr;
   activities::Billing* billing = nullptr;
   const config::Settings* settings = nullptr;
   journal::Journal* journal = nullptr;
   workflows::Engine* engine = nullptr;
+  // Called after a step recorded notifications in the outbox (flows/steps.h Notify), so that its
+  // dispatcher delivers them now rather than at its next rescan; from the engine's thread. zlhd:
+  // notify::Dispatcher::Wake. Null: nobody is told (the dispatcher's rescan finds them).
+  std::function<void()> notified;
 };
 
 inline constexpr char kProvision[] = "provision";

@@ -94,8 +94,6 @@ Outside::Outside(const config::Settings& s) : settings_(s) {
   dns_ = std::make_unique<activities::CloudflareDns>(*http_, services.dns);
   billing_ = std::make_unique<activities::HttpBilling>(*http_, services.billing);
 
-  notifier_ = NotifierOf(*http_, c.discord(), s.activity_timeout);
-
   notify_http_ = std::make_unique<activities::HttpClient>(s.notify_concurrency);
   notifications_ = NotifierOf(*notify_http_, c.discord(), s.notify_attempt_timeout);
   if (s.HasEmail()) mailer_ = std::make_unique<activities::SmtpMailer>(SmtpOptionsOf(s));
@@ -108,7 +106,6 @@ Deps Outside::MakeDeps() const {
   d.proxy = proxy_.get();
   d.dns = dns_.get();
   d.backups = backups_.get();
-  d.notifier = notifier_.get();
   d.billing = billing_.get();
   d.settings = &settings_;
   return d;

@@ -54,7 +54,6 @@ class Outside {
   std::unique_ptr<activities::CloudflareDns> dns_;
   std::unique_ptr<activities::HttpBilling> billing_;
   std::unique_ptr<activities::ProxmoxBackups> backups_;
-  std::unique_ptr<activities::Notifier> notifier_;
   std::unique_ptr<activities::HttpClient> notify_http_;
   std::unique_ptr<activities::Notifier> notifications_;
   std::unique_ptr<activities::SmtpMailer> mailer_;

@@ -368,19 +368,11 @@ class Provisioning {
           CompensationPolicy(s_));
     }
     if (!ctx_.fatal().ok()) co_return;
-    (void)co_await ctx_.Step(
-        "notify",
-        [this, failure](const StepInfo& info) -> Task<Result<std::string>> {
-          std::string text =
-              "Provisioning of " + in_.name + " (server " + in_.server_id + ", customer " +
-              in_.customer_id + ") failed: " + failure.ToString() +
-              ". Its container, DNS records, proxy registration, VMID and address were " +
-              "released. Workflow " + ctx_.id() + ".";
-          ZLH_CO_RETURN_IF_ERROR(
-              co_await d_.notifier->Post(CallOf(info), "alerts-provisioning", text, true));
-          co_return "sent";
-        },
-        CompensationPolicy(s_));
+    std::string text = "Provisioning of " + in_.name + " (server " + in_.server_id + ", customer " +
+                       in_.customer_id + ") failed: " + failure.ToString() +
+                       ". Its container, DNS records, proxy registration, VMID and address were " +
+                       "released. Workflow " + ctx_.id() + ".";
+    (void)co_await Notify(d_, ctx_, "notify", {"alerts-provisioning", std::move(text), true});
     if (!ctx_.fatal().ok()) co_return;
     (void)ctx_.FinalTxnStep(
         "release_vmid",

@@ -107,6 +107,7 @@ TEST_F(ControllerTest, AMissingDnsRecordIsRepublished) {
   ASSERT_TRUE(Eventually([&] { return DnsRecordsNamed("alpha.play.example") == 1; }));
   EXPECT_TRUE(Eventually([&] { return Messages("alerts-repairs").size() == 1; }));
   WaitTicks(2);  // and it stays repaired, with nothing else done
+  ASSERT_TRUE(z_.AwaitDelivered());
   for (const auto& call : CallsSinceBaseline()) EXPECT_EQ(call, "dns.publish");
   EXPECT_EQ(Messages("alerts-repairs").size(), 1u);
   EXPECT_FALSE(Messages("alerts-repairs")[0].at("ping").as_bool());
@@ -127,6 +128,7 @@ TEST_F(ControllerTest, AMissingProxyRegistrationIsRestored) {
   ASSERT_EQ(Drift("proxy_missing"), 200);
   ASSERT_TRUE(Eventually([&] { return z_.SimState()["proxyRegistrations"].as_array().size() == 1; }));
   WaitTicks(2);
+  ASSERT_TRUE(z_.AwaitDelivered());
   for (const auto& call : CallsSinceBaseline()) EXPECT_EQ(call, "proxy.register");
   EXPECT_EQ(Messages("alerts-repairs").size(), 1u);
 }
@@ -137,6 +139,7 @@ TEST_F(ControllerTest, AnOfflineAgentAboveTheAllowedLevelIsAlertedOnceNotRepaire
   ASSERT_EQ(Drift("agent_offline"), 200);
   ASSERT_TRUE(Eventually([&] { return Messages("alerts-critical").size() == 1; }));
   WaitTicks(3);
+  ASSERT_TRUE(z_.AwaitDelivered());
   std::vector<json::object> critical = Messages("alerts-critical");
   std::string seen;
   for (const auto& m : critical) seen += "\n" + json::serialize(m);
@@ -151,6 +154,7 @@ TEST_F(ControllerTest, AStoppedGameAboveTheAllowedLevelIsAlertedOnceNotRestarted
   ASSERT_EQ(Drift("workload_stopped"), 200);
   ASSERT_TRUE(Eventually([&] { return Messages("alerts-critical").size() == 1; }));
   WaitTicks(3);
+  ASSERT_TRUE(z_.AwaitDelivered());
   EXPECT_EQ(Messages("alerts-critical").size(), 1u) << "alerted more than once per incident";
   EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find("restart_workload"),
             std::string::npos);
@@ -165,6 +169,7 @@ TEST_F(ControllerTest, MaintenanceHoldsARepairBackUntilItEnds) {
   WaitTicks(3);
   EXPECT_EQ(DnsRecordsNamed("alpha.play.example"), 0u) << "repaired during maintenance";
   EXPECT_TRUE(CallsSinceBaseline().empty());
+  ASSERT_TRUE(z_.AwaitDelivered());
   bool noted = false;
   for (const auto& m : Messages("audit-log")) {
     noted |= std::string(m.at("content").as_string()).find("dns_missing → held") != std::string::npos;
@@ -185,6 +190,7 @@ TEST_F(ControllerTest, AMissingContainerIsProposedAndRebuiltOnlyOnApproval) {
   ASSERT_EQ(Drift("container_missing"), 200);
   std::string repair = AwaitProposal(z_);
   ASSERT_FALSE(repair.empty());
+  ASSERT_TRUE(z_.AwaitDelivered());  // the proposal, recorded as the repair began its wait
   ASSERT_EQ(Messages("alerts-critical").size(), 1u);
   EXPECT_TRUE(Messages("alerts-critical")[0].at("ping").as_bool());
   EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find(repair),
@@ -227,6 +233,8 @@ TEST_F(ControllerTest, AMissingContainerWithNoBackupIsRebuiltFromItsTemplateOnly
   ASSERT_EQ(Drift("container_missing"), 200);
   std::string repair = AwaitProposal(z_);
   ASSERT_FALSE(repair.empty());
+  ASSERT_TRUE(z_.AwaitDelivered());
+  ASSERT_FALSE(Messages("alerts-critical").empty());
   EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find("no backup"),
             std::string::npos) << "the proposal does not say there is nothing to restore";
   ASSERT_EQ(z_.Api("POST", "/api/repairs/" + repair + "/approve", "", true).status, 200);
@@ -291,6 +299,7 @@ TEST_F(ControllerTest, BillingIsEnforcedAndAMissedWebhookIsNoticed) {
   // Suspended behind the webhooks' back: applied, alerted with a ping, enforced.
   ASSERT_EQ(z_.SimPost("/sim/billing", R"({"customerId": "c-1", "status": "suspended"})"), 200);
   ASSERT_TRUE(Eventually([&] { return status() == "stopped"; }));
+  ASSERT_TRUE(z_.AwaitDelivered());  // the alert was recorded before the stop began
   bool missed = false;
   for (const auto& m : Messages("alerts-billing")) {
     missed |= m.at("ping").as_bool() &&
@@ -330,6 +339,7 @@ TEST(ControllerStuckTest, AStuckProvisioningIsFailedAndAStuckOperationAlerted) {
   ASSERT_EQ(op.status, 202);
   std::string op_id(z.Body(op)["workflowId"].as_string());
   EXPECT_EQ(z.AwaitWorkflow(op_id), "completed");
+  ASSERT_TRUE(z.AwaitDelivered());
   size_t alerts = 0;
   json::object state = z.SimState();
   for (const auto& m : state["discordMessages"].as_array()) {
@@ -383,6 +393,7 @@ TEST(ControllerLevelTwoTest, ARepairFailingThreeTimesProposesARestore) {
   ASSERT_EQ(z.SimPost("/sim/faults", json::serialize(json::object{{"drift", "agent_offline"}, {"vmid", vmid}})), 200);
   std::string proposal = AwaitProposal(z);
   ASSERT_FALSE(proposal.empty());
+  ASSERT_TRUE(z.AwaitDelivered());  // the alert and the proposal, recorded before the wait
   json::object state = z.SimState();
   size_t failed_alerts = 0, proposals = 0;
   for (const auto& m : state["discordMessages"].as_array()) {
@@ -513,6 +524,7 @@ TEST_F(ControllerTest, ARepairFailingThreeTimesIsAlertedOnce) {
   ASSERT_EQ(Drift("dns_missing"), 200);
   ASSERT_TRUE(Eventually([&] { return Messages("alerts-critical").size() == 1; }));
   WaitTicks(3);
+  ASSERT_TRUE(z_.AwaitDelivered());
   EXPECT_EQ(Messages("alerts-critical").size(), 1u);
   EXPECT_NE(std::string(Messages("alerts-critical")[0].at("content").as_string()).find("failed 3 times"),
             std::string::npos);
@@ -545,6 +557,7 @@ TEST_F(ControllerTest, TheBreakerTripsAtThreeRepairsAnHourAndHoldsAcrossARestart
   EXPECT_EQ(z_.Stop(), 0);
   ASSERT_TRUE(z_.Start());
   WaitTicks(3);
+  ASSERT_TRUE(z_.AwaitDelivered());
   EXPECT_EQ(DnsRecordsNamed("alpha.play.example"), 0u) << "a restart reset the breaker";
   EXPECT_EQ(Messages("alerts-critical").size(), 1u) << "alerted more than once in the hour";
 }

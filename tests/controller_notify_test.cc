@@ -56,6 +56,7 @@ TEST(ControllerNotifyTest, ABackupMissedOnceGoesToSystemHealth) {
   ASSERT_EQ(z.SimPost("/sim/faults", R"({"drift": "backup_missed", "vmid": )" + std::to_string(vmid) + "}"), 200);
   ASSERT_TRUE(Eventually([&] { return Containing(z.Messages("system-health"), "Backup missed") == 1; }));
   WaitTicks(z, 3);
+  ASSERT_TRUE(z.AwaitDelivered());
   auto notes = z.Messages("system-health");
   EXPECT_EQ(Containing(notes, "Backup missed"), 1u) << "noted more than once per incident";
   EXPECT_FALSE(notes[0].at("ping").as_bool());
@@ -74,12 +75,14 @@ TEST(ControllerNotifyTest, ABackupMissedTwiceInARowIsCritical) {
   ASSERT_TRUE(Eventually([&] { return Containing(z.Messages("alerts-critical"), "backup missed two") == 1; }))
       << json::serialize(z.Body(z.Api("GET", "/api/controller", "", true)));
   WaitTicks(z, 3);
+  ASSERT_TRUE(z.AwaitDelivered());
   auto alerts = z.Messages("alerts-critical");
   EXPECT_EQ(alerts.size(), 1u);
   EXPECT_TRUE(alerts[0].at("ping").as_bool());
   // An operator's backup ends the incident: nothing more is said.
   ASSERT_EQ(z.SimPost("/sim/faults", R"({"drift": "backup_missed", "clear": true, "vmid": )" + std::to_string(vmid) + "}"), 200);
   WaitTicks(z, 3);
+  ASSERT_TRUE(z.AwaitDelivered());
   EXPECT_EQ(z.Messages("alerts-critical").size(), 1u);
   EXPECT_EQ(Containing(z.Messages("system-health"), "Backup missed"), 0u);
   EXPECT_EQ(z.Stop(), 0);
@@ -103,6 +106,7 @@ TEST_P(BusinessHoursTest, ALevelTwoRepairPingsOnlyOutsideBusinessHours) {
   ASSERT_EQ(z.SimPost("/sim/faults", R"({"drift": "container_stopped", "vmid": )" + std::to_string(vmid) + "}"), 200);
   ASSERT_TRUE(Eventually([&] { return Containing(z.Messages("alerts-repairs"), "start_container") == 1; }))
       << json::serialize(z.Body(z.Api("GET", "/api/controller", "", true))) << ReadFile(z.log());
+  ASSERT_TRUE(z.AwaitDelivered());
   auto repaired = z.Messages("alerts-repairs");
   ASSERT_EQ(repaired.size(), 1u);
   EXPECT_EQ(repaired[0].at("ping").as_bool(), !inside);
@@ -130,6 +134,7 @@ TEST(ControllerNotifyTest, TheDailyDigestGoesToSystemHealthOncePerDay) {
       << ReadFile(z.log());
   EXPECT_NE(ReadFile(z.log()).find("was started before"), std::string::npos);
   WaitTicks(z, 3);
+  ASSERT_TRUE(z.AwaitDelivered());
   auto digests = z.Messages("system-health");
   ASSERT_EQ(Containing(digests, "Daily digest"), 1u) << "a restart sent the day's digest again";
   std::string text(digests[0].at("content").as_string());

@@ -1,14 +1,17 @@
 // The fixture of the flows tests: the ZLH workflows on the engine over a real zlh-sim process
-// (loopback HTTP), with helpers to start provisionings and operations, read the simulator's state
-// and check every invariant zlh-journal verify checks.
+// (loopback HTTP), the notification outbox delivered to it by zlhd's dispatcher on the same event
+// loop, with helpers to start provisionings and operations, read the simulator's state (Discord's
+// messages among it) and check every invariant zlh-journal verify checks.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "activities/http_client.h"
 #include "fleet/tables.h"
@@ -17,6 +20,7 @@
 #include "flows/fold.h"
 #include "flows/inputs.h"
 #include "flows/outside.h"
+#include "tests/outbox_delivery.h"
 #include "tests/sim_process.h"
 #include "workflows/engine_fixture.h"
 #include "workflows/verify.h"
@@ -45,10 +49,13 @@ class FlowsTest : public workflows::EngineFixture {
     EngineFixture::SetUp();
     Wire();
   }
+  // Points the workflows at the journal and the engine just opened, and delivers their outbox.
   void Wire() {
     deps_.journal = journal_.get();
     deps_.engine = engine_.get();
+    delivery_.Start(io_->get_executor(), *journal_, *outside_, settings_, deps_);
   }
+  void BeforeClose() override { Await(delivery_.Stop()); }
 
   std::string Provision(const std::string& name, const std::string& ctype = "game",
                         const std::string& customer = "c-1", const std::string& plan = "small") {
@@ -101,6 +108,26 @@ class FlowsTest : public workflows::EngineFixture {
     }
     return out;
   }
+  // The Discord messages zlh-sim shows on `channel`, oldest first.
+  std::vector<boost::json::object> Messages(const std::string& channel) {
+    std::vector<boost::json::object> out;
+    boost::json::object state = SimState();
+    for (const auto& m : state["discordMessages"].as_array()) {
+      if (m.at("channel").as_string() == channel) out.push_back(m.as_object());
+    }
+    return out;
+  }
+  // Runs the event loop until zlh-sim shows a message on `channel` that satisfies `match` (the
+  // outbox delivers after the workflow that recorded it went on).
+  bool RunUntilShown(const std::string& channel,
+                     const std::function<bool(const boost::json::object&)>& match) {
+    return RunUntil([&] {
+      for (const auto& m : Messages(channel)) {
+        if (match(m)) return true;
+      }
+      return false;
+    });
+  }
   std::map<std::string, std::string> ARecords() {
     std::map<std::string, std::string> out;
     boost::json::object state = SimState();
@@ -128,6 +155,7 @@ class FlowsTest : public workflows::EngineFixture {
   config::Settings settings_;
   std::unique_ptr<Outside> outside_;
   Deps deps_;
+  OutboxDelivery delivery_;
   activities::HttpClient client_{1};
 };
 

@@ -1,7 +1,8 @@
 // The controller's lease housekeeping (SPEC §6.1) on the engine, against a real zlh-sim: a stale
 // lease whose holder is unknown is cleared with its epoch bumped (recorded on the server's lease
 // stream, so the tables still equal the fold of the events) and alerted; a stale lease whose
-// holder lives is alerted once per incident and left alone.
+// holder lives is alerted once per incident and left alone. The alerts go through the outbox,
+// delivered to zlh-sim's Discord by zlhd's dispatcher on the engine's event loop.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -15,6 +16,7 @@
 #include "flows/fold.h"
 #include "flows/inputs.h"
 #include "flows/outside.h"
+#include "tests/outbox_delivery.h"
 #include "tests/sim_process.h"
 #include "workflows/engine_fixture.h"
 #include "workflows/verify.h"
@@ -42,7 +44,9 @@ class HousekeepingTest : public workflows::EngineFixture {
     EngineFixture::SetUp();
     deps_.journal = journal_.get();
     deps_.engine = engine_.get();
+    delivery_.Start(io_->get_executor(), *journal_, *outside_, settings_, deps_);
   }
+  void BeforeClose() override { Await(delivery_.Stop()); }
   proto::WorkflowSummary Tick(int64_t tick) {
     auto r = Await(engine_->Start(ReconcileStart(tick)));
     EXPECT_TRUE(r.ok());
@@ -65,6 +69,7 @@ class HousekeepingTest : public workflows::EngineFixture {
   config::Settings settings_;
   std::unique_ptr<flows::Outside> outside_;
   flows::Deps deps_;
+  OutboxDelivery delivery_;
   activities::HttpClient client_{1};
 };
 

@@ -169,11 +169,10 @@ TEST_F(SmallPoolTest, AnExhaustedPoolFailsWithNoCapacityAndLeaksNothing) {
   EXPECT_EQ(fleet::ListAddresses(*journal_)->size(), 2u) << "an address leaked";
   json::object state = SimState();
   EXPECT_EQ(state["containers"].as_array().size(), 2u);
-  bool alerted = false;
-  for (const auto& m : state["discordMessages"].as_array()) {
-    alerted |= m.at("channel") == "alerts-provisioning" && m.at("ping").as_bool();
-  }
-  EXPECT_TRUE(alerted);
+  EXPECT_TRUE(RunUntilShown("alerts-provisioning", [&](const json::object& m) {
+    return m.at("ping").as_bool() &&
+           std::string(m.at("content").as_string()).find(id) != std::string::npos;
+  }));
   ExpectVerified();
 
   // A deletion frees the address at once: the next provisioning gets it.

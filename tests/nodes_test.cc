@@ -143,7 +143,7 @@ TEST_F(NodesTest, ADrainedNodeGetsNoNewServerEvenAfterARestart) {
   EXPECT_EQ(server["vmid"].as_int64(), 0);
   EXPECT_EQ(server["address"].as_string(), "");
   EXPECT_EQ(Containers(), 3u);
-  EXPECT_FALSE(z_->Messages("alerts-provisioning").empty());
+  EXPECT_TRUE(Eventually([&] { return !z_->Messages("alerts-provisioning").empty(); }));
 
   // Ending pve1's drain: it takes the next server.
   ASSERT_EQ(Drain("pve1", R"({"on": false})").status, 200);

@@ -1,9 +1,9 @@
 // The notification outbox in zlhd, end to end (SPEC §10): its dispatcher delivers what the journal
 // holds to zlh-sim's Discord, GET /api/notifications lists the entries by status (paged, admin
 // only), GET /api/controller says what waits and what fails, and /metrics has the outbox series.
-// A SIGKILL during a post is found at the next start, counted, and the post sent again. Nothing
-// records notifications in the outbox yet, so the test writes the entries into zlhd's journal
-// before it starts, as a workflow's write will.
+// A SIGKILL during a post is found at the next start, counted, and the post sent again. The test
+// writes the entries into zlhd's journal before it starts, as a workflow's write does, so that it
+// knows each one (its zlhd has no servers: its ticks record none).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>

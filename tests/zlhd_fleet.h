@@ -5,11 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <chrono>
 #include <fstream>
 #include <memory>
 #include <string>
-#include <vector>
 #include <thread>
+#include <vector>
 
 #include "base/temp_dir.h"
 #include "tests/daemon_process.h"
@@ -97,6 +98,21 @@ class ZlhdOnSim {
   }
   long SimPost(const std::string& path, const std::string& body) const {
     return Fetch("POST", sim_.url() + path, body).status;
+  }
+  // Waits until zlhd's outbox has delivered (or refused) every notification recorded so far, so
+  // that what zlh-sim shows is all there is to show: delivery follows the workflows that recorded
+  // them. False when some is still pending at the deadline (a node that does not lead holds back
+  // the workflows' notifications).
+  bool AwaitDelivered(std::chrono::seconds deadline = std::chrono::seconds(30)) const {
+    auto until = std::chrono::steady_clock::now() + deadline;
+    while (std::chrono::steady_clock::now() < until) {
+      Fetched f = Api("GET", "/api/notifications?status=pending&limit=1", "", true);
+      if (f.status == 200 && Body(f)["notifications"].as_array().empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ADD_FAILURE() << "notifications still pending: "
+                  << Api("GET", "/api/notifications?status=pending", "", true).body;
+    return false;
   }
   // The Discord messages zlh-sim holds for `channel`, oldest first.
   std::vector<boost::json::object> Messages(const std::string& channel) const {

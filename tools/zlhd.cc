@@ -380,13 +380,16 @@ int main(int argc, char** argv) {
   std::vector<zlh::scheduler::Cron*> crons{&reconcile_cron};
   if (digest_cron) crons.push_back(&*digest_cron);
   leadership.Attach(*engine, crons);
-  zlh::controller::Watchdog watchdog(io.get_executor(), settings.reconcile_interval, decisions,
-                                     *deps.notifier, [&] { return leadership.OtherLeads(); });
   zlh::journal::Journal& j = **journal;
   // The notification outbox's delivery (SPEC §10): workflow entries only while this node leads.
   zlh::notify::Dispatcher dispatcher(
       io.get_executor(), j, outside.notifications(), outside.mailer(),
       zlh::notify::OptionsOf(settings, [&leadership] { return leadership.leader(); }));
+  // What the workflows and the watchdog record in the outbox goes out at once (Wake posts to the
+  // dispatcher's executor, so any thread may call it).
+  deps.notified = [&dispatcher] { dispatcher.Wake(); };
+  zlh::controller::Watchdog watchdog(io.get_executor(), settings.reconcile_interval, decisions, j,
+                                     deps.notified, [&] { return leadership.OtherLeads(); });
   zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
   api_deps.hypervisor = deps.hypervisor;
   api_deps.backup_root =

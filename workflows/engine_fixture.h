@@ -37,6 +37,7 @@ class EngineFixture : public ::testing::Test {
   // Drains with `deadline`, then drops everything still in memory, as a crash would.
   void Close(Millis deadline) {
     if (!engine_) return;
+    BeforeClose();
     Await(engine_->Drain(deadline));
     engine_.reset();
     // The journal first: its last callbacks post to the io_context, which never runs them.
@@ -44,6 +45,8 @@ class EngineFixture : public ::testing::Test {
     work_.reset();
     io_.reset();  // destroys the suspended coroutines
   }
+  // A fixture's own users of the event loop and the journal stop here, while both still run.
+  virtual void BeforeClose() {}
   void Restart(Millis drain = Millis(0)) {
     Close(drain);
     Open();
