@@ -21,6 +21,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/billing_alerts.h"
 #include "api/errors.h"
 #include "api/http_server.h"
 #include "api/tokens.h"
@@ -40,8 +42,10 @@
 #include "controller/digest.h"
 #include "controller/incidents.h"
 #include "controller/watchdog.h"
+#include "fleet/outbox.h"
 #include "flows/flows.h"
 #include "flows/outside.h"
+#include "journal/append_durably.h"
 #include "journal/journal.h"
 #include "notify/dispatcher.h"
 #include "scheduler/cron.h"
@@ -259,6 +263,30 @@ std::string NodeMetrics(const zlh::scheduler::Leadership& leadership,
          zlh::notify::RenderMetrics(dispatcher.snapshot());
 }
 
+// Records a burst of bad billing webhook signatures (api::SignatureWatch) as this node's
+// notification, in a write of its own outside the request that completed the burst, then wakes
+// the dispatcher.
+void RecordSignatureBurst(asio::io_context& io, zlh::journal::Journal& journal,
+                          std::function<void()> notified, int64_t first_ms, int count) {
+  spdlog::warn("billing webhook: {} bad signatures since {}: alerting", count,
+               zlh::FormatRfc3339(first_ms));
+  zlh::fleet::Intent intent = zlh::api::SignatureBurstIntent(first_ms, count);
+  asio::co_spawn(
+      io,
+      [&journal, notified = std::move(notified), intent = std::move(intent)]() -> Task<void> {
+        zlh::Status s = co_await zlh::journal::AppendDurably(
+            journal, [intent](zlh::journal::Txn& t) -> zlh::Status {
+              return zlh::fleet::EnqueueNotification(t, intent, zlh::NowMs()).status();
+            });
+        if (!s.ok()) {
+          spdlog::error("bad signature alert not recorded: {}", s.ToString());
+        } else if (notified) {
+          notified();
+        }
+      },
+      asio::detached);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -385,13 +413,17 @@ int main(int argc, char** argv) {
   zlh::notify::Dispatcher dispatcher(
       io.get_executor(), j, outside.notifications(), outside.mailer(),
       zlh::notify::OptionsOf(settings, [&leadership] { return leadership.leader(); }));
-  // What the workflows and the watchdog record in the outbox goes out at once (Wake posts to the
-  // dispatcher's executor, so any thread may call it).
+  // What the workflows, the watchdog and the billing webhook record in the outbox goes out at once
+  // (Wake posts to the dispatcher's executor, so any thread may call it).
   deps.notified = [&dispatcher] { dispatcher.Wake(); };
   zlh::controller::Watchdog watchdog(io.get_executor(), settings.reconcile_interval, decisions, j,
                                      deps.notified, [&] { return leadership.OtherLeads(); });
   zlh::api::ApiDeps api_deps{*engine, j, settings, *tokens, &queues};
   api_deps.hypervisor = deps.hypervisor;
+  api_deps.notified = deps.notified;
+  api_deps.on_signature_burst = [&io, &j, notified = deps.notified](int64_t first_ms, int count) {
+    RecordSignatureBurst(io, j, notified, first_ms, count);
+  };
   api_deps.backup_root =
       settings.file.backup().dir().empty() ? flags.data + "/backups" : settings.file.backup().dir();
   api_deps.controller = [&]() -> boost::json::object {
