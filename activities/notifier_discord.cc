@@ -4,10 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <cmath>
 #include <cstdio>
@@ -16,7 +12,6 @@
 namespace zlh::activities {
 namespace {
 
-namespace asio = boost::asio;
 namespace json = boost::json;
 
 constexpr size_t kMaxContent = 2000;
@@ -77,17 +72,6 @@ PostResult Unanswered(Status why) {
   PostResult result;
   result.transport = std::move(why);
   return result;
-}
-
-// What an attempt's result is to a step: the transport's error when no answer came; else as
-// StatusOfHttp says, naming Discord's word and code, with a 404 (a deleted webhook) made
-// kInvalidArgument: Discord's 4xx will not change on a retry.
-Status StepStatus(const PostResult& result, const std::string& what) {
-  if (!result.transport.ok()) return result.transport;
-  std::string detail = result.message;
-  if (result.discord_code != 0) detail += " (" + std::to_string(result.discord_code) + ")";
-  Status s = StatusOfHttp(result.http_status, what, detail);
-  return s.code() == Code::kNotFound ? InvalidArgument(s.message()) : s;
 }
 
 }  // namespace
@@ -182,19 +166,6 @@ size_t DiscordNotifier::PartCount(const std::string& content) const {
 
 Task<PostResult> DiscordNotifier::PostPart(std::string key, std::string channel,
                                            std::string content, bool ping, size_t part) {
-  co_return co_await Attempt(CallContext{std::move(key), 0}, channel, content, ping, part);
-}
-
-Task<Status> DiscordNotifier::Post(const CallContext& ctx, std::string channel, std::string content,
-                                   bool ping) {
-  for (size_t part = 0, parts = PartCount(content); part < parts; ++part) {
-    ZLH_CO_RETURN_IF_ERROR(co_await PostWaiting(ctx, channel, content, ping, part));
-  }
-  co_return Status::Ok();
-}
-
-Task<PostResult> DiscordNotifier::Attempt(const CallContext& ctx, const std::string& channel,
-                                          const std::string& content, bool ping, size_t part) {
   auto url = Webhook(channel);
   std::vector<std::string> parts = SplitDiscordContent(content, kPartLimit);
   if (!url.ok()) co_return Unanswered(url.status());
@@ -204,45 +175,17 @@ Task<PostResult> DiscordNotifier::Attempt(const CallContext& ctx, const std::str
   }
   auto role = options_.roles.find(channel);
   std::string role_id = role == options_.roles.end() ? "" : role->second;
-  std::string nonce = ctx.idempotency_key.empty() ? "" : DiscordNonce(ctx.idempotency_key, part);
+  std::string nonce = key.empty() ? "" : DiscordNonce(key, part);
   // Only the first part pings: one alert is one ping.
   std::string body = DiscordMessageBody(parts[part], ping && part == 0, role_id, nonce);
-  auto res = co_await service_.Send("POST", *url, body, &ctx);
+  // No fencing token: a delivery carries a decision recorded under one; it makes none.
+  const CallContext unfenced{std::move(key), 0};
+  auto res = co_await service_.Send("POST", *url, body, &unfenced);
   if (res.ok()) co_return ReadAnswer(*res);
   // HttpClient names the URL, which is the webhook's secret.
   std::string message = res.status().message();
   ReplaceAll(message, url->substr(0, url->find('?')), "the webhook of #" + channel);
   co_return Unanswered(Status(res.status().code(), message));
-}
-
-Task<Status> DiscordNotifier::PostWaiting(const CallContext& ctx, const std::string& channel,
-                                          const std::string& content, bool ping, size_t part) {
-  std::string what = "discord post to #" + channel;
-  asio::steady_timer wait(co_await asio::this_coro::executor);
-  for (int waits = 0;; ++waits) {
-    PostResult result = co_await Attempt(ctx, channel, content, ping, part);
-    if (result.http_status != 429) {
-      Status s = StepStatus(result, what);
-      if (!s.ok()) spdlog::warn("{}", s.message());
-      co_return s;
-    }
-    Millis after = result.retry_after.value_or(Millis(1'000));
-    if (waits >= options_.max_429_waits || after > options_.longest_429_wait) {
-      spdlog::warn("{}: rate limited (retry after {}), giving up after {} waits", what,
-                   FormatDuration(after), waits);
-      co_return Unavailable(what + ": rate limited, retry after " + FormatDuration(after));
-    }
-    spdlog::info("{}: rate limited, waiting {}", what, FormatDuration(after));
-    wait.expires_after(after);
-    co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-}
-
-Task<Status> LogNotifier::Post(const CallContext& ctx, std::string channel, std::string content,
-                               bool ping) {
-  spdlog::info("notify #{}{} [{}]: {}", channel, ping ? " (ping)" : "", ctx.idempotency_key,
-               content);
-  co_return Status::Ok();
 }
 
 size_t LogNotifier::PartCount(const std::string&) const { return 1; }
@@ -252,9 +195,8 @@ Task<PostResult> LogNotifier::PostPart(std::string key, std::string channel, std
   if (part != 0) {
     co_return Unanswered(InvalidArgument("log: the message has no part " + std::to_string(part)));
   }
-  PostResult logged;
-  logged.transport =  // OK: the log always takes it
-      co_await Post(CallContext{std::move(key), 0}, std::move(channel), std::move(content), ping);
+  spdlog::info("notify #{}{} [{}]: {}", channel, ping ? " (ping)" : "", key, content);
+  PostResult logged;         // transport OK: the log always takes it
   logged.http_status = 204;  // as a webhook that took it
   co_return logged;
 }

@@ -5,12 +5,10 @@
 // the call's idempotency key and its part (`enforce_nonce`), so a post repeated within a few
 // minutes (after a crash, or after a timeout or 5xx that came when Discord had stored the message)
 // can be recognised by the receiver instead of shown twice. zlh-sim honours it for five minutes;
-// Discord documents it for message creation, not for webhooks. Post waits out a 429 (retry_after)
-// on a timer, not a blocked thread; PostPart makes one attempt and tells what came of it. Webhook
-// URLs are secrets: logs and errors name the channel only.
-// Post's errors: kUnavailable / kDeadlineExceeded for what a retry may fix (no answer, 5xx, still
-// rate limited), kFailedPrecondition for a stale fencing token, kInvalidArgument for other
-// refusals and for a channel without a webhook.
+// Discord documents it for message creation, not for webhooks. PostPart makes one attempt and
+// tells what came of it (PostResult): Discord's status, word and code, and a 429's retry_after;
+// whether to try again, and when, is its caller's decision (notify::Dispatcher). Webhook URLs are
+// secrets: logs and errors name the channel only.
 //
 // LogNotifier: a Notifier that only logs (spdlog), for a daemon without webhooks: every message is
 // one part, "delivered" (204) to the log.
@@ -38,27 +36,19 @@ struct DiscordOptions {
   bool verify_tls = true;
   std::string ca_file;
   Millis request_timeout{5'000};
-  int max_429_waits = 5;            // then kUnavailable, for the step's retry policy
-  Millis longest_429_wait{60'000};  // a longer retry_after is not waited out: kUnavailable
 };
 
 class DiscordNotifier final : public Notifier {
  public:
   DiscordNotifier(HttpClient& http, DiscordOptions options);
 
-  Task<Status> Post(const CallContext& ctx, std::string channel, std::string content,
-                    bool ping) override;
   size_t PartCount(const std::string& content) const override;
+  // One POST of part `part` of `content` to the channel's webhook. No answer: `transport` says
+  // why, naming the channel, never the webhook's URL.
   Task<PostResult> PostPart(std::string key, std::string channel, std::string content, bool ping,
                             size_t part) override;
 
  private:
-  // One POST of part `part` of `content`, with the fencing token of `ctx` when it has one.
-  Task<PostResult> Attempt(const CallContext& ctx, const std::string& channel,
-                           const std::string& content, bool ping, size_t part);
-  // Part `part` posted as Post does: a 429 waited out (max_429_waits, longest_429_wait).
-  Task<Status> PostWaiting(const CallContext& ctx, const std::string& channel,
-                           const std::string& content, bool ping, size_t part);
   // The channel's webhook URL; kInvalidArgument when it has none.
   Result<std::string> Webhook(const std::string& channel) const;
 
@@ -66,10 +56,10 @@ class DiscordNotifier final : public Notifier {
   JsonService service_;
 };
 
-// The message body Post sends: `content` with the mention in front when `ping` ("<@&ROLE> " for
-// `role_id`, "@here " without one), cut to 2,000 bytes (so to 2,000 characters however Discord
-// counts them) ending in "…", allowed_mentions letting through only that mention, and `nonce`
-// with enforce_nonce unless it is empty.
+// The body a part is posted as: `content` with the mention in front when `ping` ("<@&ROLE> "
+// for `role_id`, "@here " without one), cut to 2,000 bytes (so to 2,000 characters however
+// Discord counts them) ending in "…", allowed_mentions letting through only that mention, and
+// `nonce` with enforce_nonce unless it is empty.
 std::string DiscordMessageBody(const std::string& content, bool ping, const std::string& role_id,
                                const std::string& nonce = "");
 
@@ -88,12 +78,10 @@ std::optional<Millis> DiscordRetryAfter(const HttpResponse& response);
 
 class LogNotifier final : public Notifier {
  public:
-  // Logs the message (channel, ping, content) at info level; always OK.
-  Task<Status> Post(const CallContext& ctx, std::string channel, std::string content,
-                    bool ping) override;
   // 1: the log takes a message whole.
   size_t PartCount(const std::string& content) const override;
-  // Logs the message as Post does: a 204; kInvalidArgument in `transport` for a part other than 0.
+  // Logs the message (channel, ping, key, content) at info level: a 204; kInvalidArgument in
+  // `transport` for a part other than 0.
   Task<PostResult> PostPart(std::string key, std::string channel, std::string content, bool ping,
                             size_t part) override;
 };

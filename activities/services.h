@@ -7,7 +7,8 @@
 // X-ZLH-Fencing-Token) and is idempotent: repeating it after a crash is success, not a duplicate.
 // Errors: kUnavailable / kDeadlineExceeded for what a retry may fix (no answer, 5xx, 429),
 // kNotFound, kFailedPrecondition (a conflict, a stale fencing token) and kInvalidArgument for what
-// it cannot.
+// it cannot. The notifier is the exception: Notifier::PostPart is one unfenced attempt under an
+// idempotency key, and tells what came of it (PostResult) for its caller to decide.
 //
 // Thread-safety: implementations may be shared; calls complete on the caller's executor.
 #pragma once
@@ -150,16 +151,13 @@ struct PostResult {
 class Notifier {
  public:
   virtual ~Notifier() = default;
-  // Posts `content` (at most 2,000 characters; longer is cut) to `channel`; `ping` pings the
-  // channel's configured role, otherwise nobody is pinged. Waits out a 429's retry_after.
-  virtual boost::asio::awaitable<Status> Post(const CallContext& ctx, std::string channel,
-                                              std::string content, bool ping) = 0;
 
   // How many messages (parts) `content` is posted as; at least 1.
   virtual size_t PartCount(const std::string& content) const = 0;
-  // One attempt at part `part` (from 0, below PartCount) of `content`: no retry, no waiting, and
-  // no fencing token (a notification's delivery carries a decision recorded under one; it makes
-  // none). Its nonce is DiscordNonce(key, part) (none for an empty key); only part 0 pings.
+  // One attempt at part `part` (from 0, below PartCount) of `content` to `channel`: no retry, no
+  // waiting, and no fencing token (a notification's delivery carries a decision recorded under
+  // one; it makes none). `ping` pings the channel's configured role (else @here), on part 0 only;
+  // otherwise nobody is pinged. Its nonce is DiscordNonce(key, part) (none for an empty key).
   virtual boost::asio::awaitable<PostResult> PostPart(std::string key, std::string channel,
                                                       std::string content, bool ping,
                                                       size_t part) = 0;

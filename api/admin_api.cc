@@ -13,12 +13,16 @@
 #include <algorithm>
 #include <charconv>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <vector>
 
+#include "api/billing_alerts.h"
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
 #include "config/config.h"
+#include "fleet/outbox.h"
 #include "fleet/tables.h"
 #include "journal/append_durably.h"
 
@@ -40,12 +44,44 @@ std::string Hex(const unsigned char* data, size_t n) {
   return out;
 }
 
+constexpr char kPaymentFailed[] = "invoice.payment_failed";
+
 // What a billing event does to the customer's status ("" records it only).
 std::optional<std::string> StatusAfter(const std::string& type) {
   if (type == "customer.suspended") return "suspended";
   if (type == "customer.reactivated" || type == "invoice.paid") return "active";
-  if (type == "invoice.payment_failed") return "";
+  if (type == kPaymentFailed) return "";
   return std::nullopt;
+}
+
+// A billing webhook's body, checked.
+struct BillingEvent {
+  std::string id, type, customer, created;
+  std::string status;  // StatusAfter(type)
+};
+
+// kInvalidArgument naming the field for a body that is not one of the four events.
+Result<BillingEvent> ParseBillingEvent(const std::string& text) {
+  auto body = JsonBody::Parse(text, {"id", "type", "customerId", "createdAt"});
+  if (!body.ok()) return body.status();
+  BillingEvent e;
+  std::pair<const char*, std::string*> fields[] = {
+      {"id", &e.id}, {"type", &e.type}, {"customerId", &e.customer}, {"createdAt", &e.created}};
+  for (auto& [name, field] : fields) {
+    auto v = body->String(name, true);
+    if (!v.ok()) return v.status();
+    *field = **v;
+  }
+  ZLH_RETURN_IF_ERROR(CheckIdentifier("id", e.id));
+  ZLH_RETURN_IF_ERROR(CheckIdentifier("customerId", e.customer));
+  auto status = StatusAfter(e.type);
+  if (!status) {
+    return InvalidArgument("type: '" + e.type +
+                           "' is not customer.suspended, customer.reactivated, invoice.paid or "
+                           "invoice.payment_failed");
+  }
+  e.status = *status;
+  return e;
 }
 
 }  // namespace
@@ -158,11 +194,13 @@ Status CheckWebhookSignature(const std::string& header, const std::string& body,
 }
 
 AdminApi::AdminApi(journal::Journal& journal, const Tokens& tokens, std::string webhook_secret,
-                   std::string backup_root, std::function<int64_t()> now_seconds)
+                   std::string backup_root, BillingHooks hooks,
+                   std::function<int64_t()> now_seconds)
     : journal_(journal),
       tokens_(tokens),
       webhook_secret_(std::move(webhook_secret)),
       backup_root_(std::move(backup_root)),
+      hooks_(std::move(hooks)),
       now_seconds_(now_seconds ? std::move(now_seconds) : [] { return NowMs() / 1000; }) {}
 
 void AdminApi::AddRoutes(Router& router) {
@@ -233,36 +271,31 @@ Task<Status> AdminApi::CheckpointOffLoop(std::string dir) {
 Task<Response> AdminApi::BillingWebhook(const Request& req) {
   Status signature = CheckWebhookSignature(req.Header("x-zlh-signature"), req.body, webhook_secret_,
                                            now_seconds_());
-  if (!signature.ok()) co_return ErrorResponse(401, "unauthenticated", signature.message());
-  if (auto refused = RefuseMediaType(req)) co_return *refused;
-  auto body = JsonBody::Parse(req.body, {"id", "type", "customerId", "createdAt"});
-  if (!body.ok()) co_return ErrorResponse(body.status());
-  std::string fields[4];
-  const char* names[] = {"id", "type", "customerId", "createdAt"};
-  for (int i = 0; i < 4; ++i) {
-    auto v = body->String(names[i], true);
-    if (!v.ok()) co_return ErrorResponse(v.status());
-    fields[i] = **v;
+  if (!signature.ok()) {
+    if (hooks_.signatures) hooks_.signatures->Refused();
+    co_return ErrorResponse(401, "unauthenticated", signature.message());
   }
-  const auto& [id, type, customer, created] = fields;
-  if (Status s = CheckIdentifier("id", id); !s.ok()) co_return ErrorResponse(s);
-  if (Status s = CheckIdentifier("customerId", customer); !s.ok()) co_return ErrorResponse(s);
-  auto status = StatusAfter(type);
-  if (!status) {
-    co_return ErrorResponse(InvalidArgument(
-        "type: '" + type + "' is not customer.suspended, customer.reactivated, invoice.paid or "
-                           "invoice.payment_failed"));
+  if (auto refused = RefuseMediaType(req)) co_return *refused;
+  auto event = ParseBillingEvent(req.body);
+  if (!event.ok()) co_return ErrorResponse(event.status());
+  // A failed payment is told once, in the write that applies its event: a redelivery applies
+  // nothing and tells nothing.
+  std::optional<fleet::Intent> alert;
+  if (event->type == kPaymentFailed) {
+    alert = PaymentFailedIntent(event->id, event->customer, event->created);
   }
   auto applied = std::make_shared<bool>(false);
-  std::string payload = req.body;
-  Status s = co_await journal::AppendDurably(journal_, [=, id = id, customer = customer](journal::Txn& t) -> Status {
-    auto r = fleet::ApplyBillingEvent(t, id, customer, *status, payload);
-    if (!r.ok()) return r.status();
-    *applied = *r;
-    return Status::Ok();
-  });
+  Status s = co_await journal::AppendDurably(
+      journal_, [e = *event, alert, applied, payload = req.body](journal::Txn& t) -> Status {
+        auto r = fleet::ApplyBillingEvent(t, e.id, e.customer, e.status, payload);
+        if (!r.ok()) return r.status();
+        *applied = *r;
+        if (!*r || !alert) return Status::Ok();
+        return fleet::EnqueueNotification(t, *alert, NowMs()).status();
+      });
   if (!s.ok()) co_return ErrorResponse(s);
-  co_return JsonOk(200, json::object{{"id", id}, {"applied", *applied}});
+  if (*applied && alert && hooks_.notified) hooks_.notified();
+  co_return JsonOk(200, json::object{{"id", event->id}, {"applied", *applied}});
 }
 
 }  // namespace zlh::api

@@ -1,7 +1,9 @@
 // The operator's and the outside world's inputs of SPEC §7.1 that are not workflows: maintenance
 // on/off, a checkpoint of the journal (POST /api/admin/backup, into a new directory under the
 // backup root, taken on a thread of its own), and the billing webhook (HMAC signed, idempotent by
-// event id, durably recorded before it answers).
+// event id, durably recorded before it answers). A first-time invoice.payment_failed records a
+// #alerts-billing notification in the same write; every 401 the webhook answers is noted in a
+// SignatureWatch, and writes nothing.
 //
 // Thread-safety: handlers run on the engine's thread; a checkpoint runs on the AdminApi's own
 // thread, joined by its destructor.
@@ -12,18 +14,28 @@
 #include <functional>
 
 #include "api/router.h"
+#include "api/signature_watch.h"
 #include "api/tokens.h"
 #include "base/clock.h"
 #include "journal/journal.h"
 
 namespace zlh::api {
 
+// What the billing webhook tells beyond its answer. Both may be null.
+struct BillingHooks {
+  // Runs once a webhook's write has recorded a notification (zlhd: the dispatcher's Wake).
+  std::function<void()> notified;
+  // Notes every bad signature; must outlive the AdminApi.
+  SignatureWatch* signatures = nullptr;
+};
+
 class AdminApi {
  public:
   // `backup_root`: the directory every backup goes under (created when absent). `now` gives the
   // webhook's clock (seconds since the epoch); tests may move it.
   AdminApi(journal::Journal& journal, const Tokens& tokens, std::string webhook_secret,
-           std::string backup_root, std::function<int64_t()> now_seconds = nullptr);
+           std::string backup_root, BillingHooks hooks = {},
+           std::function<int64_t()> now_seconds = nullptr);
   void AddRoutes(Router& router);
 
  private:
@@ -37,6 +49,7 @@ class AdminApi {
   const Tokens& tokens_;
   std::string webhook_secret_;
   std::string backup_root_;
+  BillingHooks hooks_;
   std::function<int64_t()> now_seconds_;
   boost::asio::thread_pool backup_thread_{1};  // last: joined before the rest is destroyed
 };

@@ -36,7 +36,7 @@ boost::json::object AloneController(int64_t started_ms) {
 
 }  // namespace
 
-Api::Api(ApiDeps deps) : deps_(deps) {
+Api::Api(ApiDeps deps) : deps_(deps), signatures_(deps_.on_signature_burst) {
   const journal::Journal& j = deps_.journal;
   router_.Add("GET", "/healthz", [&j](const Request&, const PathParams&) -> Task<Response> {
     if (j.health().ok()) co_return JsonResponse(200, R"({"status":"ok"})");
@@ -59,7 +59,8 @@ Api::Api(ApiDeps deps) : deps_(deps) {
   workflows_->AddRoutes(router_);
   std::string secret = deps_.settings.file.billing().webhook_secret();
   if (secret.empty()) secret = deps_.tokens.webhook_secret();
-  admin_ = std::make_unique<AdminApi>(deps_.journal, deps_.tokens, secret, deps_.backup_root);
+  admin_ = std::make_unique<AdminApi>(deps_.journal, deps_.tokens, secret, deps_.backup_root,
+                                      BillingHooks{deps_.notified, &signatures_});
   admin_->AddRoutes(router_);
   nodes_ = std::make_unique<NodeApi>(deps_.journal, deps_.settings, deps_.tokens, deps_.hypervisor);
   nodes_->AddRoutes(router_);
@@ -76,11 +77,12 @@ Task<Response> Api::Controller(const Request& req, int64_t started_ms) const {
   co_return JsonOk(200, body);
 }
 
-std::optional<Response> Api::RefuseBeforeSize(const Request& headers) const {
+std::optional<Response> Api::RefuseBeforeSize(const Request& headers) {
   if (headers.path == "/api/billing/webhook") {
     Status shape = CheckSignatureHeaderShape(headers.Header("x-zlh-signature"));
-    if (!shape.ok()) return ErrorResponse(401, "unauthenticated", shape.message());
-    return std::nullopt;
+    if (shape.ok()) return std::nullopt;
+    signatures_.Refused();
+    return ErrorResponse(401, "unauthenticated", shape.message());
   }
   if (headers.path.rfind("/api/", 0) != 0) return std::nullopt;  // /healthz, /metrics: no auth
   return Refuse(deps_.tokens, headers, true, true);  // both roles allowed: only 401 remains

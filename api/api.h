@@ -14,6 +14,7 @@
 
 #include "activities/hypervisor.h"
 #include "api/router.h"
+#include "api/signature_watch.h"
 #include "api/tokens.h"
 #include "config/config.h"
 #include "journal/journal.h"
@@ -52,6 +53,13 @@ struct ApiDeps {
   std::string backup_root = {};
   // The hypervisor GET /api/nodes and node drains ask (SPEC §9.2). Null: those answer 503.
   activities::Hypervisor* hypervisor = nullptr;
+  // Runs once a request's write has recorded a notification in the outbox (zlhd: the
+  // dispatcher's Wake). May be null.
+  std::function<void()> notified = nullptr;
+  // Called once per burst of bad billing webhook signatures (api::SignatureWatch), inside the
+  // request that completed it: it must not block and the request writes nothing itself (zlhd
+  // records the alert in a write of its own). May be null.
+  SignatureWatch::Sink on_signature_burst = nullptr;
 };
 
 class Api {
@@ -63,9 +71,10 @@ class Api {
 
   Task<Response> Handle(const Request& request) const { return router_.Dispatch(request); }
   // For HttpServer's refuse_before_size: 401 for a request whose body is too large and that has no
-  // valid credentials (a bearer token, or for the billing webhook a well-formed signature header),
-  // so that SPEC §7.1's order holds (401 before 413). nullopt: answer 413.
-  std::optional<Response> RefuseBeforeSize(const Request& headers) const;
+  // valid credentials (a bearer token, or for the billing webhook a well-formed signature header,
+  // whose absence counts as a bad signature), so that SPEC §7.1's order holds (401 before 413).
+  // nullopt: answer 413.
+  std::optional<Response> RefuseBeforeSize(const Request& headers);
   const Router& router() const { return router_; }
 
  private:
@@ -74,6 +83,7 @@ class Api {
 
   ApiDeps deps_;
   Router router_;
+  SignatureWatch signatures_;
   std::unique_ptr<ServerApi> servers_;
   std::unique_ptr<WorkflowApi> workflows_;
   std::unique_ptr<AdminApi> admin_;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <memory>
 
 #include "api/api.h"
@@ -23,10 +24,12 @@ class ApiFixture : public workflows::EngineFixture {
     ASSERT_TRUE(tokens.ok()) << tokens.status().ToString();
     tokens_ = std::move(*tokens);
   }
-  // The Api over the current engine (make it again after a Restart).
-  std::unique_ptr<Api> MakeApi() {
+  // The Api over the current engine (make it again after a Restart); `adjust` may set more of its
+  // deps.
+  std::unique_ptr<Api> MakeApi(const std::function<void(ApiDeps&)>& adjust = nullptr) {
     ApiDeps deps{*engine_, *journal_, settings_, tokens_, nullptr};
     deps.backup_root = tokens_dir_.Sub("backups");
+    if (adjust) adjust(deps);
     return std::make_unique<Api>(deps);
   }
   // Registers workflow types that do nothing: tests about the API, not the workflows.

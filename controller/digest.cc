@@ -4,6 +4,8 @@
 #include <map>
 
 #include "base/clock.h"
+#include "base/duration.h"
+#include "fleet/outbox.h"
 #include "fleet/tables.h"
 #include "journal/format.h"
 #include "proto/records.pb.h"
@@ -13,6 +15,7 @@ namespace {
 
 constexpr int64_t kDayMs = 24 * 3'600'000LL;
 constexpr size_t kFailedListed = 10;
+constexpr int64_t kLateMs = 60'000;  // a notification shown later than this after it was recorded
 
 std::string StatusName(int status) {
   switch (status) {
@@ -31,6 +34,60 @@ std::string Counts(const Map& counts) {
   std::string out;
   for (const auto& [name, n] : counts) out += (out.empty() ? "" : ", ") + name + " " + std::to_string(n);
   return out.empty() ? "none" : out;
+}
+
+// `text`'s first line, cut to 80 characters at a character boundary.
+std::string Headline(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  if (line.size() <= 80) return line;
+  size_t n = 80;
+  while (n > 0 && (static_cast<unsigned char>(line[n]) & 0xC0) == 0x80) --n;
+  return line.substr(0, n) + "…";
+}
+
+// What became of the day's notifications (SPEC §10): how many were recorded, shown on Discord (and
+// how many of those over a minute late), refused, still waiting, and emailed; the late, the
+// refused and the waiting listed.
+std::string OutboxSummary(const journal::Journal& journal, int64_t now_ms) {
+  auto day = fleet::NotificationsSince(journal, now_ms - kDayMs);
+  if (!day.ok()) return "Notifications: unknown (" + day.status().message() + ")";
+  size_t shown = 0, late = 0, refused = 0, waiting = 0, emailed = 0, listed = 0;
+  std::string list;
+  auto note = [&](const proto::Notification& n, const std::string& what) {
+    if (++listed > kFailedListed) return;
+    list += "\n- #" + n.channel() + " \"" + Headline(n.content()) + "\": " + what;
+  };
+  for (const auto& n : *day) {
+    if (n.deliveries_size() == 0) continue;  // not written so; nothing to tell
+    const proto::Delivery& discord = n.deliveries(0);
+    bool by_email = false;
+    for (const auto& d : n.deliveries()) {
+      by_email |= d.route() == fleet::kEmailRoute && d.state() == proto::DELIVERY_DELIVERED;
+    }
+    emailed += by_email;
+    std::string emailed_too = by_email ? ", emailed" : "";
+    if (discord.state() == proto::DELIVERY_PENDING) {
+      ++waiting;
+      note(n, "waiting for " + FormatDuration(Millis(now_ms - n.recorded_ms())) +
+                  (discord.last_error().empty() ? "" : " (" + discord.last_error() + ")") +
+                  emailed_too);
+    } else if (discord.state() == proto::DELIVERY_FAILED) {
+      ++refused;
+      note(n, "refused (" + discord.last_error() + ")" + emailed_too);
+    } else {
+      ++shown;
+      int64_t after = discord.done_ms() - n.recorded_ms();
+      if (after > kLateMs) {
+        ++late;
+        note(n, "shown " + FormatDuration(Millis(after)) + " after it was recorded" + emailed_too);
+      }
+    }
+  }
+  return "Notifications in the last 24 h: " + std::to_string(day->size()) + " recorded, " +
+         std::to_string(shown) + " shown on Discord (" + std::to_string(late) +
+         " over a minute late), " + std::to_string(refused) + " refused, " +
+         std::to_string(waiting) + " waiting; " + std::to_string(emailed) + " emailed" + list +
+         (listed > kFailedListed ? "\n- …" : "");
 }
 
 }  // namespace
@@ -77,7 +134,7 @@ std::string DigestText(const journal::Journal& journal, int64_t now_ms) {
                              ? std::string("every server within its schedule")
                              : std::to_string(missed) + " server(s) missed one, " +
                                    std::to_string(missed_twice) + " missed two or more");
-  return text;
+  return text + "\n" + OutboxSummary(journal, now_ms);
 }
 
 workflows::StartRequest DigestStart(int64_t day) {

@@ -1,6 +1,8 @@
-// The daily digest (SPEC §5.5): a health summary to #system-health — servers by status, repairs
-// and failed workflows of the last 24 hours, queue depths, backups — gathered from the journal in
-// one recorded step and posted in another, so a crash neither loses nor repeats it.
+// The daily digest (SPEC §5.5, §10): a health summary to #system-health — servers by status,
+// repairs and failed workflows of the last 24 hours, queue depths, backups, and what became of the
+// day's notifications (shown over a minute late, refused, still waiting, emailed) — gathered from
+// the journal in one recorded step and recorded in the outbox in another, so a crash neither loses
+// nor repeats it.
 //
 // Thread-safety: DigestText reads the journal from any thread; the workflow runs on the engine's.
 #pragma once

@@ -1,6 +1,9 @@
 // A backup (journal checkpoint) taken while workflows write is a consistent journal of its own.
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+
 #include "workflows/engine_fixture.h"
 #include "workflows/verify.h"
 
@@ -14,6 +17,9 @@ TEST_F(BackupTest, BackupUnderWriteLoadPassesVerify) {
   ASSERT_TRUE(registry_
                   .Register("busy", "default",
                             [&](Context& ctx) -> Task<Result<std::string>> {
+                              // Held until every one has started (starting 200 runs the loop).
+                              auto go = co_await ctx.WaitSignal("go", Millis(120'000));
+                              if (!go.ok()) co_return go.status();
                               for (int i = 0; i < 5; ++i) {
                                 auto r = co_await ctx.Step(
                                     "step" + std::to_string(i),
@@ -29,6 +35,10 @@ TEST_F(BackupTest, BackupUnderWriteLoadPassesVerify) {
                   .ok());
   std::vector<std::string> ids;
   for (int i = 0; i < 200; ++i) ids.push_back(StartOk("busy", "", "busy-" + std::to_string(i)));
+  ASSERT_EQ(calls, 0);
+  for (const auto& id : ids) {  // all at once: awaiting each would run the released ones
+    boost::asio::co_spawn(*io_, engine_->Signal(id, "go", ""), boost::asio::detached);
+  }
   constexpr int kTotal = 200 * 5;
   int copies = 0, mid_flight = 0;
   while (copies < 5) {

@@ -193,41 +193,24 @@ TEST_F(RecordedAnswersTest, CloudflareRecordGoneBeforeItsDeleteIsSuccess) {
   EXPECT_NE(seen[1].target.find("/9a7806061c88ada191ed06f989cc3dac"), std::string::npos);
 }
 
-TEST_F(RecordedAnswersTest, Discord204AndWaited200AreDelivered) {
+TEST_F(RecordedAnswersTest, DiscordParts204AndWaited200AreDelivered) {
   RecordedService discord({"discord/execute_204", "discord/execute_wait_200"});
-  ASSERT_TRUE(Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", true)).ok());
-  ASSERT_TRUE(Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false)).ok());
+  PostResult shown =
+      Run(Discord(discord).PostPart("wf:1:notify", "alerts-critical", "hello", true, 0));
+  EXPECT_TRUE(shown.delivered());
+  EXPECT_EQ(shown.http_status, 204);
+  PostResult waited =
+      Run(Discord(discord).PostPart("wf:1:notify", "alerts-critical", "hello", false, 0));
+  EXPECT_TRUE(waited.delivered());
+  EXPECT_EQ(waited.http_status, 200);
   std::vector<Seen> seen = discord.seen();
   ASSERT_EQ(seen.size(), 2u);
-  json::value sent = json::parse(seen[0].body);
-  EXPECT_EQ(sent.at("content").as_string(), "@here hello");
-  EXPECT_EQ(sent.at("allowed_mentions").at("parse").at(0).as_string(), "everyone");
-}
-
-TEST_F(RecordedAnswersTest, Discord429IsWaitedOutForItsFractionalRetryAfter) {
-  RecordedService discord({"discord/rate_limited_429", "discord/execute_204"});
-  auto t0 = std::chrono::steady_clock::now();
-  ASSERT_TRUE(Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false)).ok());
-  auto waited = std::chrono::steady_clock::now() - t0;
-  EXPECT_GE(waited, 350ms) << "retry_after 0.35 s in the body";
-  EXPECT_LT(waited, 1000ms) << "not Retry-After's whole second";
-  EXPECT_EQ(discord.seen().size(), 2u);
-}
-
-TEST_F(RecordedAnswersTest, DiscordUnknownWebhookIsPermanentAfterOneTry) {
-  RecordedService discord({"discord/unknown_webhook_404", "discord/execute_204"});
-  Status s = Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false));
-  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
-  EXPECT_NE(s.message().find("10015"), std::string::npos) << s.message();
-  EXPECT_EQ(s.message().find("/token"), std::string::npos) << "the webhook URL is a secret";
-  EXPECT_EQ(discord.seen().size(), 1u);
-}
-
-TEST_F(RecordedAnswersTest, DiscordWrongTokenIsPermanent) {
-  RecordedService discord({"discord/invalid_token_401"});
-  Status s = Run(Discord(discord).Post(ctx_, "alerts-critical", "hello", false));
-  EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
-  EXPECT_EQ(discord.seen().size(), 1u);
+  json::value pinged = json::parse(seen[0].body);
+  EXPECT_EQ(pinged.at("content").as_string(), "@here hello");
+  EXPECT_EQ(pinged.at("allowed_mentions").at("parse").at(0).as_string(), "everyone");
+  json::value quiet = json::parse(seen[1].body);
+  EXPECT_EQ(quiet.at("content").as_string(), "hello");
+  EXPECT_TRUE(quiet.at("allowed_mentions").at("parse").as_array().empty());
 }
 
 // PostPart makes one attempt and tells what came of it, for the outbox to decide: Discord's word,
@@ -270,6 +253,9 @@ TEST_F(RecordedAnswersTest, DiscordPostPartTellsEachAnswerAsItCameWithoutRetryin
   EXPECT_EQ(token.http_status, 401);
   EXPECT_EQ(token.discord_code, 50027);
   EXPECT_EQ(token.message, "Invalid Webhook Token");
+  for (const PostResult& told : {shown, limited, proxy, gone, token}) {
+    EXPECT_EQ(told.message.find("/token"), std::string::npos) << "the webhook URL is a secret";
+  }
 
   std::vector<Seen> seen = discord.seen();
   ASSERT_EQ(seen.size(), 5u) << "one request per attempt";

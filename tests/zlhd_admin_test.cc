@@ -1,10 +1,12 @@
 // zlhd's workflow and admin routes end to end (SPEC §7.1): list with paging and filters, history,
 // cancel, signals, retry (409 once compensated), repair approval, maintenance, the journal backup,
-// and the billing webhook (signatures, replays, and the 402 it leads to).
+// and the billing webhook (signatures, replays, the 402 it leads to, and what it tells
+// #alerts-billing: a failed payment, a burst of bad signatures).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -43,6 +45,23 @@ class ZlhdAdminTest : public ::testing::Test {
     return Fetch("POST", "http://" + z_.addr() + "/api/billing/webhook", body,
                  {"Content-Type: application/json",
                   "X-ZLH-Signature: " + api::SignWebhook(body, secret, NowMs() / 1000 + skew_seconds)});
+  }
+  // How many events of zlh-journal's export of the daemon's journal mention `text` (one a line).
+  int ExportedLinesWith(const std::string& text) {
+    std::string command = std::string(ZLH_JOURNAL) + " --data " + z_.data() + " export 2>/dev/null";
+    FILE* out = popen(command.c_str(), "r");
+    if (!out) return -1;
+    int lines = 0;
+    std::string line;
+    for (int c; (c = std::fgetc(out)) != EOF;) {
+      if (c != '\n') {
+        line.push_back(static_cast<char>(c));
+        continue;
+      }
+      lines += line.find(text) != std::string::npos;
+      line.clear();
+    }
+    return pclose(out) == 0 ? lines : -1;
   }
   int JournalTool(const std::string& args) {
     int rc = std::system((std::string(ZLH_JOURNAL) + " " + args + " > /dev/null 2>&1").c_str());
@@ -195,6 +214,58 @@ TEST_F(ZlhdAdminTest, BillingWebhookIsSignedIdempotentAndGatesCreates) {
   ASSERT_EQ(Webhook(R"({"id":"evt_4","type":"customer.reactivated","customerId":"c-9","createdAt":"2026-11-27T11:00:00Z"})").status, 200);
   EXPECT_EQ(z_.Create("c-9", "n1", "alpha").status, 202);
   EXPECT_EQ(JournalTool("--data " + z_.data() + " verify"), 0);
+}
+
+// A failed invoice payment pings #alerts-billing naming the customer, once however often the
+// event is delivered (SPEC §10).
+TEST_F(ZlhdAdminTest, APaymentFailedWebhookPingsAlertsBillingOnce) {
+  std::string failed =
+      R"({"id":"evt_pf","type":"invoice.payment_failed","customerId":"c-9","createdAt":"2026-11-27T10:00:00Z"})";
+  Fetched first = Webhook(failed);
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_TRUE(z_.Body(first)["applied"].as_bool());
+  ASSERT_TRUE(z_.AwaitDelivered());  // the answer came after the write that recorded the message
+  std::vector<json::object> told = z_.Messages("alerts-billing");
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_TRUE(told[0]["ping"].as_bool());
+  std::string content(told[0]["content"].as_string());
+  EXPECT_NE(content.find("payment failed for customer c-9"), std::string::npos) << content;
+  EXPECT_NE(content.find("evt_pf"), std::string::npos) << content;
+
+  Fetched again = Webhook(failed);
+  ASSERT_EQ(again.status, 200) << again.body;
+  EXPECT_FALSE(z_.Body(again)["applied"].as_bool());
+  ASSERT_TRUE(z_.AwaitDelivered());
+  EXPECT_EQ(z_.Messages("alerts-billing").size(), 1u);
+}
+
+// Five bad signatures in a row: one ping on #alerts-billing for the burst, and none of the refused
+// requests recorded anything.
+TEST_F(ZlhdAdminTest, ABurstOfBadSignaturesAlertsOnce) {
+  std::string probe =
+      R"({"id":"evt_probe","type":"customer.suspended","customerId":"c-7","createdAt":"2026-11-27T10:00:00Z"})";
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Webhook(probe, 0, "not-the-secret-0123456789-" + std::to_string(i)).status, 401);
+  }
+  // A signed event after them: its write is durable only once the burst's alert, queued before
+  // it, is too, so what the outbox then delivers is all the bad signatures caused.
+  std::string after =
+      R"({"id":"evt_after","type":"invoice.paid","customerId":"c-8","createdAt":"2026-11-27T10:00:00Z"})";
+  ASSERT_EQ(Webhook(after).status, 200);
+  ASSERT_TRUE(z_.AwaitDelivered());
+  std::vector<json::object> told = z_.Messages("alerts-billing");
+  ASSERT_EQ(told.size(), 1u);
+  EXPECT_TRUE(told[0]["ping"].as_bool());
+  std::string content(told[0]["content"].as_string());
+  EXPECT_NE(content.find("3 bad signatures on the billing webhook since"), std::string::npos)
+      << content;
+  EXPECT_NE(content.find("webhook secret may be wrong"), std::string::npos) << content;
+
+  // The journal holds the signed event (on c-8's billing stream) and nothing of the refused ones;
+  // c-7 is not suspended.
+  EXPECT_EQ(ExportedLinesWith(R"("stream":"sys.billing.c-8")"), 1);
+  EXPECT_EQ(ExportedLinesWith(R"("stream":"sys.billing.c-7")"), 0);
+  EXPECT_EQ(z_.Create("c-7", "n1", "seven").status, 202);
 }
 
 // A provisioning cancelled while it waits in its queue never ran: its server is failed at once,

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
@@ -113,6 +114,22 @@ class ZlhdOnSim {
     ADD_FAILURE() << "notifications still pending: "
                   << Api("GET", "/api/notifications?status=pending", "", true).body;
     return false;
+  }
+  // The notifications zlhd's outbox holds (on `channel`, or all), oldest first: every page of
+  // GET /api/notifications.
+  std::vector<boost::json::object> Notifications(const std::string& channel = "") const {
+    std::vector<boost::json::object> out;
+    std::string after;
+    do {
+      boost::json::object page = Body(Api(
+          "GET", "/api/notifications?limit=1000" + (channel.empty() ? "" : "&channel=" + channel) + after,
+          "", true));
+      boost::json::array items = page["notifications"].as_array();
+      for (const auto& n : items) out.push_back(n.as_object());
+      after = page["next"].is_null() ? "" : "&after=" + boost::json::serialize(page["next"]);
+    } while (!after.empty());
+    std::reverse(out.begin(), out.end());
+    return out;
   }
   // The Discord messages zlh-sim holds for `channel`, oldest first.
   std::vector<boost::json::object> Messages(const std::string& channel) const {

@@ -1,0 +1,395 @@
+// zlhd's node (zlhd_node.h).
+#include "tools/zlhd_node.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/json.hpp>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <vector>
+
+#include "api/api.h"
+#include "api/billing_alerts.h"
+#include "api/errors.h"
+#include "api/http_server.h"
+#include "api/tokens.h"
+#include "base/clock.h"
+#include "base/ids.h"
+#include "controller/controller.h"
+#include "controller/decision_log.h"
+#include "controller/digest.h"
+#include "controller/incidents.h"
+#include "controller/watchdog.h"
+#include "fleet/outbox.h"
+#include "flows/flows.h"
+#include "flows/outside.h"
+#include "journal/append_durably.h"
+#include "journal/journal.h"
+#include "notify/dispatcher.h"
+#include "scheduler/cron.h"
+#include "scheduler/leadership.h"
+#include "scheduler/queues.h"
+#include "sim/sim_server.h"
+#include "workflows/engine.h"
+#include "workflows/registry.h"
+
+namespace zlh::tools {
+namespace {
+
+namespace asio = boost::asio;
+using workflows::Task;
+
+// Writes `text` to `path` atomically (a temporary file renamed over it).
+bool WriteFileAtomically(const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!(out << text)) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// This node's value for the lock: unique across nodes and restarts.
+std::string NodeId() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + ":" + std::to_string(getpid()) + ":" + NewId();
+}
+
+}  // namespace
+
+// Everything the node runs, declared in the order it is built (so destroyed in reverse).
+struct Node::Parts {
+  Parts(NodeFlags f, config::Settings s, config::Fleet fl)
+      : flags(std::move(f)), settings(std::move(s)), fleet(std::move(fl)) {}
+
+  int OpenStores();
+  int OpenSimulatedFleet();
+  int Assemble();
+  void AssembleController();
+  void AssembleApi();
+  boost::json::object ControllerJson() const;
+  std::string Metrics() const;
+  void RecordSignatureBurst(int64_t first_ms, int count);
+  Task<void> Start();
+  Task<void> Drain();
+
+  NodeFlags flags;
+  config::Settings settings;
+  config::Fleet fleet;
+  std::unique_ptr<journal::Journal> journal;
+  std::optional<api::Tokens> tokens;
+  asio::io_context io{1};
+  std::unique_ptr<sim::SimServer> sim;
+  std::unique_ptr<flows::Outside> outside;
+  flows::Deps deps;
+  workflows::Registry registry;
+  controller::DecisionLog decisions;
+  std::unique_ptr<scheduler::Queues> queues;
+  std::unique_ptr<scheduler::Leadership> leadership;
+  std::unique_ptr<workflows::Engine> engine;
+  std::unique_ptr<scheduler::Cron> reconcile_cron;
+  std::optional<scheduler::Cron> digest_cron;
+  std::unique_ptr<notify::Dispatcher> dispatcher;
+  std::unique_ptr<controller::Watchdog> watchdog;
+  std::unique_ptr<api::Api> api;
+  std::unique_ptr<api::HttpServer> http;
+  int exit_code = 0;
+};
+
+int Node::Parts::OpenStores() {
+  std::error_code mkdir_error;
+  std::filesystem::create_directories(flags.data, mkdir_error);
+  if (mkdir_error) {
+    spdlog::error("cannot create the data directory {}: {}", flags.data, mkdir_error.message());
+    return 2;
+  }
+  std::string journal_dir = flags.data + "/journal";
+  journal::Journal::Opened opened = journal::Journal::TryOpen(journal_dir);
+  if (!opened.journal) {
+    spdlog::error("cannot open the journal ({}): {}; {}", journal::OpenErrorName(opened.error),
+                  opened.status.message(), journal::OpenErrorHint(opened.error));
+    return 3;
+  }
+  journal = std::move(opened.journal);
+  spdlog::info("journal {} open (open #{})", journal_dir, journal->open_count());
+
+  bool created = false;
+  std::string tokens_path = flags.data + "/tokens";
+  auto loaded = api::Tokens::LoadOrCreate(tokens_path, &created);
+  if (!loaded.ok()) {
+    spdlog::error("{}", loaded.status().message());
+    return 2;
+  }
+  tokens = std::move(*loaded);
+  if (created) spdlog::info("API tokens written to {} (mode 0600)", tokens_path);
+  if (tokens->webhook_generated()) {
+    spdlog::info("{} had no webhook line: a billing webhook secret was generated and appended",
+                 tokens_path);
+  }
+  return 0;
+}
+
+int Node::Parts::OpenSimulatedFleet() {
+  if (fleet.kind == config::FleetKind::kOneUrl) {
+    spdlog::info("fleet: every service at {}", fleet.url);
+    return 0;
+  }
+  if (fleet.kind != config::FleetKind::kSimulated) {
+    spdlog::info("fleet: the services of {}", flags.config);
+    return 0;
+  }
+  auto opened =
+      sim::SimServer::Open(io, "127.0.0.1", 0, flags.data + "/sim-state.json", {"pve1", "pve2"});
+  if (!opened.ok()) {
+    spdlog::error("simulated fleet: {}", opened.status().ToString());
+    return 2;
+  }
+  sim = std::move(*opened);
+  auto url = sim->Start();
+  if (!url.ok()) {
+    spdlog::error("simulated fleet: {}", url.status().message());
+    return 2;
+  }
+  spdlog::info("simulated fleet in-process at {} (state in {}/sim-state.json)", *url, flags.data);
+  config::PointAtFleet(settings, *url);
+  return 0;
+}
+
+int Node::Parts::Assemble() {
+  outside = std::make_unique<flows::Outside>(settings);
+  deps = outside->MakeDeps();
+  deps.journal = journal.get();
+  if (Status s = flows::Register(registry, deps); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 2;
+  }
+  auto fencing = flags.redis ? fleet::FencingSource::kRedis : fleet::FencingSource::kJournal;
+  if (Status s = controller::Register(registry, deps, &decisions, fencing); !s.ok()) {
+    spdlog::error("{}", s.ToString());
+    return 2;
+  }
+  std::map<std::string, uint32_t> limits;
+  for (const char* q : {"provision", "operation", "repair", "control"}) {
+    limits[q] = settings.QueueLimit(q);
+  }
+  queues = std::make_unique<scheduler::Queues>(limits);
+  // The node lock (SPEC 6.4). With Redis this node runs workflows only while it holds the lock,
+  // and the lock's fencing token goes out with every mutating call; without, holding the journal
+  // is the lock and the token is the journal's open count.
+  leadership = std::make_unique<scheduler::Leadership>(io, journal->open_count());
+  workflows::EngineOptions engine_options;
+  engine_options.admission = queues.get();
+  engine_options.fencing_token = [this] { return leadership->fencing_token(); };
+  engine_options.may_act = [this] { return leadership->may_act(); };
+  engine = std::make_unique<workflows::Engine>(io, *journal, registry, engine_options);
+  queues->Attach(*engine);
+  deps.engine = engine.get();
+  AssembleController();
+  AssembleApi();
+  return 0;
+}
+
+// The controller's crons (they run on the node that leads, only), the notification outbox's
+// dispatcher and the watchdog.
+void Node::Parts::AssembleController() {
+  reconcile_cron = std::make_unique<scheduler::Cron>(*engine, settings.reconcile_interval,
+                                                     controller::ReconcileStart);
+  // The daily digest at its local time (SPEC 5.5), unless configured off.
+  if (settings.digest_minute) {
+    calendar::Daily daily{settings.business_hours.zone, *settings.digest_minute};
+    digest_cron.emplace(*engine,
+                        scheduler::Schedule{[daily](int64_t now) { return daily.PeriodAt(now); },
+                                            [daily](int64_t day) { return daily.StartOf(day); }},
+                        controller::DigestStart);
+  }
+  std::vector<scheduler::Cron*> crons{reconcile_cron.get()};
+  if (digest_cron) crons.push_back(&*digest_cron);
+  leadership->Attach(*engine, crons);
+  // The notification outbox's delivery (SPEC §10): workflow entries only while this node leads.
+  dispatcher = std::make_unique<notify::Dispatcher>(
+      io.get_executor(), *journal, outside->notifications(), outside->mailer(),
+      notify::OptionsOf(settings, [this] { return leadership->leader(); }));
+  // What the workflows, the watchdog and the billing webhook record in the outbox goes out at once
+  // (Wake posts to the dispatcher's executor, so any thread may call it).
+  deps.notified = [this] { dispatcher->Wake(); };
+  watchdog = std::make_unique<controller::Watchdog>(io.get_executor(), settings.reconcile_interval,
+                                                    decisions, *journal, deps.notified,
+                                                    [this] { return leadership->OtherLeads(); });
+}
+
+void Node::Parts::AssembleApi() {
+  api::ApiDeps api_deps{*engine, *journal, settings, *tokens, queues.get()};
+  api_deps.hypervisor = deps.hypervisor;
+  api_deps.notified = deps.notified;
+  api_deps.on_signature_burst = [this](int64_t first_ms, int count) {
+    RecordSignatureBurst(first_ms, count);
+  };
+  api_deps.backup_root =
+      settings.file.backup().dir().empty() ? flags.data + "/backups" : settings.file.backup().dir();
+  api_deps.controller = [this] { return ControllerJson(); };
+  api_deps.metrics = [this] { return Metrics(); };
+  api_deps.outbox = [this] {
+    notify::Snapshot s = dispatcher->snapshot();
+    return api::OutboxView{s.pending, s.oldest_ms, s.failing};
+  };
+  api = std::make_unique<api::Api>(api_deps);
+
+  api::ServerOptions http_options;
+  http_options.host = flags.host;
+  http_options.port = flags.port;
+  http_options.error_response = api::TransportError;
+  http_options.refuse_before_size = [this](const api::Request& headers) {
+    return api->RefuseBeforeSize(headers);
+  };
+  http = std::make_unique<api::HttpServer>(
+      io, http_options, [this](const api::Request& req) { return api->Handle(req); });
+}
+
+// GET /api/controller: who leads, the last tick, the breakers and the last decisions.
+boost::json::object Node::Parts::ControllerJson() const {
+  namespace json = boost::json;
+  auto time_or_null = [](int64_t ms) {
+    return ms ? json::value(FormatRfc3339(ms)) : json::value();
+  };
+  const scheduler::RedisLock* lock = leadership->lock();
+  auto breakers = controller::BreakersJson(*journal, NowMs());
+  if (!breakers.ok()) spdlog::warn("GET /api/controller: {}", breakers.status().ToString());
+  return json::object{
+      {"leader", leadership->leader()},
+      {"fencingToken", leadership->fencing_token()},
+      {"lockTtlMs", lock ? lock->ttl().count() : 0},
+      {"lastTickAt", time_or_null(decisions.last_tick_ms())},
+      {"actingSince", time_or_null(leadership->leader() ? leadership->since_ms() : 0)},
+      {"waitingUntil", time_or_null(leadership->waiting_until_ms())},
+      {"redis", !lock              ? "off"
+                : lock->redis_ok() ? "ok"
+                                   : "unreachable"},
+      {"breakers", breakers.ok() ? std::move(*breakers) : json::array()},
+      {"lastDecisions", decisions.Json()}};
+}
+
+// The node's own gauges for /metrics: leadership, Redis, and the notification outbox.
+std::string Node::Parts::Metrics() const {
+  const scheduler::RedisLock* lock = leadership->lock();
+  return "# HELP zlh_controller_leader 1 while this node holds the controller lock and runs "
+         "workflows.\n"
+         "# TYPE zlh_controller_leader gauge\nzlh_controller_leader " +
+         std::string(leadership->leader() ? "1" : "0") +
+         "\n# HELP zlh_redis_up 1 while Redis answers (absent without --redis).\n"
+         "# TYPE zlh_redis_up gauge\n" +
+         (lock ? std::string("zlh_redis_up ") + (lock->redis_ok() ? "1" : "0") + "\n" : "") +
+         notify::RenderMetrics(dispatcher->snapshot());
+}
+
+// Records a burst of bad billing webhook signatures (api::SignatureWatch) as this node's
+// notification, in a write of its own outside the request that completed the burst, then wakes
+// the dispatcher.
+void Node::Parts::RecordSignatureBurst(int64_t first_ms, int count) {
+  spdlog::warn("billing webhook: {} bad signatures since {}: alerting", count,
+               FormatRfc3339(first_ms));
+  fleet::Intent intent = api::SignatureBurstIntent(first_ms, count);
+  asio::co_spawn(
+      io,
+      [this, intent = std::move(intent)]() -> Task<void> {
+        Status s = co_await journal::AppendDurably(*journal, [intent](journal::Txn& t) -> Status {
+          return fleet::EnqueueNotification(t, intent, NowMs()).status();
+        });
+        if (!s.ok()) {
+          spdlog::error("bad signature alert not recorded: {}", s.ToString());
+        } else {
+          deps.notified();
+        }
+      },
+      asio::detached);
+}
+
+// Recovery (alone, or once this node holds the Redis lock), then the API, the watchdog and the
+// dispatcher. A failed recovery or lock stops the node with exit code 3.
+Task<void> Node::Parts::Start() {
+  if (!flags.redis) {
+    Status recovered = co_await leadership->LeadAlone();
+    if (!recovered.ok()) {
+      spdlog::error("recovery failed: {}", recovered.ToString());
+      exit_code = 3;
+      io.stop();
+      co_return;
+    }
+  } else {
+    scheduler::RedisLockOptions lock_options;
+    lock_options.owner = NodeId();
+    lock_options.ttl = settings.lock_ttl;
+    lock_options.renew = settings.lock_ttl / 3;
+    co_await leadership->FollowLock(*flags.redis, lock_options, [this](const Status&) {
+      exit_code = 3;
+      io.stop();
+    });
+  }
+  http->Start();
+  watchdog->Start();
+  dispatcher->Start();
+  spdlog::info("zlhd ready (reconcile every {})", FormatDuration(settings.reconcile_interval));
+}
+
+// Stops taking work, lets in-flight requests, steps and deliveries finish, then stops the loop.
+Task<void> Node::Parts::Drain() {
+  leadership->Stop();
+  watchdog->Stop();
+  co_await http->Stop(Millis(10'000));
+  co_await engine->Drain(Millis(10'000));
+  co_await dispatcher->Stop(Millis(5'000));
+  if (sim) co_await sim->Stop(Millis(1'000));
+  io.stop();
+}
+
+Node::Opened Node::Open(const NodeFlags& flags, config::Settings settings, config::Fleet fleet) {
+  auto parts = std::make_unique<Parts>(flags, std::move(settings), std::move(fleet));
+  for (int (Parts::*stage)() : {&Parts::OpenStores, &Parts::OpenSimulatedFleet, &Parts::Assemble}) {
+    if (int code = ((*parts).*stage)(); code != 0) return {nullptr, code};
+  }
+  return {std::unique_ptr<Node>(new Node(std::move(parts))), 0};
+}
+
+Node::Node(std::unique_ptr<Parts> parts) : parts_(std::move(parts)) {}
+
+Node::~Node() = default;
+
+int Node::Run() {
+  Parts& p = *parts_;
+  auto port = p.http->Listen();
+  if (!port.ok()) {
+    spdlog::error("{}", port.status().message());
+    return 2;
+  }
+  std::string addr = p.flags.host + ":" + std::to_string(*port);
+  if (!WriteFileAtomically(p.flags.data + "/zlhd.addr", addr + "\n")) {
+    spdlog::error("cannot write {}/zlhd.addr", p.flags.data);
+    return 2;
+  }
+  spdlog::info("listening on http://{}", addr);
+  asio::co_spawn(p.io, p.Start(), asio::detached);
+
+  asio::signal_set signals(p.io, SIGTERM, SIGINT);
+  signals.async_wait([&p](const boost::system::error_code& ec, int signo) {
+    if (ec) return;
+    spdlog::info("{} received: draining", strsignal(signo));
+    asio::co_spawn(p.io, p.Drain(), asio::detached);
+  });
+
+  p.io.run();
+  p.leadership->ReleaseLock();  // its callbacks post to an io_context that no longer runs
+  p.engine.reset();             // before the journal, which it unhooks itself from
+  p.journal.reset();  // commits what is queued; the io_context no longer runs its callbacks
+  spdlog::info("zlhd stopped");
+  return p.exit_code;
+}
+
+}  // namespace zlh::tools
