@@ -3,6 +3,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "base/duration.h"
@@ -45,7 +46,9 @@ void Supervision::Stopping(std::string_view why) {
 // this handler in time is a loop systemd should restart.
 void Supervision::Ping() {
   notifier_->Watchdog();
-  watchdog_timer_.expires_after(*notifier_->watchdog_timeout() / 2);
+  // At least a millisecond apart: a WATCHDOG_USEC of a few microseconds must not spin the loop.
+  watchdog_timer_.expires_after(
+      std::max<std::chrono::microseconds>(*notifier_->watchdog_timeout() / 2, Millis(1)));
   watchdog_timer_.async_wait([this](boost::system::error_code ec) {
     if (!ec) Ping();
   });

@@ -36,8 +36,6 @@ class Supervision {
   // loop runs: the drain is work the watchdog watches too.
   void Stopping(std::string_view why);
 
-  const ServiceNotifier& notifier() const { return *notifier_; }
-
  private:
   void Ping();
   void AwaitStatusRefresh();

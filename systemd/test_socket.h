@@ -8,17 +8,17 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <map>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "systemd/datagram.h"
 
 namespace zlh::systemd {
 
@@ -30,11 +30,19 @@ struct Received {
 
 class TestSocket {
  public:
+  // `address`: "/path" or "@name". Built here, not with the code under test's ParseUnixAddress,
+  // so that a mistake there cannot hide by making both sides agree.
   explicit TestSocket(std::string address) : address_(std::move(address)) {
-    auto parsed = ParseUnixAddress(address_);
-    fd_ = OpenDatagramSocket(/*nonblocking=*/false);
-    if (fd_ >= 0 && (!parsed.ok() || bind(fd_, reinterpret_cast<const sockaddr*>(&parsed->addr),
-                                          parsed->size) != 0)) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (address_.empty() || address_.size() >= sizeof addr.sun_path) return;
+    std::memcpy(addr.sun_path, address_.data(), address_.size());
+    bool abstract = address_[0] == '@';
+    if (abstract) addr.sun_path[0] = '\0';  // the abstract namespace: no file, no NUL at the end
+    auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + address_.size() +
+                                       (abstract ? 0 : 1));
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd_ >= 0 && bind(fd_, reinterpret_cast<const sockaddr*>(&addr), size) != 0) {
       close(fd_);
       fd_ = -1;
     }

@@ -53,7 +53,6 @@ class Daemon {
     return -1;
   }
   void Signal(int sig) { kill(pid_, sig); }
-  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
