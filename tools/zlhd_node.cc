@@ -38,6 +38,8 @@
 #include "scheduler/leadership.h"
 #include "scheduler/queues.h"
 #include "sim/sim_server.h"
+#include "systemd/supervision.h"
+#include "tools/zlhd_test_hooks.h"
 #include "workflows/engine.h"
 #include "workflows/registry.h"
 
@@ -79,6 +81,7 @@ struct Node::Parts {
   boost::json::object ControllerJson() const;
   std::string Metrics() const;
   void RecordSignatureBurst(int64_t first_ms, int count);
+  std::string SupervisionStatus() const;
   Task<void> Start();
   Task<void> Drain();
 
@@ -102,6 +105,8 @@ struct Node::Parts {
   std::unique_ptr<controller::Watchdog> watchdog;
   std::unique_ptr<api::Api> api;
   std::unique_ptr<api::HttpServer> http;
+  std::unique_ptr<systemd::Supervision> supervision;
+  std::unique_ptr<asio::signal_set> stall_hook;  // tests only (zlhd_test_hooks.h)
   int exit_code = 0;
 };
 
@@ -312,8 +317,15 @@ void Node::Parts::RecordSignatureBurst(int64_t first_ms, int count) {
       asio::detached);
 }
 
+// What systemd's STATUS= says: whether this node leads, and its unfinished workflows (running,
+// waiting or queued here; none on a standby).
+std::string Node::Parts::SupervisionStatus() const {
+  return std::string(leadership->leader() ? "leader" : "standby") + ": " +
+         std::to_string(engine->live_count()) + " workflows in flight";
+}
+
 // Recovery (alone, or once this node holds the Redis lock), then the API, the watchdog and the
-// dispatcher. A failed recovery or lock stops the node with exit code 3.
+// dispatcher, and READY=1 to systemd. A failed recovery or lock stops the node with exit code 3.
 Task<void> Node::Parts::Start() {
   if (!flags.redis) {
     Status recovered = co_await leadership->LeadAlone();
@@ -337,10 +349,12 @@ Task<void> Node::Parts::Start() {
   watchdog->Start();
   dispatcher->Start();
   spdlog::info("zlhd ready (reconcile every {})", FormatDuration(settings.reconcile_interval));
+  supervision->Ready();
 }
 
 // Stops taking work, lets in-flight requests, steps and deliveries finish, then stops the loop.
 Task<void> Node::Parts::Drain() {
+  supervision->Stopping("draining: requests, workflows and notifications finish");
   leadership->Stop();
   watchdog->Stop();
   co_await http->Stop(Millis(10'000));
@@ -375,6 +389,10 @@ int Node::Run() {
     return 2;
   }
   spdlog::info("listening on http://{}", addr);
+  p.supervision = std::make_unique<systemd::Supervision>(
+      p.io.get_executor(), systemd::ServiceNotifier::FromEnvironment(),
+      [&p] { return p.SupervisionStatus(); });
+  p.stall_hook = InstallStallHook(p.io);
   asio::co_spawn(p.io, p.Start(), asio::detached);
 
   asio::signal_set signals(p.io, SIGTERM, SIGINT);
