@@ -6,8 +6,10 @@
 #include <set>
 #include <sstream>
 
+#include "config/api_tls.h"
 #include "config/email_settings.h"
 #include "config/fleet_settings.h"
+#include "config/password_file.h"
 
 namespace zlh::config {
 namespace {
@@ -96,6 +98,18 @@ Status ValidateNotify(const pc::Notify& n, Settings& s) {
     return Bad("notify.concurrency", "at most " + std::to_string(kMaxNotifyConcurrency));
   }
   if (n.concurrency() != 0) s.notify_concurrency = n.concurrency();
+  return Status::Ok();
+}
+
+// How this node is reached and reaches Redis (SPEC §11): api.tls's files, redis.passwordFile's
+// password into `s`.
+Status ValidateNodeAccess(const pc::Config& c, Settings& s) {
+  ZLH_RETURN_IF_ERROR(ValidateApiTls(c.api().tls()));
+  if (!c.redis().password_file().empty()) {
+    auto password = ReadPasswordFile("redis.passwordFile", c.redis().password_file());
+    if (!password.ok()) return password.status();
+    s.redis_password = std::move(*password);
+  }
   return Status::Ok();
 }
 
@@ -207,6 +221,7 @@ Status Validate(Settings& s) {
   s.email_timeout = email->timeout;
   s.email_password = email->password;
   ZLH_RETURN_IF_ERROR(ValidateNotify(c.notify(), s));
+  ZLH_RETURN_IF_ERROR(ValidateNodeAccess(c, s));
   static const std::set<std::string> kQueues = {"provision", "operation", "repair", "control"};
   for (const auto& [queue, limit] : c.queues()) {
     if (!kQueues.count(queue)) {

@@ -56,6 +56,10 @@ struct Settings {
   Millis email_timeout{30'000};
   std::string email_password;  // email.passwordFile's first line
   bool HasEmail() const { return !file.email().smtp_url().empty(); }
+  // api.tls (SPEC §11): the API serves HTTPS with these files (checked at load: api_tls.h).
+  bool HasApiTls() const { return !file.api().tls().cert_file().empty(); }
+  // redis.passwordFile's first line (AUTH); "" when none is configured.
+  std::string redis_password;
   // notify (SPEC §10): the outbox's delivery.
   Millis notify_max_backoff{60'000};
   Millis notify_initial_backoff{1'000};

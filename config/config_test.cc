@@ -1,8 +1,5 @@
 #include "config/config.h"
 
-#include "base/temp_dir.h"
-#include "config/fleet.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,6 +7,10 @@
 #include <sstream>
 #include <utility>
 #include <vector>
+
+#include "base/temp_dir.h"
+#include "config/fleet.h"
+#include "tests/test_ca.h"
 
 namespace zlh::config {
 namespace {
@@ -281,6 +282,61 @@ TEST(ConfigTest, RefusesBadEmailNamingTheField) {
   EXPECT_EQ(ok->email_fallback_after, Millis(120'000));
   EXPECT_EQ(ok->email_timeout, Millis(30'000));
   EXPECT_FALSE(Defaults().HasEmail());
+}
+
+// api.tls (SPEC §11): both files or neither; each refusal names the field and the file.
+TEST(ConfigTest, ApiTlsIsAMatchingCertificateAndKeyOrRefusedNamingTheField) {
+  TestCa ca;
+  ASSERT_TRUE(ca.made()) << "openssl could not make the test CA";
+  TempDir tmp;
+  std::string not_pem = tmp.Sub("not.pem");
+  std::ofstream(not_pem) << "not a certificate\n";
+  auto config = [](const std::string& cert, const std::string& key) {
+    std::string tls;
+    if (!cert.empty()) tls += R"("certFile": ")" + cert + "\"";
+    if (!key.empty()) tls += std::string(tls.empty() ? "" : ", ") + R"("keyFile": ")" + key + "\"";
+    return R"({"api": {"tls": {)" + tls + "}}}";
+  };
+  struct Case {
+    std::string cert, key, names;
+  };
+  for (const Case& c : {
+           Case{ca.cert(), "", "api.tls.keyFile: required with api.tls.certFile"},
+           Case{"", ca.key(), "api.tls.certFile: required with api.tls.keyFile"},
+           Case{tmp.Sub("absent.pem"), ca.key(),
+                "api.tls.certFile: '" + tmp.Sub("absent.pem") + "' cannot be read"},
+           Case{ca.cert(), tmp.Sub("absent.key"),
+                "api.tls.keyFile: '" + tmp.Sub("absent.key") + "' cannot be read"},
+           Case{not_pem, ca.key(), "api.tls.certFile: '" + not_pem + "' holds no PEM certificate"},
+           Case{ca.cert(), not_pem, "api.tls.keyFile: '" + not_pem + "' holds no unencrypted PEM"},
+           Case{ca.key(), ca.key(), "api.tls.certFile"},  // a key where the certificate belongs
+           Case{ca.cert(), ca.stray_key(),
+                "api.tls.keyFile: '" + ca.stray_key() + "' does not match the certificate"},
+       }) {
+    auto s = Parse(config(c.cert, c.key));
+    ASSERT_FALSE(s.ok()) << config(c.cert, c.key);
+    EXPECT_NE(s.status().message().find(c.names), std::string::npos) << s.status().message();
+  }
+  EXPECT_FALSE(Defaults().HasApiTls());
+  auto ok = Parse(config(ca.cert(), ca.key()));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->HasApiTls());
+}
+
+// redis.passwordFile: its first line is AUTH's password; a file that cannot be read is refused.
+TEST(ConfigTest, RedisPasswordFileIsReadOrRefused) {
+  TempDir tmp;
+  std::ofstream(tmp.Sub("redis-password")) << "r3dis-pw\r\nignored\n";
+  auto ok = Parse(R"({"redis": {"passwordFile": ")" + tmp.Sub("redis-password") + "\"}}");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->redis_password, "r3dis-pw");
+  EXPECT_EQ(Defaults().redis_password, "");
+  auto absent = Parse(R"({"redis": {"passwordFile": ")" + tmp.Sub("absent") + "\"}}");
+  ASSERT_FALSE(absent.ok());
+  EXPECT_NE(absent.status().message().find("redis.passwordFile: '" + tmp.Sub("absent") +
+                                           "' cannot be read"),
+            std::string::npos)
+      << absent.status().message();
 }
 
 // The outbox's delivery (SPEC §10): defaults, durations, and refusals naming the field.

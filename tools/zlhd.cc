@@ -31,7 +31,8 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: zlhd [--config FILE] [--data DIR] [--listen HOST:PORT] [--fleet sim|URL]\n"
-    "            [--reconcile-interval DURATION] [--redis redis://HOST:PORT[/DB]]\n"
+    "            [--reconcile-interval DURATION]\n"
+    "            [--redis redis://[USER[:PASSWORD]@]HOST:PORT[/DB]]\n"
     "            [--log-format text|json|journald]\n"
     "       zlhd --check-config [--config FILE] [--fleet sim|URL]\n"
     "\n"
@@ -47,8 +48,9 @@ constexpr char kUsage[] =
     "                      failed, 2 the file is bad. Starts nothing, writes nothing\n"
     "  --data DIR          the data directory (default ./zlh-data; created when absent): the\n"
     "                      journal, the tokens file, the simulated fleet's state\n"
-    "  --listen HOST:PORT  the HTTP address (default 127.0.0.1:8080; port 0 picks a free one);\n"
-    "                      the address listened on is written to DIR/zlhd.addr\n"
+    "  --listen HOST:PORT  the API's address (default 127.0.0.1:8080; port 0 picks a free one);\n"
+    "                      HTTPS only when the config sets api.tls. The address listened on is\n"
+    "                      written to DIR/zlhd.addr\n"
     "  --fleet sim|URL     sim: the simulated fleet in-process (the default without --config);\n"
     "                      URL: every service at one zlh-sim\n"
     "  --reconcile-interval DURATION\n"
@@ -56,7 +58,8 @@ constexpr char kUsage[] =
     "                      1m...)\n"
     "  --redis URL         the controller lock on Redis (SPEC 6.4): this node runs workflows\n"
     "                      only while it holds it (standby otherwise: reads, 503 to starts);\n"
-    "                      default none: holding the journal makes this node the one\n"
+    "                      default none: holding the journal makes this node the one. AUTH\n"
+    "                      with the URL's user and password, or the config's redis.passwordFile\n"
     "  --log-format F      text (default): one line per event on stderr; json: one JSON\n"
     "                      object per line on stderr; journald: each record to journald's\n"
     "                      native socket with PRIORITY, SYSLOG_IDENTIFIER=zlhd and, for a\n"
@@ -172,6 +175,21 @@ class JsonMessage : public spdlog::custom_flag_formatter {
   }
 };
 
+// The --redis URL's password and redis.passwordFile's: one of them, or none (a user needs one).
+zlh::Status CheckRedisCredentials(const std::optional<zlh::scheduler::RedisUrl>& redis,
+                                  const zlh::config::Settings& settings) {
+  if (!redis) return zlh::Status::Ok();
+  if (!redis->password.empty() && !settings.redis_password.empty()) {
+    return zlh::InvalidArgument(
+        "--redis: the URL holds a password and redis.passwordFile another: give one of them");
+  }
+  if (!redis->user.empty() && redis->password.empty() && settings.redis_password.empty()) {
+    return zlh::InvalidArgument("--redis: the user '" + redis->user +
+                                "' needs a password (in the URL or redis.passwordFile)");
+  }
+  return zlh::Status::Ok();
+}
+
 // The settings of the config (or the defaults) and the fleet they run on; kInvalidArgument naming
 // the file and the field when the file is bad or, for a real fleet, not complete (SPEC §9.3).
 zlh::Result<std::pair<zlh::config::Settings, zlh::config::Fleet>> Configure(const Flags& flags) {
@@ -184,6 +202,7 @@ zlh::Result<std::pair<zlh::config::Settings, zlh::config::Fleet>> Configure(cons
         "businessHours: the time zone database is unavailable (install the tzdata package)");
   }
   if (flags.reconcile_interval.count() > 0) loaded->reconcile_interval = flags.reconcile_interval;
+  if (zlh::Status s = CheckRedisCredentials(flags.redis, *loaded); !s.ok()) return s;
   auto fleet = zlh::config::ChooseFleet(flags.fleet, !flags.config.empty(), *loaded);
   if (!fleet.ok()) return fleet.status().WithContext("config " + flags.config);
   if (fleet->kind == zlh::config::FleetKind::kOneUrl) zlh::config::PointAtFleet(*loaded, fleet->url);
@@ -257,6 +276,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   zlh::tools::NodeFlags node_flags{flags.config, flags.data, flags.host, flags.port, flags.redis};
+  if (node_flags.redis && node_flags.redis->password.empty()) {
+    node_flags.redis->password = configured->first.redis_password;
+  }
   auto opened = zlh::tools::Node::Open(node_flags, std::move(configured->first),
                                        std::move(configured->second));
   if (!opened.node) return opened.exit_code;

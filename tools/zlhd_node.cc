@@ -20,6 +20,7 @@
 #include "api/billing_alerts.h"
 #include "api/errors.h"
 #include "api/http_server.h"
+#include "api/tls_context.h"
 #include "api/tokens.h"
 #include "base/clock.h"
 #include "base/ids.h"
@@ -66,6 +67,21 @@ std::string NodeId() {
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + NewId();
 }
 
+// GET /api/controller's "redis": off (no --redis), ok, unreachable or auth_refused.
+const char* RedisStateName(const scheduler::RedisLock* lock) {
+  if (!lock) return "off";
+  switch (lock->redis_state()) {
+    case scheduler::RedisState::kOk:
+      return "ok";
+    case scheduler::RedisState::kAuthRefused:
+      return "auth_refused";
+    case scheduler::RedisState::kUnknown:
+    case scheduler::RedisState::kUnreachable:
+      break;
+  }
+  return "unreachable";
+}
+
 }  // namespace
 
 // Everything the node runs, declared in the order it is built (so destroyed in reverse).
@@ -77,7 +93,7 @@ struct Node::Parts {
   int OpenSimulatedFleet();
   int Assemble();
   void AssembleController();
-  void AssembleApi();
+  int AssembleApi();
   boost::json::object ControllerJson() const;
   std::string Metrics() const;
   void RecordSignatureBurst(int64_t first_ms, int count);
@@ -104,6 +120,9 @@ struct Node::Parts {
   std::unique_ptr<notify::Dispatcher> dispatcher;
   std::unique_ptr<controller::Watchdog> watchdog;
   std::unique_ptr<api::Api> api;
+  // api.tls's certificate, shared with the server (TlsContext::Replace swaps in a renewed one for
+  // new connections); null: plain HTTP.
+  std::shared_ptr<api::TlsContext> tls;
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<systemd::Supervision> supervision;
   std::unique_ptr<asio::signal_set> stall_hook;  // tests only (zlhd_test_hooks.h)
@@ -199,8 +218,7 @@ int Node::Parts::Assemble() {
   queues->Attach(*engine);
   deps.engine = engine.get();
   AssembleController();
-  AssembleApi();
-  return 0;
+  return AssembleApi();
 }
 
 // The controller's crons (they run on the node that leads, only), the notification outbox's
@@ -231,7 +249,8 @@ void Node::Parts::AssembleController() {
                                                     [this] { return leadership->OtherLeads(); });
 }
 
-void Node::Parts::AssembleApi() {
+// The API and its HTTP(S) server; 2 when api.tls's files cannot be loaded.
+int Node::Parts::AssembleApi() {
   api::ApiDeps api_deps{*engine, *journal, settings, *tokens, queues.get()};
   api_deps.hypervisor = deps.hypervisor;
   api_deps.notified = deps.notified;
@@ -255,8 +274,18 @@ void Node::Parts::AssembleApi() {
   http_options.refuse_before_size = [this](const api::Request& headers) {
     return api->RefuseBeforeSize(headers);
   };
+  if (settings.HasApiTls()) {
+    const auto& files = settings.file.api().tls();
+    auto loaded = api::TlsContext::Load(files.cert_file(), files.key_file());
+    if (!loaded.ok()) {
+      spdlog::error("api.tls: {}", loaded.status().message());
+      return 2;
+    }
+    tls = http_options.tls = std::move(*loaded);
+  }
   http = std::make_unique<api::HttpServer>(
       io, http_options, [this](const api::Request& req) { return api->Handle(req); });
+  return 0;
 }
 
 // GET /api/controller: who leads, the last tick, the breakers and the last decisions.
@@ -275,9 +304,7 @@ boost::json::object Node::Parts::ControllerJson() const {
       {"lastTickAt", time_or_null(decisions.last_tick_ms())},
       {"actingSince", time_or_null(leadership->leader() ? leadership->since_ms() : 0)},
       {"waitingUntil", time_or_null(leadership->waiting_until_ms())},
-      {"redis", !lock              ? "off"
-                : lock->redis_ok() ? "ok"
-                                   : "unreachable"},
+      {"redis", RedisStateName(lock)},
       {"breakers", breakers.ok() ? std::move(*breakers) : json::array()},
       {"lastDecisions", decisions.Json()}};
 }
@@ -388,7 +415,7 @@ int Node::Run() {
     spdlog::error("cannot write {}/zlhd.addr", p.flags.data);
     return 2;
   }
-  spdlog::info("listening on http://{}", addr);
+  spdlog::info("listening on {}://{}", p.tls ? "https" : "http", addr);
   p.supervision = std::make_unique<systemd::Supervision>(
       p.io.get_executor(), systemd::ServiceNotifier::FromEnvironment(),
       [&p] { return p.SupervisionStatus(); });
