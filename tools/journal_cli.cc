@@ -55,20 +55,17 @@ constexpr char kUsage[] =
     "  verify                                      check the journal's files (exit 3 when one is\n"
     "                                              missing or damaged) and its invariants; exit 1\n"
     "                                              listing each violation\n"
-    "  backup DIR                                  a backup in DIR (new): DIR/journal, a "
-    "consistent\n"
-    "                                              copy of the journal, and DIR/tokens: written "
-    "by\n"
-    "                                              the daemon with --server (DIR new under its\n"
-    "                                              backup root: backup.dir, default "
-    "DATA/backups),\n"
-    "                                              else directly and verified (no zlhd may hold\n"
-    "                                              the journal)\n"
+    "  backup DIR                                  a backup in DIR (new): DIR/journal, a\n"
+    "                                              consistent copy of the journal, and\n"
+    "                                              DIR/tokens; written by the daemon with\n"
+    "                                              --server (DIR new under its backup root:\n"
+    "                                              backup.dir, default DATA/backups), else\n"
+    "                                              directly and verified (no zlhd may hold the\n"
+    "                                              journal)\n"
     "  restore BACKUP                              make --data DIR (absent or empty, else exit 1)\n"
     "                                              from a backup: verified first (exit 1 when it\n"
-    "                                              fails), then its journal and tokens file "
-    "copied\n"
-    "                                              in; zlhd --data DIR starts from it\n"
+    "                                              fails), then its journal and tokens file\n"
+    "                                              copied in; zlhd --data DIR starts from it\n"
     "\n"
     "operator actions, through the daemon (--server URL --token-file F, before the verb):\n"
     "  retry ID [--force]                          resume a failed workflow from its failed step;\n"
@@ -87,10 +84,9 @@ constexpr char kUsage[] =
     "  --server URL      the daemon (zlhd) to send actions to, e.g. http://127.0.0.1:8080\n"
     "  --token-file F    its admin token: zlhd's DATA/tokens file, or a file holding the token\n"
     "\n"
-    "Exit codes: 0 fine; 1 replay or verify found a problem, the daemon refused, or a restore was\n"
-    "refused; 2 bad usage, unknown id or no journal; 3 journal unreadable or of a newer format, "
-    "or\n"
-    "a restore's copy failed; 4 the daemon did not answer.\n";
+    "Exit codes: 0 fine; 1 replay or verify found a problem, the daemon refused, or a restore\n"
+    "was refused; 2 bad usage, unknown id or no journal; 3 journal unreadable or of a newer\n"
+    "format, or a restore's copy failed; 4 the daemon did not answer.\n";
 
 [[noreturn]] void Fail(int code, const std::string& message) {
   std::fprintf(stderr, "zlh-journal: %s\n", message.c_str());
@@ -566,8 +562,9 @@ int Backup(const Args& args) {
   backup::TakeRequest req{dest, std::filesystem::exists(tokens, ec) ? tokens : "",
                           backup::Origin::kTool};
   auto taken = backup::Take(*j, req);
-  if (!taken.ok())
+  if (!taken.ok()) {
     Fail(taken.status().code() == Code::kCorruption ? 1 : 3, taken.status().ToString());
+  }
   if (args.json) {
     std::printf("%s\n", json::serialize(json::object{{"path", dest},
                                                      {"tokens", taken->marker.tokens},
