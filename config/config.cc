@@ -71,6 +71,29 @@ void ApplyDefaults(pc::Config& c) {
   if (c.servers_per_customer() == 0) c.set_servers_per_customer(5);
 }
 
+// A daily local time "HH:MM" into *minute when set, "off" resetting it; names `field` on error.
+Status DailyAt(std::string_view field, const std::string& text, std::optional<int>* minute) {
+  if (text == "off") {
+    minute->reset();
+  } else if (!text.empty()) {
+    auto parsed = calendar::ParseClock(text);
+    if (!parsed.ok()) return Bad(field, parsed.status().message() + " (or \"off\")");
+    *minute = *parsed;
+  }
+  return Status::Ok();
+}
+
+// The backup section (SPEC §11) into `s`; kInvalidArgument naming the first bad field.
+Status ValidateBackup(const pc::Backup& b, Settings& s) {
+  if (!b.dir().empty() && b.dir()[0] != '/') return Bad("backup.dir", "must be an absolute path");
+  ZLH_RETURN_IF_ERROR(DailyAt("backup.at", b.at(), &s.backup_minute));
+  if (b.has_keep()) {
+    if (b.keep() == 0) return Bad("backup.keep", "at least 1 (\"at\": \"off\" takes none)");
+    s.backup_keep = b.keep();
+  }
+  return Status::Ok();
+}
+
 // The most attempts in flight notify.concurrency may ask for (each holds an HTTP worker).
 constexpr uint32_t kMaxNotifyConcurrency = 64;
 
@@ -119,9 +142,6 @@ Status Validate(Settings& s) {
   ZLH_RETURN_IF_ERROR(Url("dns.url", c.dns().url()));
   ZLH_RETURN_IF_ERROR(Url("proxy.url", c.proxy().url()));
   ZLH_RETURN_IF_ERROR(Url("billing.url", c.billing().url()));
-  if (!c.backup().dir().empty() && c.backup().dir()[0] != '/') {
-    return Bad("backup.dir", "must be an absolute path");
-  }
   if (!c.billing().webhook_secret().empty() && c.billing().webhook_secret().size() < kMinWebhookSecret) {
     return Bad("billing.webhookSecret", "needs " + std::to_string(kMinWebhookSecret) +
                                             " characters or more (leave it out to have one generated)");
@@ -179,13 +199,8 @@ Status Validate(Settings& s) {
       "businessHours", bh.time_zone(), {bh.days().begin(), bh.days().end()}, bh.hours());
   if (!hours.ok()) return hours.status();
   s.business_hours = *hours;
-  if (ctl.digest_at() == "off") {
-    s.digest_minute.reset();
-  } else if (!ctl.digest_at().empty()) {
-    auto minute = calendar::ParseClock(ctl.digest_at());
-    if (!minute.ok()) return Bad("controller.digestAt", minute.status().message() + " (or \"off\")");
-    s.digest_minute = *minute;
-  }
+  ZLH_RETURN_IF_ERROR(DailyAt("controller.digestAt", ctl.digest_at(), &s.digest_minute));
+  ZLH_RETURN_IF_ERROR(ValidateBackup(c.backup(), s));
   for (auto [field, d] : {std::pair{"timing.readinessProbeInterval", s.readiness_probe_interval},
                           {"controller.reconcileInterval", s.reconcile_interval},
                           {"timing.leaseHeartbeatInterval", s.lease_heartbeat_interval},

@@ -49,6 +49,10 @@ struct Settings {
   // database (Defaults() cannot fail, so zlhd checks).
   calendar::BusinessHours business_hours;
   std::optional<int> digest_minute = 8 * 60;  // local minute of the day; nullopt: no digest
+  // The daily journal backup (SPEC §11): its local minute of the day (nullopt: none) and how many
+  // scheduled backups are kept.
+  std::optional<int> backup_minute = 3 * 60 + 30;
+  uint32_t backup_keep = 14;
   // A node takes a new server while its committed memory stays within this × its maxmem (§9.2).
   double memory_overcommit = 1.0;
   // email (SPEC §10); the section's fields are in `file.email()`.

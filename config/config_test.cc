@@ -29,6 +29,8 @@ TEST(ConfigTest, DefaultsAreComplete) {
   EXPECT_EQ(s.repair_concurrency, 4u);
   EXPECT_EQ(s.repair_concurrency_per_host, 2u);
   EXPECT_EQ(s.digest_minute, 8 * 60);
+  EXPECT_EQ(s.backup_minute, 3 * 60 + 30);
+  EXPECT_EQ(s.backup_keep, 14u);
   EXPECT_EQ(s.memory_overcommit, 1.0);
   ASSERT_NE(s.business_hours.zone, nullptr);
   EXPECT_TRUE(s.business_hours.days[1] && s.business_hours.days[5] && !s.business_hours.days[0]);
@@ -49,6 +51,13 @@ TEST(ConfigTest, ParsesFieldsAndDurations) {
   auto overcommitted = Parse(R"({"placement": {"memoryOvercommit": 1.5}})");
   ASSERT_TRUE(overcommitted.ok()) << overcommitted.status().ToString();
   EXPECT_EQ(overcommitted->memory_overcommit, 1.5);
+  auto backups = Parse(R"({"backup": {"dir": "/srv/zlh-backups", "at": "01:15", "keep": 3}})");
+  ASSERT_TRUE(backups.ok()) << backups.status().ToString();
+  EXPECT_EQ(backups->backup_minute, 75);
+  EXPECT_EQ(backups->backup_keep, 3u);
+  auto no_backups = Parse(R"({"backup": {"at": "off"}})");
+  ASSERT_TRUE(no_backups.ok()) << no_backups.status().ToString();
+  EXPECT_FALSE(no_backups->backup_minute.has_value());
 }
 
 // Each bad file is refused with a message naming the field.
@@ -76,6 +85,10 @@ TEST(ConfigTest, RefusesBadFieldsNamingThem) {
            Case{R"({"businessHours": {"days": ["mon", "someday"]}})", "businessHours.days[1]"},
            Case{R"({"controller": {"digestAt": "8am"}})", "controller.digestAt"},
            Case{R"({"controller": {"backupPeriod": "0s"}})", "controller.backupPeriod"},
+           Case{R"({"backup": {"at": "3:30am"}})", "backup.at"},
+           Case{R"({"backup": {"keep": 0}})", "backup.keep"},
+           Case{R"({"backup": {"keep": -1}})", "keep"},
+           Case{R"({"backup": {"dir": "backups"}})", "backup.dir"},
            Case{R"({"placement": {"memoryOvercommit": 0}})", "placement.memoryOvercommit"},
            Case{R"({"placement": {"memoryOvercommit": -1.5}})", "placement.memoryOvercommit"},
            Case{R"({"placement": {"memoryOvercommit": 10.5}})", "placement.memoryOvercommit"},

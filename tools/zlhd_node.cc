@@ -22,12 +22,14 @@
 #include "api/http_server.h"
 #include "api/tls_context.h"
 #include "api/tokens.h"
+#include "backup/keeper.h"
 #include "base/clock.h"
 #include "base/ids.h"
 #include "controller/controller.h"
 #include "controller/decision_log.h"
 #include "controller/digest.h"
 #include "controller/incidents.h"
+#include "controller/journal_backup.h"
 #include "controller/watchdog.h"
 #include "fleet/outbox.h"
 #include "flows/flows.h"
@@ -58,6 +60,13 @@ bool WriteFileAtomically(const std::string& path, const std::string& text) {
     if (!(out << text)) return false;
   }
   return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+// Once a day at local minute `minute` in `zone`: ticks numbered by local day.
+scheduler::Schedule DailyAt(const date::time_zone* zone, int minute) {
+  calendar::Daily daily{zone, minute};
+  return {[daily](int64_t now) { return daily.PeriodAt(now); },
+          [daily](int64_t day) { return daily.StartOf(day); }};
 }
 
 // This node's value for the lock: unique across nodes and restarts.
@@ -106,6 +115,7 @@ struct Node::Parts {
   config::Fleet fleet;
   std::unique_ptr<journal::Journal> journal;
   std::optional<api::Tokens> tokens;
+  std::unique_ptr<backup::Keeper> backups;
   asio::io_context io{1};
   std::unique_ptr<sim::SimServer> sim;
   std::unique_ptr<flows::Outside> outside;
@@ -117,6 +127,7 @@ struct Node::Parts {
   std::unique_ptr<workflows::Engine> engine;
   std::unique_ptr<scheduler::Cron> reconcile_cron;
   std::optional<scheduler::Cron> digest_cron;
+  std::optional<scheduler::Cron> backup_cron;
   std::unique_ptr<notify::Dispatcher> dispatcher;
   std::unique_ptr<controller::Watchdog> watchdog;
   std::unique_ptr<api::Api> api;
@@ -192,12 +203,17 @@ int Node::Parts::Assemble() {
   outside = std::make_unique<flows::Outside>(settings);
   deps = outside->MakeDeps();
   deps.journal = journal.get();
+  backups = std::make_unique<backup::Keeper>(
+      *journal, backup::Place{settings.file.backup().dir().empty() ? flags.data + "/backups"
+                                                                   : settings.file.backup().dir(),
+                              flags.data + "/tokens", settings.backup_keep});
   if (Status s = flows::Register(registry, deps); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 2;
   }
   auto fencing = flags.redis ? fleet::FencingSource::kRedis : fleet::FencingSource::kJournal;
-  if (Status s = controller::Register(registry, deps, &decisions, fencing); !s.ok()) {
+  if (Status s = controller::Register(registry, deps, &decisions, fencing, backups.get());
+      !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 2;
   }
@@ -228,14 +244,17 @@ void Node::Parts::AssembleController() {
                                                      controller::ReconcileStart);
   // The daily digest at its local time (SPEC 5.5), unless configured off.
   if (settings.digest_minute) {
-    calendar::Daily daily{settings.business_hours.zone, *settings.digest_minute};
-    digest_cron.emplace(*engine,
-                        scheduler::Schedule{[daily](int64_t now) { return daily.PeriodAt(now); },
-                                            [daily](int64_t day) { return daily.StartOf(day); }},
+    digest_cron.emplace(*engine, DailyAt(settings.business_hours.zone, *settings.digest_minute),
                         controller::DigestStart);
+  }
+  // The journal's daily backup at its local time (SPEC 11), unless configured off.
+  if (settings.backup_minute) {
+    backup_cron.emplace(*engine, DailyAt(settings.business_hours.zone, *settings.backup_minute),
+                        controller::BackupStart);
   }
   std::vector<scheduler::Cron*> crons{reconcile_cron.get()};
   if (digest_cron) crons.push_back(&*digest_cron);
+  if (backup_cron) crons.push_back(&*backup_cron);
   leadership->Attach(*engine, crons);
   // The notification outbox's delivery (SPEC §10): workflow entries only while this node leads.
   dispatcher = std::make_unique<notify::Dispatcher>(
@@ -257,8 +276,7 @@ int Node::Parts::AssembleApi() {
   api_deps.on_signature_burst = [this](int64_t first_ms, int count) {
     RecordSignatureBurst(first_ms, count);
   };
-  api_deps.backup_root =
-      settings.file.backup().dir().empty() ? flags.data + "/backups" : settings.file.backup().dir();
+  api_deps.backups = backups.get();
   api_deps.controller = [this] { return ControllerJson(); };
   api_deps.metrics = [this] { return Metrics(); };
   api_deps.outbox = [this] {
@@ -432,6 +450,7 @@ int Node::Run() {
   p.io.run();
   p.leadership->ReleaseLock();  // its callbacks post to an io_context that no longer runs
   p.engine.reset();             // before the journal, which it unhooks itself from
+  p.backups.reset();            // waits for a backup under way, which reads the journal
   p.journal.reset();  // commits what is queued; the io_context no longer runs its callbacks
   spdlog::info("zlhd stopped");
   return p.exit_code;
