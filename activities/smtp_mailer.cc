@@ -6,7 +6,6 @@
 #include <boost/asio/thread_pool.hpp>
 #include <cstdio>
 #include <cstring>
-#include <ctime>
 
 #include "activities/blocking.h"
 #include "base/base64.h"
@@ -15,14 +14,7 @@ namespace zlh::activities {
 namespace {
 
 // RFC 5322's date: "Mon, 07 Dec 2026 06:30:00 +0000".
-std::string MailDate(TimeMs now) {
-  std::time_t t = static_cast<std::time_t>(now / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char out[40];
-  std::strftime(out, sizeof out, "%a, %d %b %Y %H:%M:%S +0000", &tm);
-  return out;
-}
+std::string MailDate(TimeMs now) { return FormatUtc(now, "%a, %d %b %Y %H:%M:%S +0000"); }
 
 // The subject's text as a header value: ASCII as it is, anything else an RFC 2047 encoded word.
 std::string SubjectValue(const std::string& subject) {

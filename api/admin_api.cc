@@ -4,13 +4,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/thread_pool.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/json.hpp>
 #include <algorithm>
+#include <boost/json.hpp>
 #include <charconv>
 #include <filesystem>
 #include <memory>
@@ -21,6 +16,7 @@
 #include "api/errors.h"
 #include "api/handlers.h"
 #include "api/json_body.h"
+#include "backup/keeper.h"
 #include "config/config.h"
 #include "fleet/outbox.h"
 #include "fleet/tables.h"
@@ -29,7 +25,6 @@
 namespace zlh::api {
 namespace {
 
-namespace asio = boost::asio;
 namespace json = boost::json;
 
 constexpr int64_t kWebhookTolerance = 300;  // seconds
@@ -194,12 +189,12 @@ Status CheckWebhookSignature(const std::string& header, const std::string& body,
 }
 
 AdminApi::AdminApi(journal::Journal& journal, const Tokens& tokens, std::string webhook_secret,
-                   std::string backup_root, BillingHooks hooks,
+                   backup::Keeper* backups, BillingHooks hooks,
                    std::function<int64_t()> now_seconds)
     : journal_(journal),
       tokens_(tokens),
       webhook_secret_(std::move(webhook_secret)),
-      backup_root_(std::move(backup_root)),
+      backups_(backups),
       hooks_(std::move(hooks)),
       now_seconds_(now_seconds ? std::move(now_seconds) : [] { return NowMs() / 1000; }) {}
 
@@ -245,27 +240,18 @@ Task<Response> AdminApi::Backup(const Request& req) {
   if (!body.ok()) co_return ErrorResponse(body.status());
   auto dir = body->String("dir", true);
   if (!dir.ok()) co_return ErrorResponse(dir.status());
-  auto target = BackupTarget(backup_root_, **dir);
+  if (!backups_) co_return ErrorResponse(Status(Code::kUnavailable, "this node keeps no backups"));
+  auto target = BackupTarget(backups_->place().root, **dir);
   if (!target.ok()) co_return ErrorResponse(target.status());
-  Status s = co_await CheckpointOffLoop(target->string());
+  // Not verified here: a verification reads the whole journal, longer than a request should take.
+  // zlh-journal restore verifies a backup before it restores it.
+  auto taken = co_await backups_->Take(target->string(), backup::Origin::kApi, false);
+  Status s = taken.status();
   if (s.code() == Code::kAlreadyExists) s = InvalidArgument("dir: " + s.message());
   if (!s.ok()) co_return ErrorResponse(s);
-  co_return JsonOk(200, json::object{{"path", target->string()}});
-}
-
-Task<Status> AdminApi::CheckpointOffLoop(std::string dir) {
-  // A checkpoint links or copies every file of the journal: seconds on a large one, which the
-  // event loop (every request, every workflow) must not wait for.
-  auto ex = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
-      [this, dir = std::move(dir), ex](auto handler) {
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        asio::post(backup_thread_, [this, dir, shared, ex] {
-          Status s = journal_.Checkpoint(dir);
-          asio::post(ex, [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
-        });
-      },
-      asio::use_awaitable);
+  co_return JsonOk(200, json::object{{"path", target->string()},
+                                     {"takenAt", Rfc3339(taken->marker.taken_ms)},
+                                     {"tokens", taken->marker.tokens}});
 }
 
 Task<Response> AdminApi::BillingWebhook(const Request& req) {

@@ -1,15 +1,14 @@
 // The operator's and the outside world's inputs of SPEC §7.1 that are not workflows: maintenance
-// on/off, a checkpoint of the journal (POST /api/admin/backup, into a new directory under the
-// backup root, taken on a thread of its own), and the billing webhook (HMAC signed, idempotent by
+// on/off, a backup of the journal (POST /api/admin/backup: a checkpoint and the tokens file, into
+// a new directory under the backup root, taken off the event loop by backup::Keeper), and the
+// billing webhook (HMAC signed, idempotent by
 // event id, durably recorded before it answers). A first-time invoice.payment_failed records a
 // #alerts-billing notification in the same write; every 401 the webhook answers is noted in a
 // SignatureWatch, and writes nothing.
 //
-// Thread-safety: handlers run on the engine's thread; a checkpoint runs on the AdminApi's own
-// thread, joined by its destructor.
+// Thread-safety: handlers run on the engine's thread; a backup runs on the Keeper's thread.
 #pragma once
 
-#include <boost/asio/thread_pool.hpp>
 #include <filesystem>
 #include <functional>
 
@@ -18,6 +17,10 @@
 #include "api/tokens.h"
 #include "base/clock.h"
 #include "journal/journal.h"
+
+namespace zlh::backup {
+class Keeper;
+}
 
 namespace zlh::api {
 
@@ -31,10 +34,11 @@ struct BillingHooks {
 
 class AdminApi {
  public:
-  // `backup_root`: the directory every backup goes under (created when absent). `now` gives the
-  // webhook's clock (seconds since the epoch); tests may move it.
+  // `backups`: where backups go (under its root, created when absent) and the thread they are
+  // taken on; null: POST /api/admin/backup answers 503. It must outlive the AdminApi. `now` gives
+  // the webhook's clock (seconds since the epoch); tests may move it.
   AdminApi(journal::Journal& journal, const Tokens& tokens, std::string webhook_secret,
-           std::string backup_root, BillingHooks hooks = {},
+           backup::Keeper* backups, BillingHooks hooks = {},
            std::function<int64_t()> now_seconds = nullptr);
   void AddRoutes(Router& router);
 
@@ -42,16 +46,13 @@ class AdminApi {
   Task<Response> Maintenance(const Request& req, const PathParams& params);
   Task<Response> Backup(const Request& req);
   Task<Response> BillingWebhook(const Request& req);
-  // The journal's checkpoint into `dir`, taken on backup_thread_.
-  Task<Status> CheckpointOffLoop(std::string dir);
 
   journal::Journal& journal_;
   const Tokens& tokens_;
   std::string webhook_secret_;
-  std::string backup_root_;
+  backup::Keeper* backups_;
   BillingHooks hooks_;
   std::function<int64_t()> now_seconds_;
-  boost::asio::thread_pool backup_thread_{1};  // last: joined before the rest is destroyed
 };
 
 // Where POST /api/admin/backup {dir} writes: `dir` relative to `root`, or absolute inside it; a

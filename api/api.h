@@ -21,6 +21,10 @@
 #include "scheduler/queues.h"
 #include "workflows/engine.h"
 
+namespace zlh::backup {
+class Keeper;
+}
+
 namespace zlh::api {
 
 class ServerApi;
@@ -49,8 +53,9 @@ struct ApiDeps {
   std::function<OutboxView()> outbox = nullptr;
   // More /metrics text (the node's own gauges), appended as is. May be null.
   std::function<std::string()> metrics = nullptr;
-  // Where POST /api/admin/backup writes (SPEC §7.1: backup.dir, default <data-dir>/backups).
-  std::string backup_root = {};
+  // Where POST /api/admin/backup writes (SPEC §7.1: under backup.dir, default
+  // <data-dir>/backups), and the thread it is taken on. Null: that route answers 503.
+  backup::Keeper* backups = nullptr;
   // The hypervisor GET /api/nodes and node drains ask (SPEC §9.2). Null: those answer 503.
   activities::Hypervisor* hypervisor = nullptr;
   // Runs once a request's write has recorded a notification in the outbox (zlhd: the

@@ -6,9 +6,11 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "api/api.h"
 #include "api/tokens.h"
+#include "backup/keeper.h"
 #include "base/temp_dir.h"
 #include "config/config.h"
 #include "workflows/engine_fixture.h"
@@ -28,7 +30,9 @@ class ApiFixture : public workflows::EngineFixture {
   // deps.
   std::unique_ptr<Api> MakeApi(const std::function<void(ApiDeps&)>& adjust = nullptr) {
     ApiDeps deps{*engine_, *journal_, settings_, tokens_, nullptr};
-    deps.backup_root = tokens_dir_.Sub("backups");
+    keepers_.push_back(std::make_unique<backup::Keeper>(
+        *journal_, backup::Place{tokens_dir_.Sub("backups"), tokens_dir_.Sub("tokens")}));
+    deps.backups = keepers_.back().get();
     if (adjust) adjust(deps);
     return std::make_unique<Api>(deps);
   }
@@ -48,6 +52,8 @@ class ApiFixture : public workflows::EngineFixture {
   config::Settings settings_ = config::Defaults();
   TempDir tokens_dir_;
   Tokens tokens_;
+  // One per MakeApi: an Api may outlive the next one.
+  std::vector<std::unique_ptr<backup::Keeper>> keepers_;
 };
 
 }  // namespace zlh::api

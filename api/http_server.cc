@@ -1,7 +1,5 @@
 #include "api/http_server.h"
 
-#include "base/url.h"
-
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -12,9 +10,13 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <chrono>
 #include <set>
+
+#include "api/tls_context.h"
+#include "base/url.h"
 
 namespace zlh::api {
 namespace {
@@ -22,6 +24,7 @@ namespace {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
+namespace ssl = asio::ssl;
 using tcp = asio::ip::tcp;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kMaxRefusing = 64;  // 503 answers being written at once to connections over the cap
@@ -65,6 +68,43 @@ http::response<http::string_body> ToBeast(const Response& res, unsigned version,
   return out;
 }
 
+// How long a connection over the cap has to take its 503 (and, with TLS, to shake hands first).
+constexpr Millis kRefusalTimeout{1'000};
+// How long a TLS connection's close_notify exchange may take before the socket is just closed.
+constexpr Millis kTlsCloseTimeout{1'000};
+
+// An HTTP parse error (answered 400), not a connection that ended, timed out or broke.
+bool IsMalformed(const boost::system::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+// A plain connection has no handshake.
+Task<bool> Handshake(beast::tcp_stream&, Millis) { co_return true; }
+
+// The TLS handshake, within `timeout`; false (the connection is then closed without a word) when
+// it fails — a client speaking plain HTTP to the HTTPS port, one that does not trust the
+// certificate, or one too old for the policy.
+Task<bool> Handshake(beast::ssl_stream<beast::tcp_stream>& stream, Millis timeout) {
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  auto [ec] = co_await stream.async_handshake(ssl::stream_base::server, kTuple);
+  if (ec) {
+    boost::system::error_code gone;
+    auto peer = beast::get_lowest_layer(stream).socket().remote_endpoint(gone);
+    spdlog::debug("http: TLS handshake with {} failed: {}", peer.address().to_string(),
+                  ec.message());
+  }
+  co_return !ec;
+}
+
+Task<void> Close(beast::tcp_stream&) { co_return; }
+
+// Ends the TLS session with a close_notify, not waiting long for the client's.
+Task<void> Close(beast::ssl_stream<beast::tcp_stream>& stream) {
+  beast::get_lowest_layer(stream).expires_after(kTlsCloseTimeout);
+  (void)co_await stream.async_shutdown(kTuple);
+}
+
 }  // namespace
 
 Result<ListenAddress> ParseListenAddress(const std::string& text) {
@@ -90,9 +130,14 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   Task<void> Accept();
-  Task<void> Session(tcp::socket socket);
-  // Answers 503 to a connection over the cap, without blocking the accept loop.
-  Task<void> Refuse(tcp::socket socket);
+  // A connection, plain or over TLS as the server is configured: served, or — when `refuse`, a
+  // connection over the cap — answered 503 at once.
+  Task<void> Session(tcp::socket socket, bool refuse);
+  template <class Stream>
+  Task<void> Connection(Stream& stream, bool refuse);
+  // The requests of one connection, one after the other (keep-alive).
+  template <class Stream>
+  Task<void> Serve(Stream& stream);
   // The answer to a request whose body is over the limit: refuse_before_size's, else 413.
   Response Oversize(const Request& headers) const {
     if (options.refuse_before_size) {
@@ -106,7 +151,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   tcp::acceptor acceptor;
   ServerOptions options;
   Handler handler;
-  std::set<beast::tcp_stream*> streams;  // open connections
+  std::set<beast::tcp_stream*> streams;  // open connections (their TCP layer)
   std::set<beast::tcp_stream*> busy;     // ... serving a request now
   size_t refusing = 0;                   // connections being told 503 (over the cap)
   bool stopping = false;
@@ -126,34 +171,62 @@ Task<void> HttpServer::Impl::Accept() {
       // close without an answer.
       boost::system::error_code ignored;
       if (refusing < kMaxRefusing) {
-        asio::co_spawn(io, Refuse(std::move(socket)), asio::detached);
+        asio::co_spawn(io, Session(std::move(socket), true), asio::detached);
       } else {
         socket.close(ignored);
       }
       continue;
     }
-    asio::co_spawn(io, Session(std::move(socket)), asio::detached);
+    asio::co_spawn(io, Session(std::move(socket), false), asio::detached);
   }
 }
 
-Task<void> HttpServer::Impl::Refuse(tcp::socket socket) {
+Task<void> HttpServer::Impl::Session(tcp::socket socket, bool refuse) {
   auto self = shared_from_this();
-  ++refusing;
-  {
+  if (!options.tls) {
     beast::tcp_stream stream(std::move(socket));
-    auto res = ToBeast(options.error_response(503, "too many connections"), 11, false);
-    stream.expires_after(Millis(1'000));
-    (void)co_await http::async_write(stream, res, kTuple);
-    boost::system::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_await Connection(stream, refuse);
+    co_return;
   }
-  --refusing;
+  // The context as it is now (a replaced certificate applies to later connections), kept alive
+  // for this connection.
+  std::shared_ptr<ssl::context> context = options.tls->current();
+  beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), *context);
+  co_await Connection(stream, refuse);
 }
 
-Task<void> HttpServer::Impl::Session(tcp::socket socket) {
-  auto self = shared_from_this();
-  beast::tcp_stream stream(std::move(socket));
-  streams.insert(&stream);
+template <class Stream>
+Task<void> HttpServer::Impl::Connection(Stream& stream, bool refuse) {
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
+  if (refuse) {
+    ++refusing;
+  } else {
+    streams.insert(&tcp);
+  }
+  const Millis handshake_timeout = refuse ? kRefusalTimeout : options.handshake_timeout;
+  if (co_await Handshake(stream, handshake_timeout)) {
+    if (refuse) {
+      auto res = ToBeast(options.error_response(503, "too many connections"), 11, false);
+      tcp.expires_after(kRefusalTimeout);
+      (void)co_await http::async_write(stream, res, kTuple);
+    } else {
+      co_await Serve(stream);
+    }
+    co_await Close(stream);
+  }
+  boost::system::error_code ignored;
+  tcp.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  if (refuse) {
+    --refusing;
+  } else {
+    streams.erase(&tcp);
+    busy.erase(&tcp);
+  }
+}
+
+template <class Stream>
+Task<void> HttpServer::Impl::Serve(Stream& stream) {
+  beast::tcp_stream& tcp = beast::get_lowest_layer(stream);
   beast::flat_buffer buffer;
   bool first = true;
   for (;;) {
@@ -162,7 +235,7 @@ Task<void> HttpServer::Impl::Session(tcp::socket socket) {
     parser.header_limit(16 * 1024);
     // The first request's headers within header_timeout; a kept-alive connection may idle up to
     // idle_timeout before its next request's headers are in.
-    stream.expires_after(first ? options.header_timeout : options.idle_timeout);
+    tcp.expires_after(first ? options.header_timeout : options.idle_timeout);
     // No limit while the headers are read: a declared length over the limit is judged below,
     // once every header (the credentials among them) is in.
     parser.body_limit(boost::none);
@@ -174,28 +247,27 @@ Task<void> HttpServer::Impl::Session(tcp::socket socket) {
     }
     if (!ec) {
       parser.body_limit(options.body_limit);  // a chunked body is counted as it arrives
-      stream.expires_after(options.request_timeout);
+      tcp.expires_after(options.request_timeout);
       std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kTuple);
     }
     if (ec == http::error::body_limit) {
       auto res = ToBeast(Oversize(FromBeast(parser.get())), 11, false);
-      stream.expires_after(options.request_timeout);
+      tcp.expires_after(options.request_timeout);
       (void)co_await http::async_write(stream, res, kTuple);
       break;
     }
-    if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec) {
-      if (ec && ec != http::error::end_of_stream && ec != beast::error::timeout &&
-          ec != asio::error::operation_aborted && ec != asio::error::connection_reset) {
+    if (ec) {
+      if (IsMalformed(ec)) {
         // A malformed request: say so, then close.
         auto res = ToBeast(options.error_response(400, "malformed HTTP request: " + ec.message()),
                            11, false);
-        stream.expires_after(options.request_timeout);
+        tcp.expires_after(options.request_timeout);
         (void)co_await http::async_write(stream, res, kTuple);
       }
-      break;
+      break;  // else the client left, went silent, or the connection broke
     }
     first = false;
-    busy.insert(&stream);
+    busy.insert(&tcp);
     const auto& req = parser.get();
     Response res;
     try {
@@ -209,15 +281,11 @@ Task<void> HttpServer::Impl::Session(tcp::socket socket) {
     auto out = ToBeast(res, req.version(), keep_alive);
     auto left = options.request_timeout - std::chrono::duration_cast<Millis>(
                                               std::chrono::steady_clock::now() - started);
-    stream.expires_after(std::max(left, Millis(1000)));
+    tcp.expires_after(std::max(left, Millis(1000)));
     auto [wec, wn] = co_await http::async_write(stream, out, kTuple);
-    busy.erase(&stream);
+    busy.erase(&tcp);
     if (wec || !keep_alive) break;
   }
-  boost::system::error_code ignored;
-  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
-  streams.erase(&stream);
-  busy.erase(&stream);
 }
 
 HttpServer::HttpServer(asio::io_context& io, ServerOptions options, Handler handler)

@@ -4,6 +4,9 @@
 // it to the handler, write the response,
 // keep the connection alive when the client asks. A cap on concurrent connections; Stop closes the
 // listener, lets in-flight requests finish (up to a deadline) and closes idle connections.
+// With a TlsContext it serves HTTPS only, by the same code over a TLS stream: the handshake first
+// (within handshake_timeout); a client that fails it — plain HTTP to this port among them — is
+// disconnected without an answer.
 //
 // Thread-safety: runs on one io_context; Listen, Start and Stop are called on its thread (Stop is
 // a coroutine). The handler runs on that thread too.
@@ -49,9 +52,14 @@ struct Response {
 
 using Handler = std::function<Task<Response>(const Request&)>;
 
+class TlsContext;  // api/tls_context.h
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 8080;  // 0: a free port (Listen returns it)
+  // HTTPS with this certificate (each new connection takes its current one); null: plain HTTP.
+  std::shared_ptr<TlsContext> tls;
+  Millis handshake_timeout{10'000};  // TLS only
   size_t body_limit = 64 * 1024;
   Millis header_timeout{10'000};
   Millis request_timeout{30'000};

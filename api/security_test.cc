@@ -279,8 +279,9 @@ TEST_F(SecurityTest, AdminBackupWritesUnderTheRootAndRefusesEverywhereElse) {
   ASSERT_EQ(ok.status, 200) << ok.body;
   fs::path written(std::string(Body(ok)["path"].as_string()));
   EXPECT_EQ(written, fs::canonical(tokens_dir_.Sub("backups")) / "b1");
-  EXPECT_TRUE(fs::exists(written / "CURRENT")) << "not a checkpoint: " << written;
-  auto copy = journal::Journal::Open(written.string());
+  EXPECT_TRUE(fs::exists(written / "journal" / "CURRENT")) << "not a checkpoint: " << written;
+  EXPECT_TRUE(fs::exists(written / "tokens")) << "no tokens file in " << written;
+  auto copy = journal::Journal::Open((written / "journal").string());
   ASSERT_TRUE(copy.ok()) << copy.status().ToString();
   EXPECT_TRUE(fleet::ListServers(**copy)->size() == 1);
   for (const char* bad : {R"({"dir":"b1"})", R"({"dir":"../b2"})", R"({"dir":"/tmp/zlh-b3"})"}) {

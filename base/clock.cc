@@ -26,6 +26,15 @@ std::string FormatRfc3339(TimeMs t) {
   return buf;
 }
 
+std::string FormatUtc(TimeMs t, const char* format) {
+  std::time_t secs = static_cast<std::time_t>(t / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
 std::optional<TimeMs> ParseRfc3339(std::string_view text) {
   // YYYY-MM-DDTHH:MM:SS.mmmZ
   if (text.size() != 24 || text[4] != '-' || text[7] != '-' || text[10] != 'T' || text[13] != ':' ||

@@ -18,5 +18,8 @@ TimeMs NowMs();
 std::string FormatRfc3339(TimeMs t);
 // The inverse of FormatRfc3339 (that exact form, UTC with milliseconds); nullopt otherwise.
 std::optional<TimeMs> ParseRfc3339(std::string_view text);
+// `t` in UTC, to the second, by the strftime(3) `format` (at most 63 characters of output):
+// "%Y%m%dT%H%M%SZ" gives "20261127T181112Z".
+std::string FormatUtc(TimeMs t, const char* format);
 
 }  // namespace zlh

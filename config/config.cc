@@ -6,8 +6,10 @@
 #include <set>
 #include <sstream>
 
+#include "config/api_tls.h"
 #include "config/email_settings.h"
 #include "config/fleet_settings.h"
+#include "config/password_file.h"
 
 namespace zlh::config {
 namespace {
@@ -69,6 +71,29 @@ void ApplyDefaults(pc::Config& c) {
   if (c.servers_per_customer() == 0) c.set_servers_per_customer(5);
 }
 
+// A daily local time "HH:MM" into *minute when set, "off" resetting it; names `field` on error.
+Status DailyAt(std::string_view field, const std::string& text, std::optional<int>* minute) {
+  if (text == "off") {
+    minute->reset();
+  } else if (!text.empty()) {
+    auto parsed = calendar::ParseClock(text);
+    if (!parsed.ok()) return Bad(field, parsed.status().message() + " (or \"off\")");
+    *minute = *parsed;
+  }
+  return Status::Ok();
+}
+
+// The backup section (SPEC §11) into `s`; kInvalidArgument naming the first bad field.
+Status ValidateBackup(const pc::Backup& b, Settings& s) {
+  if (!b.dir().empty() && b.dir()[0] != '/') return Bad("backup.dir", "must be an absolute path");
+  ZLH_RETURN_IF_ERROR(DailyAt("backup.at", b.at(), &s.backup_minute));
+  if (b.has_keep()) {
+    if (b.keep() == 0) return Bad("backup.keep", "at least 1 (\"at\": \"off\" takes none)");
+    s.backup_keep = b.keep();
+  }
+  return Status::Ok();
+}
+
 // The most attempts in flight notify.concurrency may ask for (each holds an HTTP worker).
 constexpr uint32_t kMaxNotifyConcurrency = 64;
 
@@ -99,15 +124,24 @@ Status ValidateNotify(const pc::Notify& n, Settings& s) {
   return Status::Ok();
 }
 
+// How this node is reached and reaches Redis (SPEC §11): api.tls's files, redis.passwordFile's
+// password into `s`.
+Status ValidateNodeAccess(const pc::Config& c, Settings& s) {
+  ZLH_RETURN_IF_ERROR(ValidateApiTls(c.api().tls()));
+  if (!c.redis().password_file().empty()) {
+    auto password = ReadPasswordFile("redis.passwordFile", c.redis().password_file());
+    if (!password.ok()) return password.status();
+    s.redis_password = std::move(*password);
+  }
+  return Status::Ok();
+}
+
 Status Validate(Settings& s) {
   const pc::Config& c = s.file;
   ZLH_RETURN_IF_ERROR(Url("proxmox.url", c.proxmox().url()));
   ZLH_RETURN_IF_ERROR(Url("dns.url", c.dns().url()));
   ZLH_RETURN_IF_ERROR(Url("proxy.url", c.proxy().url()));
   ZLH_RETURN_IF_ERROR(Url("billing.url", c.billing().url()));
-  if (!c.backup().dir().empty() && c.backup().dir()[0] != '/') {
-    return Bad("backup.dir", "must be an absolute path");
-  }
   if (!c.billing().webhook_secret().empty() && c.billing().webhook_secret().size() < kMinWebhookSecret) {
     return Bad("billing.webhookSecret", "needs " + std::to_string(kMinWebhookSecret) +
                                             " characters or more (leave it out to have one generated)");
@@ -165,13 +199,8 @@ Status Validate(Settings& s) {
       "businessHours", bh.time_zone(), {bh.days().begin(), bh.days().end()}, bh.hours());
   if (!hours.ok()) return hours.status();
   s.business_hours = *hours;
-  if (ctl.digest_at() == "off") {
-    s.digest_minute.reset();
-  } else if (!ctl.digest_at().empty()) {
-    auto minute = calendar::ParseClock(ctl.digest_at());
-    if (!minute.ok()) return Bad("controller.digestAt", minute.status().message() + " (or \"off\")");
-    s.digest_minute = *minute;
-  }
+  ZLH_RETURN_IF_ERROR(DailyAt("controller.digestAt", ctl.digest_at(), &s.digest_minute));
+  ZLH_RETURN_IF_ERROR(ValidateBackup(c.backup(), s));
   for (auto [field, d] : {std::pair{"timing.readinessProbeInterval", s.readiness_probe_interval},
                           {"controller.reconcileInterval", s.reconcile_interval},
                           {"timing.leaseHeartbeatInterval", s.lease_heartbeat_interval},
@@ -207,6 +236,7 @@ Status Validate(Settings& s) {
   s.email_timeout = email->timeout;
   s.email_password = email->password;
   ZLH_RETURN_IF_ERROR(ValidateNotify(c.notify(), s));
+  ZLH_RETURN_IF_ERROR(ValidateNodeAccess(c, s));
   static const std::set<std::string> kQueues = {"provision", "operation", "repair", "control"};
   for (const auto& [queue, limit] : c.queues()) {
     if (!kQueues.count(queue)) {

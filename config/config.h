@@ -49,6 +49,10 @@ struct Settings {
   // database (Defaults() cannot fail, so zlhd checks).
   calendar::BusinessHours business_hours;
   std::optional<int> digest_minute = 8 * 60;  // local minute of the day; nullopt: no digest
+  // The daily journal backup (SPEC §11): its local minute of the day (nullopt: none) and how many
+  // scheduled backups are kept.
+  std::optional<int> backup_minute = 3 * 60 + 30;
+  uint32_t backup_keep = 14;
   // A node takes a new server while its committed memory stays within this × its maxmem (§9.2).
   double memory_overcommit = 1.0;
   // email (SPEC §10); the section's fields are in `file.email()`.
@@ -56,6 +60,10 @@ struct Settings {
   Millis email_timeout{30'000};
   std::string email_password;  // email.passwordFile's first line
   bool HasEmail() const { return !file.email().smtp_url().empty(); }
+  // api.tls (SPEC §11): the API serves HTTPS with these files (checked at load: api_tls.h).
+  bool HasApiTls() const { return !file.api().tls().cert_file().empty(); }
+  // redis.passwordFile's first line (AUTH); "" when none is configured.
+  std::string redis_password;
   // notify (SPEC §10): the outbox's delivery.
   Millis notify_max_backoff{60'000};
   Millis notify_initial_backoff{1'000};

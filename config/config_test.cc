@@ -1,8 +1,5 @@
 #include "config/config.h"
 
-#include "base/temp_dir.h"
-#include "config/fleet.h"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -10,6 +7,10 @@
 #include <sstream>
 #include <utility>
 #include <vector>
+
+#include "base/temp_dir.h"
+#include "config/fleet.h"
+#include "tests/test_ca.h"
 
 namespace zlh::config {
 namespace {
@@ -28,6 +29,8 @@ TEST(ConfigTest, DefaultsAreComplete) {
   EXPECT_EQ(s.repair_concurrency, 4u);
   EXPECT_EQ(s.repair_concurrency_per_host, 2u);
   EXPECT_EQ(s.digest_minute, 8 * 60);
+  EXPECT_EQ(s.backup_minute, 3 * 60 + 30);
+  EXPECT_EQ(s.backup_keep, 14u);
   EXPECT_EQ(s.memory_overcommit, 1.0);
   ASSERT_NE(s.business_hours.zone, nullptr);
   EXPECT_TRUE(s.business_hours.days[1] && s.business_hours.days[5] && !s.business_hours.days[0]);
@@ -48,6 +51,13 @@ TEST(ConfigTest, ParsesFieldsAndDurations) {
   auto overcommitted = Parse(R"({"placement": {"memoryOvercommit": 1.5}})");
   ASSERT_TRUE(overcommitted.ok()) << overcommitted.status().ToString();
   EXPECT_EQ(overcommitted->memory_overcommit, 1.5);
+  auto backups = Parse(R"({"backup": {"dir": "/srv/zlh-backups", "at": "01:15", "keep": 3}})");
+  ASSERT_TRUE(backups.ok()) << backups.status().ToString();
+  EXPECT_EQ(backups->backup_minute, 75);
+  EXPECT_EQ(backups->backup_keep, 3u);
+  auto no_backups = Parse(R"({"backup": {"at": "off"}})");
+  ASSERT_TRUE(no_backups.ok()) << no_backups.status().ToString();
+  EXPECT_FALSE(no_backups->backup_minute.has_value());
 }
 
 // Each bad file is refused with a message naming the field.
@@ -75,6 +85,10 @@ TEST(ConfigTest, RefusesBadFieldsNamingThem) {
            Case{R"({"businessHours": {"days": ["mon", "someday"]}})", "businessHours.days[1]"},
            Case{R"({"controller": {"digestAt": "8am"}})", "controller.digestAt"},
            Case{R"({"controller": {"backupPeriod": "0s"}})", "controller.backupPeriod"},
+           Case{R"({"backup": {"at": "3:30am"}})", "backup.at"},
+           Case{R"({"backup": {"keep": 0}})", "backup.keep"},
+           Case{R"({"backup": {"keep": -1}})", "keep"},
+           Case{R"({"backup": {"dir": "backups"}})", "backup.dir"},
            Case{R"({"placement": {"memoryOvercommit": 0}})", "placement.memoryOvercommit"},
            Case{R"({"placement": {"memoryOvercommit": -1.5}})", "placement.memoryOvercommit"},
            Case{R"({"placement": {"memoryOvercommit": 10.5}})", "placement.memoryOvercommit"},
@@ -281,6 +295,61 @@ TEST(ConfigTest, RefusesBadEmailNamingTheField) {
   EXPECT_EQ(ok->email_fallback_after, Millis(120'000));
   EXPECT_EQ(ok->email_timeout, Millis(30'000));
   EXPECT_FALSE(Defaults().HasEmail());
+}
+
+// api.tls (SPEC §11): both files or neither; each refusal names the field and the file.
+TEST(ConfigTest, ApiTlsIsAMatchingCertificateAndKeyOrRefusedNamingTheField) {
+  TestCa ca;
+  ASSERT_TRUE(ca.made()) << "openssl could not make the test CA";
+  TempDir tmp;
+  std::string not_pem = tmp.Sub("not.pem");
+  std::ofstream(not_pem) << "not a certificate\n";
+  auto config = [](const std::string& cert, const std::string& key) {
+    std::string tls;
+    if (!cert.empty()) tls += R"("certFile": ")" + cert + "\"";
+    if (!key.empty()) tls += std::string(tls.empty() ? "" : ", ") + R"("keyFile": ")" + key + "\"";
+    return R"({"api": {"tls": {)" + tls + "}}}";
+  };
+  struct Case {
+    std::string cert, key, names;
+  };
+  for (const Case& c : {
+           Case{ca.cert(), "", "api.tls.keyFile: required with api.tls.certFile"},
+           Case{"", ca.key(), "api.tls.certFile: required with api.tls.keyFile"},
+           Case{tmp.Sub("absent.pem"), ca.key(),
+                "api.tls.certFile: '" + tmp.Sub("absent.pem") + "' cannot be read"},
+           Case{ca.cert(), tmp.Sub("absent.key"),
+                "api.tls.keyFile: '" + tmp.Sub("absent.key") + "' cannot be read"},
+           Case{not_pem, ca.key(), "api.tls.certFile: '" + not_pem + "' holds no PEM certificate"},
+           Case{ca.cert(), not_pem, "api.tls.keyFile: '" + not_pem + "' holds no unencrypted PEM"},
+           Case{ca.key(), ca.key(), "api.tls.certFile"},  // a key where the certificate belongs
+           Case{ca.cert(), ca.stray_key(),
+                "api.tls.keyFile: '" + ca.stray_key() + "' does not match the certificate"},
+       }) {
+    auto s = Parse(config(c.cert, c.key));
+    ASSERT_FALSE(s.ok()) << config(c.cert, c.key);
+    EXPECT_NE(s.status().message().find(c.names), std::string::npos) << s.status().message();
+  }
+  EXPECT_FALSE(Defaults().HasApiTls());
+  auto ok = Parse(config(ca.cert(), ca.key()));
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_TRUE(ok->HasApiTls());
+}
+
+// redis.passwordFile: its first line is AUTH's password; a file that cannot be read is refused.
+TEST(ConfigTest, RedisPasswordFileIsReadOrRefused) {
+  TempDir tmp;
+  std::ofstream(tmp.Sub("redis-password")) << "r3dis-pw\r\nignored\n";
+  auto ok = Parse(R"({"redis": {"passwordFile": ")" + tmp.Sub("redis-password") + "\"}}");
+  ASSERT_TRUE(ok.ok()) << ok.status().ToString();
+  EXPECT_EQ(ok->redis_password, "r3dis-pw");
+  EXPECT_EQ(Defaults().redis_password, "");
+  auto absent = Parse(R"({"redis": {"passwordFile": ")" + tmp.Sub("absent") + "\"}}");
+  ASSERT_FALSE(absent.ok());
+  EXPECT_NE(absent.status().message().find("redis.passwordFile: '" + tmp.Sub("absent") +
+                                           "' cannot be read"),
+            std::string::npos)
+      << absent.status().message();
 }
 
 // The outbox's delivery (SPEC §10): defaults, durations, and refusals naming the field.

@@ -1,6 +1,6 @@
 #include "config/email_settings.h"
 
-#include <fstream>
+#include "config/password_file.h"
 
 namespace zlh::config {
 namespace {
@@ -52,11 +52,9 @@ Result<EmailSettings> ValidateEmail(const proto::config::Email& e) {
     return Bad(e.username().empty() ? "username" : "passwordFile", "required with the other");
   }
   if (!e.password_file().empty()) {
-    std::ifstream in(e.password_file());
-    if (!in) return Bad("passwordFile", "'" + e.password_file() + "' cannot be read");
-    std::getline(in, out.password);
-    if (!out.password.empty() && out.password.back() == '\r') out.password.pop_back();
-    if (out.password.empty()) return Bad("passwordFile", "'" + e.password_file() + "' is empty");
+    auto password = ReadPasswordFile("email.passwordFile", e.password_file());
+    if (!password.ok()) return password.status();
+    out.password = std::move(*password);
   }
   ZLH_RETURN_IF_ERROR(ParseDurationField("fallbackAfter", e.fallback_after(), &out.fallback_after));
   ZLH_RETURN_IF_ERROR(ParseDurationField("timeout", e.timeout(), &out.timeout));

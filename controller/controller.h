@@ -15,6 +15,10 @@
 #include "workflows/engine.h"
 #include "workflows/registry.h"
 
+namespace zlh::backup {
+class Keeper;
+}
+
 namespace zlh::controller {
 
 inline constexpr char kReconcile[] = "reconcile";
@@ -22,14 +26,21 @@ inline constexpr char kRepair[] = "repair";
 
 class DecisionLog;
 
-// Registers `reconcile` and `digest` (controller/digest.h; queue control) and `repair` (queue
-// repair). `log`, when set, receives every decision (GET /api/controller); it must outlive the
-// engine. `fencing`: where the node's fencing token comes from (with Redis, the lock's), so that
-// the journal compares a decision's token only with tokens of the same source.
+// Registers `reconcile` and `digest` (controller/digest.h; queue control), `repair` (queue
+// repair) and the journal's daily `backup` (controller/journal_backup.h; queue backup). `log`,
+// when set, receives every decision (GET /api/controller); it must outlive the engine. `fencing`:
+// where the node's fencing token comes from (with Redis, the lock's), so that the journal compares
+// a decision's token only with tokens of the same source. `backups`: where the daily backup goes
+// (null: a node that keeps none, whose backups fail); it must outlive the engine.
 Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* log = nullptr,
-                fleet::FencingSource fencing = fleet::FencingSource::kJournal);
+                fleet::FencingSource fencing = fleet::FencingSource::kJournal,
+                backup::Keeper* backups = nullptr);
 
 // The start of tick `tick`'s reconcile: dedup key per tick, so a restart never fires it twice.
 workflows::StartRequest ReconcileStart(int64_t tick);
+
+// The start of tick `tick` of the scheduled workflow `type` (the reconcile's ticks, the digest's
+// and the backup's days): input {"<field>": tick}, dedup key "<type>\x1f<tick>".
+workflows::StartRequest ScheduledStart(const char* type, const char* field, int64_t tick);
 
 }  // namespace zlh::controller

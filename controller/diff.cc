@@ -4,6 +4,7 @@
 #include <set>
 
 #include "base/clock.h"
+#include "base/duration.h"
 
 namespace zlh::controller {
 namespace {
@@ -28,6 +29,21 @@ void Add(std::vector<Decision>& out, const ServerObservation& s, const Policy& p
     d.action = "repair";
   }
   out.push_back(std::move(d));
+}
+
+// The journal's own backups (SPEC §11): once one has been taken and verified, none since for
+// longer than the policy allows is a missing backup — alerted once (an incident until the next
+// good one), whatever the cause: the node down at the time, the workflow stuck or failing.
+void JournalBackupMissed(const Observation& o, const Policy& policy, std::vector<Decision>& out) {
+  if (policy.journal_backup_missed_ms <= 0 || o.journal_backup_ms <= 0 || o.observed_ms <= 0)
+    return;
+  if (o.observed_ms - o.journal_backup_ms <= policy.journal_backup_missed_ms) return;
+  out.push_back({"journal:backup", "journal_backup_missed",
+                 "no journal backup taken and verified since " +
+                     FormatRfc3339(o.journal_backup_ms) + ", more than " +
+                     FormatDuration(Millis(policy.journal_backup_missed_ms)) +
+                     " ago: alert (zlh-journal list --type backup shows the daily backups)",
+                 0, "notify", "", "", 0, "", "the journal's backups"});
 }
 
 }  // namespace
@@ -129,6 +145,7 @@ std::vector<Decision> Diff(const Observation& observation, const Policy& policy)
                      "notify", "", "", 0, w.workflow_id, subject});
     }
   }
+  JournalBackupMissed(observation, policy, out);
   // Housekeeping, outside the levels (§6.1): a stale lease of an ended or unknown holder is
   // cleared; one whose holder lives is only alerted.
   std::map<std::string, const ServerObservation*> servers;

@@ -16,6 +16,9 @@ struct Policy {
   int64_t stuck_workflow_ms = 30 * 60'000;
   int64_t backup_period_ms = 24 * 3'600'000;  // the backup schedule's period
   int64_t backup_grace_ms = 2 * 3'600'000;
+  // The journal's own backups (SPEC §11): none taken and verified for longer than this is a
+  // missing backup; 0: not scheduled, nothing to miss.
+  int64_t journal_backup_missed_ms = 0;
 };
 
 // The decisions for `observation`, one per drift per server, in server order. What a service did

@@ -144,5 +144,25 @@ TEST(DiffTest, AMissedBackupIsNotedOnceThenTwiceIsCritical) {
   EXPECT_NE(ds[2].rule.find("no backup yet"), std::string::npos) << ds[2].rule;
 }
 
+// The journal's own backups (SPEC §11): missing once none was taken and verified for longer than
+// the policy allows; never before a first one, nor when backups are not scheduled.
+TEST(DiffTest, AJournalBackupOlderThanTheLimitIsMissing) {
+  constexpr int64_t kHour = 3'600'000;
+  Policy policy;
+  policy.journal_backup_missed_ms = 26 * kHour;
+  Observation o;
+  o.observed_ms = 1'800'000'000'000;
+  o.journal_backup_ms = o.observed_ms - 25 * kHour;
+  EXPECT_EQ(Summary(Diff(o, policy)), "");
+  o.journal_backup_ms = o.observed_ms - 27 * kHour;
+  EXPECT_EQ(Summary(Diff(o, policy)), "journal:backup:journal_backup_missed:notify:0 ");
+  EXPECT_EQ(Diff(o, policy)[0].subject, "the journal's backups");
+  Observation never = o;
+  never.journal_backup_ms = 0;
+  EXPECT_EQ(Summary(Diff(never, policy)), "");
+  policy.journal_backup_missed_ms = 0;  // backup.at "off"
+  EXPECT_EQ(Summary(Diff(o, policy)), "");
+}
+
 }  // namespace
 }  // namespace zlh::controller

@@ -1,10 +1,10 @@
 #include "controller/digest.h"
 
-#include <boost/json.hpp>
 #include <map>
 
 #include "base/clock.h"
 #include "base/duration.h"
+#include "controller/controller.h"
 #include "fleet/outbox.h"
 #include "fleet/tables.h"
 #include "journal/format.h"
@@ -90,6 +90,15 @@ std::string OutboxSummary(const journal::Journal& journal, int64_t now_ms) {
          (listed > kFailedListed ? "\n- …" : "");
 }
 
+// The journal's own newest good backup (SPEC §11).
+std::string JournalBackupLine(const journal::Journal& journal) {
+  auto newest = fleet::ReadLastJournalBackup(journal);
+  if (!newest.ok()) return "Journal backup: unknown (" + newest.status().message() + ")";
+  if (!newest->has_value()) return "Journal backup: none taken and verified yet";
+  return "Journal backup: last taken and verified " + FormatRfc3339((*newest)->taken_ms()) +
+         ", in " + (*newest)->path();
+}
+
 }  // namespace
 
 std::string DigestText(const journal::Journal& journal, int64_t now_ms) {
@@ -134,15 +143,9 @@ std::string DigestText(const journal::Journal& journal, int64_t now_ms) {
                              ? std::string("every server within its schedule")
                              : std::to_string(missed) + " server(s) missed one, " +
                                    std::to_string(missed_twice) + " missed two or more");
-  return text + "\n" + OutboxSummary(journal, now_ms);
+  return text + "\n" + JournalBackupLine(journal) + "\n" + OutboxSummary(journal, now_ms);
 }
 
-workflows::StartRequest DigestStart(int64_t day) {
-  workflows::StartRequest req;
-  req.type = kDigest;
-  req.input = boost::json::serialize(boost::json::object{{"day", day}});
-  req.dedup_key = "digest\x1f" + std::to_string(day);
-  return req;
-}
+workflows::StartRequest DigestStart(int64_t day) { return ScheduledStart(kDigest, "day", day); }
 
 }  // namespace zlh::controller

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include "base/clock.h"
 #include "base/temp_dir.h"
 #include "fleet/outbox.h"
+#include "fleet/tables.h"
 
 namespace zlh::controller {
 namespace {
@@ -95,6 +97,27 @@ TEST_F(DigestTest, AQuietDaySaysSo) {
   EXPECT_NE(text.find("Notifications in the last 24 h: 0 recorded, 0 shown on Discord (0 over a "
                       "minute late), 0 refused, 0 waiting; 0 emailed"),
             std::string::npos)
+      << text;
+  EXPECT_NE(text.find("Journal backup: none taken and verified yet"), std::string::npos) << text;
+}
+
+// The journal's own newest good backup (SPEC §11), as the backup workflow recorded it.
+TEST_F(DigestTest, NamesTheNewestJournalBackup) {
+  ASSERT_TRUE(journal_
+                  ->AppendSync({},
+                               [](journal::Txn& t) {
+                                 proto::JournalBackup b;
+                                 b.set_taken_ms(kNow - 5 * 60 * kMinute);
+                                 b.set_path("/srv/zlh-backups/20270115T030000Z");
+                                 fleet::PutLastJournalBackup(t, b);
+                                 return Status::Ok();
+                               })
+                  .ok());
+  std::string text = DigestText(*journal_, kNow);
+  EXPECT_NE(
+      text.find("Journal backup: last taken and verified " +
+                FormatRfc3339(kNow - 5 * 60 * kMinute) + ", in /srv/zlh-backups/20270115T030000Z"),
+      std::string::npos)
       << text;
 }
 

@@ -84,7 +84,8 @@ std::string ToJson(const Observation& o) {
                                       {"servers", std::move(servers)},
                                       {"staleLeases", std::move(leases)},
                                       {"errors", std::move(errors)},
-                                      {"healthyServers", o.healthy_servers}});
+                                      {"healthyServers", o.healthy_servers},
+                                      {"journalBackupMs", o.journal_backup_ms}});
 }
 
 Result<Observation> ParseObservation(const std::string& text) {
@@ -96,6 +97,7 @@ Result<Observation> ParseObservation(const std::string& text) {
   out.tick = Int(o, "tick");
   out.observed_ms = Int(o, "observedMs");
   out.healthy_servers = Int(o, "healthyServers");
+  out.journal_backup_ms = Int(o, "journalBackupMs");
   if (auto* list = o.if_contains("servers"); list && list->is_array()) {
     for (const auto& item : list->as_array()) {
       if (!item.is_object()) continue;

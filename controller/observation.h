@@ -82,6 +82,8 @@ struct Observation {
   // Servers observed healthy and left out of `servers` when it was compacted (diff.h), so that a
   // large fleet's record stays small; they had no drift and nothing under way.
   int64_t healthy_servers = 0;
+  // When the newest scheduled journal backup was taken and verified (SPEC §11); 0: none recorded.
+  int64_t journal_backup_ms = 0;
 };
 
 // One drift on one server and what the controller does about it.

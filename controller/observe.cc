@@ -88,12 +88,23 @@ void CountRepairs(const journal::Journal& journal, std::vector<ServerObservation
   }
 }
 
+// When the newest scheduled journal backup was taken and verified (SPEC §11), into `o`.
+void NewestJournalBackup(const journal::Journal& journal, Observation& o) {
+  auto newest = fleet::ReadLastJournalBackup(journal);
+  if (!newest.ok()) {
+    o.errors.push_back("journal: " + newest.status().ToString());
+  } else if (newest->has_value()) {
+    o.journal_backup_ms = (*newest)->taken_ms();
+  }
+}
+
 }  // namespace
 
 Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
   Observation o;
   o.tick = tick;
   o.observed_ms = NowMs();
+  NewestJournalBackup(*d.journal, o);
   const config::Settings& s = *d.settings;
   auto servers = fleet::ListServers(*d.journal);
   if (!servers.ok()) {

@@ -1,5 +1,5 @@
-// reconcile and digest, and the registration of all three controller workflows (controller.h);
-// repair is in repair.cc.
+// reconcile and digest, and the registration of the controller's workflows (controller.h); repair
+// is in repair.cc, the journal's backup in journal_backup.cc.
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -13,6 +13,7 @@
 #include "controller/diff.h"
 #include "controller/digest.h"
 #include "controller/incidents.h"
+#include "controller/journal_backup.h"
 #include "controller/messages.h"
 #include "controller/observe.h"
 #include "controller/repair.h"
@@ -201,7 +202,8 @@ Task<Status> DeleteExpiredStep(flows::Deps& d, Context& ctx) {
   auto expired = co_await ctx.TxnStep(
       "delete_expired",
       [retention = d.settings->retention](journal::Txn& t, const StepInfo&) -> Result<std::string> {
-        auto n = DeleteExpired(t, {kReconcile, kDigest}, NowMs() - retention.count(), 1000);
+        auto n =
+            DeleteExpired(t, {kReconcile, kDigest, kBackup}, NowMs() - retention.count(), 1000);
         if (!n.ok()) return n.status();
         return std::to_string(*n);
       });
@@ -215,8 +217,11 @@ Task<Result<std::string>> Reconcile(flows::Deps& d, DecisionLog* log, fleet::Fen
                                     Context& ctx) {
   int64_t tick = TickOf(ctx.input());
   Policy policy{static_cast<int>(d.settings->max_repair_level),
-                d.settings->stuck_provisioning.count(), d.settings->stuck_workflow.count(),
-                d.settings->backup_period.count(), d.settings->backup_grace.count()};
+                d.settings->stuck_provisioning.count(),
+                d.settings->stuck_workflow.count(),
+                d.settings->backup_period.count(),
+                d.settings->backup_grace.count(),
+                d.settings->backup_minute ? kMissedAfter.count() : 0};
   auto judged = co_await ObserveAndDiff(d, ctx, tick, policy);
   if (!judged.ok()) co_return judged.status();
   // A history that recorded record_incidents before the outbox takes 0 and tells as it did then.
@@ -253,21 +258,28 @@ Task<Result<std::string>> Digest(flows::Deps& d, Context& ctx) {
 
 }  // namespace
 
-workflows::StartRequest ReconcileStart(int64_t tick) {
+workflows::StartRequest ScheduledStart(const char* type, const char* field, int64_t tick) {
   workflows::StartRequest req;
-  req.type = kReconcile;
-  req.input = json::serialize(json::object{{"tick", tick}});
-  req.dedup_key = "reconcile\x1f" + std::to_string(tick);
+  req.type = type;
+  req.input = json::serialize(json::object{{field, tick}});
+  req.dedup_key = std::string(type) + "\x1f" + std::to_string(tick);
   return req;
 }
 
+workflows::StartRequest ReconcileStart(int64_t tick) {
+  return ScheduledStart(kReconcile, "tick", tick);
+}
+
 Status Register(workflows::Registry& registry, flows::Deps& deps, DecisionLog* log,
-                fleet::FencingSource fencing) {
+                fleet::FencingSource fencing, backup::Keeper* backups) {
   flows::Deps* d = &deps;
   ZLH_RETURN_IF_ERROR(registry.Register(kReconcile, "control", [d, log, fencing](Context& ctx) {
     return Reconcile(*d, log, fencing, ctx);
   }));
   ZLH_RETURN_IF_ERROR(registry.Register(kDigest, "control", [d](Context& ctx) { return Digest(*d, ctx); }));
+  ZLH_RETURN_IF_ERROR(registry.Register(kBackup, kBackupQueue, [d, backups](Context& ctx) {
+    return JournalBackup(*d, backups, ctx);
+  }));
   return registry.Register(kRepair, "repair", [d](Context& ctx) { return Repair(*d, ctx); });
 }
 

@@ -27,6 +27,7 @@ constexpr char kIncidents = 'i';
 constexpr char kBreakers = 'r';
 constexpr char kFencing = 'f';
 constexpr char kNodeDrains = 'd';
+constexpr char kJournalBackups = 'j';
 
 std::string Key(char table, std::string_view key) { return journal::DomainKey(table, key); }
 
@@ -482,6 +483,15 @@ void PutBreaker(journal::Txn& txn, const proto::Breaker& breaker) {
 
 Result<std::vector<proto::Breaker>> ListBreakers(const journal::Journal& journal) {
   return DecodeAll<proto::Breaker>(journal, kBreakers, "breaker");
+}
+
+void PutLastJournalBackup(journal::Txn& txn, const proto::JournalBackup& backup) {
+  txn.Put(Cf::kDomain, Key(kJournalBackups, "last"), backup.SerializeAsString());
+}
+
+Result<std::optional<proto::JournalBackup>> ReadLastJournalBackup(const journal::Journal& journal) {
+  return Decode<proto::JournalBackup>(journal.Get(Cf::kDomain, Key(kJournalBackups, "last")),
+                                      "journal backup");
 }
 
 Status AcceptFencingToken(journal::Txn& txn, FencingSource source, uint64_t token) {

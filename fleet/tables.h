@@ -24,6 +24,7 @@
 //   'o' id (u64 BE)          → proto.Notification  (the notification outbox, fleet/outbox.h)
 //   'p' route \0 id (u64 BE) → ""                  (the outbox's pending deliveries)
 //   'q' "next"               → u64 BE              (the outbox's id sequence)
+//   'j' "last"               → proto.JournalBackup (the newest verified scheduled backup, SPEC §11)
 //
 // The outbox is delivery state, not fleet state: like the side tables it is not folded from events.
 // Maintenance, node drains and billing change through operator and outside inputs, not workflow
@@ -184,5 +185,12 @@ void DeleteIncident(journal::Txn& txn, const std::string& server_id, const std::
 Result<proto::Breaker> GetBreaker(journal::Txn& txn, const std::string& server_id);
 void PutBreaker(journal::Txn& txn, const proto::Breaker& breaker);
 Result<std::vector<proto::Breaker>> ListBreakers(const journal::Journal& journal);
+
+// ---- the journal's own backups (SPEC §11) ----
+// Records `backup` as the newest verified scheduled backup (replacing the one recorded).
+void PutLastJournalBackup(journal::Txn& txn, const proto::JournalBackup& backup);
+// The newest verified scheduled backup; nullopt when none was recorded. kCorruption when the
+// record cannot be read.
+Result<std::optional<proto::JournalBackup>> ReadLastJournalBackup(const journal::Journal& journal);
 
 }  // namespace zlh::fleet

@@ -3,6 +3,7 @@
 // write as their end.
 #include <spdlog/spdlog.h>
 
+#include "base/log_context.h"
 #include "fleet/tables.h"
 #include "flows/agent_ready.h"
 #include "flows/inputs.h"
@@ -149,6 +150,7 @@ Status Deletable(const proto::Server& s) {
 Task<Result<std::string>> Operation(Deps& d, Context& ctx) {
   auto in = ParseOperationInput(ctx.input());
   if (!in.ok()) co_return in.status();
+  logging::SetServerId(in->server_id);
   LeasedWork w(d, ctx);
   ZLH_CO_RETURN_IF_ERROR(co_await w.Acquire(in->server_id, Provisioned));
   const std::string& op = in->op;
@@ -202,6 +204,7 @@ Task<Result<std::string>> Operation(Deps& d, Context& ctx) {
 Task<Result<std::string>> Deprovision(Deps& d, Context& ctx) {
   auto in = ParseOperationInput(ctx.input());
   if (!in.ok()) co_return in.status();
+  logging::SetServerId(in->server_id);
   LeasedWork w(d, ctx);
   ZLH_CO_RETURN_IF_ERROR(co_await w.Acquire(in->server_id, Deletable));
   const proto::Server& server = w.server();

@@ -15,6 +15,7 @@
 
 #include "flows/agent_ready.h"
 #include "base/clock.h"
+#include "base/log_context.h"
 #include "fleet/tables.h"
 #include "flows/container_config.h"
 #include "flows/discover_address.h"
@@ -410,6 +411,7 @@ Status ProvisionCancelledQueued(journal::Txn& txn, const std::string& input) {
 Task<Result<std::string>> Provision(Deps& deps, Context& ctx) {
   auto in = ParseProvisionInput(ctx.input());
   if (!in.ok()) co_return in.status();
+  logging::SetServerId(in->server_id);
   Provisioning p(deps, ctx, std::move(*in));
   co_return co_await p.Run();
 }

@@ -9,6 +9,7 @@
 #include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
+#include <spdlog/spdlog.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -83,25 +84,31 @@ rocksdb::ColumnFamilyOptions CfOptions(std::string_view name = "") {
   return o;
 }
 
-// RocksDB's own diagnostics (warnings and errors) go to stderr, beside the process's log, instead
-// of a LOG file in the journal: RocksDB's file logger asserts when a write to LOG fails, as on a
-// full disk, and Debian's librocksdb keeps its assertions, so a full disk aborted the process where
-// a clean "disk full" refusal is wanted.
-class StderrLogger final : public rocksdb::Logger {
+// RocksDB's own diagnostics (warnings and errors) go to the process's log, in its format (text,
+// JSON, journald), instead of a LOG file in the journal: RocksDB's file logger asserts when a write
+// to LOG fails, as on a full disk, and Debian's librocksdb keeps its assertions, so a full disk
+// aborted the process where a clean "disk full" refusal is wanted.
+class ProcessLogger final : public rocksdb::Logger {
  public:
-  explicit StderrLogger(rocksdb::InfoLogLevel level) : Logger(level) {}
-  using Logger::Logv;
+  explicit ProcessLogger(rocksdb::InfoLogLevel level) : Logger(level) {}
   void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < GetInfoLogLevel()) return;
     char line[1024];
     std::vsnprintf(line, sizeof line, format, ap);
-    std::fprintf(stderr, "rocksdb: %s\n", line);
+    spdlog::log(level >= rocksdb::InfoLogLevel::ERROR_LEVEL  ? spdlog::level::err
+                : level == rocksdb::InfoLogLevel::WARN_LEVEL ? spdlog::level::warn
+                                                             : spdlog::level::info,
+                "rocksdb: {}", line);
   }
 };
 
 rocksdb::DBOptions DbOptions(rocksdb::Env* env) {
   rocksdb::DBOptions o;
   if (env) o.env = env;
-  o.info_log = std::make_shared<StderrLogger>(rocksdb::InfoLogLevel::WARN_LEVEL);
+  o.info_log = std::make_shared<ProcessLogger>(rocksdb::InfoLogLevel::WARN_LEVEL);
   o.max_background_jobs = 2;
   o.max_total_wal_size = 128 << 20;  // older WAL files force their column families to flush
   // All column families flush together: an append spans several, and a reader (a secondary
@@ -447,7 +454,7 @@ Refused CreateJournal(const std::string& dir, rocksdb::Env* env) {
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   // RocksDB reports the directory it is about to create as an error; what fails is returned.
-  db_options.info_log = std::make_shared<StderrLogger>(rocksdb::InfoLogLevel::FATAL_LEVEL);
+  db_options.info_log = std::make_shared<ProcessLogger>(rocksdb::InfoLogLevel::FATAL_LEVEL);
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   cfs.emplace_back(rocksdb::kDefaultColumnFamilyName, CfOptions());
   for (const char* n : kCfNames) cfs.emplace_back(n, CfOptions(n));
@@ -608,7 +615,7 @@ Journal::Opened Journal::TryOpen(const std::string& dir, Options options) {
     impl->secondary_dir = tmpl;
     db_options.max_open_files = -1;  // required of a secondary instance
     // A reader's warnings (the writer deleting files under it) are noise on a CLI's stderr.
-    db_options.info_log = std::make_shared<StderrLogger>(rocksdb::InfoLogLevel::ERROR_LEVEL);
+    db_options.info_log = std::make_shared<ProcessLogger>(rocksdb::InfoLogLevel::ERROR_LEVEL);
     s = rocksdb::DB::OpenAsSecondary(db_options, dir, impl->secondary_dir, cfs, &impl->handles,
                                      &raw);
   } else {
@@ -889,7 +896,7 @@ Status CheckLiveFiles(rocksdb::DB& db) {
 // cannot find from its view, since the primary may have deleted it.
 Status CheckFilesStrictly(const std::string& dir, rocksdb::Env* env) {
   rocksdb::DBOptions o = DbOptions(env);
-  o.info_log = std::make_shared<StderrLogger>(rocksdb::InfoLogLevel::ERROR_LEVEL);
+  o.info_log = std::make_shared<ProcessLogger>(rocksdb::InfoLogLevel::ERROR_LEVEL);
   o.max_open_files = -1;
   o.paranoid_checks = true;
   std::vector<std::string> names;

@@ -1,12 +1,9 @@
 #include "scheduler/redis_lock.h"
 
-#include <hiredis/hiredis.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
-#include <optional>
 #include <vector>
 
 #include "base/clock.h"
@@ -39,93 +36,6 @@ end
 return 0)";
 
 }  // namespace
-
-Result<RedisUrl> ParseRedisUrl(const std::string& url) {
-  const std::string scheme = "redis://";
-  if (url.rfind(scheme, 0) != 0) return InvalidArgument("'" + url + "' is not redis://HOST:PORT[/DB]");
-  std::string rest = url.substr(scheme.size());
-  RedisUrl out;
-  size_t slash = rest.find('/');
-  if (slash != std::string::npos) {
-    std::string db = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-    char* end = nullptr;
-    long v = std::strtol(db.c_str(), &end, 10);
-    if (db.empty() || *end != '\0' || v < 0 || v > 15) {
-      return InvalidArgument("'" + url + "': the database must be a number from 0 to 15");
-    }
-    out.db = static_cast<int>(v);
-  }
-  size_t colon = rest.rfind(':');
-  if (colon == std::string::npos || colon == 0) {
-    return InvalidArgument("'" + url + "' is not redis://HOST:PORT[/DB]");
-  }
-  out.host = rest.substr(0, colon);
-  std::string port = rest.substr(colon + 1);
-  char* end = nullptr;
-  long p = std::strtol(port.c_str(), &end, 10);
-  if (port.empty() || *end != '\0' || p < 1 || p > 65535) {
-    return InvalidArgument("'" + url + "': the port must be a number from 1 to 65535");
-  }
-  out.port = static_cast<uint16_t>(p);
-  return out;
-}
-
-struct RedisLock::Conn {
-  redisContext* c = nullptr;
-  ~Conn() {
-    if (c) redisFree(c);
-  }
-  // Connects when not connected; leaves `c` null when Redis does not answer.
-  void Connect(const RedisUrl& url, Millis timeout) {
-    if (c) return;
-    timeval tv{static_cast<time_t>(timeout.count() / 1000),
-               static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-    c = redisConnectWithTimeout(url.host.c_str(), url.port, tv);
-    if (c && !c->err) {
-      redisSetTimeout(c, tv);
-      if (url.db != 0) {
-        auto* r = static_cast<redisReply*>(redisCommand(c, "SELECT %d", url.db));
-        if (r) freeReplyObject(r);
-      }
-    } else if (c) {
-      redisFree(c);
-      c = nullptr;
-    }
-  }
-  // A script's integer answer, or its array of integers; nullopt when Redis did not answer (the
-  // connection is then dropped) or answered an error.
-  std::optional<std::vector<long long>> Eval(const char* script, const std::string& k1,
-                                             const std::string& k2,
-                                             const std::vector<std::string>& args) {
-    if (!c) return std::nullopt;
-    std::vector<const char*> argv = {"EVAL", script, "2", k1.c_str(), k2.c_str()};
-    std::vector<size_t> lens = {4, std::strlen(script), 1, k1.size(), k2.size()};
-    for (const auto& a : args) {
-      argv.push_back(a.c_str());
-      lens.push_back(a.size());
-    }
-    auto* reply = static_cast<redisReply*>(
-        redisCommandArgv(c, static_cast<int>(argv.size()), argv.data(), lens.data()));
-    if (!reply) {
-      redisFree(c);
-      c = nullptr;
-      return std::nullopt;
-    }
-    std::optional<std::vector<long long>> out;
-    if (reply->type == REDIS_REPLY_INTEGER) out = std::vector<long long>{reply->integer};
-    if (reply->type == REDIS_REPLY_ARRAY) {
-      out.emplace();
-      for (size_t i = 0; i < reply->elements; ++i) {
-        const redisReply* e = reply->element[i];
-        out->push_back(e->type == REDIS_REPLY_INTEGER ? e->integer : 0);
-      }
-    }
-    if (reply->type == REDIS_REPLY_ERROR) spdlog::error("redis: {}", reply->str ? reply->str : "error");
-    freeReplyObject(reply);
-    return out;
-  }
-};
 
 RedisLock::RedisLock(RedisUrl url, RedisLockOptions options,
                      std::function<void(bool, uint64_t)> on_change)
@@ -165,12 +75,11 @@ void RedisLock::Confirmed(Clock::time_point started) {
   confirmed_ = true;
 }
 
-void RedisLock::Acquire(Conn& conn) {
+void RedisLock::Acquire(RedisConnection& conn) {
   auto started = Clock::now();
-  auto answer = conn.Eval(kAcquire, options_.key, options_.key + ":token",
-                          {options_.owner, std::to_string(options_.ttl.count()),
-                           std::to_string(NowMs())});
-  redis_ok_ = answer.has_value();
+  auto answer =
+      conn.Eval(kAcquire, options_.key, options_.key + ":token",
+                {options_.owner, std::to_string(options_.ttl.count()), std::to_string(NowMs())});
   if (!answer || answer->size() != 2 || (*answer)[0] <= 0) return;
   owned_ = true;
   token_ = static_cast<uint64_t>((*answer)[0]);
@@ -188,11 +97,10 @@ void RedisLock::Acquire(Conn& conn) {
                token_.load(), FormatRfc3339(waiting_until_ms_));
 }
 
-void RedisLock::Renew(Conn& conn) {
+void RedisLock::Renew(RedisConnection& conn) {
   auto started = Clock::now();
   auto answer = conn.Eval(kRenew, options_.key, options_.key + ":token",
                           {options_.owner, std::to_string(options_.ttl.count())});
-  redis_ok_ = answer.has_value();
   if (!answer || answer->empty()) {
     if (held_) spdlog::warn("controller lock could not be renewed: this node stops acting until it is");
     confirmed_ = false;
@@ -239,8 +147,10 @@ void RedisLock::Settle() {
 }
 
 void RedisLock::Pause() {
-  // Renew on schedule while acting; retry sooner while not.
-  auto wait = held_ ? options_.renew : std::min(options_.renew, Millis(500));
+  // Renew on schedule while acting; retry sooner while not, unless Redis refused the credentials
+  // (they will not change by themselves soon).
+  bool soon = !held_ && redis_state_ != RedisState::kAuthRefused;
+  auto wait = soon ? std::min(options_.renew, Millis(500)) : options_.renew;
   auto until = Clock::now() + wait;
   while (!stop_ && Clock::now() < until) {
     bool was = held_;
@@ -250,26 +160,45 @@ void RedisLock::Pause() {
   }
 }
 
+void RedisLock::Report(RedisState now, const std::string& refusal) {
+  RedisState was = redis_state_.exchange(now);
+  if (now == was) return;
+  std::string where = url_.host + ":" + std::to_string(url_.port);
+  switch (now) {
+    case RedisState::kUnreachable:
+      spdlog::error("redis at {} unreachable: the controller does not act until it is back", where);
+      break;
+    case RedisState::kAuthRefused:
+      spdlog::error(
+          "redis at {}: authentication failed{} ({}): the controller does not act "
+          "(standby) until Redis accepts this node's credentials (the --redis URL's "
+          "user and password, redis.passwordFile; Redis's requirepass or ACL)",
+          where, url_.user.empty() ? "" : " for user '" + url_.user + "'", refusal);
+      break;
+    case RedisState::kOk:
+      if (was != RedisState::kUnknown) spdlog::info("redis at {} answers again", where);
+      break;
+    case RedisState::kUnknown:
+      break;
+  }
+}
+
 void RedisLock::Loop() {
-  Conn conn;
-  bool logged_down = false;
+  RedisConnection conn(url_, options_.connect_timeout);
   while (!stop_) {
-    conn.Connect(url_, options_.connect_timeout);
+    conn.Connect();
     if (owned_) {
       Renew(conn);
     } else {
       Acquire(conn);
     }
-    if (!redis_ok_ && !logged_down) {
-      spdlog::error("redis at {}:{} unreachable: the controller does not act until it is back",
-                    url_.host, url_.port);
-    }
-    if (redis_ok_ && logged_down) spdlog::info("redis reachable again");
-    logged_down = !redis_ok_;
+    Report(conn.state(), conn.refusal());
     Settle();
     Pause();
   }
-  if (owned_ && conn.c) (void)conn.Eval(kRelease, options_.key, options_.key + ":token", {options_.owner});
+  if (owned_ && conn.connected()) {
+    (void)conn.Eval(kRelease, options_.key, options_.key + ":token", {options_.owner});
+  }
   SetHeld(false, 0);
 }
 

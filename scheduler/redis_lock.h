@@ -4,14 +4,17 @@
 // keep increasing even after a restarted Redis lost the counter.
 //
 // A background thread (hiredis is blocking) acquires, renews and re-acquires after Redis comes
-// back; it never stops trying. The node may act (held()) only while its last renewal succeeded,
-// and only until `ttl - margin` after the start (monotonic clock) of the last call that confirmed
-// the lock: a renewal that fails for any reason, or comes back too late (a paused process), stops
-// it at once, well before the lock could have expired in Redis. A lock taken in a Redis that lost
-// its state (the token key was absent) is not acted on for one ttl, since the previous holder may
-// still believe in its own lock until then (waiting_until_ms()). `on_change` tells the node when
-// it gains or loses the right to act; may_act() is the same answer read at the moment of asking,
-// for callers that must not wait for the change to reach them.
+// back; it never stops trying. With credentials it sends AUTH on every (re)connect before anything
+// else; refused credentials are treated like an unreachable Redis (the node does not act) but
+// said as such, once, and retried every `renew` (an operator may fix the ACL without a restart).
+// The node may act (held()) only while its last renewal succeeded, and only until `ttl - margin`
+// after the start (monotonic clock) of the last call that confirmed the lock: a renewal that fails
+// for any reason, or comes back too late (a paused process), stops it at once, well before the lock
+// could have expired in Redis. A lock taken in a Redis that lost its state (the token key was
+// absent) is not acted on for one ttl, since the previous holder may still believe in its own lock
+// until then (waiting_until_ms()). `on_change` tells the node when it gains or loses the right to
+// act; may_act() is the same answer read at the moment of asking, for callers that must not wait
+// for the change to reach them.
 //
 // Thread-safety: the const accessors may be called from any thread; callbacks run on the lock's
 // thread and must only post work elsewhere.
@@ -27,16 +30,9 @@
 
 #include "base/duration.h"
 #include "base/status.h"
+#include "scheduler/redis_connection.h"
 
 namespace zlh::scheduler {
-
-struct RedisUrl {
-  std::string host;
-  uint16_t port = 6379;
-  int db = 0;
-};
-// "redis://HOST:PORT[/DB]". kInvalidArgument saying what is wrong otherwise.
-Result<RedisUrl> ParseRedisUrl(const std::string& url);
 
 struct RedisLockOptions {
   std::string key = "zlh:controller";  // the token is kept at key + ":token"
@@ -65,7 +61,8 @@ class RedisLock {
   // 0 when it is not held.
   Millis time_left() const;
   uint64_t token() const { return token_.load(); }
-  bool redis_ok() const { return redis_ok_.load(); }
+  bool redis_ok() const { return redis_state() == RedisState::kOk; }
+  RedisState redis_state() const { return redis_state_.load(); }
   // Wall-clock ms until which a lock taken in a Redis that lost its state is not acted on; 0 when
   // not waiting.
   int64_t waiting_until_ms() const { return waiting_until_ms_.load(); }
@@ -73,17 +70,18 @@ class RedisLock {
 
  private:
   using Clock = std::chrono::steady_clock;
-  struct Conn;
   void Loop();
   // One acquire or renew call and what its answer means.
-  void Acquire(Conn& conn);
-  void Renew(Conn& conn);
+  void Acquire(RedisConnection& conn);
+  void Renew(RedisConnection& conn);
   // Acts while the lock is owned, confirmed by the last call, not lapsed and not waiting out a
   // lost Redis; owns it until it could have expired.
   void Settle();
   // Sleeps until the next call is due (sooner while not acting), waking for a lapse or the wait's end.
   void Pause();
   void Confirmed(Clock::time_point started);
+  // Logs a change of Redis's state (unreachable, credentials refused, back).
+  void Report(RedisState now, const std::string& refusal);
   Clock::time_point ConfirmedAt() const;
   // How long before the lock could expire the node stops acting: a third of the ttl.
   Millis Margin() const { return options_.ttl / 3; }
@@ -94,7 +92,7 @@ class RedisLock {
   std::function<void(bool, uint64_t)> on_change_;
   std::atomic<bool> held_{false};
   std::atomic<uint64_t> token_{0};
-  std::atomic<bool> redis_ok_{false};
+  std::atomic<RedisState> redis_state_{RedisState::kUnknown};
   std::atomic<bool> stop_{false};
   // The start of the last call that confirmed the lock (steady clock, ns since its epoch).
   std::atomic<int64_t> confirmed_ns_{0};

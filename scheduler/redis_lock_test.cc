@@ -1,7 +1,8 @@
 // RedisLock against a real redis-server: one holder at a time, fencing tokens that only grow (also
 // across a Redis that lost its keys), release on stop, a holder that cannot renew stops acting at
-// once (long before its ttl), a lock taken again once Redis is back, and a lock taken in a Redis
-// that lost its state not acted on for one ttl.
+// once (long before its ttl), a lock taken again once Redis is back, a lock taken in a Redis
+// that lost its state not acted on for one ttl, and AUTH: with requirepass and with an ACL user,
+// refused credentials never leading.
 #include "scheduler/redis_lock.h"
 
 #include <gtest/gtest.h>
@@ -38,6 +39,39 @@ TEST(RedisUrlTest, ParsesAndRefuses) {
   for (const char* bad : {"http://x:1", "redis://x", "redis://x:0", "redis://x:99999", "redis://x:1/abc",
                           "redis://:6379"}) {
     EXPECT_FALSE(ParseRedisUrl(bad).ok()) << bad;
+  }
+}
+
+TEST(RedisUrlTest, TakesAUserAndAPasswordPercentDecoded) {
+  auto both = ParseRedisUrl("redis://zlh:p%40ss%2Fw0rd@10.0.0.5:6380/1");
+  ASSERT_TRUE(both.ok()) << both.status().ToString();
+  EXPECT_EQ(both->user, "zlh");
+  EXPECT_EQ(both->password, "p@ss/w0rd");
+  EXPECT_EQ(both->host, "10.0.0.5");
+  EXPECT_EQ(both->port, 6380);
+  EXPECT_EQ(both->db, 1);
+  auto password_only = ParseRedisUrl("redis://:s3cret@127.0.0.1:6379");
+  ASSERT_TRUE(password_only.ok());
+  EXPECT_EQ(password_only->user, "");
+  EXPECT_EQ(password_only->password, "s3cret");
+  auto user_only = ParseRedisUrl("redis://zlh@127.0.0.1:6379");  // the password from a file
+  ASSERT_TRUE(user_only.ok());
+  EXPECT_EQ(user_only->user, "zlh");
+  EXPECT_EQ(user_only->password, "");
+  // Unencoded '@' and '/' in a password: the last '@' ends the credentials.
+  auto raw = ParseRedisUrl("redis://zlh:a@b/c@127.0.0.1:6379/2");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ(raw->password, "a@b/c");
+  EXPECT_EQ(raw->db, 2);
+}
+
+TEST(RedisUrlTest, ARefusedUrlIsNotSaidBackWithItsPassword) {
+  for (const char* bad : {"redis://zlh:Sekr1t-Pw@host", "redis://:Sekr1t-Pw@host:0",
+                          "rediss://zlh:Sekr1t-Pw@host:6379", "redis://zlh:Sekr1t-Pw@host:1/x"}) {
+    auto u = ParseRedisUrl(bad);
+    ASSERT_FALSE(u.ok()) << bad;
+    EXPECT_EQ(u.status().message().find("Sekr1t-Pw"), std::string::npos) << u.status().message();
+    EXPECT_NE(u.status().message().find("***"), std::string::npos) << u.status().message();
   }
 }
 
@@ -103,6 +137,60 @@ TEST(RedisLockTest, ALockTakenInARedisThatLostItsStateIsNotActedOnForOneTtl) {
   EXPECT_GE(NowMs(), waiting_until) << "acted before one ttl had passed";
   EXPECT_TRUE(a.may_act());
   EXPECT_EQ(a.waiting_until_ms(), 0);
+}
+
+// `redis`'s URL with AUTH credentials.
+RedisUrl WithCredentials(const RedisServer& redis, std::string password, std::string user = "") {
+  RedisUrl url = *ParseRedisUrl(redis.url());
+  url.password = std::move(password);
+  url.user = std::move(user);
+  return url;
+}
+
+// Redis with requirepass: the URL's password takes the lock; a wrong one, or none, never does and
+// says so (auth refused, not unreachable).
+TEST(RedisLockTest, RequirepassTakesTheRightPasswordOnly) {
+  RedisServer redis({"--requirepass", "S3cret-pw"});
+  RedisLock right(WithCredentials(redis, "S3cret-pw"), Fast("right"), nullptr);
+  right.Start();
+  ASSERT_TRUE(Eventually([&] { return right.held(); })) << "AUTH with the right password";
+  EXPECT_EQ(right.redis_state(), RedisState::kOk);
+
+  for (const char* password : {"wrong", ""}) {
+    RedisLock refused(WithCredentials(redis, password), Fast(std::string("refused-") + password),
+                      nullptr);
+    refused.Start();
+    ASSERT_TRUE(Eventually([&] { return refused.redis_state() == RedisState::kAuthRefused; }))
+        << "password '" << password << "'";
+    EXPECT_FALSE(refused.held());
+  }
+}
+
+// An ACL user (the default user disabled): AUTH USER PASSWORD; the same password without the user
+// is refused.
+TEST(RedisLockTest, AnAclUserAuthenticatesWithItsName) {
+  RedisServer redis(
+      {"--user", "default", "off", "--user", "zlh", "on", ">Zlh-acl-pw", "~*", "+@all"});
+  RedisLock anonymous(WithCredentials(redis, "Zlh-acl-pw"), Fast("anonymous"), nullptr);
+  anonymous.Start();
+  ASSERT_TRUE(Eventually([&] { return anonymous.redis_state() == RedisState::kAuthRefused; }));
+  RedisLock named(WithCredentials(redis, "Zlh-acl-pw", "zlh"), Fast("named"), nullptr);
+  named.Start();
+  ASSERT_TRUE(Eventually([&] { return named.held(); })) << "AUTH zlh Zlh-acl-pw";
+  EXPECT_FALSE(anonymous.held());
+}
+
+// Credentials are sent on every connection: a holder whose Redis restarted (with the same
+// requirepass) takes the lock again.
+TEST(RedisLockTest, CredentialsAreSentAgainAfterAReconnect) {
+  RedisServer redis({"--requirepass", "S3cret-pw"});
+  RedisLock a(WithCredentials(redis, "S3cret-pw"), Fast("a"), nullptr);
+  a.Start();
+  ASSERT_TRUE(Eventually([&] { return a.held(); }));
+  redis.Restart();
+  ASSERT_TRUE(Eventually([&] { return !a.held(); }));
+  ASSERT_TRUE(Eventually([&] { return a.held(); })) << "not authenticated after reconnecting";
+  EXPECT_EQ(a.redis_state(), RedisState::kOk);
 }
 
 }  // namespace

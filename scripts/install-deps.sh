@@ -12,6 +12,7 @@ packages=(
   libspdlog-dev libfmt-dev libhiredis-dev libcurl4-openssl-dev libssl-dev
   libgtest-dev librapidcheck-dev libhowardhinnant-date-dev tzdata
   redis-server python3-aiosmtpd openssl
+  systemd
 )
 
 # The client tests' packages: `npm ci` only when `npm ls` finds one missing or of another version.

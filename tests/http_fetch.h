@@ -1,4 +1,4 @@
-// Fetch: one blocking HTTP request over loopback with libcurl, for tests that drive real
+// Fetch: one blocking HTTP(S) request over loopback with libcurl, for tests that drive real
 // processes. Test-only.
 #pragma once
 
@@ -12,6 +12,8 @@ namespace zlh {
 struct Fetched {
   long status = 0;  // 0: no answer
   std::string body;
+  CURLcode code = CURLE_OK;  // why there was no answer
+  std::string error;         // ... in libcurl's words
 };
 
 inline size_t FetchCollect(char* data, size_t size, size_t n, void* out) {
@@ -19,8 +21,11 @@ inline size_t FetchCollect(char* data, size_t size, size_t n, void* out) {
   return size * n;
 }
 
-inline Fetched Fetch(const std::string& method, const std::string& url, const std::string& body = "",
-                     const std::vector<std::string>& headers = {}, long timeout_ms = 20'000) {
+// `ca_file`: for an https:// URL, the CA certificate to verify the server's against (instead of
+// the system's).
+inline Fetched Fetch(const std::string& method, const std::string& url,
+                     const std::string& body = "", const std::vector<std::string>& headers = {},
+                     long timeout_ms = 20'000, const std::string& ca_file = "") {
   Fetched r;
   CURL* curl = curl_easy_init();
   curl_slist* list = nullptr;
@@ -36,7 +41,15 @@ inline Fetched Fetch(const std::string& method, const std::string& url, const st
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  if (curl_easy_perform(curl) == CURLE_OK) curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+  if (!ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file.c_str());
+  char error[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  r.code = curl_easy_perform(curl);
+  if (r.code == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &r.status);
+  } else {
+    r.error = error[0] ? error : curl_easy_strerror(r.code);
+  }
   curl_slist_free_all(list);
   curl_easy_cleanup(curl);
   return r;

@@ -1,6 +1,7 @@
 // RedisServer: a real redis-server child process on a free loopback port, without persistence, for
 // tests; killed on destruction. Restart() brings it back on the same port (empty: a restarted
-// Redis that lost its keys). Test-only.
+// Redis that lost its keys). Extra arguments are configuration directives (`--requirepass S`,
+// `--user NAME on >PASSWORD ~* +@all`). Test-only.
 #pragma once
 
 #include <signal.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include <string>
+#include <vector>
 
 #include "tests/loopback_port.h"
 
@@ -16,7 +18,10 @@ namespace zlh {
 
 class RedisServer {
  public:
-  RedisServer() : port_(FreeLoopbackPort()) { Start(); }
+  explicit RedisServer(std::vector<std::string> directives = {})
+      : port_(FreeLoopbackPort()), directives_(std::move(directives)) {
+    Start();
+  }
   ~RedisServer() { Stop(); }
 
   void Start() {
@@ -24,9 +29,12 @@ class RedisServer {
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);
       std::string port = std::to_string(port_);
-      execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--loglevel", "warning",
-             static_cast<char*>(nullptr));
+      std::vector<const char*> argv{"redis-server", "--port",     port.c_str(), "--bind",
+                                    "127.0.0.1",    "--save",     "",           "--appendonly",
+                                    "no",           "--loglevel", "warning"};
+      for (const auto& d : directives_) argv.push_back(d.c_str());
+      argv.push_back(nullptr);
+      execvp("redis-server", const_cast<char* const*>(argv.data()));
       _exit(127);
     }
     AwaitLoopback(port_);  // ready when it accepts a connection
@@ -47,6 +55,7 @@ class RedisServer {
 
  private:
   uint16_t port_;
+  std::vector<std::string> directives_;
   pid_t pid_ = -1;
 };
 

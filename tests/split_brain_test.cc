@@ -288,7 +288,8 @@ TEST_F(SplitBrainTest, OneLeaderAtATimeFailoverFencingAndRedisRestarts) {
   ASSERT_EQ(created.status, 202) << created.body;
   std::filesystem::create_directories(tmp_.Sub("b"));
   ASSERT_EQ(a.Backup("standby").status, 200);  // under a's backup root, DATA/backups
-  std::filesystem::rename(a.data() + "/backups/standby", tmp_.Sub("b/journal"));
+  // The backup's journal only: the standby keeps tokens of its own.
+  std::filesystem::rename(a.data() + "/backups/standby/journal", tmp_.Sub("b/journal"));
   Node b(tmp_, "b", sim_.url(), redis_.url());
   b.Start();
 

@@ -468,15 +468,16 @@ TEST_F(ZlhJournalTest, ReplayOfATypeThisBuildDoesNotRunExitsTwo) {
 
 TEST_F(ZlhJournalTest, BackupIsAJournalOfItsOwn) {
   std::string copy = tmp_.Sub("copy");
-  Output r = ZlhJournal({"--data", data_, "backup", copy + "/journal"}, tmp_);
+  Output r = ZlhJournal({"--data", data_, "backup", copy}, tmp_);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("backup written to"), std::string::npos);
+  EXPECT_NE(r.out.find("verified"), std::string::npos);
   Output list = ZlhJournal({"--data", copy, "--json", "list"}, tmp_);
   EXPECT_EQ(list.code, 0) << list.err;
   EXPECT_EQ(std::count(list.out.begin(), list.out.end(), '\n'), 3);
   EXPECT_EQ(ZlhJournal({"--data", copy, "verify"}, tmp_).code, 0);
   // An existing target is refused, and left alone.
-  Output again = ZlhJournal({"--data", data_, "backup", copy + "/journal"}, tmp_);
+  Output again = ZlhJournal({"--data", data_, "backup", copy}, tmp_);
   EXPECT_EQ(again.code, 2);
   EXPECT_NE(again.err.find("exists already"), std::string::npos);
 }

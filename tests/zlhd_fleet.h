@@ -27,15 +27,23 @@ class ZlhdOnSim {
     std::ofstream(tmp.Sub("zlh.json")) << config_json;
   }
 
-  // Starts zlhd (again) and waits until it serves; false (with the log) when it does not.
-  ::testing::AssertionResult Start() {
+  // Calls the API over HTTPS, verifying zlhd's certificate against `ca_file` (for a config with
+  // api.tls).
+  void UseHttps(std::string ca_file) {
+    scheme_ = "https";
+    ca_file_ = std::move(ca_file);
+  }
+
+  // Starts zlhd (again), with `extra_args` (--redis URL...), and waits until it serves; false (with
+  // the log) when it does not.
+  ::testing::AssertionResult Start(const std::vector<std::string>& extra_args = {}) {
     std::remove(tmp_.Sub("data/zlhd.addr").c_str());
     ++starts_;
     log_ = tmp_.Sub("zlhd-" + std::to_string(starts_) + ".log");
-    daemon_ = std::make_unique<Daemon>(
-        std::vector<std::string>{"--config", tmp_.Sub("zlh.json"), "--data", tmp_.Sub("data"),
-                                 "--listen", "127.0.0.1:0", "--fleet", sim_.url()},
-        log_);
+    std::vector<std::string> args{"--config", tmp_.Sub("zlh.json"), "--data",  tmp_.Sub("data"),
+                                  "--listen", "127.0.0.1:0",        "--fleet", sim_.url()};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    daemon_ = std::make_unique<Daemon>(args, log_);
     if (!WaitForLog(log_, "zlhd ready", std::chrono::seconds(60))) {
       return ::testing::AssertionFailure() << "zlhd did not start:\n" << ReadFile(log_);
     }
@@ -59,9 +67,10 @@ class ZlhdOnSim {
 
   Fetched Api(const std::string& method, const std::string& path, const std::string& body = "",
               bool admin = false) const {
-    return Fetch(method, "http://" + addr_ + path, body,
-                 {"Authorization: Bearer " + (admin ? admin_ : portal_),
-                  "Content-Type: application/json"});
+    return Fetch(
+        method, scheme_ + "://" + addr_ + path, body,
+        {"Authorization: Bearer " + (admin ? admin_ : portal_), "Content-Type: application/json"},
+        20'000, ca_file_);
   }
   Fetched Create(const std::string& customer, const std::string& nonce, const std::string& name,
                  const std::string& ctype = "game") const {
@@ -154,6 +163,7 @@ class ZlhdOnSim {
   std::unique_ptr<Daemon> daemon_;
   int starts_ = 0;
   std::string log_, addr_, portal_, admin_, webhook_;
+  std::string scheme_ = "http", ca_file_;
 };
 
 // A config for controller tests: short timings, reconcile every 300 ms, no daily digest (unless

@@ -5,28 +5,28 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
-#include <cstdio>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
-#include <thread>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "backup/restore.h"
+#include "backup/take.h"
 #include "base/clock.h"
+#include "fleet/tables.h"
+#include "flows/flows.h"
+#include "flows/inputs.h"
+#include "flows/verify_journal.h"
 #include "journal/format.h"
 #include "journal/journal.h"
-#include "workflows/replay.h"
-#include "fleet/tables.h"
-#include "fleet/verify.h"
-#include "flows/flows.h"
-#include "flows/fold.h"
-#include "flows/inputs.h"
 #include "tools/journal_actions.h"
-#include "workflows/verify.h"
+#include "workflows/replay.h"
 #include "workflows/view.h"
 
 namespace {
@@ -55,11 +55,17 @@ constexpr char kUsage[] =
     "  verify                                      check the journal's files (exit 3 when one is\n"
     "                                              missing or damaged) and its invariants; exit 1\n"
     "                                              listing each violation\n"
-    "  backup DIR                                  a consistent copy of the journal in DIR (new),\n"
-    "                                              which opens as a journal of its own: written by\n"
-    "                                              the daemon with --server (DIR new under its\n"
-    "                                              backup root: backup.dir, default DATA/backups),\n"
-    "                                              else directly (no zlhd may hold the journal)\n"
+    "  backup DIR                                  a backup in DIR (new): DIR/journal, a\n"
+    "                                              consistent copy of the journal, and\n"
+    "                                              DIR/tokens; written by the daemon with\n"
+    "                                              --server (DIR new under its backup root:\n"
+    "                                              backup.dir, default DATA/backups), else\n"
+    "                                              directly and verified (no zlhd may hold the\n"
+    "                                              journal)\n"
+    "  restore BACKUP                              make --data DIR (absent or empty, else exit 1)\n"
+    "                                              from a backup: verified first (exit 1 when it\n"
+    "                                              fails), then its journal and tokens file\n"
+    "                                              copied in; zlhd --data DIR starts from it\n"
     "\n"
     "operator actions, through the daemon (--server URL --token-file F, before the verb):\n"
     "  retry ID [--force]                          resume a failed workflow from its failed step;\n"
@@ -78,9 +84,9 @@ constexpr char kUsage[] =
     "  --server URL      the daemon (zlhd) to send actions to, e.g. http://127.0.0.1:8080\n"
     "  --token-file F    its admin token: zlhd's DATA/tokens file, or a file holding the token\n"
     "\n"
-    "Exit codes: 0 fine; 1 replay or verify found a problem, or the daemon refused; 2 bad usage,\n"
-    "unknown id or no journal; 3 journal unreadable or of a newer format; 4 the daemon did not\n"
-    "answer.\n";
+    "Exit codes: 0 fine; 1 replay or verify found a problem, the daemon refused, or a restore\n"
+    "was refused; 2 bad usage, unknown id or no journal; 3 journal unreadable or of a newer\n"
+    "format, or a restore's copy failed; 4 the daemon did not answer.\n";
 
 [[noreturn]] void Fail(int code, const std::string& message) {
   std::fprintf(stderr, "zlh-journal: %s\n", message.c_str());
@@ -537,8 +543,9 @@ int Replay(const Args& args, const journal::Journal& j, const workflows::Registr
   return report->matches ? 0 : 1;
 }
 
-// Writes a checkpoint. RocksDB takes checkpoints from the process that holds the database, so this
-// opens the journal for writing: it works while no zlhd holds it.
+// Writes a backup (backup/layout.h: the checkpoint, the tokens file, verified). RocksDB takes
+// checkpoints from the process that holds the database, so this opens the journal for writing: it
+// works while no zlhd holds it.
 int Backup(const Args& args) {
   if (args.positional.size() != 1) UsageError("backup takes the directory to write the copy to");
   const std::string& dest = args.positional[0];
@@ -551,32 +558,72 @@ int Backup(const Args& args) {
     Fail(3, opened.status.message() + "; a running zlhd takes the backup itself (POST /api/admin/backup)");
   }
   std::unique_ptr<journal::Journal> j = OrExit(std::move(opened));
-  Status s = j->Checkpoint(dest);
-  if (!s.ok()) Fail(3, s.ToString());
-  if (args.json) {
-    std::printf("%s\n", json::serialize(json::object{{"path", dest}}).c_str());
-  } else {
-    std::printf("backup written to %s\n", dest.c_str());
+  std::string tokens = args.data + "/" + backup::kTokensFile;
+  backup::TakeRequest req{dest, std::filesystem::exists(tokens, ec) ? tokens : "",
+                          backup::Origin::kTool};
+  auto taken = backup::Take(*j, req);
+  if (!taken.ok()) {
+    Fail(taken.status().code() == Code::kCorruption ? 1 : 3, taken.status().ToString());
   }
+  if (args.json) {
+    std::printf("%s\n", json::serialize(json::object{{"path", dest},
+                                                     {"tokens", taken->marker.tokens},
+                                                     {"verified", true}})
+                            .c_str());
+  } else {
+    std::printf("backup written to %s (the journal%s), verified\n", dest.c_str(),
+                taken->marker.tokens ? " and the tokens file" : "");
+  }
+  return 0;
+}
+
+// Makes the data directory --data from a backup: verified first, refused (exit 1) when --data is
+// not absent or empty or the backup fails verification.
+int Restore(const Args& args) {
+  if (args.positional.size() != 1) UsageError("restore takes the backup directory to restore from");
+  const std::string& from = args.positional[0];
+  auto restored = backup::Restore(from, args.data);
+  if (!restored.ok()) {
+    Code code = restored.status().code();
+    int exit_code = code == Code::kNotFound ? 2 : code == Code::kIOError ? 3 : 1;
+    Fail(exit_code, "restore refused: " + restored.status().message() +
+                        (exit_code == 3 ? " (nothing was left behind in " + args.data + ")" : ""));
+  }
+  const auto& marker = restored->marker;
+  std::string taken = marker ? FormatRfc3339(marker->taken_ms) : "";
+  std::string origin = marker ? std::string(backup::OriginName(marker->origin)) : "";
+  if (args.json) {
+    std::printf("%s\n", json::serialize(json::object{{"data", args.data},
+                                                     {"backup", from},
+                                                     {"journalFiles", restored->journal_files},
+                                                     {"journalBytes", restored->journal_bytes},
+                                                     {"tokens", restored->tokens},
+                                                     {"takenAt", taken},
+                                                     {"origin", origin}})
+                            .c_str());
+    return 0;
+  }
+  std::printf("verified %s%s\n", from.c_str(),
+              marker ? (" (taken " + taken + ", " + origin + ")").c_str() : "");
+  std::printf("restored into %s: the journal (%llu files, %llu bytes)%s\n", args.data.c_str(),
+              static_cast<unsigned long long>(restored->journal_files),
+              static_cast<unsigned long long>(restored->journal_bytes),
+              restored->tokens ? " and the tokens file (mode 0600)"
+                               : "; the backup has no tokens file: zlhd writes new tokens at its "
+                                 "first start");
+  std::printf("start zlhd with --data %s: it resumes the workflows that were unfinished\n",
+              args.data.c_str());
   return 0;
 }
 
 int Verify(const Args& args, journal::Journal& j) {
   if (!args.positional.empty()) UsageError("verify takes no arguments");
-  // The files first: the invariants below read only what the database hands back, and a read-only
-  // open does not notice a table file that is gone until a read needs it.
-  if (Status files = j.VerifyFiles(); !files.ok()) {
-    Fail(3, "journal unreadable (corrupt): " + files.message() + "; " +
+  auto violations = flows::VerifyJournal(j);
+  if (!violations.ok() && violations.status().code() == Code::kCorruption) {
+    Fail(3, "journal unreadable (corrupt): " + violations.status().message() + "; " +
                 std::string(journal::OpenErrorHint(journal::OpenError::kCorrupt)));
   }
-  auto violations = workflows::Verify(j);
   if (!violations.ok()) Fail(3, violations.status().ToString());
-  auto domain = fleet::VerifyDomain(j);
-  if (!domain.ok()) Fail(3, domain.status().ToString());
-  violations->insert(violations->end(), domain->begin(), domain->end());
-  auto fold = flows::VerifyFold(j);
-  if (!fold.ok()) Fail(3, fold.status().ToString());
-  violations->insert(violations->end(), fold->begin(), fold->end());
   if (args.json) {
     json::array list;
     for (const auto& v : *violations) list.push_back(json::object{{"subject", v.subject}, {"what", v.what}});
@@ -608,6 +655,7 @@ int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
     return tools::RunAction(action);
   }
   if (args.verb == "backup") return Backup(args);
+  if (args.verb == "restore") return Restore(args);
   auto verb = kVerbs.find(args.verb);
   if (verb == kVerbs.end() && args.verb != "replay" && args.verb != "tail" &&
       args.verb != "verify") {

@@ -5,7 +5,8 @@
 // requests and steps finish (progress is durable either way) and exits 0.
 //
 // Exit codes: 0 clean stop; 2 bad usage or configuration (an address it cannot listen on);
-// 3 journal unusable (held by another process, newer format, corrupt).
+// 3 journal unusable (held by another process, newer format, corrupt). Under systemd it is a
+// Type=notify service (docs/systemd.md) and may log to journald with fields.
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -22,6 +23,7 @@
 #include "config/config.h"
 #include "config/fleet.h"
 #include "scheduler/redis_lock.h"
+#include "systemd/journal_sink.h"
 #include "tools/check_config.h"
 #include "tools/zlhd_node.h"
 
@@ -29,8 +31,9 @@ namespace {
 
 constexpr char kUsage[] =
     "usage: zlhd [--config FILE] [--data DIR] [--listen HOST:PORT] [--fleet sim|URL]\n"
-    "            [--reconcile-interval DURATION] [--redis redis://HOST:PORT[/DB]]\n"
-    "            [--log-format text|json]\n"
+    "            [--reconcile-interval DURATION]\n"
+    "            [--redis redis://[USER[:PASSWORD]@]HOST:PORT[/DB]]\n"
+    "            [--log-format text|json|journald]\n"
     "       zlhd --check-config [--config FILE] [--fleet sim|URL]\n"
     "\n"
     "Runs the zlh-flow engine: resumes every unfinished workflow of the journal in DIR, serves\n"
@@ -45,8 +48,9 @@ constexpr char kUsage[] =
     "                      failed, 2 the file is bad. Starts nothing, writes nothing\n"
     "  --data DIR          the data directory (default ./zlh-data; created when absent): the\n"
     "                      journal, the tokens file, the simulated fleet's state\n"
-    "  --listen HOST:PORT  the HTTP address (default 127.0.0.1:8080; port 0 picks a free one);\n"
-    "                      the address listened on is written to DIR/zlhd.addr\n"
+    "  --listen HOST:PORT  the API's address (default 127.0.0.1:8080; port 0 picks a free one);\n"
+    "                      HTTPS only when the config sets api.tls. The address listened on is\n"
+    "                      written to DIR/zlhd.addr\n"
     "  --fleet sim|URL     sim: the simulated fleet in-process (the default without --config);\n"
     "                      URL: every service at one zlh-sim\n"
     "  --reconcile-interval DURATION\n"
@@ -54,17 +58,31 @@ constexpr char kUsage[] =
     "                      1m...)\n"
     "  --redis URL         the controller lock on Redis (SPEC 6.4): this node runs workflows\n"
     "                      only while it holds it (standby otherwise: reads, 503 to starts);\n"
-    "                      default none: holding the journal makes this node the one\n"
-    "  --log-format F      text (default) or json: one JSON object per line on stderr\n"
+    "                      default none: holding the journal makes this node the one. AUTH\n"
+    "                      with the URL's user and password, or the config's redis.passwordFile\n"
+    "  --log-format F      text (default): one line per event on stderr; json: one JSON\n"
+    "                      object per line on stderr; journald: each record to journald's\n"
+    "                      native socket with PRIORITY, SYSLOG_IDENTIFIER=zlhd and, for a\n"
+    "                      workflow's lines, WORKFLOW_ID, WORKFLOW_TYPE, SERVER_ID; text lines on\n"
+    "                      stderr instead when that socket is absent (a warning says so)\n"
     "  --help              this text\n"
     "\n"
     "API tokens: DIR/tokens (written at the first start, mode 0600: admin, portal, webhook).\n"
-    "Exit codes: 0 clean stop; 2 bad usage or configuration; 3 journal unusable.\n";
+    "Under systemd (Type=notify, dist/systemd/zlhd.service, docs/systemd.md): READY=1 once\n"
+    "recovered and serving, STATUS= (leader or standby, workflows in flight), WATCHDOG=1\n"
+    "from the event loop every half of WATCHDOG_USEC, STOPPING=1 when draining; none\n"
+    "without NOTIFY_SOCKET.\n"
+    "Exit codes: 0 clean stop; 2 bad usage or configuration; 3 journal unusable.\n"
+    "Test hooks, for tests only (never on a real node): ZLHD_TEST_STALL_ON_SIGUSR2=N makes\n"
+    "SIGUSR2 block the event loop for N seconds; ZLHD_TEST_JOURNAL_SOCKET=PATH sends the\n"
+    "journald records to PATH instead of /run/systemd/journal/socket.\n";
+
+enum class LogFormat { kText, kJson, kJournald };
 
 struct Flags {
   std::string config;
   bool check_config = false;
-  bool json_logs = false;
+  LogFormat log_format = LogFormat::kText;
   std::optional<zlh::scheduler::RedisUrl> redis;
   zlh::Millis reconcile_interval{0};  // 0: the config's
   std::string fleet;  // "", "sim" or a URL
@@ -98,8 +116,12 @@ Flags ParseFlags(int argc, char** argv) {
       flags.check_config = true;
     } else if (arg == "--log-format") {
       std::string f = value();
-      if (f != "text" && f != "json") UsageError("--log-format: 'text' or 'json', not '" + f + "'");
-      flags.json_logs = f == "json";
+      if (f != "text" && f != "json" && f != "journald") {
+        UsageError("--log-format: 'text', 'json' or 'journald', not '" + f + "'");
+      }
+      flags.log_format = f == "json"       ? LogFormat::kJson
+                         : f == "journald" ? LogFormat::kJournald
+                                           : LogFormat::kText;
     } else if (arg == "--redis") {
       auto url = zlh::scheduler::ParseRedisUrl(value());
       if (!url.ok()) UsageError("--redis: " + url.status().message());
@@ -153,6 +175,21 @@ class JsonMessage : public spdlog::custom_flag_formatter {
   }
 };
 
+// The --redis URL's password and redis.passwordFile's: one of them, or none (a user needs one).
+zlh::Status CheckRedisCredentials(const std::optional<zlh::scheduler::RedisUrl>& redis,
+                                  const zlh::config::Settings& settings) {
+  if (!redis) return zlh::Status::Ok();
+  if (!redis->password.empty() && !settings.redis_password.empty()) {
+    return zlh::InvalidArgument(
+        "--redis: the URL holds a password and redis.passwordFile another: give one of them");
+  }
+  if (!redis->user.empty() && redis->password.empty() && settings.redis_password.empty()) {
+    return zlh::InvalidArgument("--redis: the user '" + redis->user +
+                                "' needs a password (in the URL or redis.passwordFile)");
+  }
+  return zlh::Status::Ok();
+}
+
 // The settings of the config (or the defaults) and the fleet they run on; kInvalidArgument naming
 // the file and the field when the file is bad or, for a real fleet, not complete (SPEC §9.3).
 zlh::Result<std::pair<zlh::config::Settings, zlh::config::Fleet>> Configure(const Flags& flags) {
@@ -165,6 +202,7 @@ zlh::Result<std::pair<zlh::config::Settings, zlh::config::Fleet>> Configure(cons
         "businessHours: the time zone database is unavailable (install the tzdata package)");
   }
   if (flags.reconcile_interval.count() > 0) loaded->reconcile_interval = flags.reconcile_interval;
+  if (zlh::Status s = CheckRedisCredentials(flags.redis, *loaded); !s.ok()) return s;
   auto fleet = zlh::config::ChooseFleet(flags.fleet, !flags.config.empty(), *loaded);
   if (!fleet.ok()) return fleet.status().WithContext("config " + flags.config);
   if (fleet->kind == zlh::config::FleetKind::kOneUrl) zlh::config::PointAtFleet(*loaded, fleet->url);
@@ -198,14 +236,24 @@ int CheckConfig(const Flags& flags) {
   return all_ok ? 0 : 1;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  Flags flags = ParseFlags(argc, argv);
-  if (flags.check_config) return CheckConfig(flags);
-  // Logs go to stderr, one line per event; stdout stays free for what a caller may parse.
+// Logs go to stderr, one line per event (stdout stays free for what a caller may parse), or to
+// journald when it is asked for and there.
+void SetUpLogging(LogFormat format) {
+  if (format == LogFormat::kJournald) {
+    const char* test_socket = std::getenv("ZLHD_TEST_JOURNAL_SOCKET");
+    auto journal = zlh::systemd::JournalSink::Open(
+        "zlhd", test_socket ? test_socket : zlh::systemd::kJournalSocket);
+    spdlog::set_default_logger(journal.ok() ? std::make_shared<spdlog::logger>("zlhd", *journal)
+                                            : spdlog::stderr_color_mt("zlhd"));
+    spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");  // the fallback's lines
+    if (!journal.ok()) {
+      spdlog::warn("--log-format journald: {}: logging to stderr instead",
+                   journal.status().message());
+    }
+    return;
+  }
   spdlog::set_default_logger(spdlog::stderr_color_mt("zlhd"));
-  if (flags.json_logs) {
+  if (format == LogFormat::kJson) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<JsonMessage>('*').set_pattern(
         R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"})");
@@ -213,6 +261,14 @@ int main(int argc, char** argv) {
   } else {
     spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Flags flags = ParseFlags(argc, argv);
+  if (flags.check_config) return CheckConfig(flags);
+  SetUpLogging(flags.log_format);
 
   auto configured = Configure(flags);
   if (!configured.ok()) {
@@ -220,6 +276,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   zlh::tools::NodeFlags node_flags{flags.config, flags.data, flags.host, flags.port, flags.redis};
+  if (node_flags.redis && node_flags.redis->password.empty()) {
+    node_flags.redis->password = configured->first.redis_password;
+  }
   auto opened = zlh::tools::Node::Open(node_flags, std::move(configured->first),
                                        std::move(configured->second));
   if (!opened.node) return opened.exit_code;

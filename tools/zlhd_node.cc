@@ -20,13 +20,16 @@
 #include "api/billing_alerts.h"
 #include "api/errors.h"
 #include "api/http_server.h"
+#include "api/tls_context.h"
 #include "api/tokens.h"
+#include "backup/keeper.h"
 #include "base/clock.h"
 #include "base/ids.h"
 #include "controller/controller.h"
 #include "controller/decision_log.h"
 #include "controller/digest.h"
 #include "controller/incidents.h"
+#include "controller/journal_backup.h"
 #include "controller/watchdog.h"
 #include "fleet/outbox.h"
 #include "flows/flows.h"
@@ -38,6 +41,8 @@
 #include "scheduler/leadership.h"
 #include "scheduler/queues.h"
 #include "sim/sim_server.h"
+#include "systemd/supervision.h"
+#include "tools/zlhd_test_hooks.h"
 #include "workflows/engine.h"
 #include "workflows/registry.h"
 
@@ -57,11 +62,33 @@ bool WriteFileAtomically(const std::string& path, const std::string& text) {
   return std::rename(tmp.c_str(), path.c_str()) == 0;
 }
 
+// Once a day at local minute `minute` in `zone`: ticks numbered by local day.
+scheduler::Schedule DailyAt(const date::time_zone* zone, int minute) {
+  calendar::Daily daily{zone, minute};
+  return {[daily](int64_t now) { return daily.PeriodAt(now); },
+          [daily](int64_t day) { return daily.StartOf(day); }};
+}
+
 // This node's value for the lock: unique across nodes and restarts.
 std::string NodeId() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
   return std::string(host) + ":" + std::to_string(getpid()) + ":" + NewId();
+}
+
+// GET /api/controller's "redis": off (no --redis), ok, unreachable or auth_refused.
+const char* RedisStateName(const scheduler::RedisLock* lock) {
+  if (!lock) return "off";
+  switch (lock->redis_state()) {
+    case scheduler::RedisState::kOk:
+      return "ok";
+    case scheduler::RedisState::kAuthRefused:
+      return "auth_refused";
+    case scheduler::RedisState::kUnknown:
+    case scheduler::RedisState::kUnreachable:
+      break;
+  }
+  return "unreachable";
 }
 
 }  // namespace
@@ -75,10 +102,11 @@ struct Node::Parts {
   int OpenSimulatedFleet();
   int Assemble();
   void AssembleController();
-  void AssembleApi();
+  int AssembleApi();
   boost::json::object ControllerJson() const;
   std::string Metrics() const;
   void RecordSignatureBurst(int64_t first_ms, int count);
+  std::string SupervisionStatus() const;
   Task<void> Start();
   Task<void> Drain();
 
@@ -87,6 +115,7 @@ struct Node::Parts {
   config::Fleet fleet;
   std::unique_ptr<journal::Journal> journal;
   std::optional<api::Tokens> tokens;
+  std::unique_ptr<backup::Keeper> backups;
   asio::io_context io{1};
   std::unique_ptr<sim::SimServer> sim;
   std::unique_ptr<flows::Outside> outside;
@@ -98,10 +127,16 @@ struct Node::Parts {
   std::unique_ptr<workflows::Engine> engine;
   std::unique_ptr<scheduler::Cron> reconcile_cron;
   std::optional<scheduler::Cron> digest_cron;
+  std::optional<scheduler::Cron> backup_cron;
   std::unique_ptr<notify::Dispatcher> dispatcher;
   std::unique_ptr<controller::Watchdog> watchdog;
   std::unique_ptr<api::Api> api;
+  // api.tls's certificate, shared with the server (TlsContext::Replace swaps in a renewed one for
+  // new connections); null: plain HTTP.
+  std::shared_ptr<api::TlsContext> tls;
   std::unique_ptr<api::HttpServer> http;
+  std::unique_ptr<systemd::Supervision> supervision;
+  std::unique_ptr<asio::signal_set> stall_hook;  // tests only (zlhd_test_hooks.h)
   int exit_code = 0;
 };
 
@@ -168,12 +203,17 @@ int Node::Parts::Assemble() {
   outside = std::make_unique<flows::Outside>(settings);
   deps = outside->MakeDeps();
   deps.journal = journal.get();
+  backups = std::make_unique<backup::Keeper>(
+      *journal, backup::Place{settings.file.backup().dir().empty() ? flags.data + "/backups"
+                                                                   : settings.file.backup().dir(),
+                              flags.data + "/tokens", settings.backup_keep});
   if (Status s = flows::Register(registry, deps); !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 2;
   }
   auto fencing = flags.redis ? fleet::FencingSource::kRedis : fleet::FencingSource::kJournal;
-  if (Status s = controller::Register(registry, deps, &decisions, fencing); !s.ok()) {
+  if (Status s = controller::Register(registry, deps, &decisions, fencing, backups.get());
+      !s.ok()) {
     spdlog::error("{}", s.ToString());
     return 2;
   }
@@ -194,8 +234,7 @@ int Node::Parts::Assemble() {
   queues->Attach(*engine);
   deps.engine = engine.get();
   AssembleController();
-  AssembleApi();
-  return 0;
+  return AssembleApi();
 }
 
 // The controller's crons (they run on the node that leads, only), the notification outbox's
@@ -205,14 +244,17 @@ void Node::Parts::AssembleController() {
                                                      controller::ReconcileStart);
   // The daily digest at its local time (SPEC 5.5), unless configured off.
   if (settings.digest_minute) {
-    calendar::Daily daily{settings.business_hours.zone, *settings.digest_minute};
-    digest_cron.emplace(*engine,
-                        scheduler::Schedule{[daily](int64_t now) { return daily.PeriodAt(now); },
-                                            [daily](int64_t day) { return daily.StartOf(day); }},
+    digest_cron.emplace(*engine, DailyAt(settings.business_hours.zone, *settings.digest_minute),
                         controller::DigestStart);
+  }
+  // The journal's daily backup at its local time (SPEC 11), unless configured off.
+  if (settings.backup_minute) {
+    backup_cron.emplace(*engine, DailyAt(settings.business_hours.zone, *settings.backup_minute),
+                        controller::BackupStart);
   }
   std::vector<scheduler::Cron*> crons{reconcile_cron.get()};
   if (digest_cron) crons.push_back(&*digest_cron);
+  if (backup_cron) crons.push_back(&*backup_cron);
   leadership->Attach(*engine, crons);
   // The notification outbox's delivery (SPEC §10): workflow entries only while this node leads.
   dispatcher = std::make_unique<notify::Dispatcher>(
@@ -226,15 +268,15 @@ void Node::Parts::AssembleController() {
                                                     [this] { return leadership->OtherLeads(); });
 }
 
-void Node::Parts::AssembleApi() {
+// The API and its HTTP(S) server; 2 when api.tls's files cannot be loaded.
+int Node::Parts::AssembleApi() {
   api::ApiDeps api_deps{*engine, *journal, settings, *tokens, queues.get()};
   api_deps.hypervisor = deps.hypervisor;
   api_deps.notified = deps.notified;
   api_deps.on_signature_burst = [this](int64_t first_ms, int count) {
     RecordSignatureBurst(first_ms, count);
   };
-  api_deps.backup_root =
-      settings.file.backup().dir().empty() ? flags.data + "/backups" : settings.file.backup().dir();
+  api_deps.backups = backups.get();
   api_deps.controller = [this] { return ControllerJson(); };
   api_deps.metrics = [this] { return Metrics(); };
   api_deps.outbox = [this] {
@@ -250,8 +292,18 @@ void Node::Parts::AssembleApi() {
   http_options.refuse_before_size = [this](const api::Request& headers) {
     return api->RefuseBeforeSize(headers);
   };
+  if (settings.HasApiTls()) {
+    const auto& files = settings.file.api().tls();
+    auto loaded = api::TlsContext::Load(files.cert_file(), files.key_file());
+    if (!loaded.ok()) {
+      spdlog::error("api.tls: {}", loaded.status().message());
+      return 2;
+    }
+    tls = http_options.tls = std::move(*loaded);
+  }
   http = std::make_unique<api::HttpServer>(
       io, http_options, [this](const api::Request& req) { return api->Handle(req); });
+  return 0;
 }
 
 // GET /api/controller: who leads, the last tick, the breakers and the last decisions.
@@ -270,9 +322,7 @@ boost::json::object Node::Parts::ControllerJson() const {
       {"lastTickAt", time_or_null(decisions.last_tick_ms())},
       {"actingSince", time_or_null(leadership->leader() ? leadership->since_ms() : 0)},
       {"waitingUntil", time_or_null(leadership->waiting_until_ms())},
-      {"redis", !lock              ? "off"
-                : lock->redis_ok() ? "ok"
-                                   : "unreachable"},
+      {"redis", RedisStateName(lock)},
       {"breakers", breakers.ok() ? std::move(*breakers) : json::array()},
       {"lastDecisions", decisions.Json()}};
 }
@@ -312,8 +362,15 @@ void Node::Parts::RecordSignatureBurst(int64_t first_ms, int count) {
       asio::detached);
 }
 
+// What systemd's STATUS= says: whether this node leads, and its unfinished workflows (running,
+// waiting or queued here; none on a standby).
+std::string Node::Parts::SupervisionStatus() const {
+  return std::string(leadership->leader() ? "leader" : "standby") + ": " +
+         std::to_string(engine->live_count()) + " workflows in flight";
+}
+
 // Recovery (alone, or once this node holds the Redis lock), then the API, the watchdog and the
-// dispatcher. A failed recovery or lock stops the node with exit code 3.
+// dispatcher, and READY=1 to systemd. A failed recovery or lock stops the node with exit code 3.
 Task<void> Node::Parts::Start() {
   if (!flags.redis) {
     Status recovered = co_await leadership->LeadAlone();
@@ -337,10 +394,12 @@ Task<void> Node::Parts::Start() {
   watchdog->Start();
   dispatcher->Start();
   spdlog::info("zlhd ready (reconcile every {})", FormatDuration(settings.reconcile_interval));
+  supervision->Ready();
 }
 
 // Stops taking work, lets in-flight requests, steps and deliveries finish, then stops the loop.
 Task<void> Node::Parts::Drain() {
+  supervision->Stopping("draining: requests, workflows and notifications finish");
   leadership->Stop();
   watchdog->Stop();
   co_await http->Stop(Millis(10'000));
@@ -374,7 +433,11 @@ int Node::Run() {
     spdlog::error("cannot write {}/zlhd.addr", p.flags.data);
     return 2;
   }
-  spdlog::info("listening on http://{}", addr);
+  spdlog::info("listening on {}://{}", p.tls ? "https" : "http", addr);
+  p.supervision = std::make_unique<systemd::Supervision>(
+      p.io.get_executor(), systemd::ServiceNotifier::FromEnvironment(),
+      [&p] { return p.SupervisionStatus(); });
+  p.stall_hook = InstallStallHook(p.io);
   asio::co_spawn(p.io, p.Start(), asio::detached);
 
   asio::signal_set signals(p.io, SIGTERM, SIGINT);
@@ -387,6 +450,7 @@ int Node::Run() {
   p.io.run();
   p.leadership->ReleaseLock();  // its callbacks post to an io_context that no longer runs
   p.engine.reset();             // before the journal, which it unhooks itself from
+  p.backups.reset();            // waits for a backup under way, which reads the journal
   p.journal.reset();  // commits what is queued; the io_context no longer runs its callbacks
   spdlog::info("zlhd stopped");
   return p.exit_code;

@@ -29,8 +29,8 @@ class Node {
  public:
   // Opens the data directory `flags.data` (created if absent), its journal and its tokens, and
   // assembles the node for `settings` on `fleet`. A node, or the exit code and a logged reason:
-  // 2 for a data directory, tokens or workflows that cannot be set up, 3 for a journal that
-  // cannot be opened.
+  // 2 for a data directory, tokens, workflows or api.tls's certificate that cannot be set up, 3
+  // for a journal that cannot be opened.
   struct Opened {
     std::unique_ptr<Node> node;
     int exit_code = 0;

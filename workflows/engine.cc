@@ -5,6 +5,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,6 +15,7 @@
 #include <optional>
 
 #include "base/ids.h"
+#include "base/log_context_executor.h"
 #include "journal/format.h"
 #include "workflows/instance.h"
 #include "workflows/view.h"
@@ -163,12 +165,16 @@ Task<Status> Engine::Append(journal::Batch batch, journal::TxnFn txn) {
   co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Status)>(
       [this, &batch, &txn](auto handler) {
         auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        journal_.Append(std::move(batch), std::move(txn),
-                        [shared, completions = completions_](Status s) {
-                          completions->Add([shared, s = std::move(s)]() mutable {
-                            (*shared)(std::move(s));
-                          });
-                        });
+        journal_.Append(
+            std::move(batch), std::move(txn), [shared, completions = completions_](Status s) {
+              completions->Add([shared, s = std::move(s)]() mutable {
+                // Through the awaiting coroutine's executor, as any other resumption,
+                // so that a workflow's log context is current when it goes on.
+                auto ex = asio::get_associated_executor(*shared);
+                asio::dispatch(ex,
+                               [shared, s = std::move(s)]() mutable { (*shared)(std::move(s)); });
+              });
+            });
       },
       asio::use_awaitable);
 }
@@ -247,7 +253,10 @@ void Engine::Spawn(std::shared_ptr<Instance> in) {
   in->running = true;
   ++active_;
   SetStatus(*in, proto::RUNNING);
-  asio::co_spawn(io_, Run(std::move(in)), asio::detached);
+  // Whatever the workflow's code logs, on every resumption, says which workflow it is.
+  auto fields = std::make_shared<logging::Fields>(logging::Fields{in->id, in->def->type, ""});
+  asio::co_spawn(LogContextExecutor(io_.get_executor(), std::move(fields)), Run(std::move(in)),
+                 asio::detached);
 }
 
 bool Engine::Launch(const std::string& id) {
