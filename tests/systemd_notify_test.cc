@@ -3,6 +3,8 @@
 // WATCHDOG_USEC from the event loop itself (a stalled loop stops them until it runs again),
 // STOPPING=1 on SIGTERM before it exits; a path or an abstract name. And --log-format journald:
 // a provisioning's lines carry its workflow and server, or stderr when journald is absent.
+// The zlhd is this build's, or ZLHD_BINARY's: systemd_notify_packaged_test runs these tests against
+// the zlhd of the Debian package (tests/package_test.sh extracts it).
 #include <gtest/gtest.h>
 #include <signal.h>
 
