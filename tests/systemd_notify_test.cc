@@ -278,8 +278,8 @@ TEST_F(SystemdNotifyTest, SighupSendsReloadingWithTheMonotonicTimeThenReady) {
     return i;
   };
   EXPECT_LT(first_with("RELOADING=1"), first_with("READY=1"));
-  EXPECT_TRUE(Collector::HasLine(ready->data, "STATUS=leader: 0 workflows in flight"))
-      << ready->data;
+  // The status again (its count is whatever runs then: the first tick, digest or backup).
+  EXPECT_TRUE(Collector::HasLine(ready->data, "STATUS=leader: ", /*prefix=*/true)) << ready->data;
   EXPECT_TRUE(WaitForLog(tmp_.Sub("log"), "reload applied", 5s)) << Log();
   EXPECT_EQ(Stop(), 0);
 }
