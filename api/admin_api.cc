@@ -255,8 +255,9 @@ Task<Response> AdminApi::Backup(const Request& req) {
 }
 
 Task<Response> AdminApi::BillingWebhook(const Request& req) {
-  Status signature = CheckWebhookSignature(req.Header("x-zlh-signature"), req.body, webhook_secret_,
-                                           now_seconds_());
+  const std::string& secret = webhook_secret_.empty() ? tokens_.webhook_secret() : webhook_secret_;
+  Status signature =
+      CheckWebhookSignature(req.Header("x-zlh-signature"), req.body, secret, now_seconds_());
   if (!signature.ok()) {
     if (hooks_.signatures) hooks_.signatures->Refused();
     co_return ErrorResponse(401, "unauthenticated", signature.message());

@@ -34,6 +34,8 @@ struct BillingHooks {
 
 class AdminApi {
  public:
+  // `webhook_secret`: the config's billing.webhookSecret; "" for the tokens file's (`tokens`'
+  // webhook secret, read at each request, so that a reload's new one applies at once).
   // `backups`: where backups go (under its root, created when absent) and the thread they are
   // taken on; null: POST /api/admin/backup answers 503. It must outlive the AdminApi. `now` gives
   // the webhook's clock (seconds since the epoch); tests may move it.

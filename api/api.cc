@@ -57,9 +57,8 @@ Api::Api(ApiDeps deps) : deps_(deps), signatures_(deps_.on_signature_burst) {
   servers_->AddRoutes(router_);
   workflows_ = std::make_unique<WorkflowApi>(deps_.engine, deps_.journal, deps_.tokens);
   workflows_->AddRoutes(router_);
-  std::string secret = deps_.settings.file.billing().webhook_secret();
-  if (secret.empty()) secret = deps_.tokens.webhook_secret();
-  admin_ = std::make_unique<AdminApi>(deps_.journal, deps_.tokens, secret, deps_.backups,
+  admin_ = std::make_unique<AdminApi>(deps_.journal, deps_.tokens,
+                                      deps_.settings.file.billing().webhook_secret(), deps_.backups,
                                       BillingHooks{deps_.notified, &signatures_});
   admin_->AddRoutes(router_);
   nodes_ = std::make_unique<NodeApi>(deps_.journal, deps_.settings, deps_.tokens, deps_.hypervisor);

@@ -1,12 +1,15 @@
 // The API's plumbing: routing (405 with Allow, literal segments before parameters), strict JSON
-// bodies, and the tokens file (created 0600 once, malformed files refused naming the line).
+// bodies, and the tokens file (created 0600 once, malformed files refused naming the line, at most
+// two tokens per role).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "api/json_body.h"
 #include "api/router.h"
@@ -24,6 +27,11 @@ Response Dispatch(const Router& router, std::string method, std::string path) {
   auto f = boost::asio::co_spawn(io, router.Dispatch(req), boost::asio::use_future);
   io.run();
   return f.get();
+}
+
+std::string ReadFileText(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
 RouteFn Answer(std::string text) {
@@ -116,6 +124,74 @@ TEST(TokensTest, AMalformedFileIsRefusedNamingTheLine) {
   std::ofstream(path) << "admin short\n";
   EXPECT_NE(Tokens::LoadOrCreate(path, &created).status().message().find("16 characters"),
             std::string::npos);
+}
+
+// Rotation (SPEC §11): a role may have two tokens, both valid; a third is refused naming its line
+// and the other two; a secret on two lines is refused.
+TEST(TokensTest, ARoleHasAtMostTwoTokensAndEverySecretIsDifferent) {
+  TempDir tmp;
+  std::string path = tmp.Sub("tokens");
+  const std::string webhook = "webhook " + std::string(40, 'w') + "\n";
+  std::ofstream(path) << "# rotating the admin token\nadmin old-admin-0123456789\n"
+                         "admin new-admin-0123456789\nportal portal-0123456789ab\n"
+                      << webhook;
+  auto two = Tokens::Load(path);
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  EXPECT_EQ(two->Count(Role::kAdmin), 2);
+  EXPECT_EQ(two->Count(Role::kPortal), 1);
+  Request req;
+  for (const char* token : {"old-admin-0123456789", "new-admin-0123456789"}) {
+    req.headers["authorization"] = std::string("Bearer ") + token;
+    EXPECT_EQ(two->Authenticate(req), Role::kAdmin) << token;
+  }
+
+  std::ofstream(path) << "admin a-0123456789abcdef\n\nadmin b-0123456789abcdef\n"
+                         "admin c-0123456789abcdef\n"
+                      << webhook;
+  auto three = Tokens::Load(path);
+  ASSERT_FALSE(three.ok());
+  EXPECT_EQ(three.status().message(),
+            path + " line 4: a third admin token (lines 1 and 3 hold two): at most two per "
+                   "role, the new one and the old one while it is rotated");
+
+  std::ofstream(path) << "admin same-0123456789abcdef\nportal same-0123456789abcdef\n" << webhook;
+  EXPECT_NE(Tokens::Load(path).status().message().find("line 2: the same secret as line 1"),
+            std::string::npos);
+  std::ofstream(path) << "admin a-0123456789abcdef\n" << webhook << webhook;
+  EXPECT_NE(Tokens::Load(path).status().message().find("line 3: a second webhook secret"),
+            std::string::npos);
+}
+
+// Load reads the file as it is: one without a webhook line is refused, not completed.
+TEST(TokensTest, LoadWritesNothing) {
+  TempDir tmp;
+  std::string path = tmp.Sub("tokens");
+  EXPECT_EQ(Tokens::Load(path).status().code(), Code::kIOError);
+  EXPECT_FALSE(std::filesystem::exists(path));
+  std::ofstream(path) << "admin a-0123456789abcdef\n";
+  auto loaded = Tokens::Load(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_NE(loaded.status().message().find("no webhook line"), std::string::npos);
+  EXPECT_EQ(ReadFileText(path), "admin a-0123456789abcdef\n");
+}
+
+TEST(TokensTest, CompareCountsWhatChangedWithoutSayingIt) {
+  TempDir tmp;
+  std::string path = tmp.Sub("tokens");
+  const std::string webhook = "webhook " + std::string(40, 'w') + "\n";
+  std::ofstream(path) << "admin old-admin-0123456789\nportal portal-0123456789ab\n" << webhook;
+  auto before = Tokens::Load(path);
+  std::ofstream(path) << "admin new-admin-0123456789\nportal portal-0123456789ab\n"
+                      << "webhook " << std::string(40, 'x') << "\n";
+  auto after = Tokens::Load(path);
+  ASSERT_TRUE(before.ok() && after.ok());
+  TokenChanges changes = Compare(*before, *after);
+  EXPECT_EQ(changes.added, 1);
+  EXPECT_EQ(changes.removed, 1);
+  EXPECT_TRUE(changes.webhook_changed);
+  TokenChanges none = Compare(*after, *after);
+  EXPECT_EQ(none.added + none.removed, 0);
+  EXPECT_FALSE(none.webhook_changed);
 }
 
 }  // namespace

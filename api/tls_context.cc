@@ -68,6 +68,12 @@ Status TlsContext::Replace(const std::string& cert_file, const std::string& key_
   return Status::Ok();
 }
 
+void TlsContext::Adopt(const TlsContext& loaded) {
+  std::shared_ptr<ssl::context> context = loaded.current();
+  std::lock_guard lock(mu_);
+  context_ = std::move(context);
+}
+
 std::shared_ptr<ssl::context> TlsContext::current() const {
   std::lock_guard lock(mu_);
   return context_;

@@ -1,10 +1,11 @@
 // TlsContext: the certificate and key an HttpServer serves HTTPS with (SPEC §11), held as an
 // OpenSSL server context under zlh-flow's policy: TLS 1.2 or newer; for TLS 1.2 only forward-secret
 // AEAD suites (ECDHE with AES-GCM or ChaCha20-Poly1305), TLS 1.3's suites as OpenSSL has them; no
-// compression, no renegotiation. Replace swaps in another certificate (a renewed one) for the
-// connections accepted after it; a connection keeps the context it started with.
+// compression, no renegotiation. Replace (or Load, then Adopt) swaps in another certificate (a
+// renewed one) for the connections accepted after it; a connection keeps the context it started
+// with.
 //
-// Thread-safety: current() and Replace may be called from any thread.
+// Thread-safety: current(), Replace and Adopt may be called from any thread.
 #pragma once
 
 #include <memory>
@@ -30,6 +31,9 @@ class TlsContext {
   // Loads the files anew for the connections accepted from now on; on error (as Load) the current
   // certificate stays.
   Status Replace(const std::string& cert_file, const std::string& key_file);
+  // Serves `loaded`'s certificate to the connections accepted from now on (a reload that loaded
+  // and checked it first, with the rest of its configuration). Cannot fail.
+  void Adopt(const TlsContext& loaded);
 
   // The context a new connection is made with; the caller keeps it for the connection's life.
   std::shared_ptr<boost::asio::ssl::context> current() const;

@@ -24,10 +24,16 @@ activities::DiscordOptions DiscordOptionsOf(const pc::Discord& d, Millis timeout
 }
 
 // A notifier over `http`: Discord when webhooks are configured, else the log.
-std::unique_ptr<activities::Notifier> NotifierOf(activities::HttpClient& http,
+std::shared_ptr<activities::Notifier> NotifierOf(activities::HttpClient& http,
                                                  const pc::Discord& d, Millis timeout) {
-  if (d.webhooks().empty()) return std::make_unique<activities::LogNotifier>();
-  return std::make_unique<activities::DiscordNotifier>(http, DiscordOptionsOf(d, timeout));
+  if (d.webhooks().empty()) return std::make_shared<activities::LogNotifier>();
+  return std::make_shared<activities::DiscordNotifier>(http, DiscordOptionsOf(d, timeout));
+}
+
+// The email section's mailer; null when none is configured.
+std::shared_ptr<activities::Mailer> MailerOf(const config::Settings& s) {
+  if (!s.HasEmail()) return nullptr;
+  return std::make_shared<activities::SmtpMailer>(SmtpOptionsOf(s));
 }
 
 }  // namespace
@@ -72,7 +78,11 @@ activities::SmtpOptions SmtpOptionsOf(const config::Settings& s) {
   return o;
 }
 
-Outside::Outside(const config::Settings& s) : settings_(s) {
+Outside::Outside(const config::Settings& s)
+    : settings_(s),
+      notify_http_(std::make_unique<activities::HttpClient>(s.notify_concurrency)),
+      notifications_(NotifierOf(*notify_http_, s.file.discord(), s.notify_attempt_timeout)),
+      mailer_(MailerOf(s)) {
   const pc::Config& c = s.file;
   // Calls block a worker each (libcurl's easy interface): as many workers as the controller's
   // observation keeps in flight, so a 10,000-server tick is not throttled by threads.
@@ -93,10 +103,12 @@ Outside::Outside(const config::Settings& s) : settings_(s) {
   proxy_ = std::make_unique<activities::HttpProxy>(*http_, services.proxy);
   dns_ = std::make_unique<activities::CloudflareDns>(*http_, services.dns);
   billing_ = std::make_unique<activities::HttpBilling>(*http_, services.billing);
+}
 
-  notify_http_ = std::make_unique<activities::HttpClient>(s.notify_concurrency);
-  notifications_ = NotifierOf(*notify_http_, c.discord(), s.notify_attempt_timeout);
-  if (s.HasEmail()) mailer_ = std::make_unique<activities::SmtpMailer>(SmtpOptionsOf(s));
+void Outside::ReplaceRoutes(const config::Settings& next) {
+  notifications_.Replace(
+      NotifierOf(*notify_http_, next.file.discord(), settings_.notify_attempt_timeout));
+  mailer_.Replace(MailerOf(next));
 }
 
 Deps Outside::MakeDeps() const {

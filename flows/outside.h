@@ -1,7 +1,10 @@
 // Outside: the HTTP activities of every outside service, built from the config (the endpoints and
-// credentials of SPEC §7.2), and the Deps that point the ZLH workflows at them.
+// credentials of SPEC §7.2), and the Deps that point the ZLH workflows at them. The notification
+// routes — Discord's webhooks and roles, the email settings — may be replaced while it runs (zlhd's
+// reload, SPEC §11); every other service keeps what it was built with.
 //
-// Thread-safety: construct and destroy on one thread; the activities are shareable.
+// Thread-safety: construct and destroy on one thread; the activities are shareable;
+// ReplaceRoutes from any thread.
 #pragma once
 
 #include <memory>
@@ -13,6 +16,7 @@
 #include "activities/http_client.h"
 #include "activities/notifier_discord.h"
 #include "activities/probes.h"
+#include "activities/replaceable.h"
 #include "activities/smtp_mailer.h"
 #include "activities/proxmox.h"
 #include "activities/proxy_http.h"
@@ -41,9 +45,13 @@ class Outside {
   // over its own HTTP client of notify.concurrency workers, each post bounded by
   // notify.attemptTimeout, so that a hung Discord holds none of the workers the activities (the
   // controller's observe among them) use.
-  activities::Notifier& notifications() { return *notifications_; }
-  // The mailer of the email section; null when none is configured (settings.HasEmail()).
-  activities::Mailer* mailer() { return mailer_.get(); }
+  activities::Notifier& notifications() { return notifications_; }
+  // The mailer of the email section; one that refuses every message (kFailedPrecondition) while
+  // none is configured (settings.HasEmail()).
+  activities::Mailer* mailer() { return &mailer_; }
+  // Delivers through `next`'s Discord webhooks and roles and its email section from the next
+  // message on (one in flight finishes where it began). notify.* stays as built.
+  void ReplaceRoutes(const config::Settings& next);
 
  private:
   const config::Settings& settings_;
@@ -55,8 +63,8 @@ class Outside {
   std::unique_ptr<activities::HttpBilling> billing_;
   std::unique_ptr<activities::ProxmoxBackups> backups_;
   std::unique_ptr<activities::HttpClient> notify_http_;
-  std::unique_ptr<activities::Notifier> notifications_;
-  std::unique_ptr<activities::SmtpMailer> mailer_;
+  activities::ReplaceableNotifier notifications_;
+  activities::ReplaceableMailer mailer_;
 };
 
 }  // namespace zlh::flows

@@ -49,6 +49,13 @@ Dispatcher::Dispatcher(asio::any_io_executor ex, journal::Journal& journal,
 
 Dispatcher::~Dispatcher() = default;
 
+void Dispatcher::UseRoutes(EmailPolicy email, std::vector<std::string> channels) {
+  options_.email = email;
+  if (!mailer_) options_.email.enabled = false;
+  options_.channels = std::move(channels);
+  Wake();
+}
+
 void Dispatcher::Start() {
   if (state_->started) return;
   state_->started = state_->running = true;

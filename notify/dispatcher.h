@@ -15,7 +15,8 @@
 // while `leads()`; NODE entries always. Delivered and failed entries are pruned every
 // `prune_every`. Nothing here is fenced: the decision was, when it was recorded.
 //
-// Thread-safety: Start, Stop and snapshot on the executor's thread; Wake from any thread.
+// Thread-safety: Start, Stop, UseRoutes and snapshot on the executor's thread; Wake from any
+// thread.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -70,6 +71,10 @@ class Dispatcher {
   Task<void> Stop(Millis deadline);
   // Rescans now (new entries were recorded).
   void Wake();
+  // From the next pass on, applies `email`'s rules and shows `channels` in the metrics (a reload
+  // of the config's routes; the notifier and mailer given at construction deliver to the new
+  // routes themselves). `email.enabled` counts only with a mailer.
+  void UseRoutes(EmailPolicy email, std::vector<std::string> channels);
   // The lanes as of the last pass (at most `rescan` old) and the counters as of now.
   Snapshot snapshot() const;
 

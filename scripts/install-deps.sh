@@ -13,6 +13,8 @@ packages=(
   libgtest-dev librapidcheck-dev libhowardhinnant-date-dev tzdata
   redis-server python3-aiosmtpd openssl
   systemd
+  # the Debian package: dpkg-shlibdeps (scripts/package.sh) and lintian (package_test)
+  dpkg-dev lintian
 )
 
 # The client tests' packages: `npm ci` only when `npm ls` finds one missing or of another version.

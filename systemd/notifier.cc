@@ -2,6 +2,7 @@
 #include "systemd/notifier.h"
 
 #include <spdlog/spdlog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -81,6 +82,15 @@ void ServiceNotifier::Status(std::string_view text) { Notify(StatusAssignment(te
 
 void ServiceNotifier::Stopping(std::string_view status) {
   Notify(status.empty() ? "STOPPING=1" : "STOPPING=1\n" + StatusAssignment(status));
+}
+
+void ServiceNotifier::Reloading(std::string_view status) {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  uint64_t usec = static_cast<uint64_t>(now.tv_sec) * 1'000'000 +
+                  static_cast<uint64_t>(now.tv_nsec) / 1'000;
+  std::string state = "RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec);
+  Notify(status.empty() ? state : state + "\n" + StatusAssignment(status));
 }
 
 bool ServiceNotifier::Notify(std::string_view state) {

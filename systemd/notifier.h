@@ -1,5 +1,6 @@
 // ServiceNotifier: the service's side of systemd's notify protocol (sd_notify(3)), spoken directly
-// rather than through libsystemd: READY=1, STATUS=..., WATCHDOG=1 and STOPPING=1, each a datagram
+// rather than through libsystemd: READY=1, STATUS=..., WATCHDOG=1, RELOADING=1 (with
+// MONOTONIC_USEC) and STOPPING=1, each a datagram
 // to the socket $NOTIFY_SOCKET names. Without a socket every call does nothing. No call blocks: the
 // socket is non-blocking and a datagram that cannot be sent is dropped — the first failure is
 // logged (a warning), the others only counted — since the service runs on regardless.
@@ -48,6 +49,9 @@ class ServiceNotifier {
   void Watchdog() { Notify("WATCHDOG=1"); }
   // STOPPING=1 and, when given, the status that says why.
   void Stopping(std::string_view status = {});
+  // RELOADING=1 with MONOTONIC_USEC= (CLOCK_MONOTONIC now, in microseconds, as systemd compares it
+  // with its own for Type=notify-reload) and, when given, the status. READY=1 ends the reload.
+  void Reloading(std::string_view status = {});
 
   // Sends `state` (assignments, one per line) as one datagram; false when not sent (no socket, or
   // the send failed).

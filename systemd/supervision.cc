@@ -23,6 +23,7 @@ Supervision::~Supervision() = default;
 
 void Supervision::Ready() {
   if (!notifier_->enabled()) return;
+  ready_ = true;
   last_status_ = status_();
   notifier_->Ready(last_status_);
   if (auto timeout = notifier_->watchdog_timeout()) {
@@ -33,6 +34,20 @@ void Supervision::Ready() {
     spdlog::info("systemd: ready (no watchdog)");
   }
   AwaitStatusRefresh();
+}
+
+void Supervision::Reloading() {
+  if (!notifier_->enabled() || !ready_ || stopping_) return;
+  reloading_ = true;
+  notifier_->Reloading("reloading the configuration and tokens");
+}
+
+void Supervision::Reloaded() {
+  if (!reloading_) return;
+  reloading_ = false;
+  if (stopping_) return;
+  last_status_ = status_();
+  notifier_->Ready(last_status_);
 }
 
 void Supervision::Stopping(std::string_view why) {

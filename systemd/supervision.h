@@ -2,8 +2,8 @@
 // READY=1 once it serves; WATCHDOG=1 from a timer on its event loop every half of the watchdog
 // timeout, so that a loop that is wedged stops pinging and systemd restarts the service; STATUS=
 // evaluated again every second and sent when it changed (a leadership change shows within a
-// second); STOPPING=1 when it starts to drain. Without NOTIFY_SOCKET it sends nothing and runs no
-// timer.
+// second); RELOADING=1 then READY=1 around a reload of its configuration; STOPPING=1 when it
+// starts to drain. Without NOTIFY_SOCKET it sends nothing and runs no timer.
 //
 // Thread-safety: construct, call and destroy on the event loop's thread (or before it runs).
 #pragma once
@@ -32,6 +32,11 @@ class Supervision {
 
   // READY=1 with the status; starts the watchdog pings and the status updates.
   void Ready();
+  // RELOADING=1 (with MONOTONIC_USEC) and STATUS=reloading, once Ready was sent and until
+  // Stopping; nothing otherwise. Reloaded ends it.
+  void Reloading();
+  // READY=1 with the status again, after Reloading.
+  void Reloaded();
   // STOPPING=1 with STATUS=`why`; the status is not updated any more. The pings go on while the
   // loop runs: the drain is work the watchdog watches too.
   void Stopping(std::string_view why);
@@ -47,6 +52,8 @@ class Supervision {
   boost::asio::steady_timer watchdog_timer_;
   boost::asio::steady_timer status_timer_;
   std::string last_status_;
+  bool ready_ = false;
+  bool reloading_ = false;
   bool stopping_ = false;
 };
 

@@ -2,7 +2,8 @@
 // api.tls set, the Portal's create and read go over HTTPS, the certificate verified against that
 // CA; plain HTTP to the port gets no answer; a client that does not trust the CA refuses the
 // server; TLS 1.1 and non-AEAD suites are refused; a key file that is missing or belongs to another
-// certificate refuses the start (exit 2) and zlhd --check-config (exit 2), naming the field.
+// certificate refuses the start (exit 2) and zlhd --check-config (exit 2), naming the field; a
+// renewed certificate is served to new connections after SIGHUP, a broken one refused.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -82,17 +83,21 @@ TEST_F(ApiTlsTest, AClientThatDoesNotTrustTheCaFailsVerification) {
   EXPECT_EQ(zlhd_->Api("GET", "/healthz").status, 200);
 }
 
-// What `openssl s_client ARGS` (the system's OpenSSL configuration left out) says of a handshake
-// with `addr`: its "Cipher is ..." line.
-std::string Handshake(const std::string& addr, const std::string& args) {
+// What the shell command `command` writes on its standard output.
+std::string Output(const std::string& command) {
   std::string said;
-  FILE* out = popen(("OPENSSL_CONF=/dev/null openssl s_client -connect " + addr + " " + args +
-                     " < /dev/null 2>&1")
-                        .c_str(),
-                    "r");
+  FILE* out = popen(command.c_str(), "r");
   if (!out) return "";
   for (char buf[4096]; size_t n = fread(buf, 1, sizeof buf, out);) said.append(buf, n);
   pclose(out);
+  return said;
+}
+
+// What `openssl s_client ARGS` (the system's OpenSSL configuration left out) says of a handshake
+// with `addr`: its "Cipher is ..." line.
+std::string Handshake(const std::string& addr, const std::string& args) {
+  std::string said = Output("OPENSSL_CONF=/dev/null openssl s_client -connect " + addr + " " +
+                            args + " < /dev/null 2>&1");
   size_t at = said.find("Cipher is ");
   return at == std::string::npos ? said : said.substr(at, said.find('\n', at) - at);
 }
@@ -111,6 +116,47 @@ TEST_F(ApiTlsTest, TheTlsPolicyIsTls12OrNewerWithEcdheAeadSuites) {
   EXPECT_EQ(Handshake(addr, "-tls1_2").rfind("Cipher is ECDHE-ECDSA-AES", 0), 0u)
       << Handshake(addr, "-tls1_2");
   EXPECT_EQ(Handshake(addr, "-tls1_3"), "Cipher is TLS_AES_256_GCM_SHA384");
+}
+
+// The serial of the certificate a new connection to `addr` is served ("serial=05E1"), as
+// `openssl s_client` and `openssl x509` read it.
+std::string ServedSerial(const std::string& addr, const std::string& ca) {
+  std::string said = Output("openssl s_client -connect " + addr + " -CAfile " + ca +
+                            " < /dev/null 2>/dev/null | openssl x509 -noout -serial 2>&1");
+  while (!said.empty() && said.back() == '\n') said.pop_back();
+  return said;
+}
+
+// A renewal, written over the files api.tls names as certbot would: after SIGHUP new connections
+// get it (same process, no restart). A broken file in its place first is refused by the reload,
+// which says why, and the running certificate stays.
+TEST_F(ApiTlsTest, ASighupServesARenewedCertificateToNewConnections) {
+  StartHttps();
+  const std::string first = ServedSerial(zlhd_->addr(), ca_.ca());
+  ASSERT_EQ(first.rfind("serial=", 0), 0u) << first;
+  std::string renewed = ca_.Path("renewed.pem");
+  ASSERT_EQ(std::system(("openssl x509 -req -in " + ca_.Path("server.csr") + " -CA " + ca_.ca() +
+                         " -CAkey " + ca_.Path("ca.key") + " -set_serial 0x5E1 -days 1 -extfile " +
+                         ca_.Path("server.ext") + " -out " + renewed + " > /dev/null 2>&1")
+                            .c_str()),
+            0);
+
+  std::ofstream(ca_.cert(), std::ios::trunc) << "-----BEGIN CERTIFICATE-----\nbroken\n";
+  std::string refused = zlhd_->Reload(1);
+  EXPECT_NE(refused.find("reload refused, the running configuration and tokens are kept: config " +
+                         zlhd_->config() + ": api.tls.certFile: '" + ca_.cert() +
+                         "' holds no PEM certificate"),
+            std::string::npos)
+      << refused;
+  EXPECT_EQ(ServedSerial(zlhd_->addr(), ca_.ca()), first);
+
+  std::filesystem::copy_file(renewed, ca_.cert(),
+                             std::filesystem::copy_options::overwrite_existing);
+  std::string applied = zlhd_->Reload(2);
+  EXPECT_NE(applied.find("certificate loaded again"), std::string::npos) << applied;
+  EXPECT_EQ(ServedSerial(zlhd_->addr(), ca_.ca()), "serial=05E1");
+  EXPECT_EQ(zlhd_->Api("GET", "/healthz").status, 200);
+  EXPECT_EQ(zlhd_->Stop(), 0);
 }
 
 // A bad api.tls refuses the start and --check-config with exit 2, naming the field, and listens on

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -15,21 +16,29 @@
 
 namespace zlh {
 
+// The zlhd the tests run: ZLHD_BINARY from the environment when set (the packaged zlhd, extracted
+// by package_test), else the one this build made (ZLHD, a compile-time path).
+inline const char* ZlhdBinary() {
+  const char* from_env = std::getenv("ZLHD_BINARY");
+  return from_env != nullptr && *from_env != '\0' ? from_env : ZLHD;
+}
+
 // A zlhd child process whose stderr goes to a file (and stdout too, to `out`, when given); killed
 // on destruction if still running.
 class Daemon {
  public:
   Daemon(const std::vector<std::string>& args, const std::string& log, const std::string& out = "") {
+    const char* binary = ZlhdBinary();
     pid_ = fork();
     if (pid_ == 0) {
       prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the parent
       FILE* f = freopen(log.c_str(), "w", stderr);
       if (!out.empty()) f = freopen(out.c_str(), "w", stdout);
       (void)f;
-      std::vector<char*> argv{const_cast<char*>(ZLHD)};
+      std::vector<char*> argv{const_cast<char*>(binary)};
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
-      execv(ZLHD, argv.data());
+      execv(binary, argv.data());
       _exit(127);
     }
   }

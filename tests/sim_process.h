@@ -40,6 +40,10 @@ class Sim {
       pid_ = -1;
     }
   }
+  // Sends `sig` and returns at once (SIGSTOP freezes the simulator, SIGCONT thaws it).
+  void Signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
   const std::string& url() const { return url_; }
 
  private:

@@ -1,10 +1,14 @@
 // zlhd as a systemd Type=notify service (SPEC §11), against a NOTIFY_SOCKET the test binds: READY=1
 // only once it has recovered and serves, STATUS= that follows its leadership, WATCHDOG=1 at half of
 // WATCHDOG_USEC from the event loop itself (a stalled loop stops them until it runs again),
-// STOPPING=1 on SIGTERM before it exits; a path or an abstract name. And --log-format journald:
+// RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a SIGHUP reload; STOPPING=1 on SIGTERM
+// before it exits; a path or an abstract name. And --log-format journald:
 // a provisioning's lines carry its workflow and server, or stderr when journald is absent.
+// The zlhd is this build's, or ZLHD_BINARY's: systemd_notify_packaged_test runs these tests against
+// the zlhd of the Debian package (tests/package_test.sh extracts it).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <time.h>
 
 #include <algorithm>
 #include <atomic>
@@ -241,6 +245,42 @@ TEST_F(SystemdNotifyTest, AStalledLoopStopsThePingsUntilItRunsAgain) {
   ASSERT_GE(gaps.end() - longest, 3);  // pings after the stall...
   EXPECT_LT(*(longest + 1), 1500ms);   // ...at their cadence again
   EXPECT_LT(*(longest + 2), 1500ms);
+  EXPECT_EQ(Stop(), 0);
+}
+
+uint64_t MonotonicUsec() {
+  timespec now{};
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<uint64_t>(now.tv_sec) * 1'000'000 + static_cast<uint64_t>(now.tv_nsec) / 1'000;
+}
+
+// SIGHUP: RELOADING=1 with MONOTONIC_USEC — CLOCK_MONOTONIC when it was sent, which systemd's
+// Type=notify-reload compares with its own clock — then READY=1 once the reload is done.
+TEST_F(SystemdNotifyTest, SighupSendsReloadingWithTheMonotonicTimeThenReady) {
+  ASSERT_TRUE(Start());
+  size_t from = notify_->size();
+  uint64_t before = MonotonicUsec();
+  zlhd_->Signal(SIGHUP);
+  auto reloading = notify_->Await("RELOADING=1", 30s, false, from);
+  ASSERT_TRUE(reloading) << Log();
+  uint64_t after = MonotonicUsec();
+  size_t at = reloading->data.find("\nMONOTONIC_USEC=");
+  ASSERT_NE(at, std::string::npos) << reloading->data;
+  uint64_t sent = std::stoull(reloading->data.substr(at + 16));
+  EXPECT_GE(sent, before);
+  EXPECT_LE(sent, after);
+  auto ready = notify_->Await("READY=1", 30s, false, from);
+  ASSERT_TRUE(ready);
+  auto all = notify_->All();
+  auto first_with = [&](const std::string& line) {
+    size_t i = from;
+    while (i < all.size() && !Collector::HasLine(all[i].data, line)) ++i;
+    return i;
+  };
+  EXPECT_LT(first_with("RELOADING=1"), first_with("READY=1"));
+  // The status again (its count is whatever runs then: the first tick, digest or backup).
+  EXPECT_TRUE(Collector::HasLine(ready->data, "STATUS=leader: ", /*prefix=*/true)) << ready->data;
+  EXPECT_TRUE(WaitForLog(tmp_.Sub("log"), "reload applied", 5s)) << Log();
   EXPECT_EQ(Stop(), 0);
 }
 

@@ -3,7 +3,8 @@
 # the ExecStart binary to exist, so it checks a copy whose ExecStart names the zlhd just built, the
 # rest of the unit unchanged; any message about the unit (a misspelt key, a bad value) fails, not
 # only an error. The flags of ExecStart must be zlhd's own (its --help), the lines SPEC §11 asks for
-# must be there, and `systemd-analyze security` must rate the hardening 2.0 or better.
+# must be there (ExecReload sending SIGHUP among them), and `systemd-analyze security` must rate the
+# hardening 2.0 or better.
 # Usage: systemd_unit_test.sh ZLHD UNIT. Exit 77 (skipped) when systemd-analyze is not installed.
 set -euo pipefail
 zlhd=$1
@@ -32,6 +33,8 @@ for line in Type=notify NotifyAccess=main WatchdogSec=30s Restart=always User=zl
   PrivateTmp=yes ProtectHome=yes CapabilityBoundingSet=; do
   grep -qx -- "$line" "$unit" || fail "no line '$line'"
 done
+
+grep -qxF -- 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" || fail "no ExecReload sending SIGHUP"
 
 sed "s#^ExecStart=/usr/bin/zlhd #ExecStart=$zlhd #" "$unit" >"$tmp/zlhd.service"
 if ! out=$(systemd-analyze verify --man=no "$tmp/zlhd.service" 2>&1); then

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <fstream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,6 +59,26 @@ class ZlhdOnSim {
     return ::testing::AssertionSuccess();
   }
   void Kill() { daemon_.reset(); }  // SIGKILL
+  void Signal(int sig) { daemon_->Signal(sig); }
+  // Sends SIGHUP and waits for that reload's log line ("reload applied: ..." or "reload refused,
+  // ..."), the `nth` of this start (from 1); "" (with a test failure) when it does not come.
+  std::string Reload(int nth) {
+    Signal(SIGHUP);
+    std::string line;
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (line.empty() && std::chrono::steady_clock::now() < until) {
+      std::istringstream log(ReadFile(log_));
+      int seen = 0;
+      for (std::string l; std::getline(log, l);) {
+        bool reload = l.find("reload applied") != std::string::npos ||
+                      l.find("reload refused") != std::string::npos;
+        if (reload && ++seen == nth) line = l;
+      }
+      if (line.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_FALSE(line.empty()) << "no reload line #" << nth << ":\n" << ReadFile(log_);
+    return line;
+  }
   int Stop() {
     daemon_->Signal(SIGTERM);
     int code = daemon_->Wait(std::chrono::milliseconds(60'000));
@@ -67,11 +88,16 @@ class ZlhdOnSim {
 
   Fetched Api(const std::string& method, const std::string& path, const std::string& body = "",
               bool admin = false) const {
-    return Fetch(
-        method, scheme_ + "://" + addr_ + path, body,
-        {"Authorization: Bearer " + (admin ? admin_ : portal_), "Content-Type: application/json"},
-        20'000, ca_file_);
+    return ApiAs(admin ? admin_ : portal_, method, path, body);
   }
+  // The API called with `token` as the bearer token.
+  Fetched ApiAs(const std::string& token, const std::string& method, const std::string& path,
+                const std::string& body = "") const {
+    return Fetch(method, url() + path, body,
+                 {"Authorization: Bearer " + token, "Content-Type: application/json"}, 20'000,
+                 ca_file_);
+  }
+  std::string url() const { return scheme_ + "://" + addr_; }
   Fetched Create(const std::string& customer, const std::string& nonce, const std::string& name,
                  const std::string& ctype = "game") const {
     boost::json::object body{{"customerId", customer}, {"ctype", ctype}, {"requestNonce", nonce},
@@ -156,6 +182,9 @@ class ZlhdOnSim {
   const std::string& webhook_secret() const { return webhook_; }
   const std::string& addr() const { return addr_; }
   std::string data() const { return tmp_.Sub("data"); }
+  std::string config() const { return tmp_.Sub("zlh.json"); }
+  const Sim& sim() const { return sim_; }
+  Sim& sim() { return sim_; }
 
  private:
   TempDir& tmp_;

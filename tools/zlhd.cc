@@ -2,7 +2,8 @@
 // unfinished workflow, serves the HTTP API and runs the ZLH workflows against the outside world —
 // the simulated fleet in-process by default, one zlh-sim with --fleet URL, or the services of the
 // config file — until SIGTERM or SIGINT, when it stops accepting connections, lets in-flight
-// requests and steps finish (progress is durable either way) and exits 0.
+// requests and steps finish (progress is durable either way) and exits 0. SIGHUP reloads the
+// tokens, the notification routes, business hours and the certificate (tools/zlhd_reload.h).
 //
 // Exit codes: 0 clean stop; 2 bad usage or configuration (an address it cannot listen on);
 // 3 journal unusable (held by another process, newer format, corrupt). Under systemd it is a
@@ -37,7 +38,10 @@ constexpr char kUsage[] =
     "       zlhd --check-config [--config FILE] [--fleet sim|URL]\n"
     "\n"
     "Runs the zlh-flow engine: resumes every unfinished workflow of the journal in DIR, serves\n"
-    "the HTTP API and runs the ZLH workflows until SIGTERM/SIGINT.\n"
+    "the HTTP API and runs the ZLH workflows until SIGTERM/SIGINT. SIGHUP reloads, without a\n"
+    "restart, DIR/tokens, the config's discord and email sections, businessHours and api.tls's\n"
+    "certificate; a bad file refuses the whole reload (logged) and the running ones stay; other\n"
+    "changed fields are logged and need a restart (docs/config.md, Reload).\n"
     "\n"
     "  --config FILE       the JSON config (docs/config.md); default: built-in defaults and the\n"
     "                      simulated fleet. A file runs the real fleet: it must name every service\n"
@@ -67,11 +71,13 @@ constexpr char kUsage[] =
     "                      stderr instead when that socket is absent (a warning says so)\n"
     "  --help              this text\n"
     "\n"
-    "API tokens: DIR/tokens (written at the first start, mode 0600: admin, portal, webhook).\n"
+    "API tokens: DIR/tokens (written at the first start, mode 0600): lines \"ROLE SECRET\";\n"
+    "admin and portal at most twice each (the new and the old token while rotating), webhook\n"
+    "once.\n"
     "Under systemd (Type=notify, dist/systemd/zlhd.service, docs/systemd.md): READY=1 once\n"
     "recovered and serving, STATUS= (leader or standby, workflows in flight), WATCHDOG=1\n"
-    "from the event loop every half of WATCHDOG_USEC, STOPPING=1 when draining; none\n"
-    "without NOTIFY_SOCKET.\n"
+    "from the event loop every half of WATCHDOG_USEC, RELOADING=1 then READY=1 around a\n"
+    "reload, STOPPING=1 when draining; none without NOTIFY_SOCKET.\n"
     "Exit codes: 0 clean stop; 2 bad usage or configuration; 3 journal unusable.\n"
     "Test hooks, for tests only (never on a real node): ZLHD_TEST_STALL_ON_SIGUSR2=N makes\n"
     "SIGUSR2 block the event loop for N seconds; ZLHD_TEST_JOURNAL_SOCKET=PATH sends the\n"
@@ -275,7 +281,8 @@ int main(int argc, char** argv) {
     spdlog::error("{}", configured.status().message());
     return 2;
   }
-  zlh::tools::NodeFlags node_flags{flags.config, flags.data, flags.host, flags.port, flags.redis};
+  zlh::tools::NodeFlags node_flags{flags.config, flags.data, flags.host, flags.port, flags.redis,
+                                   [flags] { return Configure(flags); }};
   if (node_flags.redis && node_flags.redis->password.empty()) {
     node_flags.redis->password = configured->first.redis_password;
   }

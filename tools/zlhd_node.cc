@@ -42,6 +42,7 @@
 #include "scheduler/queues.h"
 #include "sim/sim_server.h"
 #include "systemd/supervision.h"
+#include "tools/zlhd_reload.h"
 #include "tools/zlhd_test_hooks.h"
 #include "workflows/engine.h"
 #include "workflows/registry.h"
@@ -107,6 +108,9 @@ struct Node::Parts {
   std::string Metrics() const;
   void RecordSignatureBurst(int64_t first_ms, int count);
   std::string SupervisionStatus() const;
+  Result<config::Settings> ReadConfigAgain() const;
+  void Reload();
+  void AwaitReload();
   Task<void> Start();
   Task<void> Drain();
 
@@ -137,6 +141,10 @@ struct Node::Parts {
   std::unique_ptr<api::HttpServer> http;
   std::unique_ptr<systemd::Supervision> supervision;
   std::unique_ptr<asio::signal_set> stall_hook;  // tests only (zlhd_test_hooks.h)
+  // SIGHUP, caught from the start on; one that comes before the loop runs waits for it.
+  asio::signal_set reload_signal{io, SIGHUP};
+  std::string sim_url;  // the in-process simulated fleet's, when it runs
+  bool draining = false;
   int exit_code = 0;
 };
 
@@ -195,7 +203,8 @@ int Node::Parts::OpenSimulatedFleet() {
     return 2;
   }
   spdlog::info("simulated fleet in-process at {} (state in {}/sim-state.json)", *url, flags.data);
-  config::PointAtFleet(settings, *url);
+  sim_url = *url;
+  config::PointAtFleet(settings, sim_url);
   return 0;
 }
 
@@ -369,6 +378,49 @@ std::string Node::Parts::SupervisionStatus() const {
          std::to_string(engine->live_count()) + " workflows in flight";
 }
 
+// The config file as a start would read it now, pointed at the fleet this node runs on (which only
+// a restart changes).
+Result<config::Settings> Node::Parts::ReadConfigAgain() const {
+  auto configured = flags.reconfigure();
+  if (!configured.ok()) return configured.status();
+  auto& [next, next_fleet] = *configured;
+  if (next_fleet.kind != fleet.kind || next_fleet.url != fleet.url) {
+    return InvalidArgument("config " + flags.config +
+                           ": the fleet it runs on changed: that needs a restart");
+  }
+  if (!sim_url.empty()) config::PointAtFleet(next, sim_url);
+  return std::move(next);
+}
+
+// SIGHUP: the config, the tokens and the certificate read again and applied whole, or refused
+// (tools/zlhd_reload.h); one log line either way. systemd hears RELOADING=1, then READY=1.
+void Node::Parts::Reload() {
+  supervision->Reloading();
+  ReloadTargets targets{[this] { return ReadConfigAgain(); },
+                        flags.data + "/tokens",
+                        settings,
+                        *tokens,
+                        tls.get(),
+                        *outside,
+                        *dispatcher};
+  ReloadOutcome outcome = tools::Reload(targets);
+  if (outcome.refused.ok()) {
+    spdlog::info("{}", Describe(outcome));
+  } else {
+    spdlog::error("{}", Describe(outcome));
+  }
+  supervision->Reloaded();
+}
+
+// Waits for the next SIGHUP (until the drain starts).
+void Node::Parts::AwaitReload() {
+  reload_signal.async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec || draining) return;
+    Reload();
+    AwaitReload();
+  });
+}
+
 // Recovery (alone, or once this node holds the Redis lock), then the API, the watchdog and the
 // dispatcher, and READY=1 to systemd. A failed recovery or lock stops the node with exit code 3.
 Task<void> Node::Parts::Start() {
@@ -399,6 +451,8 @@ Task<void> Node::Parts::Start() {
 
 // Stops taking work, lets in-flight requests, steps and deliveries finish, then stops the loop.
 Task<void> Node::Parts::Drain() {
+  draining = true;
+  reload_signal.cancel();
   supervision->Stopping("draining: requests, workflows and notifications finish");
   leadership->Stop();
   watchdog->Stop();
@@ -438,6 +492,7 @@ int Node::Run() {
       p.io.get_executor(), systemd::ServiceNotifier::FromEnvironment(),
       [&p] { return p.SupervisionStatus(); });
   p.stall_hook = InstallStallHook(p.io);
+  p.AwaitReload();
   asio::co_spawn(p.io, p.Start(), asio::detached);
 
   asio::signal_set signals(p.io, SIGTERM, SIGINT);

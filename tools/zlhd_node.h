@@ -1,14 +1,17 @@
 // zlhd's node: what the daemon keeps (the journal, the API tokens) and what it runs — the simulated
 // fleet when it has no real one, the engine with the ZLH workflows, the controller's crons and
 // watchdog, the notification outbox's dispatcher and the HTTP API — assembled in the order each
-// needs the others, started once recovery is done, and drained on SIGTERM or SIGINT.
+// needs the others, started once recovery is done, reloaded on SIGHUP (tools/zlhd_reload.h) and
+// drained on SIGTERM or SIGINT.
 //
 // Thread-safety: one Node per process; Run on the main thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "config/config.h"
 #include "config/fleet.h"
@@ -23,6 +26,8 @@ struct NodeFlags {
   std::string host;
   uint16_t port = 0;
   std::optional<scheduler::RedisUrl> redis;
+  // Reads the config again as the start did, the command line's overrides applied (SIGHUP).
+  std::function<Result<std::pair<config::Settings, config::Fleet>>()> reconfigure;
 };
 
 class Node {
