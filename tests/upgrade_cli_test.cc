@@ -65,14 +65,16 @@ std::string AddForeignWorkflow(const std::string& dir, const std::string& type,
                               co_return std::string("done");
                             })
                   .ok());
+  // Torn down as a process would be: the engine, then the journal (whose last callbacks post to
+  // the io_context, which never runs them), then the io_context.
   boost::asio::io_context io;
-  workflows::Engine engine(io, **j, registry, {});
+  auto engine = std::make_unique<workflows::Engine>(io, **j, registry, workflows::EngineOptions{});
   auto run = [&io](auto task) {
     auto f = boost::asio::co_spawn(io, std::move(task), boost::asio::use_future);
     while (f.wait_for(0s) != std::future_status::ready) io.run_one_for(10ms);
     return f.get();
   };
-  auto started = run(engine.Start({type, input, ""}));
+  auto started = run(engine->Start({type, input, ""}));
   EXPECT_TRUE(started.ok()) << started.status().ToString();
   std::string id = started.ok() ? started->id : "";
   auto until = std::chrono::steady_clock::now() + 30s;
@@ -81,7 +83,9 @@ std::string AddForeignWorkflow(const std::string& dir, const std::string& type,
     if (s.ok() && s->has_value() && (*s)->status() == proto::WAITING) break;
     io.run_one_for(10ms);
   }
-  run(engine.Drain(Millis(0)));
+  run(engine->Drain(Millis(0)));
+  engine.reset();
+  j->reset();
   return id;
 }
 
