@@ -54,7 +54,7 @@ Result<Taken> Take(const journal::Journal& journal, const TakeRequest& req) {
     return s;
   }
   if (req.verify) {
-    if (Status s = Verify(req.target); !s.ok()) {
+    if (Status s = Verify(req.target, journal.format_plan()); !s.ok()) {
       return Status(Code::kCorruption,
                     "the backup " + req.target + " failed verification: " + s.message());
     }
@@ -66,8 +66,9 @@ Result<Taken> Take(const journal::Journal& journal, const TakeRequest& req) {
   return Taken{req.target, marker};
 }
 
-Status Verify(const std::string& dir) {
+Status Verify(const std::string& dir, const journal::FormatPlan* format) {
   journal::Options options;
+  options.format = format;
   options.read_only = true;
   options.create_if_missing = false;
   journal::Journal::Opened opened = journal::Journal::TryOpen(dir + "/" + kJournalDir, options);

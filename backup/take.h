@@ -40,6 +40,7 @@ Result<Taken> Take(const journal::Journal& journal, const TakeRequest& req);
 // Verifies the backup (or data directory) `dir`: its journal opens read-only and passes every
 // check of `zlh-journal verify`, and a tokens file, when there is one, is readable. kNotFound when
 // `dir` holds no journal; kCorruption naming the damage or the violations (up to three) otherwise.
-Status Verify(const std::string& dir);
+// `format`: the journal format to read it with (journal::Options::format; null: this build's).
+Status Verify(const std::string& dir, const journal::FormatPlan* format = nullptr);
 
 }  // namespace zlh::backup

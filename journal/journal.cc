@@ -17,6 +17,7 @@
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -29,6 +30,7 @@
 #include <thread>
 
 #include "journal/format.h"
+#include "journal/migrate.h"
 
 namespace zlh::journal {
 namespace {
@@ -442,7 +444,7 @@ Refusal RefuseFromRocks(const rocksdb::Status& s, const std::string& dir, bool r
 
 // Creates an empty journal at `dir` atomically: it is built beside it, with every column family
 // and the format marker, and renamed into place, so a crash leaves either no journal or a whole one.
-Refused CreateJournal(const std::string& dir, rocksdb::Env* env) {
+Refused CreateJournal(const std::string& dir, rocksdb::Env* env, uint32_t version) {
   fs::path target = fs::absolute(dir);
   fs::path staging = target;
   staging += ".creating";
@@ -465,7 +467,7 @@ Refused CreateJournal(const std::string& dir, rocksdb::Env* env) {
     std::unique_ptr<rocksdb::DB> db(raw);
     rocksdb::WriteOptions wo;
     wo.sync = true;
-    s = db->Put(wo, handles[0], kMetaFormat, FormatMarker(kFormatVersion));
+    s = db->Put(wo, handles[0], kMetaFormat, FormatMarker(version));
     for (auto* h : handles) (void)db->DestroyColumnFamilyHandle(h);
     if (s.ok()) s = db->Close();
   }
@@ -485,7 +487,8 @@ Refused CreateJournal(const std::string& dir, rocksdb::Env* env) {
 }
 
 // Creates the journal when there is none and the options allow it.
-Refused EnsureJournal(const std::string& dir, const Options& options, rocksdb::Env* env) {
+Refused EnsureJournal(const std::string& dir, const Options& options, rocksdb::Env* env,
+                      uint32_t version) {
   std::error_code ec;
   if (fs::exists(fs::path(dir) / "CURRENT", ec)) return std::nullopt;
   if (ec == std::errc::permission_denied) {
@@ -500,7 +503,7 @@ Refused EnsureJournal(const std::string& dir, const Options& options, rocksdb::E
     return Refuse(OpenError::kCorrupt, Code::kCorruption,
                   dir + " is not empty and holds no journal; refusing to create one there");
   }
-  return CreateJournal(dir, env);
+  return CreateJournal(dir, env, version);
 }
 
 // The column families to open: default, then ours in kCfNames order (Handle() indexes them), then
@@ -528,8 +531,10 @@ Refused ColumnFamilies(const std::string& dir, const rocksdb::DBOptions& db_opti
   return std::nullopt;
 }
 
-// Checks the format marker: a zlh-flow journal of a format this build reads.
-Refused CheckFormat(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, const std::string& dir) {
+// Checks the format marker: a zlh-flow journal of a format this build reads or can migrate; its
+// version in *version.
+Refused CheckFormat(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, const std::string& dir,
+                    const FormatPlan& plan, uint32_t* version) {
   std::string marker;
   rocksdb::Status s = db.Get(rocksdb::ReadOptions(), meta, kMetaFormat, &marker);
   if (s.IsNotFound()) {
@@ -537,16 +542,62 @@ Refused CheckFormat(rocksdb::DB& db, rocksdb::ColumnFamilyHandle* meta, const st
                   dir + " holds a RocksDB database without a zlh-flow format marker");
   }
   if (!s.ok()) return RefuseFromRocks(s, dir, true, "cannot read the format marker of");
-  std::optional<uint32_t> version = ParseFormatMarker(marker);
-  if (!version) {
+  std::optional<uint32_t> found = ParseFormatMarker(marker);
+  if (!found) {
     return Refuse(OpenError::kCorrupt, Code::kCorruption,
                   dir + " is not a zlh-flow journal (format marker '" + marker + "')");
   }
-  if (*version > kFormatVersion) {
+  std::string formats = "the journal at " + dir + " has format " + std::to_string(*found);
+  if (*found > plan.version) {
     return Refuse(OpenError::kNewerFormat, Code::kFailedPrecondition,
-                  "the journal at " + dir + " has format " + std::to_string(*version) +
-                      ", newer than this build supports (" + std::to_string(kFormatVersion) +
+                  formats + ", newer than this build supports (" + std::to_string(plan.version) +
                       "); run a newer zlh-flow");
+  }
+  if (*found < plan.oldest) {
+    return Refuse(OpenError::kOlderFormat, Code::kFailedPrecondition,
+                  formats + ", older than this build can migrate (from " +
+                      std::to_string(plan.oldest) + "); migrate it with an earlier release first");
+  }
+  *version = *found;
+  return std::nullopt;
+}
+
+// Brings the journal from format `version` to the plan's, one synced atomic write per step (its
+// changes and the new marker), appending what each step said to *applied.
+Refused MigrateFormat(Journal::Impl& impl, const std::string& dir, uint32_t version,
+                      const FormatPlan& plan, std::vector<std::string>* applied) {
+  auto step_from = [&plan](uint32_t from) {
+    return std::find_if(plan.migrations.begin(), plan.migrations.end(),
+                        [from](const Migration& x) { return x.from == from; });
+  };
+  auto name = [&dir](uint32_t from) {
+    return "migrating the journal at " + dir + " from format " + std::to_string(from) + " to " +
+           std::to_string(from + 1);
+  };
+  // Every step must be there before the first is taken: none is, rather than half of them.
+  for (uint32_t from = version; from < plan.version; ++from) {
+    if (step_from(from) == plan.migrations.end()) {
+      return Refuse(OpenError::kOlderFormat, Code::kFailedPrecondition,
+                    name(from) + ": this build has no step for it");
+    }
+  }
+  for (uint32_t from = version; from < plan.version; ++from) {
+    std::string step = name(from);
+    auto m = step_from(from);
+    rocksdb::WriteBatchWithIndex wb(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+    Status s = GroupTxn(impl, wb).Run(m->apply);
+    if (!s.ok()) {
+      return Refuse(OpenError::kOlderFormat, Code::kFailedPrecondition,
+                    step + " failed: " + s.message() + "; it stays at format " +
+                        std::to_string(from));
+    }
+    wb.Put(impl.handles[0], kMetaFormat, FormatMarker(from + 1));
+    rocksdb::WriteOptions wo;
+    wo.sync = true;
+    rocksdb::Status w = impl.db->Write(wo, wb.GetWriteBatch());
+    if (!w.ok()) return RefuseFromRocks(w, dir, false, step + ": cannot write to");
+    spdlog::info("{}: {}", step, m->what);
+    applied->push_back(m->what);
   }
   return std::nullopt;
 }
@@ -559,6 +610,7 @@ std::string_view OpenErrorName(OpenError error) {
     case OpenError::kNoJournal: return "no journal";
     case OpenError::kHeld: return "held by another process";
     case OpenError::kNewerFormat: return "newer format";
+    case OpenError::kOlderFormat: return "older format";
     case OpenError::kCorrupt: return "corrupt";
     case OpenError::kPermissionDenied: return "permission denied";
     case OpenError::kNoSpace: return "disk full";
@@ -573,6 +625,8 @@ std::string_view OpenErrorHint(OpenError error) {
     case OpenError::kNoJournal: return "check the data directory";
     case OpenError::kHeld: return "another process (a running zlhd?) holds it: stop that one first";
     case OpenError::kNewerFormat: return "run the zlh-flow release that wrote it, or a newer one";
+    case OpenError::kOlderFormat:
+      return "back up the data directory, then run zlhd --migrate once (docs/operations.md, Upgrade)";
     case OpenError::kCorrupt:
       return "restore it from a backup; zlh-journal verify names what is damaged";
     case OpenError::kPermissionDenied: return "run as the user that owns the journal's files";
@@ -589,14 +643,17 @@ Result<std::unique_ptr<Journal>> Journal::Open(const std::string& dir, Options o
 }
 
 Journal::Opened Journal::TryOpen(const std::string& dir, Options options) {
-  auto refused = [](Refusal r) { return Opened{nullptr, r.error, std::move(r.status)}; };
+  auto refused = [](Refusal r) { return Opened{nullptr, r.error, std::move(r.status), {}}; };
   auto impl = std::make_unique<Impl>();
   impl->dir = dir;
   impl->options = std::move(options);
   if (impl->options.file_system) impl->env = rocksdb::NewCompositeEnv(impl->options.file_system);
   const bool read_only = impl->options.read_only;
+  const FormatPlan& plan = impl->options.format ? *impl->options.format : BuildFormat();
 
-  if (Refused r = EnsureJournal(dir, impl->options, impl->env.get())) return refused(*r);
+  if (Refused r = EnsureJournal(dir, impl->options, impl->env.get(), plan.version)) {
+    return refused(*r);
+  }
   rocksdb::DBOptions db_options = DbOptions(impl->env.get());
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
   if (Refused r = ColumnFamilies(dir, db_options, read_only, &cfs)) return refused(*r);
@@ -625,7 +682,18 @@ Journal::Opened Journal::TryOpen(const std::string& dir, Options options) {
   impl->db.reset(raw);
 
   auto* meta = impl->handles[0];
-  if (Refused r = CheckFormat(*impl->db, meta, dir)) return refused(*r);
+  uint32_t version = 0;
+  if (Refused r = CheckFormat(*impl->db, meta, dir, plan, &version)) return refused(*r);
+  std::vector<std::string> migrated;
+  if (version < plan.version) {
+    if (read_only || !impl->options.migrate) {
+      return refused(Refuse(OpenError::kOlderFormat, Code::kFailedPrecondition,
+                            "the journal at " + dir + " has format " + std::to_string(version) +
+                                ", older than this build's (" + std::to_string(plan.version) +
+                                "); it is migrated only when asked: zlhd --migrate"));
+    }
+    if (Refused r = MigrateFormat(*impl, dir, version, plan, &migrated)) return refused(*r);
+  }
 
   std::string count;
   s = impl->db->Get(rocksdb::ReadOptions(), meta, kMetaOpenCount, &count);
@@ -641,7 +709,8 @@ Journal::Opened Journal::TryOpen(const std::string& dir, Options options) {
     Impl* p = impl.get();
     impl->writer = std::thread([p] { p->WriterLoop(); });
   }
-  return Opened{std::unique_ptr<Journal>(new Journal(std::move(impl))), OpenError::kNone, {}};
+  return Opened{std::unique_ptr<Journal>(new Journal(std::move(impl))), OpenError::kNone, {},
+                std::move(migrated)};
 }
 
 void Journal::Append(Batch batch, TxnFn txn, Callback done) {
@@ -935,6 +1004,8 @@ void Journal::SetGroupBarrier(GroupBarrier barrier) {
 }
 
 uint64_t Journal::open_count() const { return impl_->open_count; }
+
+const FormatPlan* Journal::format_plan() const { return impl_->options.format; }
 
 Status Journal::health() const {
   std::lock_guard lock(impl_->mu);

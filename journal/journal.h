@@ -33,6 +33,8 @@ class FileSystem;
 
 namespace zlh::journal {
 
+struct FormatPlan;  // journal/migrate.h
+
 enum class Cf { kEvents, kSummaries, kIndex, kDomain };
 
 // Changes to apply in one atomic write. Cheap to move; not thread-safe.
@@ -98,6 +100,12 @@ struct Options {
   // (journal/power_cut_fs.h), which simulates losing power; null (production): the real one.
   // Creating a new journal also goes through it.
   std::shared_ptr<rocksdb::FileSystem> file_system;
+  // Migrate a journal of an older format to this build's (journal/migrate.h) instead of refusing it
+  // with kOlderFormat. Writable opens only.
+  bool migrate = false;
+  // The format this build reads and its migrations; null (production): BuildFormat(). Tests point
+  // it at a plan of their own, which must outlive the open.
+  const FormatPlan* format = nullptr;
 };
 
 struct WriterStats {
@@ -124,6 +132,8 @@ enum class OpenError {
   kNoJournal,         // none in the directory, and creating one was not asked for (kNotFound)
   kHeld,              // another process holds it for writing (kFailedPrecondition)
   kNewerFormat,       // written by a newer zlh-flow (kFailedPrecondition)
+  kOlderFormat,       // written by an older zlh-flow, not migrated: not asked to, or a step of
+                      // the migration failed (kFailedPrecondition)
   kCorrupt,           // not a zlh-flow journal, a garbage format marker, or damaged or missing
                       // files (kCorruption)
   kPermissionDenied,  // this user may not read or write its directory or files (kIOError)
@@ -147,6 +157,8 @@ class Journal {
     std::unique_ptr<Journal> journal;
     OpenError error = OpenError::kNone;
     Status status;
+    // Options::migrate: what each step applied said, oldest first (empty when none was needed).
+    std::vector<std::string> migrated;
   };
   static Opened TryOpen(const std::string& dir, Options options = {});
 
@@ -218,6 +230,8 @@ class Journal {
 
   // How many times this journal has been opened for writing, this open included.
   uint64_t open_count() const;
+  // The format plan it was opened with (Options::format): null for this build's.
+  const FormatPlan* format_plan() const;
   // OK, or the write error that fail-stopped the journal.
   Status health() const;
   WriterStats writer_stats() const;

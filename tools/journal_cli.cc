@@ -27,6 +27,7 @@
 #include "journal/journal.h"
 #include "tools/journal_actions.h"
 #include "workflows/replay.h"
+#include "workflows/upgrade.h"
 #include "workflows/view.h"
 
 namespace {
@@ -52,6 +53,10 @@ constexpr char kUsage[] =
     "  replay ID                                   re-run the workflow's code over its history,\n"
     "                                              with no side effect; exit 1 naming the first\n"
     "                                              divergence\n"
+    "  check-upgrade                               before upgrading: replay every workflow that\n"
+    "                                              may still run (queued, running, waiting,\n"
+    "                                              failed) with this build's code; exit 1\n"
+    "                                              listing each it cannot continue\n"
     "  verify                                      check the journal's files (exit 3 when one is\n"
     "                                              missing or damaged) and its invariants; exit 1\n"
     "                                              listing each violation\n"
@@ -84,9 +89,10 @@ constexpr char kUsage[] =
     "  --server URL      the daemon (zlhd) to send actions to, e.g. http://127.0.0.1:8080\n"
     "  --token-file F    its admin token: zlhd's DATA/tokens file, or a file holding the token\n"
     "\n"
-    "Exit codes: 0 fine; 1 replay or verify found a problem, the daemon refused, or a restore\n"
-    "was refused; 2 bad usage, unknown id or no journal; 3 journal unreadable or of a newer\n"
-    "format, or a restore's copy failed; 4 the daemon did not answer.\n";
+    "Exit codes: 0 fine; 1 replay, check-upgrade or verify found a problem, the daemon\n"
+    "refused, or a restore was refused; 2 bad usage, unknown id or no journal; 3 journal\n"
+    "unreadable or of another format (older: zlhd --migrate), or a restore's copy failed;\n"
+    "4 the daemon did not answer.\n";
 
 [[noreturn]] void Fail(int code, const std::string& message) {
   std::fprintf(stderr, "zlh-journal: %s\n", message.c_str());
@@ -543,6 +549,41 @@ int Replay(const Args& args, const journal::Journal& j, const workflows::Registr
   return report->matches ? 0 : 1;
 }
 
+// Run with the new build's zlh-journal on the journal the old build is running: the workflows the
+// new code could not continue are listed, so that they are finished under the old one first.
+int CheckUpgrade(const Args& args, const journal::Journal& j,
+                 const workflows::Registry& registry) {
+  if (!args.positional.empty()) UsageError("check-upgrade takes no arguments");
+  auto report = workflows::CheckUpgrade(registry, j);
+  if (!report.ok()) Fail(3, report.status().ToString());
+  if (args.json) {
+    json::array blocked;
+    for (const auto& b : report->blocked) {
+      blocked.push_back(json::object{{"id", b.id},
+                                     {"type", b.type},
+                                     {"status", workflows::StatusName(b.status)},
+                                     {"reason", b.reason}});
+    }
+    std::printf("%s\n", json::serialize(json::object{{"ok", report->blocked.empty()},
+                                                     {"checked", report->checked},
+                                                     {"blocked", std::move(blocked)}})
+                            .c_str());
+  } else if (report->blocked.empty()) {
+    std::printf("ok: this build can continue all %zu workflows that may still run\n",
+                report->checked);
+  } else {
+    for (const auto& b : report->blocked) {
+      std::printf("%s  %s  %s: %s\n", b.id.c_str(), b.type.c_str(),
+                  workflows::StatusName(b.status).c_str(), b.reason.c_str());
+    }
+    std::printf("%zu of %zu workflows that may still run cannot continue under this build: "
+                "finish or cancel them under the running one before upgrading "
+                "(docs/operations.md, Upgrade)\n",
+                report->blocked.size(), report->checked);
+  }
+  return report->blocked.empty() ? 0 : 1;
+}
+
 // Writes a backup (backup/layout.h: the checkpoint, the tokens file, verified). RocksDB takes
 // checkpoints from the process that holds the database, so this opens the journal for writing: it
 // works while no zlhd holds it.
@@ -658,11 +699,12 @@ int JournalMain(int argc, char** argv, const workflows::Registry& registry) {
   if (args.verb == "restore") return Restore(args);
   auto verb = kVerbs.find(args.verb);
   if (verb == kVerbs.end() && args.verb != "replay" && args.verb != "tail" &&
-      args.verb != "verify") {
+      args.verb != "verify" && args.verb != "check-upgrade") {
     UsageError("unknown verb '" + args.verb + "'");
   }
   auto journal = OpenJournal(args.data);
   if (args.verb == "replay") return Replay(args, *journal, registry);
+  if (args.verb == "check-upgrade") return CheckUpgrade(args, *journal, registry);
   if (args.verb == "tail") return Tail(args, *journal);
   if (args.verb == "verify") return Verify(args, *journal);
   return verb->second(args, *journal);

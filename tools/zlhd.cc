@@ -6,7 +6,8 @@
 // tokens, the notification routes, business hours and the certificate (tools/zlhd_reload.h).
 //
 // Exit codes: 0 clean stop; 2 bad usage or configuration (an address it cannot listen on);
-// 3 journal unusable (held by another process, newer format, corrupt). Under systemd it is a
+// 3 journal unusable (held by another process, an older format not migrated — zlhd --migrate
+// migrates it and exits — a newer format, corrupt). Under systemd it is a
 // Type=notify service (docs/systemd.md) and may log to journald with fields.
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
@@ -25,7 +26,10 @@
 #include "config/fleet.h"
 #include "scheduler/redis_lock.h"
 #include "systemd/journal_sink.h"
+#include "journal/journal.h"
+#include "journal/migrate.h"
 #include "tools/check_config.h"
+#include "tools/zlhd_test_hooks.h"
 #include "tools/zlhd_node.h"
 
 namespace {
@@ -36,6 +40,7 @@ constexpr char kUsage[] =
     "            [--redis redis://[USER[:PASSWORD]@]HOST:PORT[/DB]]\n"
     "            [--log-format text|json|journald]\n"
     "       zlhd --check-config [--config FILE] [--fleet sim|URL]\n"
+    "       zlhd --migrate [--data DIR]\n"
     "\n"
     "Runs the zlh-flow engine: resumes every unfinished workflow of the journal in DIR, serves\n"
     "the HTTP API and runs the ZLH workflows until SIGTERM/SIGINT. SIGHUP reloads, without a\n"
@@ -50,6 +55,12 @@ constexpr char kUsage[] =
     "  --check-config      check the config and probe every service it names, read-only; one\n"
     "                      line per check on stdout (ok/FAIL); exit 0 all passed, 1 a probe\n"
     "                      failed, 2 the file is bad. Starts nothing, writes nothing\n"
+    "  --migrate           migrate the journal in DIR from an older release's format to this\n"
+    "                      build's, step by step (each one atomic), then exit: 0 migrated or\n"
+    "                      current already, 2 no journal, 3 unusable (held: stop zlhd first;\n"
+    "                      newer; corrupt; a step failed, the journal stays at the last format\n"
+    "                      reached). Without it, zlhd refuses an older journal (exit 3). Back\n"
+    "                      the data directory up first (docs/operations.md, Upgrade)\n"
     "  --data DIR          the data directory (default ./zlh-data; created when absent): the\n"
     "                      journal, the tokens file, the simulated fleet's state\n"
     "  --listen HOST:PORT  the API's address (default 127.0.0.1:8080; port 0 picks a free one);\n"
@@ -78,16 +89,19 @@ constexpr char kUsage[] =
     "recovered and serving, STATUS= (leader or standby, workflows in flight), WATCHDOG=1\n"
     "from the event loop every half of WATCHDOG_USEC, RELOADING=1 then READY=1 around a\n"
     "reload, STOPPING=1 when draining; none without NOTIFY_SOCKET.\n"
-    "Exit codes: 0 clean stop; 2 bad usage or configuration; 3 journal unusable.\n"
+    "Exit codes: 0 clean stop; 2 bad usage or configuration; 3 journal unusable (held by\n"
+    "another process, an older format not migrated, a newer format, corrupt).\n"
     "Test hooks, for tests only (never on a real node): ZLHD_TEST_STALL_ON_SIGUSR2=N makes\n"
     "SIGUSR2 block the event loop for N seconds; ZLHD_TEST_JOURNAL_SOCKET=PATH sends the\n"
-    "journald records to PATH instead of /run/systemd/journal/socket.\n";
+    "journald records to PATH instead of /run/systemd/journal/socket; ZLHD_TEST_NEXT_FORMAT=1\n"
+    "makes the journal's format a test-only one newer than this build's.\n";
 
 enum class LogFormat { kText, kJson, kJournald };
 
 struct Flags {
   std::string config;
   bool check_config = false;
+  bool migrate = false;
   LogFormat log_format = LogFormat::kText;
   std::optional<zlh::scheduler::RedisUrl> redis;
   zlh::Millis reconcile_interval{0};  // 0: the config's
@@ -120,6 +134,8 @@ Flags ParseFlags(int argc, char** argv) {
       flags.config = value();
     } else if (arg == "--check-config") {
       flags.check_config = true;
+    } else if (arg == "--migrate") {
+      flags.migrate = true;
     } else if (arg == "--log-format") {
       std::string f = value();
       if (f != "text" && f != "json" && f != "journald") {
@@ -242,6 +258,35 @@ int CheckConfig(const Flags& flags) {
   return all_ok ? 0 : 1;
 }
 
+// zlhd --migrate: brings the journal of DIR to this build's format (journal/migrate.h), saying on
+// stdout what each step did, then exits. The daemon itself never migrates: an older journal is
+// refused (exit 3) until an operator, having backed it up, runs this.
+int Migrate(const Flags& flags) {
+  std::string dir = flags.data + "/journal";
+  zlh::journal::Options options;
+  options.create_if_missing = false;
+  options.migrate = true;
+  options.format = zlh::tools::JournalFormatUnderTest();
+  uint32_t version = (options.format ? *options.format : zlh::journal::BuildFormat()).version;
+  zlh::journal::Journal::Opened opened = zlh::journal::Journal::TryOpen(dir, options);
+  if (!opened.journal) {
+    spdlog::error("cannot migrate the journal ({}): {}; {}",
+                  zlh::journal::OpenErrorName(opened.error), opened.status.message(),
+                  opened.error == zlh::journal::OpenError::kOlderFormat
+                      ? "restore the backup or fix the cause, then run zlhd --migrate again"
+                      : zlh::journal::OpenErrorHint(opened.error));
+    return opened.error == zlh::journal::OpenError::kNoJournal ? 2 : 3;
+  }
+  if (opened.migrated.empty()) {
+    std::printf("the journal at %s has this build's format (%u) already: nothing to migrate\n",
+                dir.c_str(), version);
+    return 0;
+  }
+  for (const std::string& step : opened.migrated) std::printf("migrated: %s\n", step.c_str());
+  std::printf("the journal at %s now has format %u; start zlhd as usual\n", dir.c_str(), version);
+  return 0;
+}
+
 // Logs go to stderr, one line per event (stdout stays free for what a caller may parse), or to
 // journald when it is asked for and there.
 void SetUpLogging(LogFormat format) {
@@ -275,6 +320,7 @@ int main(int argc, char** argv) {
   Flags flags = ParseFlags(argc, argv);
   if (flags.check_config) return CheckConfig(flags);
   SetUpLogging(flags.log_format);
+  if (flags.migrate) return Migrate(flags);
 
   auto configured = Configure(flags);
   if (!configured.ok()) {

@@ -156,7 +156,9 @@ int Node::Parts::OpenStores() {
     return 2;
   }
   std::string journal_dir = flags.data + "/journal";
-  journal::Journal::Opened opened = journal::Journal::TryOpen(journal_dir);
+  journal::Options journal_options;
+  journal_options.format = JournalFormatUnderTest();
+  journal::Journal::Opened opened = journal::Journal::TryOpen(journal_dir, journal_options);
   if (!opened.journal) {
     spdlog::error("cannot open the journal ({}): {}; {}", journal::OpenErrorName(opened.error),
                   opened.status.message(), journal::OpenErrorHint(opened.error));

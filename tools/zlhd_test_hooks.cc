@@ -6,6 +6,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <string_view>
 #include <thread>
 
 namespace zlh::tools {
@@ -38,6 +39,15 @@ std::unique_ptr<asio::signal_set> InstallStallHook(asio::io_context& io) {
   StallOnSignal(*signals, seconds);
   spdlog::warn("test hook installed: SIGUSR2 stalls the event loop for {}s", seconds);
   return signals;
+}
+
+const journal::FormatPlan* JournalFormatUnderTest() {
+  const char* value = std::getenv("ZLHD_TEST_NEXT_FORMAT");
+  if (!value || std::string_view(value) != "1") return nullptr;
+  static const journal::FormatPlan next = journal::TestNextFormat();
+  spdlog::warn("test hook: the journal's format is the test-only {} (ZLHD_TEST_NEXT_FORMAT)",
+               next.version);
+  return &next;
 }
 
 }  // namespace zlh::tools
