@@ -52,7 +52,8 @@ class SetupErrors {
 
 }  // namespace
 
-int BenchReconcile(const std::string& dir, long servers, long latency_ms, long concurrency) {
+int BenchReconcile(const std::string& dir, long servers, long latency_ms, long concurrency,
+                   const Baseline& baseline) {
   auto settings = config::Parse(R"({"proxmox": {"taskPollInterval": "1ms"},
                                     "vmids": {"first": 100, "last": 999999}})");
   if (!settings.ok()) return 1;
@@ -207,9 +208,10 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
     return 1;
   }
   std::printf("engine=zlh-flow bench=reconcile servers=%ld latency_ms=%ld concurrency=%ld "
-              "tick_s=%.2f decisions=%zu rss_mb=%.0f record_kb=%.1f%s\n",
+              "tick_s=%.2f decisions=%zu rss_mb=%.0f record_kb=%.1f%s%s\n",
               servers, latency_ms, concurrency, seconds, *decisions, PeakRssMb(),
-              static_cast<double>(recorded_bytes) / 1024, steps.c_str());
+              static_cast<double>(recorded_bytes) / 1024, steps.c_str(),
+              BaselineFields(baseline).c_str());
   return 0;
 }
 
