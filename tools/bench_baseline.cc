@@ -15,6 +15,7 @@ Result<Baseline> MeasureBaseline(const std::string& data_dir, long writes) {
   std::string dir = data_dir + "-fsync-baseline";
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
+  std::filesystem::create_directories(std::filesystem::path(dir).parent_path(), ec);
   auto t0 = std::chrono::steady_clock::now();
   auto latencies = journal::MeasureSyncedPuts(dir, static_cast<size_t>(writes));
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

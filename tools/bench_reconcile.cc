@@ -87,7 +87,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
               [&]() -> workflows::Task<void> {
                 while (next < servers) {
                   long i = next++;
-                  int64_t vmid = 100 + i;
+                  int64_t vmid = 10000 + i;  // above the templates (9000...)
                   std::string name = "s" + std::to_string(i);
                   // The loopback pool's addresses, one each (as provisioning would record them).
                   std::string address =
@@ -108,6 +108,9 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                                   c, name, address + ":" + std::to_string(px.game_port())),
                               "proxy route of " + name);
                   setup.Check(co_await deps.backups->Run(c, node, vmid), "backup of " + name);
+                  // The game runs, as a provisioning leaves it (else every server is drift).
+                  setup.Check(co_await deps.agent->Workload(c, {vmid, address}, true),
+                              "game of " + name);
                   proto::Server s;
                   s.set_server_id("srv-" + std::to_string(i));
                   s.set_customer_id("c" + std::to_string(i));
