@@ -4,6 +4,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -96,6 +97,53 @@ void NewestJournalBackup(const journal::Journal& journal, Observation& o) {
   } else if (newest->has_value()) {
     o.journal_backup_ms = (*newest)->taken_ms();
   }
+}
+
+// Per customer with live servers: the webhooks' word and billing's. What failed goes to *error.
+Task<void> ObserveBilling(const flows::Deps& d, Observation& o, std::string* error) {
+  const config::Settings& s = *d.settings;
+  std::set<std::string> customers;
+  for (const auto& so : o.servers) customers.insert(so.customer_id);
+  for (const auto& id : customers) {
+    auto recorded = fleet::ReadBillingStatus(*d.journal, id);
+    o.customers.push_back({id, recorded.ok() ? *recorded : "active", ""});
+  }
+  size_t billing_errors = 0;
+  co_await ForEachBounded(o.customers.size(), s.observe_concurrency, [&](size_t i) -> Task<void> {
+    if (!d.billing) co_return;
+    auto status = co_await d.billing->CustomerStatus(o.customers[i].customer_id);
+    if (status.ok()) {
+      o.customers[i].billing = *status;
+    } else if (status.status().code() != Code::kNotFound) {
+      ++billing_errors;
+    }
+  });
+  if (billing_errors) *error = "billing: " + std::to_string(billing_errors) + " customers unanswered";
+}
+
+// Per server with a running container: the agent, a bounded number at once. What failed goes to
+// *error.
+Task<void> ObserveAgents(const flows::Deps& d, Observation& o, std::string* error) {
+  const config::Settings& s = *d.settings;
+  size_t agent_errors = 0;
+  co_await ForEachBounded(o.servers.size(), s.observe_concurrency, [&](size_t i) -> Task<void> {
+    ServerObservation& so = o.servers[i];
+    if (so.container_exists && so.container_status == "running") {
+      auto health = co_await d.agent->Health({so.vmid, so.address});
+      if (health.ok()) {
+        so.agent_known = true;
+        so.agent = health->status;
+        so.workload = health->workload;
+      } else if (health.status().code() == Code::kUnavailable ||
+                 health.status().code() == Code::kDeadlineExceeded) {
+        so.agent_known = true;
+        so.agent = "unreachable";
+      } else {
+        ++agent_errors;
+      }
+    }
+  });
+  if (agent_errors) *error = "agent: " + std::to_string(agent_errors) + " servers unanswered";
 }
 
 }  // namespace
@@ -232,25 +280,6 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     }
   }
 
-  // Per customer with live servers: the webhooks' word and billing's.
-  std::set<std::string> customers;
-  for (const auto& so : o.servers) customers.insert(so.customer_id);
-  for (const auto& id : customers) {
-    auto recorded = fleet::ReadBillingStatus(*d.journal, id);
-    o.customers.push_back({id, recorded.ok() ? *recorded : "active", ""});
-  }
-  size_t billing_errors = 0;
-  co_await ForEachBounded(o.customers.size(), s.observe_concurrency, [&](size_t i) -> Task<void> {
-    if (!d.billing) co_return;
-    auto status = co_await d.billing->CustomerStatus(o.customers[i].customer_id);
-    if (status.ok()) {
-      o.customers[i].billing = *status;
-    } else if (status.status().code() != Code::kNotFound) {
-      ++billing_errors;
-    }
-  });
-  if (billing_errors) o.errors.push_back("billing: " + std::to_string(billing_errors) + " customers unanswered");
-
   // DNS: the whole zone in a few paged calls, then each server's records from it (names compared
   // as DNS compares them: case-insensitive, a trailing dot or not).
   auto zone = co_await d.dns->ListZone();
@@ -274,26 +303,15 @@ Task<Observation> Observe(const flows::Deps& d, int64_t tick) {
     o.errors.push_back("dns: " + zone.status().ToString());
   }
 
-  // Per server: the agent, a bounded number at once.
-  size_t agent_errors = 0;
-  co_await ForEachBounded(o.servers.size(), s.observe_concurrency, [&](size_t i) -> Task<void> {
-    ServerObservation& so = o.servers[i];
-    if (so.container_exists && so.container_status == "running") {
-      auto health = co_await d.agent->Health({so.vmid, so.address});
-      if (health.ok()) {
-        so.agent_known = true;
-        so.agent = health->status;
-        so.workload = health->workload;
-      } else if (health.status().code() == Code::kUnavailable ||
-                 health.status().code() == Code::kDeadlineExceeded) {
-        so.agent_known = true;
-        so.agent = "unreachable";
-      } else {
-        ++agent_errors;
-      }
-    }
-  });
-  if (agent_errors) o.errors.push_back("agent: " + std::to_string(agent_errors) + " servers unanswered");
+  // Billing per customer and the agent per server: calls that do not depend on each other, so
+  // they run side by side (each at most observe.concurrency at once): the tick waits for the
+  // longer of the two, not their sum.
+  using namespace asio::experimental::awaitable_operators;
+  std::string billing_error, agent_error;
+  co_await (ObserveBilling(d, o, &billing_error) && ObserveAgents(d, o, &agent_error));
+  for (std::string* e : {&billing_error, &agent_error}) {
+    if (!e->empty()) o.errors.push_back(std::move(*e));
+  }
   co_return o;
 }
 

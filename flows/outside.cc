@@ -86,7 +86,8 @@ Outside::Outside(const config::Settings& s)
   const pc::Config& c = s.file;
   // Calls block a worker each (libcurl's easy interface): as many workers as the controller's
   // observation keeps in flight, so a 10,000-server tick is not throttled by threads.
-  http_ = std::make_unique<activities::HttpClient>(std::max<size_t>(8, s.observe_concurrency));
+  // The reconcile probes billing and the agents side by side, each observe.concurrency at once.
+  http_ = std::make_unique<activities::HttpClient>(std::max<size_t>(8, 2 * s.observe_concurrency));
 
   activities::ProbeOptions services = ProbeOptionsOf(s);
   hypervisor_ = std::make_unique<activities::ProxmoxHypervisor>(*http_, services.proxmox);

@@ -163,7 +163,12 @@ struct Journal::Impl {
   std::string secondary_dir;  // read-only opens: the secondary instance's own files
 
   mutable std::mutex mu;
+  // The writer waits on `wake` for work (Append notifies it only while writer_idle: a notify is a
+  // futex syscall and a context switch, and most appends arrive while the writer syncs or waits
+  // for the barrier) and on `barrier_passed` for the group barrier.
   std::condition_variable wake;
+  std::condition_variable barrier_passed;
+  bool writer_idle = false;  // guarded by mu: the writer waits on `wake` for the queue to fill
   std::deque<PendingAppend> queue;  // guarded by mu
   bool stopping = false;            // guarded by mu
   Status failed;                    // guarded by mu: the error that fail-stopped the journal
@@ -279,6 +284,7 @@ Journal::Impl::~Impl() {
     stopping = true;
   }
   wake.notify_all();
+  barrier_passed.notify_all();
   if (writer.joinable()) writer.join();
   if (db && !options.read_only && failed.ok()) {
     // A clean close leaves nothing to replay: the next open (and every reader's) starts at once.
@@ -303,7 +309,9 @@ void Journal::Impl::WriterLoop() {
     std::deque<PendingAppend> group;
     {
       std::unique_lock lock(mu);
+      writer_idle = true;
       wake.wait(lock, [&] { return stopping || !queue.empty(); });
+      writer_idle = false;
       if (queue.empty()) return;  // stopping, and everything queued has been committed
       group.swap(queue);
     }
@@ -322,11 +330,11 @@ void Journal::Impl::WaitForBarrier() {
     group_barrier([this, passed] {
       passed->store(true);
       std::lock_guard lock(mu);  // so the notification cannot slip in before the wait below
-      wake.notify_all();
+      barrier_passed.notify_all();
     });
   }
   std::unique_lock lock(mu);
-  wake.wait_for(lock, kBarrierTimeout, [&] { return passed->load() || stopping; });
+  barrier_passed.wait_for(lock, kBarrierTimeout, [&] { return passed->load() || stopping; });
 }
 
 void Journal::Impl::CommitGroup(std::deque<PendingAppend>& group) {
@@ -715,6 +723,7 @@ Journal::Opened Journal::TryOpen(const std::string& dir, Options options) {
 
 void Journal::Append(Batch batch, TxnFn txn, Callback done) {
   Status rejected;
+  bool notify = false;
   {
     std::lock_guard lock(impl_->mu);
     if (impl_->options.read_only) {
@@ -725,13 +734,14 @@ void Journal::Append(Batch batch, TxnFn txn, Callback done) {
       rejected = Unavailable("journal is closing");
     } else {
       impl_->queue.push_back(PendingAppend{std::move(batch), std::move(txn), std::move(done), {}});
+      notify = impl_->writer_idle && impl_->queue.size() == 1;
     }
   }
   if (!rejected.ok()) {
     done(rejected);
     return;
   }
-  impl_->wake.notify_one();
+  if (notify) impl_->wake.notify_one();
 }
 
 Status Journal::AppendSync(Batch batch, TxnFn txn) {

@@ -19,7 +19,8 @@
 namespace zlh::bench {
 namespace asio = boost::asio;
 
-int BenchProvision(const std::string& dir, long servers, long concurrency) {
+int BenchProvision(const std::string& dir, long servers, long concurrency,
+                   const Baseline& baseline) {
   // The plan's memory is tiny so that thousands of servers fit the simulator's two 64 GiB nodes
   // (placement weighs memory); the calls a provisioning makes are those of a real plan.
   auto settings = config::Parse(R"({"timing": {"readinessProbeInterval": "10ms"},
@@ -39,6 +40,7 @@ int BenchProvision(const std::string& dir, long servers, long concurrency) {
   queues.Attach(engine);
   world->deps.engine = &engine;
 
+  double cpu0 = ProcessCpuSeconds();
   DriveResult run = Drive(
       io, engine, servers, concurrency,
       [&](long i) {
@@ -47,6 +49,8 @@ int BenchProvision(const std::string& dir, long servers, long concurrency) {
         return flows::ProvisionStart(in, world->settings);
       },
       [&]() -> workflows::Task<void> { co_await world->sim->Stop(Millis(1'000)); });
+  // The whole process: the engine and the simulated world it calls over loopback HTTP.
+  double cpu_us = (ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(servers);
   if (run.failures > 0) {
     std::fprintf(stderr, "zlh-bench: %ld provisionings did not complete\n", run.failures);
     return 1;
@@ -55,10 +59,11 @@ int BenchProvision(const std::string& dir, long servers, long concurrency) {
   std::fprintf(stderr, "journal: %lu synced writes for %ld provisionings\n",
                static_cast<unsigned long>(ws.groups), servers);
   std::printf("engine=zlh-flow bench=provision servers=%ld concurrency=%ld provisionings_per_s=%.0f "
-              "p50_ms=%.2f p99_ms=%.2f writes_per_provisioning=%.1f rss_mb=%.0f\n",
+              "p50_ms=%.2f p99_ms=%.2f writes_per_provisioning=%.1f cpu_us_per_wf=%.0f rss_mb=%.0f%s\n",
               servers, concurrency, static_cast<double>(servers) / run.seconds,
               Percentile(run.latencies_ms, 50), Percentile(run.latencies_ms, 99),
-              static_cast<double>(ws.groups) / static_cast<double>(servers), PeakRssMb());
+              static_cast<double>(ws.groups) / static_cast<double>(servers), cpu_us, PeakRssMb(),
+              BaselineFields(baseline).c_str());
   return 0;
 }
 

@@ -4,10 +4,14 @@
 
 #include <string>
 
+#include "tools/bench_baseline.h"
+
 namespace zlh::bench {
 
 // Provisions `servers` servers, `concurrency` at a time, in a fresh journal at `dir`; prints one
-// line (provisionings/s, p50/p99 from accept to completion). Returns the exit code.
-int BenchProvision(const std::string& dir, long servers, long concurrency);
+// line (provisionings/s, p50/p99 from accept to completion, CPU per provisioning, `baseline` beside).
+// Returns the exit code.
+int BenchProvision(const std::string& dir, long servers, long concurrency,
+                   const Baseline& baseline);
 
 }  // namespace zlh::bench

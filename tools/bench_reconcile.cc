@@ -52,7 +52,8 @@ class SetupErrors {
 
 }  // namespace
 
-int BenchReconcile(const std::string& dir, long servers, long latency_ms, long concurrency) {
+int BenchReconcile(const std::string& dir, long servers, long latency_ms, long concurrency,
+                   const Baseline& baseline) {
   auto settings = config::Parse(R"({"proxmox": {"taskPollInterval": "1ms"},
                                     "vmids": {"first": 100, "last": 999999}})");
   if (!settings.ok()) return 1;
@@ -86,7 +87,7 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
               [&]() -> workflows::Task<void> {
                 while (next < servers) {
                   long i = next++;
-                  int64_t vmid = 100 + i;
+                  int64_t vmid = 10000 + i;  // above the templates (9000...)
                   std::string name = "s" + std::to_string(i);
                   // The loopback pool's addresses, one each (as provisioning would record them).
                   std::string address =
@@ -107,6 +108,9 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
                                   c, name, address + ":" + std::to_string(px.game_port())),
                               "proxy route of " + name);
                   setup.Check(co_await deps.backups->Run(c, node, vmid), "backup of " + name);
+                  // The game runs, as a provisioning leaves it (else every server is drift).
+                  setup.Check(co_await deps.agent->Workload(c, {vmid, address}, true),
+                              "game of " + name);
                   proto::Server s;
                   s.set_server_id("srv-" + std::to_string(i));
                   s.set_customer_id("c" + std::to_string(i));
@@ -207,9 +211,10 @@ int BenchReconcile(const std::string& dir, long servers, long latency_ms, long c
     return 1;
   }
   std::printf("engine=zlh-flow bench=reconcile servers=%ld latency_ms=%ld concurrency=%ld "
-              "tick_s=%.2f decisions=%zu rss_mb=%.0f record_kb=%.1f%s\n",
+              "tick_s=%.2f decisions=%zu rss_mb=%.0f record_kb=%.1f%s%s\n",
               servers, latency_ms, concurrency, seconds, *decisions, PeakRssMb(),
-              static_cast<double>(recorded_bytes) / 1024, steps.c_str());
+              static_cast<double>(recorded_bytes) / 1024, steps.c_str(),
+              BaselineFields(baseline).c_str());
   return 0;
 }
 

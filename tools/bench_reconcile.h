@@ -5,8 +5,13 @@
 
 #include <string>
 
+#include "tools/bench_baseline.h"
+
 namespace zlh::bench {
 
-int BenchReconcile(const std::string& dir, long servers, long latency_ms, long concurrency);
+// Builds the fleet in a fresh journal at `dir`, then runs and times one tick (`concurrency` probes
+// in flight); prints one line, the fsync `baseline` beside. Returns the exit code.
+int BenchReconcile(const std::string& dir, long servers, long latency_ms, long concurrency,
+                   const Baseline& baseline);
 
 }  // namespace zlh::bench

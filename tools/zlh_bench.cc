@@ -5,6 +5,8 @@
 //   zlh-bench recovery [--workflows N] [--data DIR]
 //   zlh-bench provision [--servers N] [--concurrency C] [--data DIR]
 //   zlh-bench reconcile [--servers N] [--latency-ms L] [--concurrency C] [--data DIR]
+//
+// Every figure line ends with the fsync baseline measured in the same run (SPEC §14).
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <sys/prctl.h>
@@ -30,6 +32,7 @@
 #include "journal/format.h"
 #include "journal/journal.h"
 #include "scheduler/queues.h"
+#include "tools/bench_baseline.h"
 #include "tools/bench_driver.h"
 #include "tools/bench_provision.h"
 #include "tools/bench_reconcile.h"
@@ -64,7 +67,12 @@ constexpr char kUsage[] =
     "      one reconcile tick over N healthy servers of the simulated world in-process, every\n"
     "      answer held L ms, C probes in flight. Defaults: N=10000, L=0, C=32.\n"
     "Without --data a scratch directory under the current directory (on disk: $TMPDIR may be a\n"
-    "tmpfs) is used, named on stderr, and removed.\n";
+    "tmpfs) is used, named on stderr, and removed.\n"
+    "Every figure line ends with the fsync baseline measured first on the same disk, in the same\n"
+    "run (fsync_writes_per_s, fsync_p50_ms; --baseline-writes N, default 2000): SPEC 14 states\n"
+    "the targets as ratios to it. wf5 adds x_fsync (durable steps/s over baseline writes/s),\n"
+    "p50_x_fsync (p50 over the baseline's) and cpu_us_per_wf (the whole process's CPU time\n"
+    "over the run, every thread, per workflow).\n";
 
 [[noreturn]] void Usage(const std::string& error) {
   if (!error.empty()) std::fprintf(stderr, "zlh-bench: %s\n", error.c_str());
@@ -98,7 +106,7 @@ Args Parse(int argc, char** argv) {
     if (a == "--sequential") {
       args.sequential = true;
     } else if (a == "--workflows" || a == "--concurrency" || a == "--data" || a == "--writes" ||
-               a == "--servers" || a == "--latency-ms") {
+               a == "--servers" || a == "--latency-ms" || a == "--baseline-writes") {
       if (i + 1 >= argc) Usage(a + " needs a value");
       args.values[a.substr(2)] = argv[++i];
     } else {
@@ -143,6 +151,16 @@ std::string DataDir(const Args& args, std::unique_ptr<ScratchDir>& tmp) {
   return tmp->Sub("journal");
 }
 
+// The fsync baseline beside `dir`, measured now; exits when it cannot be.
+bench::Baseline BaselineOrExit(const Args& args, const std::string& dir) {
+  auto baseline = bench::MeasureBaseline(dir, args.Int("baseline-writes", 2000));
+  if (!baseline.ok()) {
+    std::fprintf(stderr, "zlh-bench: fsync baseline: %s\n", baseline.status().ToString().c_str());
+    std::exit(3);
+  }
+  return *baseline;
+}
+
 std::unique_ptr<journal::Journal> OpenJournal(const std::string& dir) {
   auto j = journal::Journal::Open(dir);
   if (!j.ok()) {
@@ -156,7 +174,9 @@ int Wf5(const Args& args) {
   long n = args.Int("workflows", 20000);
   long c = args.sequential ? 1 : args.Int("concurrency", 64);
   std::unique_ptr<ScratchDir> tmp;
-  auto journal = OpenJournal(DataDir(args, tmp));
+  std::string dir = DataDir(args, tmp);
+  bench::Baseline baseline = BaselineOrExit(args, dir);
+  auto journal = OpenJournal(dir);
 
   workflows::Registry registry;
   (void)registry.Register("wf5", "bench", [](Context& ctx) -> Task<Result<std::string>> {
@@ -180,11 +200,13 @@ int Wf5(const Args& args) {
   workflows::Engine engine(io, *journal, registry, options);
   queues.Attach(engine);
 
+  double cpu0 = bench::ProcessCpuSeconds();
   DriveResult run = Drive(io, engine, n, c, [](long) {
     workflows::StartRequest request;
     request.type = "wf5";
     return request;
   });
+  double cpu_us_per_wf = (bench::ProcessCpuSeconds() - cpu0) * 1e6 / static_cast<double>(n);
   if (run.failures > 0) {
     std::fprintf(stderr, "zlh-bench: %ld workflows did not complete\n", run.failures);
     return 1;
@@ -194,12 +216,13 @@ int Wf5(const Args& args) {
   std::fprintf(stderr, "journal: %lu synced writes, %.1f appends per write\n",
                static_cast<unsigned long>(ws.groups),
                static_cast<double>(ws.appends) / static_cast<double>(std::max<uint64_t>(ws.groups, 1)));
+  double p50 = bench::Percentile(run.latencies_ms, 50);
   std::printf(
-      "engine=zlh-flow wf_per_s=%.0f steps_per_s=%.0f p50_ms=%.3f p99_ms=%.3f rss_mb=%.0f "
-      "durability=fsync\n",
-      wf_per_s, wf_per_s * 5, bench::Percentile(run.latencies_ms, 50),
-      bench::Percentile(run.latencies_ms, 99),
-      bench::PeakRssMb());
+      "engine=zlh-flow wf_per_s=%.0f steps_per_s=%.0f p50_ms=%.3f p99_ms=%.3f cpu_us_per_wf=%.1f "
+      "rss_mb=%.0f durability=fsync%s x_fsync=%.1f p50_x_fsync=%.2f\n",
+      wf_per_s, wf_per_s * 5, p50, bench::Percentile(run.latencies_ms, 99), cpu_us_per_wf,
+      bench::PeakRssMb(), bench::BaselineFields(baseline).c_str(),
+      wf_per_s * 5 / baseline.writes_per_s, p50 / baseline.p50_ms);
   return 0;
 }
 
@@ -297,6 +320,7 @@ int Recovery(const Args& args, const char* self) {
   long n = args.Int("workflows", 100000);
   std::unique_ptr<ScratchDir> tmp;
   std::string dir = DataDir(args, tmp);
+  bench::Baseline baseline = BaselineOrExit(args, dir);
   int out[2];
   if (pipe(out) != 0) return 1;
   pid_t child = fork();
@@ -353,8 +377,9 @@ int Recovery(const Args& args, const char* self) {
   io.run();
   std::printf(
       "engine=zlh-flow recovery_workflows=%ld overdue=%ld resumed_s=%.2f overdue_fired_s=%.2f "
-      "rss_mb=%.0f\n",
-      pending, counters.short_entered, resumed_s, fired_s, bench::PeakRssMb());
+      "rss_mb=%.0f%s\n",
+      pending, counters.short_entered, resumed_s, fired_s, bench::PeakRssMb(),
+      bench::BaselineFields(baseline).c_str());
   return 0;
 }
 
@@ -367,14 +392,18 @@ int main(int argc, char** argv) {
   if (args.verb == "provision") {
     std::unique_ptr<ScratchDir> tmp;
     std::string dir = DataDir(args, tmp);
-    return bench::BenchProvision(dir, args.Int("servers", 500), args.Int("concurrency", 8));
+    bench::Baseline baseline = BaselineOrExit(args, dir);
+    return bench::BenchProvision(dir, args.Int("servers", 500), args.Int("concurrency", 8),
+                                 baseline);
   }
   if (args.verb == "reconcile") {
     std::unique_ptr<ScratchDir> tmp;
     std::string dir = DataDir(args, tmp);
     long latency = args.values.count("latency-ms") ? std::stol(args.values.at("latency-ms")) : 0;
     if (latency < 0) Usage("--latency-ms must not be negative");
-    return bench::BenchReconcile(dir, args.Int("servers", 10000), latency, args.Int("concurrency", 32));
+    bench::Baseline baseline = BaselineOrExit(args, dir);
+    return bench::BenchReconcile(dir, args.Int("servers", 10000), latency,
+                                 args.Int("concurrency", 32), baseline);
   }
   if (args.verb == "fsync-baseline") return FsyncBaseline(args);
   if (args.verb == "recovery") return Recovery(args, "/proc/self/exe");
