@@ -12,16 +12,12 @@ Result<UpgradeReport> CheckUpgrade(const Registry& registry, const journal::Jour
     auto summary = journal.ReadSummary(id);
     if (!summary.ok()) return summary.status();
     if (!summary->has_value()) continue;  // deleted since the index was read (a live journal)
-    ++report.checked;
     UpgradeBlocker blocker{id, (*summary)->type(), (*summary)->status(), ""};
     auto replayed = Replay(registry, journal, id);
+    if (!replayed.ok() && replayed.status().code() == Code::kNotFound) continue;  // deleted since
+    ++report.checked;
     if (!replayed.ok()) {
-      Code code = replayed.status().code();
-      if (code == Code::kNotFound) {
-        --report.checked;
-        continue;
-      }
-      if (code != Code::kFailedPrecondition) return replayed.status();
+      if (replayed.status().code() != Code::kFailedPrecondition) return replayed.status();
       blocker.reason = replayed.status().message();  // the type is not registered
     } else if (!replayed->matches) {
       blocker.reason = replayed->divergence;
